@@ -1,0 +1,1 @@
+"""Design-space exploration: devices, design points, resource and latency models, search."""

@@ -1,0 +1,1 @@
+"""One module per ``zynqyolo`` subcommand; see ``zynqyolo.cli``."""
