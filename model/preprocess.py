@@ -1,0 +1,121 @@
+"""Image loading and darknet-exact preprocessing (letterbox to the network size).
+
+Darknet's pipeline, reproduced in float32 numpy:
+
+1. load as 8-bit RGB, scaled by 1/255 (``load_image_color``);
+2. ``letterbox_image``: keep the aspect ratio, new size by integer division
+   (``new_h = h * net_w / w`` when the width limits), resize with darknet's own
+   two-pass bilinear ``resize_image`` (corner-aligned: scale = (in - 1) / (out - 1)),
+   fill the rest with 0.5 grey and embed at ((net_w - new_w) / 2, (net_h - new_h) / 2)
+   with integer division.
+
+Image modes a user will throw at it are handled, not rejected: grayscale is replicated
+to three channels, 16-bit samples keep their high byte (what stb_image gives darknet),
+alpha is dropped, palette images are expanded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from zynqyolo.errors import ZynqyoloError
+
+
+def load_image(path: str | Path) -> np.ndarray:
+    """Read an image file as uint8 (H, W, 3) RGB. Raises ZynqyoloError for anything unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise ZynqyoloError(f"image not found: {path}")
+    if not path.is_file():
+        raise ZynqyoloError(f"not a file: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return to_rgb8(im, str(path))
+    except UnidentifiedImageError:
+        raise ZynqyoloError(f"{path}: not an image file (or a format Pillow cannot read)") from None
+    except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data
+        raise ZynqyoloError(f"{path}: cannot decode image: {exc}") from None
+
+
+def to_rgb8(im, source: str = "<image>") -> np.ndarray:
+    """Convert a PIL image of any common mode to uint8 (H, W, 3) RGB."""
+    mode = im.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        wide = np.asarray(im, dtype=np.int64)
+        # 16-bit samples: keep the high byte, as stb_image does when darknet asks for 8 bits.
+        # Mode "I" may hold 16-bit data (PNG) or 32-bit data: scale by the container's range.
+        shift = 8 if mode != "I" or wide.max(initial=0) <= 0xFFFF else 24
+        gray = np.clip(wide >> shift, 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode == "F":  # float samples: [0, 1] or [0, 255]
+        f = np.nan_to_num(np.asarray(im, dtype=np.float64))
+        scale = 255.0 if f.max(initial=0.0) <= 1.0 else 1.0
+        gray = np.clip(np.round(f * scale), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in im.info):
+        im = im.convert("RGBA")  # alpha dropped below, as stb_image does with 3 requested channels
+    rgb = np.asarray(im.convert("RGB"), dtype=np.uint8)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] == 0 or rgb.shape[1] == 0:
+        raise ZynqyoloError(f"{source}: unsupported image layout {rgb.shape} (mode {mode})")
+    return rgb
+
+
+def resize_darknet(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """darknet ``resize_image`` on a float32 (C, H, W) image: horizontal pass, then vertical."""
+    c, ih, iw = image.shape
+    img = image.astype(np.float32, copy=False)
+    # Horizontal pass into (C, ih, width).
+    if iw == 1 or width == 1:
+        part = np.repeat(img[:, :, -1:], width, axis=2)
+    else:
+        w_scale = np.float32(iw - 1) / np.float32(width - 1)
+        sx = np.arange(width, dtype=np.float32) * w_scale
+        ix = np.minimum(sx.astype(np.int64), iw - 2)
+        dx = (sx - ix.astype(np.float32)).astype(np.float32)
+        part = (np.float32(1) - dx) * img[:, :, ix] + dx * img[:, :, ix + 1]
+        part[:, :, width - 1] = img[:, :, iw - 1]  # darknet takes the last column as is
+    part = part.astype(np.float32, copy=False)
+    # Vertical pass into (C, height, width).
+    if ih == 1 or height == 1:
+        return np.repeat(part[:, -1:, :] if ih == 1 else part[:, :1, :], height, axis=1)
+    h_scale = np.float32(ih - 1) / np.float32(height - 1)
+    sy = np.arange(height, dtype=np.float32) * h_scale
+    iy = sy.astype(np.int64)
+    dy = (sy - iy.astype(np.float32)).astype(np.float32)
+    out = (np.float32(1) - dy)[None, :, None] * part[:, np.minimum(iy, ih - 1), :]
+    # darknet adds the lower neighbour for every row but the last one.
+    rows = np.arange(height - 1)
+    out[:, rows, :] += dy[rows][None, :, None] * part[:, np.minimum(iy[rows] + 1, ih - 1), :]
+    return out.astype(np.float32, copy=False)
+
+
+def letterbox_size(image_w: int, image_h: int, net_w: int, net_h: int) -> tuple[int, int]:
+    """(new_w, new_h) of the resized image inside the letterbox, darknet's integer arithmetic."""
+    if net_w / image_w < net_h / image_h:
+        return net_w, (image_h * net_w) // image_w
+    return (image_w * net_h) // image_h, net_h
+
+
+def letterbox(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (H, W, 3) RGB -> float32 (3, height, width) in [0, 1], darknet ``letterbox_image``."""
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ZynqyoloError(f"letterbox expects a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+    ih, iw = image.shape[:2]
+    new_w, new_h = letterbox_size(iw, ih, width, height)
+    chw = np.transpose(image, (2, 0, 1)).astype(np.float32) / np.float32(255.0)
+    resized = resize_darknet(chw, new_w, new_h)
+    boxed = np.full((3, height, width), 0.5, dtype=np.float32)
+    dx, dy = (width - new_w) // 2, (height - new_h) // 2
+    boxed[:, dy:dy + new_h, dx:dx + new_w] = resized
+    return boxed
+
+
+def preprocess(path: str | Path, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
+    """Load and letterbox one image: (float32 (3, height, width), the uint8 original)."""
+    image = load_image(path)
+    return letterbox(image, width, height), image
