@@ -1,0 +1,42 @@
+# Two entry points, both self-contained on a fresh Debian machine with Python >= 3.10:
+#   make demo   set up, fetch the model and photos, run the main job
+#   make test   set up, fetch, run the default test tier
+# Other targets: make bench (benchmarks), make test-slow (the slow tier), make clean.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch: exactly this version is a local CPU build on our machines; any other spec pulls GBs of CUDA.
+TORCH  ?= torch==2.13.0
+
+.PHONY: setup system demo test test-slow bench clean
+
+# Debian packages: a C++ compiler for the HLS C simulation (root or sudo only when it is missing).
+system:
+	@command -v g++ >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q g++ make; }
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e ".[torch,test]"
+	touch $@
+
+setup: system $(VENV)/.installed
+	$(BIN)/zynqyolo fetch
+
+demo: setup
+	$(BIN)/zynqyolo demo
+
+test: setup
+	$(BIN)/pytest -q
+
+test-slow: setup
+	$(BIN)/pytest -q -m slow
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build out *.egg-info

