@@ -177,6 +177,8 @@ def build_network(sections: list[Section], source: str = "<cfg>", width: int | N
             size = r.positive("size", r.int("size", 2))
             stride = r.positive("stride", r.int("stride", size))
             padding = r.int("padding", size - 1)
+            if padding < 0:
+                raise ZynqyoloError(f"{r.where('padding')} max-pool padding must not be negative, got {padding}")
             oh = (ins.h + padding - size) // stride + 1
             ow = (ins.w + padding - size) // stride + 1
             layers.append(MaxPool(index, (prev,), ins, Shape(ins.c, oh, ow), size, stride, padding))

@@ -98,10 +98,43 @@ def _onnx(opts: dict) -> Backend:
     return OnnxBackend(network, weights, opts.get("model"))
 
 
+def _quantised(opts: dict):
+    from .quantize import load_model
+
+    path = opts.get("model")
+    if path is None:
+        raise ZynqyoloError("this backend runs a quantised model: pass --model FILE "
+                            "(make one with 'zynqyolo quantize --bits 16 -o FILE')")
+    return load_model(path)
+
+
+def _ref(opts: dict) -> Backend:
+    from .intref import IntegerReference
+
+    return IntegerReference(_quantised(opts))
+
+
+def _csim(opts: dict) -> Backend:
+    from zynqyolo.dse.hwconfig import HwConfig
+    from zynqyolo.hls.runner import CsimBackend
+
+    model = _quantised(opts)
+    design = opts.get("design")
+    config = HwConfig.load(design) if design else HwConfig(bits=model.bits)
+    if config.bits != model.bits:
+        raise ZynqyoloError(f"the design point is {config.bits}-bit but the model is {model.bits}-bit")
+    try:
+        return CsimBackend(model, config)
+    except ValueError as exc:
+        raise ZynqyoloError(str(exc)) from None
+
+
 # name -> factory(options). Options: cfg, weights, model (a file), size (input side), design.
 BACKENDS: dict[str, Callable[[dict], Backend]] = {
     "torch": _torch,
     "onnx": _onnx,
+    "ref": _ref,
+    "csim": _csim,
 }
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import colorsys
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from zynqyolo.atomic import atomic_writer
 from zynqyolo.errors import ZynqyoloError
 
 from .postprocess import Detection
@@ -58,14 +57,6 @@ def save_image_atomic(picture, path: str | Path) -> Path:
     formats = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
     if suffix not in formats:
         raise ZynqyoloError(f"output {path}: unsupported suffix {suffix!r}; use one of {', '.join(formats)}")
-    if not path.parent.exists():
-        raise ZynqyoloError(f"output directory does not exist: {path.parent}")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            picture.save(fh, format=formats[suffix])
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as fh:
+        picture.save(fh, format=formats[suffix])
     return path

@@ -5,27 +5,25 @@ canonical JSON (``zynqyolo.network``) and its sha256 (``zynqyolo.network_hash``,
 ``Network.content_hash``). Loading checks both, so a model exported for another cfg or input
 size, or a file whose metadata was edited, is refused instead of silently giving wrong boxes.
 
-Export needs torch and onnx (the legacy TorchScript exporter, ``dynamo=False``, which gives a
-plain static-shape graph); running needs only onnxruntime and numpy.
+Export needs torch and onnx (the TorchScript-based exporter, ``dynamo=False``: a graph of plain
+ONNX ops, fixed H x W, dynamic batch); running needs only onnxruntime and numpy.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from zynqyolo.atomic import write_bytes_atomic
 from zynqyolo.errors import ZynqyoloError
 
 from .ir import Network
 from .weights import Weights
 
 DEFAULT_OPSET = 17
+MIN_OPSET = 11  # Resize with asymmetric/floor nearest (the upsample) needs opset 11
 INPUT_NAME = "image"
 HASH_KEY = "zynqyolo.network_hash"
 NETWORK_KEY = "zynqyolo.network"
@@ -44,7 +42,7 @@ def _check_output_path(path: Path) -> None:
 
 
 def export_onnx(network: Network, weights: Weights, path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
-    """Export the float model of ``network`` to ``path`` (static input (1, C, H, W)).
+    """Export the float model of ``network`` to ``path`` (input (N, C, H, W), dynamic batch N).
 
     The file is written to a temporary name next to ``path`` and renamed into place, so a
     failed export never leaves a partial file. Returns ``path``.
@@ -53,25 +51,23 @@ def export_onnx(network: Network, weights: Weights, path: str | Path, opset: int
     _check_output_path(path)
     try:
         import onnx
-        import torch
 
-        from .torch_model import build_torch_model
+        from .torch_model import max_onnx_opset, onnx_bytes
     except ImportError as exc:
         raise ZynqyoloError(f"ONNX export needs torch and onnx ({exc}); install them with "
                             "pip install 'zynqyolo[torch]'") from None
 
-    model = build_torch_model(network, weights)
-    dummy = torch.zeros(1, network.channels, network.height, network.width, dtype=torch.float32)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        # dynamo=False is deliberate (static, plain-op graph); silence its deprecation notice only.
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
-        warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based ONNX export.*")
-        warnings.filterwarnings("ignore", message=r"The feature will be removed.*")
-        torch.onnx.export(model, (dummy,), buffer, dynamo=False, opset_version=opset,
-                          input_names=[INPUT_NAME], output_names=output_names(network),
-                          do_constant_folding=True)
-    proto = onnx.load_model_from_string(buffer.getvalue())
+    # Checked here: torch dumps its whole IR graph to stderr when the export fails on an opset.
+    max_opset = max_onnx_opset()
+    if not isinstance(opset, int) or not MIN_OPSET <= opset <= max_opset:
+        raise ZynqyoloError(f"ONNX opset {opset} is not supported; choose {MIN_OPSET}..{max_opset} "
+                            f"(default {DEFAULT_OPSET})")
+    try:
+        blob = onnx_bytes(network, weights, opset, INPUT_NAME, output_names(network))
+    except RuntimeError as exc:  # torch reports unsupported opsets and ops as RuntimeError subclasses
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ZynqyoloError(f"ONNX export at opset {opset} failed: {first[:300]}") from None
+    proto = onnx.load_model_from_string(blob)
     meta = {
         HASH_KEY: network.content_hash,
         NETWORK_KEY: json.dumps(network.to_dict(), sort_keys=True, separators=(",", ":")),
@@ -89,14 +85,7 @@ def export_onnx(network: Network, weights: Weights, path: str | Path, opset: int
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
 
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_bytes_atomic(path, data)
     return path
 
 
@@ -147,7 +136,7 @@ class OnnxModel:
                                 "'zynqyolo export-onnx', re-export it")
         try:
             stored = Network.from_dict(json.loads(meta[NETWORK_KEY]))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ZynqyoloError(f"{self.path}: unreadable network metadata ({exc}); re-export it") from None
         if stored.content_hash != meta[HASH_KEY]:
             raise ZynqyoloError(f"{self.path}: the network metadata does not match its hash {meta[HASH_KEY][:12]} "
@@ -155,10 +144,7 @@ class OnnxModel:
         return stored
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
-        """Yolo-layer outputs for ``x`` float32 (N, C, H, W) in [0, 1], one array per yolo layer.
-
-        The graph has a static batch of 1; larger batches are run image by image.
-        """
+        """Yolo-layer outputs for ``x`` float32 (N, C, H, W) in [0, 1], one array per yolo layer."""
         net = self.network
         expected = (net.channels, net.height, net.width)
         if not isinstance(x, np.ndarray) or x.ndim != 4 or tuple(x.shape[1:]) != expected:
@@ -167,8 +153,6 @@ class OnnxModel:
                                 f"{expected[2]}), got {got}")
         if x.dtype != np.float32:
             raise ZynqyoloError(f"ONNX model input must be float32, got {x.dtype}")
-        per_image = [self.session.run(self.output_names, {INPUT_NAME: np.ascontiguousarray(x[i:i + 1])})
-                     for i in range(x.shape[0])]
-        return [np.concatenate([outs[k] for outs in per_image], axis=0) for k in range(len(self.output_names))]
+        return self.session.run(self.output_names, {INPUT_NAME: np.ascontiguousarray(x)})
 
     __call__ = forward

@@ -9,15 +9,19 @@ Darknet semantics reproduced:
   + bias`` (a ``BatchNorm2d`` in eval mode, or the folded weights with ``fold_bn=True``);
   activations ``leaky`` (slope 0.1) and ``linear``;
 - max-pool with darknet's padding: the window starts at ``MaxPool.offset`` and cells outside
-  the input are ``-FLT_MAX`` (darknet's value), so they never win the max;
+  the input never win the max (darknet reads them as ``-FLT_MAX``);
 - nearest upsample by an integer stride; route = channel concatenation;
 - yolo: sigmoid on tx, ty, objectness and the class scores of every anchor, tw/th left raw
   (the host decoder applies ``exp`` and the anchors).
 
-This is the only module of the package that imports torch.
+This is the only module of the package that imports torch (``onnx_backend`` imports it
+lazily, for export only); ``zynqyolo`` and ``zynqyolo.model`` import without it.
 """
 
 from __future__ import annotations
+
+import io
+import warnings
 
 import numpy as np
 import torch
@@ -78,37 +82,72 @@ class _ConvBlock(nn.Module):
 
 
 class _MaxPool(nn.Module):
-    """Darknet max-pool: window at ``i*stride + offset``, out-of-range cells are -FLT_MAX."""
+    """Darknet max-pool: output cell i takes the max over input cells ``i*stride + offset + [0, size)``;
+    cells outside the input never win (darknet uses -FLT_MAX for them).
+
+    With darknet's default padding (size - 1, offset 0) the extra cells are on the right and
+    bottom only. When possible this is computed as a symmetric-padding ``max_pool2d`` followed by
+    a crop (one MaxPool + Slice in ONNX); otherwise the input is padded explicitly first.
+    """
 
     def __init__(self, layer: MaxPool):
         super().__init__()
-        self.size, self.stride, self.padding, self.offset = layer.size, layer.stride, layer.padding, layer.offset
+        self.size, self.stride = layer.size, layer.stride
+        self.out_hw = (layer.out_shape.h, layer.out_shape.w)
+        before_h, after_h = self._pads(layer, layer.in_shape.h, layer.out_shape.h)
+        before_w, after_w = self._pads(layer, layer.in_shape.w, layer.out_shape.w)
+        self.pads = (before_w, after_w, before_h, after_h)  # F.pad order: left, right, top, bottom
+        self.symmetric = None  # (pad_h, pad_w, skip_h, skip_w) for the max_pool2d + crop form
+        self.crop = True
+        sym_h = self._symmetric(layer, layer.in_shape.h, layer.out_shape.h, before_h, after_h)
+        sym_w = self._symmetric(layer, layer.in_shape.w, layer.out_shape.w, before_w, after_w)
+        if sym_h is not None and sym_w is not None:
+            self.symmetric = (sym_h[0], sym_w[0], sym_h[1], sym_w[1])
+            self.crop = not (sym_h[2] and sym_w[2])
 
-    def _pads(self, n: int) -> tuple[int, int]:
-        out = (n + self.padding - self.size) // self.stride + 1
-        before = -self.offset
-        after = (out - 1) * self.stride + self.offset + self.size - n
+    @staticmethod
+    def _pads(layer: MaxPool, n_in: int, n_out: int) -> tuple[int, int]:
+        before = -layer.offset
+        if before < 0:  # only reachable with a negative cfg padding
+            raise ZynqyoloError(f"layer {layer.index}: max-pool padding {layer.padding} would shift the window "
+                                "into the input; only padding >= 0 is supported")
+        # input cells the last window reaches past the end (negative: trailing cells unused)
+        after = max(0, (n_out - 1) * layer.stride - before + layer.size - n_in)
         return before, after
 
+    @staticmethod
+    def _symmetric(layer: MaxPool, n_in: int, n_out: int, before: int, after: int):
+        """(pad, skip, exact) if max_pool2d with ``pad`` on both sides, skipping ``skip`` outputs,
+        gives darknet's windows (``exact``: nothing to crop), else None."""
+        pad = max(before, after)
+        if pad > layer.size // 2 or (pad - before) % layer.stride:
+            return None
+        skip = (pad - before) // layer.stride
+        produced = (n_in + 2 * pad - layer.size) // layer.stride + 1
+        if skip + n_out > produced:
+            return None
+        return pad, skip, skip == 0 and produced == n_out
+
     def forward(self, x):
-        left, right = self._pads(int(x.shape[3]))
-        top, bottom = self._pads(int(x.shape[2]))
-        if left or right or top or bottom:
-            x = F.pad(x, (left, right, top, bottom), mode="constant", value=_POOL_PAD_VALUE)
-        return F.max_pool2d(x, self.size, self.stride)
+        out_h, out_w = self.out_hw
+        if self.symmetric is not None:
+            pad_h, pad_w, skip_h, skip_w = self.symmetric
+            y = F.max_pool2d(x, self.size, self.stride, padding=(pad_h, pad_w))
+            return y[:, :, skip_h:skip_h + out_h, skip_w:skip_w + out_w] if self.crop else y
+        x = F.pad(x, self.pads, mode="constant", value=_POOL_PAD_VALUE)
+        return F.max_pool2d(x, self.size, self.stride)[:, :, :out_h, :out_w]
 
 
 class _Upsample(nn.Module):
-    """Nearest-neighbour upsample: out[y*s + i, x*s + j] = in[y, x] (exact, no interpolation)."""
+    """Nearest-neighbour upsample by an integer stride: out[y*s + i, x*s + j] = in[y, x]."""
 
     def __init__(self, layer: Upsample):
         super().__init__()
         self.stride = layer.stride
 
     def forward(self, x):
-        s = self.stride
-        n, c, h, w = x.shape
-        return x[:, :, :, None, :, None].expand(n, c, h, s, w, s).reshape(n, c, h * s, w * s)
+        # integer factor, nearest: exact (a single Resize in ONNX)
+        return F.interpolate(x, scale_factor=float(self.stride), mode="nearest")
 
 
 class _Yolo(nn.Module):
@@ -234,3 +273,38 @@ def build_torch_model(network: Network, weights: Weights, fold_bn: bool = False)
     instead of keeping a separate ``BatchNorm2d``; both match darknet to float32 rounding.
     """
     return DarknetModel(network, weights, fold_bn)
+
+
+class _YoloOutputs(nn.Module):
+    """``forward(x)`` only, returning a tuple: what the ONNX tracer should see (the legacy exporter
+    would otherwise turn the ``raw``/``return_all`` defaults into graph inputs)."""
+
+    def __init__(self, model: DarknetModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return tuple(self.model(x))
+
+
+def max_onnx_opset() -> int:
+    """Highest opset of torch's TorchScript-based exporter (a private torch constant; 20 in torch 2.13)."""
+    constants = getattr(torch.onnx, "_constants", None)
+    return int(getattr(constants, "ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET", 20))
+
+
+def onnx_bytes(network: Network, weights: Weights, opset: int, input_name: str,
+               output_names: list[str]) -> bytes:
+    """Trace the float model with the TorchScript-based exporter (``dynamo=False``): a static
+    (H, W) graph of plain ops with a dynamic batch axis. Returns the serialised ONNX model."""
+    wrapper = _YoloOutputs(build_torch_model(network, weights)).eval()
+    dummy = torch.zeros(1, network.channels, network.height, network.width, dtype=torch.float32)
+    axes = {name: {0: "batch"} for name in [input_name, *output_names]}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        # The legacy exporter is chosen on purpose; silence only its deprecation notices.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        torch.onnx.export(wrapper, (dummy,), buffer, dynamo=False, opset_version=opset,
+                          input_names=[input_name], output_names=list(output_names), dynamic_axes=axes,
+                          do_constant_folding=True)
+    return buffer.getvalue()

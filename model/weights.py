@@ -15,7 +15,7 @@ import numpy as np
 
 from zynqyolo.errors import ZynqyoloError
 
-from .ir import Conv, Network
+from .ir import Network
 
 # darknet normalize_cpu(): (x - mean) / sqrt(variance + .000001f)
 BN_EPSILON = 1e-6

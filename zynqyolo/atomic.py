@@ -1,0 +1,53 @@
+"""Atomic file writes: write to a temporary file in the target folder, then rename, so an
+error or an interruption never leaves a half-written artifact behind.
+
+The temporary file is opened with mode 0o666 so the user's umask applies (mkstemp's fixed
+0600 would not). OS errors become ``ZynqyoloError`` naming the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .errors import ZynqyoloError
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, make_parents: bool = False) -> Iterator[BinaryIO]:
+    """``with atomic_writer(p) as fh: fh.write(...)``: ``p`` appears only when the block succeeds."""
+    path = Path(path)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    elif not path.parent.is_dir():
+        raise ZynqyoloError(f"cannot write {path}: directory {path.parent} does not exist")
+    if path.is_dir():
+        raise ZynqyoloError(f"cannot write {path}: it is a directory")
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        raise ZynqyoloError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ZynqyoloError(f"cannot write {path}: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_bytes_atomic(path: str | Path, data: bytes, make_parents: bool = False) -> Path:
+    with atomic_writer(path, make_parents) as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | Path, text: str, make_parents: bool = False) -> Path:
+    return write_bytes_atomic(path, text.encode(), make_parents)
