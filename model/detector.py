@@ -85,11 +85,11 @@ def _load_float(cfg: Path | None, weights: Path | None, size: int | None):
 
 
 def _torch(opts: dict) -> Backend:
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
         raise ZynqyoloError("the torch backend needs PyTorch: pip install torch==2.13.0 "
-                            "(or use --backend onnx / ref)") from None
+                            "(or use --backend onnx / ref)")
     return TorchBackend(*_load_float(opts.get("cfg"), opts.get("weights"), opts.get("size")))
 
 
