@@ -1,0 +1,177 @@
+"""``HwConfig``: the design point, i.e. every compile-time parameter of the accelerator.
+
+One typed, frozen, validated description from which everything else is derived: the
+generated HLS header, the layer-batch plan, the resource/latency models, the host driver and
+the bitstream manifest. Its ``content_hash`` identifies the design across those artifacts.
+
+Run-time values (layer shapes, fold counts, shifts) are AXI-Lite registers; their widths are
+derived here from the maxima, never typed by hand (``register_fields``).
+
+Architecture in one paragraph (the kernels' headers carry the detail):
+feature maps live in DDR fold-major, ``[fold][row][col][lanes]`` with ``p_oc`` channels per
+fold (the last fold narrower, rounded up to whole bus words). One hardware call runs one layer
+batch: stage 1 convolves one input fold at a time with a ``p_oc x p_ic`` MAC array at II 1
+(3x3 taps and ``p_ic``-lane sub-folds serialised, so 1x1 needs no padding); stage 2 keeps the
+partial sums of a band of output pixels on chip across input folds, then adds the bias and
+requantises (leaky or linear); stage 3 is max-pool, upsample, YOLO sigmoid or bypass.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+SUPPORTED_BITS = (16, 8)
+SUPPORTED_BUS_BITS = (64, 128)
+
+
+@dataclass(frozen=True)
+class HwConfig:
+    """A design point. All sizes are compile-time maxima; see the module docstring."""
+
+    p_oc: int = 24  # output channels per fold = MAC array rows = DDR fold width
+    p_ic: int = 8  # input lanes per cycle = MAC array columns (divides p_oc)
+    bits: int = 16  # activation and weight width
+    bus_bits: int = 64  # AXI4-Stream data width (the Zynq-7000 HP port width)
+    max_width: int = 416  # line-buffer width: widest feature map
+    max_height: int = 416
+    max_in_channels: int = 1024
+    max_out_channels: int = 1024
+    tile_pixels: int = 704  # stage-2 partial-sum tile depth (pixels of a band when input folds > 1)
+    stage3_lanes: int = 8  # lanes stage 3 (pool, upsample, sigmoid) handles per cycle
+    clock_mhz: float = 100.0
+    part: str = "xc7z020clg484-1"
+
+    def __post_init__(self):
+        def bad(name: str, why: str):
+            raise ValueError(f"HwConfig.{name}={getattr(self, name)!r}: {why}")
+
+        for f in fields(self):
+            if f.type in ("int", int) and (not isinstance(getattr(self, f.name), int) or getattr(self, f.name) <= 0):
+                bad(f.name, "must be a positive integer")
+        if self.bits not in SUPPORTED_BITS:
+            bad("bits", f"supported widths are {SUPPORTED_BITS}")
+        if self.bus_bits not in SUPPORTED_BUS_BITS:
+            bad("bus_bits", f"supported stream widths are {SUPPORTED_BUS_BITS}")
+        if self.p_oc % self.p_ic:
+            bad("p_oc", f"must be a multiple of p_ic={self.p_ic} (input sub-folds tile a fold exactly)")
+        if self.p_oc % self.lanes_per_word:
+            bad("p_oc", f"must be a multiple of {self.lanes_per_word} lanes per {self.bus_bits}-bit word")
+        if self.p_ic > self.p_oc:
+            bad("p_ic", f"must not exceed p_oc={self.p_oc}")
+        if self.stage3_lanes > self.p_oc or self.p_oc % self.stage3_lanes:
+            bad("stage3_lanes", f"must divide p_oc={self.p_oc}")
+        if self.max_width < 3 or self.max_height < 3:
+            bad("max_width", "must be at least 3")
+        if not 1.0 <= self.clock_mhz <= 1000.0:
+            bad("clock_mhz", "must be in 1..1000 MHz")
+
+    # -- derived quantities ----------------------------------------------------------------------
+
+    @property
+    def lanes_per_word(self) -> int:
+        return self.bus_bits // self.bits
+
+    @property
+    def macs(self) -> int:
+        """MAC units of the conv engine."""
+        return self.p_oc * self.p_ic
+
+    @property
+    def subfolds(self) -> int:
+        """Sub-folds of p_ic lanes in a full fold."""
+        return self.p_oc // self.p_ic
+
+    def folds(self, channels: int) -> int:
+        return math.ceil(channels / self.p_oc)
+
+    def padded(self, channels: int) -> int:
+        """Channels stored in DDR: rounded up to whole bus words."""
+        return math.ceil(channels / self.lanes_per_word) * self.lanes_per_word
+
+    def fold_lanes(self, channels: int) -> tuple[int, ...]:
+        """Lanes of each DDR fold of a tensor with ``channels`` channels."""
+        total = self.padded(channels)
+        n = self.folds(channels)
+        return tuple(min(self.p_oc, total - f * self.p_oc) for f in range(n))
+
+    def register_fields(self) -> dict[str, int]:
+        """AXI-Lite register fields and their bit widths, derived from the maxima."""
+        def width(max_value: int) -> int:
+            return max(1, int(max_value).bit_length())
+
+        max_folds = self.folds(self.max_out_channels)
+        return {
+            "conv_enable": 1,
+            "leaky": 1,
+            "ksize": width(3),
+            "stage3": 2,  # 0 bypass, 1 max-pool, 2 upsample, 3 yolo
+            "pool_stride": width(2),
+            "height": width(self.max_height),
+            "width": width(self.max_width),
+            "in_channels_a": width(self.max_in_channels),
+            "in_channels_b": width(self.max_in_channels),
+            "out_channels": width(self.max_out_channels),
+            "out_folds": width(max_folds),
+            "bands": width(self.max_height),
+            "band_rows": width(self.max_height),
+            "yolo_period": width(self.max_out_channels),
+            "yolo_shift": 6,  # signed alignment of head codes to the sigmoid table index
+        }
+
+    def register_offsets(self) -> dict[str, int]:
+        """AXI-Lite byte offsets, as the HLS tools lay out the control interface: ap_ctrl at 0x00,
+        then one 32-bit argument every 8 bytes from 0x10, in the top function's argument order
+        (which is ``register_fields`` order)."""
+        return {name: 0x10 + 8 * i for i, name in enumerate(self.register_fields())}
+
+    # -- identity and serialisation ----------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def content_hash(self) -> str:
+        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def name(self) -> str:
+        return f"oc{self.p_oc}ic{self.p_ic}b{self.bits}-{self.content_hash[:8]}"
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HwConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"HwConfig: unknown field(s) {unknown}; known: {sorted(known)}")
+        return cls(**data)
+
+    def save(self, path: str | Path) -> Path:
+        from zynqyolo.atomic import write_text_atomic
+
+        return write_text_atomic(path, json.dumps({"hwconfig": self.to_dict(), "hash": self.content_hash}, indent=2))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "HwConfig":
+        from zynqyolo.errors import ZynqyoloError
+
+        try:
+            data = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ZynqyoloError(f"design file not found: {path}") from None
+        except (OSError, ValueError) as exc:
+            raise ZynqyoloError(f"cannot read design file {path}: {exc}") from None
+        body = data.get("hwconfig", data) if isinstance(data, dict) else None
+        if not isinstance(body, dict):
+            raise ZynqyoloError(f"{path}: not a design file (expected a JSON object with 'hwconfig')")
+        try:
+            config = cls.from_dict(body)
+        except (TypeError, ValueError) as exc:
+            raise ZynqyoloError(f"{path}: {exc}") from None
+        if "hash" in data and data["hash"] != config.content_hash:
+            raise ZynqyoloError(f"{path}: content hash does not match the design point (edited by hand?)")
+        return config
