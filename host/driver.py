@@ -100,8 +100,12 @@ class Driver:
 
         return test, describe
 
-    def _transfer(self, transfer) -> None:
-        self.channels[transfer.channel].transfer(self.buffers[transfer.buffer], transfer.offset, transfer.nbytes)
+    def _transfer(self, transfer, call: Call) -> None:
+        try:
+            self.channels[transfer.channel].transfer(self.buffers[transfer.buffer], transfer.offset, transfer.nbytes)
+        except (ValueError, RuntimeError) as exc:
+            raise AcceleratorError(f"DMA {transfer.channel} refused a {transfer.nbytes}-byte transfer at "
+                                   f"{transfer.buffer}+{transfer.offset} in {self._where(call)}: {exc}") from None
 
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
@@ -113,11 +117,11 @@ class Driver:
                     raise AcceleratorError(f"register {name} reads back {got} after writing {value} in "
                                            f"{self._where(call)}: wrong bitstream, or a bus problem")
         for t in call.param_transfers:
-            self._transfer(t)
-        self._transfer(call.out_transfer)
+            self._transfer(t, call)
+        self._transfer(call.out_transfer, call)
         accel.write(0x00, AP_START)
         for t in call.in_transfers:
-            self._transfer(t)
+            self._transfer(t, call)
             self._wait(*self._channel_ready("fmap_in"), call)
         for name in ("params", "fmap_out") if call.param_transfers else ("fmap_out",):
             self._wait(*self._channel_ready(name), call)

@@ -24,6 +24,7 @@ an error, a transfer that never completes, a register that reads back a wrong va
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -241,6 +242,7 @@ class EmulatedBoard:
         self.accel = EmuAccelerator(self, config)
         self.kernels = accel if accel is not None else CsimAccelerator(config)
         self.streams: dict[str, list[np.ndarray]] = {"dma0.mm2s": [], "dma1.mm2s": []}
+        self.kernel_s = 0.0  # wall time spent inside the simulated kernels (not host work)
 
     def allocate(self, nbytes: int) -> EmuBuffer:
         buf = np.zeros(nbytes, dtype=np.uint8).view(EmuBuffer)
@@ -270,7 +272,9 @@ class EmulatedBoard:
         regs = {name: self.accel.signed(name) for name in self.accel.regs}
         take = {k: (np.concatenate(v) if v else np.zeros(0, np.uint64)) for k, v in self.streams.items()}
         self.streams = {k: [] for k in self.streams}
+        start = time.perf_counter()
         result = self.kernels.call(regs, take["dma0.mm2s"], take["dma1.mm2s"])
+        self.kernel_s += time.perf_counter() - start
         self.accel.calls += 1
         self.accel.counts.append(dict(result.counts))
         recv.complete(result.out_words)
