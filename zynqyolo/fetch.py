@@ -83,9 +83,32 @@ PHOTO_ARTIFACTS = (
              _MATPLOTLIB, "matplotlib/mpl-data/sample_data/grace_hopper.jpg", True),
 )
 
+# Xilinx's Apache-2.0 C-simulation headers (ap_int, ap_fixed, hls::stream) as shipped by hls4ml;
+# the HLS C simulation compiles against them with -isystem (zynqyolo.hls.csim).
+_HLS4ML = "hls4ml==1.3.0"
+_AP_TYPES = "hls4ml/templates/vivado/ap_types"
+HLS_ARTIFACTS = tuple(
+    Artifact(f"hls/ap_types/{rel}", sha, _HLS4ML, f"{_AP_TYPES}/{rel}", True)
+    for rel, sha in (
+        ("ap_common.h", "d61258f6ebca39dc11492965e6e7a1508499478b6c4ac435cf83cd454738e0a5"),
+        ("ap_decl.h", "cf51ec1fed914af4a8a1f4d947b4477aa21f02711856e1dc22efeeb5ef608c48"),
+        ("ap_fixed.h", "de5778ab2178ef99c3b68e7b00772c2ddf8f7e827b765a650e864f2d7228e9de"),
+        ("ap_fixed_base.h", "09dd402506631f154a6efa38c3d6bdca5904c8d8dd5c747b545f625281936f4a"),
+        ("ap_fixed_ref.h", "4cef7266a7567f4564b17986e1237dfe7fc20d8415594e32ba36b461f92b402c"),
+        ("ap_fixed_special.h", "c977d09e301cf2f26fe53e91f5ae0bfde03453f6b4ca9ccafd14a7f32ab3b7fb"),
+        ("ap_int.h", "9d38b2ac537c20f08646ce516290a42d3f72e08c5aaa84541ed21ba5488e2cd0"),
+        ("ap_int_base.h", "2ade108df516f39afc9718d8e044aa7a547f0a7a4cd2e6dbe0ae5dd86d3718c4"),
+        ("ap_int_ref.h", "e6bb0e75a6e5c1e0bd84a1ad43c2a4b6bd3beec110f75833487e46e6133b9b96"),
+        ("ap_int_special.h", "1c8bd146e88a1a90270a98a05115f470e4145fcf1d6e9de51a4516a5b8253022"),
+        ("etc/ap_private.h", "4c37711885f4af70fa425f0a797a1c79198785d970140dc092bdfebef31502d9"),
+        ("hls_stream.h", "3539157db138f1ce979cc21f47d5b325b0f05277deeb2d7dc495f1052dc6fbe2"),
+    )
+)
+
 GROUPS: dict[str, tuple[Artifact, ...]] = {
     "model": MODEL_ARTIFACTS,
     "photos": PHOTO_ARTIFACTS,
+    "hls": HLS_ARTIFACTS,
 }
 
 
