@@ -98,6 +98,12 @@ def _onnx(opts: dict) -> Backend:
     return OnnxBackend(network, weights, opts.get("model"))
 
 
+def _cpu(opts: dict) -> Backend:
+    from .float_ref import FloatReference
+
+    return FloatReference(*_load_float(opts.get("cfg"), opts.get("weights"), opts.get("size")))
+
+
 def _quantised(opts: dict):
     from .quantize import load_model
 
@@ -105,7 +111,12 @@ def _quantised(opts: dict):
     if path is None:
         raise ZynqyoloError("this backend runs a quantised model: pass --model FILE "
                             "(make one with 'zynqyolo quantize --bits 16 -o FILE')")
-    return load_model(path)
+    network = None
+    if opts.get("cfg") is not None:  # refuse a model made for another cfg
+        from .cfg import load_cfg
+
+        network = load_cfg(opts["cfg"], width=opts.get("size"), height=opts.get("size"))
+    return load_model(path, network=network)
 
 
 def _ref(opts: dict) -> Backend:
@@ -133,6 +144,7 @@ def _csim(opts: dict) -> Backend:
 BACKENDS: dict[str, Callable[[dict], Backend]] = {
     "torch": _torch,
     "onnx": _onnx,
+    "cpu": _cpu,
     "ref": _ref,
     "csim": _csim,
 }

@@ -13,6 +13,8 @@ YOLO layer applies the logistic to tx, ty, objectness and classes and leaves tw,
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from zynqyolo.errors import ZynqyoloError
@@ -76,9 +78,12 @@ def check_weights(network: Network, weights: Weights) -> None:
 
 
 class FloatReference:
-    """numpy float32 forward pass of ``network``; a detection backend (``.network``, ``.forward``)."""
+    """numpy float32 forward pass of ``network``; a detection backend (``.network``, ``.forward``).
 
-    name = "float"
+    It is also the ARM-only baseline (``--backend cpu``): numpy alone, no torch. After each
+    ``run``, ``layer_seconds[i]`` holds the wall time of layer ``i``."""
+
+    name = "cpu"
 
     def __init__(self, network: Network, weights: Weights):
         check_weights(network, weights)
@@ -127,7 +132,9 @@ class FloatReference:
         outs: list[np.ndarray | None] = [None] * len(net.layers)
         value = lambda i: x if i == INPUT else outs[i]  # noqa: E731
         with np.errstate(over="ignore"):  # exp overflow of very negative logits gives sigmoid 0, as in C
+            self.layer_seconds = [0.0] * len(net.layers)
             for layer in net.layers:
+                start = time.perf_counter()
                 if isinstance(layer, Conv):
                     y = self._conv(layer, value(layer.inputs[0]))
                 elif isinstance(layer, MaxPool):
@@ -143,6 +150,7 @@ class FloatReference:
                 else:  # pragma: no cover - the IR has no other kinds
                     raise ZynqyoloError(f"layer {layer.index}: unsupported kind {layer.kind}")
                 outs[layer.index] = y
+                self.layer_seconds[layer.index] = time.perf_counter() - start
                 if not keep_all:
                     for i in self._free_after[layer.index]:
                         outs[i] = None

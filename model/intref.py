@@ -21,6 +21,8 @@ runs the integers and dequantises the YOLO outputs into darknet's float conventi
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from zynqyolo.errors import ZynqyoloError
@@ -32,7 +34,8 @@ from .quantize import QuantizedModel, check_model, float64_exact
 
 
 class IntegerReference:
-    """Bit-exact integer forward pass of a ``QuantizedModel``."""
+    """Bit-exact integer forward pass of a ``QuantizedModel``. After each ``run``,
+    ``layer_seconds[i]`` holds the wall time of layer ``i``."""
 
     name = "ref"
 
@@ -99,7 +102,9 @@ class IntegerReference:
         codes = codes.astype(np.int32, copy=False)
         outs: list[np.ndarray | None] = [None] * len(net.layers)
         value = lambda i: codes if i == INPUT else outs[i]  # noqa: E731
+        self.layer_seconds = [0.0] * len(net.layers)
         for layer in net.layers:
+            start = time.perf_counter()
             if isinstance(layer, Conv):
                 y = self.conv(layer, value(layer.inputs[0]))
             elif isinstance(layer, MaxPool):
@@ -117,6 +122,7 @@ class IntegerReference:
             else:  # pragma: no cover - the IR has no other kinds
                 raise ZynqyoloError(f"layer {layer.index}: unsupported kind {layer.kind}")
             outs[layer.index] = y
+            self.layer_seconds[layer.index] = time.perf_counter() - start
             if not keep_all:
                 for i in self._free_after[layer.index]:
                     outs[i] = None
