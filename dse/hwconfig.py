@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 SUPPORTED_BITS = (16, 8)
+SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
 
 
@@ -121,6 +122,13 @@ class HwConfig:
             "yolo_period": width(self.max_out_channels),
             "yolo_shift": 6,  # signed alignment of head codes to the sigmoid table index
         }
+
+    def register_range(self, name: str) -> tuple[int, int]:
+        """Inclusive (min, max) a register field holds (two's complement for SIGNED_REGISTERS)."""
+        width = self.register_fields()[name]
+        if name in SIGNED_REGISTERS:
+            return -(1 << (width - 1)), (1 << (width - 1)) - 1
+        return 0, (1 << width) - 1
 
     def register_offsets(self) -> dict[str, int]:
         """AXI-Lite byte offsets, as the HLS tools lay out the control interface: ap_ctrl at 0x00,

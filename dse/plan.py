@@ -26,12 +26,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from zynqyolo.hls.registers import check_registers
 from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yolo
 
 from .hwconfig import HwConfig
 
 ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder); the preamble carries 48-bit biases
 PARAM_ENTRY_BYTES = 8  # one 64-bit preamble entry per MAC row of each output fold
+MIN_BAND_PIXELS = 3
 STAGE3 = {"bypass": 0, "maxpool": 1, "upsample": 2, "yolo": 3}
 
 
@@ -167,6 +169,24 @@ def _check_capacity(network: Network, config: HwConfig) -> None:
                              f"stride 1, not size {conv.size} stride {conv.stride} padding {conv.padding}")
 
 
+# Requantisation shifts: the leaky path shifts by s + LEAKY_SHIFT (19), which must stay below 63
+# for the numpy contract (int64) and the 6-bit preamble field.
+MAX_REQUANT_SHIFT = 44
+
+
+def _check_formats(network: Network, model) -> None:
+    """The kernels' fixed widths: 48-bit accumulators, requantisation shifts 0..MAX_REQUANT_SHIFT."""
+    for conv in network.convs:
+        q = model.convs[conv.index]
+        if q.acc_width > ACC_BITS:
+            raise ValueError(f"layer {conv.index}: the quantised model needs a {q.acc_width}-bit accumulator; "
+                             f"the kernels have {ACC_BITS} bits")
+        shifts = q.acc_fracs - q.output.frac
+        if shifts.min() < 0 or shifts.max() > MAX_REQUANT_SHIFT:
+            raise ValueError(f"layer {conv.index}: requantisation shifts {shifts.min()}..{shifts.max()} are outside "
+                             f"0..{MAX_REQUANT_SHIFT}; quantise with coarser weight formats")
+
+
 def _fusions(network: Network) -> dict[int, int]:
     """conv index -> the pool/upsample/yolo fused into its call (when it is the conv's only consumer)."""
     fused = {}
@@ -254,6 +274,7 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
     if model.bits != config.bits:
         raise ValueError(f"HwConfig.bits={config.bits} but the quantised model is {model.bits}-bit")
     _check_capacity(network, config)
+    _check_formats(network, model)
     fused = _fusions(network)
     fused_into = {v: k for k, v in fused.items()}
 
@@ -273,7 +294,6 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
     calls: list[Call] = []
     param_offsets: dict[int, tuple[int, int]] = {}
     params_nbytes = 0
-    fields = config.register_fields()
     for batch in batches:
         first = network.layers[batch[0]]
         last = network.layers[batch[-1]]
@@ -294,14 +314,14 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
         band_rows = h
         if conv is not None and len(in_folds) > 1:
             band_rows = config.tile_pixels // w
-            if stage3 == STAGE3["maxpool"] and pool_stride == 2:
-                band_rows -= band_rows % 2
             if band_rows < 1:
                 raise _bad(config, "tile_pixels", f"layer {conv.index} needs at least one {w}-pixel row per band")
-            band_rows = min(band_rows, h)
-            if stage3 == STAGE3["maxpool"] and pool_stride == 1 and band_rows < h:
-                raise _bad(config, "tile_pixels", f"layer {conv.index}'s stride-1 pool needs the whole "
-                                                  f"{h}x{w} map in one band")
+            # The tile's accumulate loop assumes no dependence between neighbouring pixels of a band,
+            # which the pipeline honours only for bands of at least MIN_BAND_PIXELS pixels.
+            band_rows = min(max(band_rows, math.ceil(MIN_BAND_PIXELS / w)), h)
+            if band_rows * w > config.tile_pixels:
+                raise _bad(config, "tile_pixels", f"layer {conv.index}: a band needs at least "
+                                                  f"{MIN_BAND_PIXELS} pixels")
         bands = math.ceil(h / band_rows)
 
         yolo_shift = 0
@@ -324,11 +344,10 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
             "yolo_period": stage3_layer.classes + 5 if stage3 == STAGE3["yolo"] else 0,
             "yolo_shift": yolo_shift,
         }
-        for name, value in registers.items():
-            bits = fields[name]
-            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if name == "yolo_shift" else (0, (1 << bits) - 1)
-            if not lo <= value <= hi:
-                raise ValueError(f"call for layers {batch}: register {name}={value} does not fit its {bits}-bit field")
+        try:
+            check_registers(config, registers)
+        except ValueError as exc:
+            raise ValueError(f"call for layers {batch}: {exc}") from None
 
         # Transfers and blocks.
         pad = conv.size // 2 if conv else 0

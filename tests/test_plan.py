@@ -104,7 +104,7 @@ def test_transfers_cover_the_tensors(quantised):
 
 
 @pytest.mark.parametrize("field, value", [("max_width", 208), ("max_height", 400), ("max_in_channels", 512),
-                                          ("max_out_channels", 512), ("tile_pixels", 150), ("tile_pixels", 60)])
+                                          ("max_out_channels", 512), ("tile_pixels", 12), ("tile_pixels", 60)])
 def test_too_small_config_names_the_parameter(quantised, field, value):
     net, model = quantised[416]
     with pytest.raises(ValueError, match=f"HwConfig.{field}"):

@@ -1,0 +1,158 @@
+// zy_accumulate.h: stage 2, accumulation over input folds, bias, activation, requantisation.
+//
+// Design note
+// - Dataflow process between stage 1 (p_oc exact partial sums per output pixel and input fold)
+//   and stage 3 (p_oc requantised codes per pixel).
+// - First the preamble (loop BIAS_LOAD): out_folds * p_oc entries of (aligned bias, shift),
+//   kept on chip for the whole call (max_out_folds * p_oc entries).
+// - Per (out fold o, band b): loop ACC (II 1, one pixel of p_oc lanes per cycle) over
+//   (input fold f, band pixel p). With several input folds the band's partial sums live in the
+//   tile [tile_pixels][p_oc] of acc_bits: fold 0 writes, later folds add, and the last fold adds
+//   its sums on the fly and requantises without writing back. With one input fold there is no
+//   tile traffic: pixels pass straight through. Partial sums never leave the chip. The tile's
+//   read-modify-write of pixel p recurs `band pixels` iterations later (DEPENDENCE inter false):
+//   bands must be longer than the tile RAM's read latency (2 pixels; YOLOv3-tiny's smallest
+//   band is a whole 13x13 map).
+// - Requantisation is exactly model.fixed.requantize for one lane (see requantize below):
+//   acc_b = acc + bias (acc_bits, two's complement); leaky and acc_b < 0: acc_b * 0xCCCD with
+//   shift s + 19, else acc_b with shift s; one round-half-up shift; saturation to bits signed.
+//   II 1 needs p_oc constant multipliers (one 48 x 17-bit product per lane).
+// - conv_enable = 0: loop ACC_BYPASS forwards stage 1's pass-through pixels.
+// What breaks if a parameter is wrong: band_rows * width > tile_pixels with several input folds
+//   overflows the tile (registers are checked before a csim call; the plan must guarantee it
+//   on hardware); a requantisation shift above 63 does not fit the 6-bit entry field.
+#ifndef ZY_ACCUMULATE_H
+#define ZY_ACCUMULATE_H
+
+#include "zy_common.h"
+
+namespace zy {
+
+// Round-half-up right shift of v by r >= 0 without overflow: floor(v / 2^r) + bit (r - 1) of v.
+// Equal to (v + 2^(r-1)) >> r of model.fixed.round_shift wherever that sum fits 64 bits.
+template <class C>
+typename C::wide_t round_half_up(const typename C::wide_t& v, int r) {
+#pragma HLS INLINE
+    if (r == 0) return v;
+    const int hi = imin(r, 63);
+    const int lo = imin(r - 1, 63);
+    typename C::wide_t q = v >> hi;
+    typename C::wide_t half = (v >> lo) & 1;
+    return q + half;
+}
+
+// model.fixed.requantize for one lane: acc_b is the biased accumulator (acc_bits wide).
+template <class C>
+typename C::data_t requantize(const typename C::acc_t& acc_b, const typename C::shift_t& shift, bool leaky) {
+#pragma HLS INLINE
+    typedef typename C::wide_t wide_t;
+    wide_t v;
+    int r = shift;
+    if (leaky && acc_b < 0) {
+        v = (wide_t)acc_b * (wide_t)C::leaky_mul;
+        r += C::leaky_shift;
+    } else {
+        v = acc_b;
+    }
+    const wide_t y = round_half_up<C>(v, r);
+    const wide_t max_code = (wide_t)((1 << (C::bits - 1)) - 1);
+    const wide_t min_code = (wide_t)(-(1 << (C::bits - 1)));
+    if (y > max_code) return (typename C::data_t)max_code;
+    if (y < min_code) return (typename C::data_t)min_code;
+    return (typename C::data_t)y;
+}
+
+template <class C>
+void accumulate_bypass(hls::stream<psum_t<C> >& psum, hls::stream<pixel_t<C> >& out, const registers& r) {
+    const int pixels = fold_count<C>(r.in_channels_a) * r.height * r.width;
+ACC_BYPASS:
+    for (int i = 0; i < pixels; i++) {
+#pragma HLS PIPELINE II=1
+        ZY_COUNT(ACC_BYPASS);
+        const psum_t<C> ps = checked_read(psum);
+        pixel_t<C> px;
+        for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+            px.lane[j] = (typename C::data_t)ps.lane[j];
+        }
+        out.write(px);
+    }
+}
+
+template <class C>
+void accumulate_stage(hls::stream<psum_t<C> >& psum, hls::stream<param_t<C> >& params,
+                      hls::stream<pixel_t<C> >& out, const registers& r) {
+    static_assert(checks<C>::ok, "configuration checks");
+    typedef typename C::acc_t acc_t;
+    if (!r.conv_enable) {
+        accumulate_bypass<C>(psum, out, r);
+        return;
+    }
+    const int out_folds = r.out_folds;
+    const bool leaky = r.leaky;
+
+    acc_t bias[C::max_out_folds][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=bias dim=2 complete
+    typename C::shift_t shift[C::max_out_folds][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=shift dim=2 complete
+    int bo = 0, bl = 0;
+BIAS_LOAD:
+    for (int i = 0; i < out_folds * C::p_oc; i++) {
+#pragma HLS PIPELINE II=1
+        ZY_COUNT(BIAS_LOAD);
+        const param_t<C> e = checked_read(params);
+        bias[bo][bl] = e.bias;
+        shift[bo][bl] = e.shift;
+        if (bl == C::p_oc - 1) {
+            bl = 0;
+            bo++;
+        } else {
+            bl++;
+        }
+    }
+
+    acc_t tile[C::tile_pixels][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=tile dim=2 complete
+    const int in_folds = in_fold_count<C>(r.in_channels_a, r.in_channels_b);
+    const int w_img = r.width;
+    const int h_img = r.height;
+    for (int o = 0; o < out_folds; o++) {
+        for (int b = 0; b < (int)r.bands; b++) {
+            const int row0 = b * r.band_rows;
+            const int pixels = (imin(h_img, row0 + r.band_rows) - row0) * w_img;
+            const int iters = in_folds * pixels;
+            int f = 0, p = 0;
+        ACC:
+            for (int i = 0; i < iters; i++) {
+#pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=tile inter false
+#pragma HLS LOOP_TRIPCOUNT min=1 max=173056
+                ZY_COUNT(ACC);
+                const psum_t<C> ps = checked_read(psum);
+                const bool first = f == 0;
+                const bool last = f == in_folds - 1;
+                pixel_t<C> px;
+                for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                    const acc_t sum = first ? ps.lane[j] : acc_t(tile[p][j] + ps.lane[j]);
+                    if (last) {
+                        px.lane[j] = requantize<C>(wrap_acc<C>(sum + bias[o][j]), shift[o][j], leaky);
+                    } else {
+                        tile[p][j] = sum;
+                    }
+                }
+                if (last) out.write(px);
+                if (p == pixels - 1) {
+                    p = 0;
+                    f++;
+                } else {
+                    p++;
+                }
+            }
+        }
+    }
+}
+
+}  // namespace zy
+
+#endif  // ZY_ACCUMULATE_H

@@ -1,0 +1,223 @@
+// zy_common.h: types shared by the three stages, fold geometry, and bus-word lane access.
+//
+// Design note
+// - Kernels are templates over a config trait C (zy::config from the generated
+//   zynqyolo_config.h): parallelism, maxima and number types are compile time; layer shapes are
+//   the AXI-Lite registers (zy::registers), never template arguments.
+// - Two flavours of the same source: ap_int types (synthesis, and the ap_int C simulation) and
+//   native integers (ZYNQYOLO_NATIVE_TYPES, the fast C simulation). Widths are respected in
+//   both: a product of two codes fits prod_t exactly, partial sums are exact in acc_t, and the
+//   only place the 48-bit accumulator width matters (bias add, stage 2) wraps explicitly
+//   (wrap_acc), so both flavours are bit-identical.
+// - DDR feature maps are fold-major [fold][row][col][lanes]: fold f of a C-channel tensor holds
+//   fold_lanes(C, f) lanes (the last fold rounded up to whole bus words, padding lanes 0); one
+//   pixel of a fold is lanes / lanes_per_word bus words; lane j of a word sits in bits
+//   [j*bits, (j+1)*bits), lane 0 lowest.
+// - Inside the kernels a pixel always travels as p_oc lanes (pixel_t); lanes beyond the fold's
+//   width are 0.
+// What breaks if a parameter is wrong: p_oc not a multiple of lanes_per_word would split a
+//   pixel across words; p_oc not a multiple of p_ic would leave a partial MAC sub-fold; both
+//   are rejected at compile time below (HwConfig rejects them first).
+#ifndef ZY_COMMON_H
+#define ZY_COMMON_H
+
+#include <hls_stream.h>
+
+#include "zy_counters.h"
+#include "zynqyolo_config.h"
+
+namespace zy {
+
+template <class C>
+struct checks {
+    static_assert(C::bus_bits % C::bits == 0, "a bus word must hold whole lanes");
+    static_assert(C::lanes_per_word == C::bus_bits / C::bits, "lanes_per_word must be bus_bits / bits");
+    static_assert(C::p_oc % C::lanes_per_word == 0, "p_oc must be a multiple of the lanes per bus word");
+    static_assert(C::p_oc % C::p_ic == 0, "p_oc must be a multiple of p_ic (whole MAC sub-folds)");
+    static_assert(C::p_oc % C::stage3_lanes == 0, "stage3_lanes must divide p_oc");
+    static_assert(C::bus_bits % C::entry_bits == 0, "a bus word must hold whole parameter entries");
+    static_assert(C::bias_bits + C::shift_bits <= C::entry_bits, "bias and shift must fit one entry");
+    static_assert(C::p_oc % (C::bus_bits / C::entry_bits) == 0, "a fold's preamble must fill whole bus words");
+    static_assert(C::acc_bits == C::bias_bits, "the aligned bias is added at accumulator width");
+    static_assert((C::acc_bits - 1) + 16 <= 63 && C::leaky_mul < (1 << 16),
+                  "the leaky product acc * leaky_mul (|acc| < 2^47, mul < 2^16) must fit int64");
+    static_assert(2 * C::bits <= 32, "products of two codes must fit 32 bits");
+    static_assert(C::max_ksize == 3, "the line buffer holds three rows (ksize 1 or 3)");
+    static_assert(C::max_width >= 3 && C::max_height >= 3, "feature maps of at least 3x3");
+    static_assert(C::bits <= 16, "the sigmoid index arithmetic assumes codes of at most 16 bits");
+    static const bool ok = true;
+};
+
+// One pixel of a fold: p_oc activation codes (stage 1 input, stage 2 output, stage 3).
+template <class C>
+struct pixel_t {
+    typename C::data_t lane[C::p_oc];
+};
+
+// One output pixel's exact partial sums for p_oc output channels (stage 1 -> stage 2).
+template <class C>
+struct psum_t {
+    typename C::acc_t lane[C::p_oc];
+};
+
+// One preamble entry: the bias aligned to the channel's accumulator frac and the requantisation
+// shift s = acc_frac - out_frac of that output channel (stage 1 forwards them to stage 2).
+template <class C>
+struct param_t {
+    typename C::acc_t bias;
+    typename C::shift_t shift;
+};
+
+// An AXI4-Stream beat. Field names follow ap_axiu (data/keep/last) so that Vivado HLS packs the
+// struct as an AXI4-Stream interface with TDATA/TKEEP/TLAST; to use Xilinx's own type, replace
+// it by ap_axiu<bus_bits, 0, 0, 0> from ap_axi_sdata.h (same field names).
+template <class C>
+struct axis_word_t {
+    typename C::word_t data;
+    typename C::keep_t keep;
+    typename C::last_t last;
+};
+
+inline int imin(int a, int b) { return a < b ? a : b; }
+inline int imax(int a, int b) { return a > b ? a : b; }
+
+template <class C>
+int fold_count(int channels) {
+    return (channels + C::p_oc - 1) / C::p_oc;
+}
+
+// Lanes of fold f of a tensor with `channels` channels (HwConfig.fold_lanes).
+template <class C>
+int fold_lanes(int channels, int f) {
+    const int padded = (channels + C::lanes_per_word - 1) / C::lanes_per_word * C::lanes_per_word;
+    return imin(C::p_oc, padded - f * C::p_oc);
+}
+
+// Lanes of input fold f of a route input: segment A's folds, then segment B's folds.
+template <class C>
+int in_fold_lanes(int channels_a, int channels_b, int f) {
+    const int folds_a = fold_count<C>(channels_a);
+    return f < folds_a ? fold_lanes<C>(channels_a, f) : fold_lanes<C>(channels_b, f - folds_a);
+}
+
+template <class C>
+int in_fold_count(int channels_a, int channels_b) {
+    return fold_count<C>(channels_a) + fold_count<C>(channels_b);
+}
+
+// Geometry of one block (o, b, f).
+struct block_geom {
+    int f;            // input fold
+    int row0, row1;   // output rows [row0, row1) of the band
+    int read0, read1; // input rows streamed for the band, [read0, read1)
+    int lanes;        // lanes of input fold f
+    int subfolds;     // S_f = ceil(lanes / p_ic)
+};
+
+template <class C>
+block_geom make_block(const registers& r, int b, int f) {
+    block_geom g;
+    const int k = r.ksize;
+    const int pad = k / 2;
+    const int h = r.height;
+    g.f = f;
+    g.row0 = b * r.band_rows;
+    g.row1 = imin(h, g.row0 + r.band_rows);
+    g.read0 = imax(0, g.row0 - pad);
+    g.read1 = imin(h, g.row1 + pad);
+    g.lanes = in_fold_lanes<C>(r.in_channels_a, r.in_channels_b, f);
+    g.subfolds = (g.lanes + C::p_ic - 1) / C::p_ic;
+    return g;
+}
+
+// Output geometry of stage 3 for an h x w conv output.
+struct out_shape {
+    int height;
+    int width;
+};
+
+inline out_shape stage3_shape(int mode, int stride, int h, int w) {
+    out_shape s;
+    if (mode == 1) {  // max-pool 2x2, darknet padding: (h + 1 - 2) / stride + 1
+        s.height = (h - 1) / stride + 1;
+        s.width = (w - 1) / stride + 1;
+    } else if (mode == 2) {  // upsample x2
+        s.height = 2 * h;
+        s.width = 2 * w;
+    } else {
+        s.height = h;
+        s.width = w;
+    }
+    return s;
+}
+
+#ifdef ZYNQYOLO_NATIVE_TYPES
+
+template <class C>
+typename C::data_t get_lane(typename C::word_t w, int j) {
+    return (typename C::data_t)(typename C::code_t)(w >> (j * C::bits));
+}
+
+template <class C>
+void set_lane(typename C::word_t& w, int j, typename C::data_t v) {
+    w |= (typename C::word_t)(typename C::code_t)v << (j * C::bits);
+}
+
+// Parameter entry j of a bus word (64-bit entries).
+template <class C>
+typename C::entry_t get_entry(typename C::word_t w, int j) {
+    return (typename C::entry_t)(w >> (j * C::entry_bits));
+}
+
+template <class C>
+param_t<C> decode_entry(typename C::entry_t e) {
+    param_t<C> p;
+    p.bias = (typename C::acc_t)((uint64_t)e << (64 - C::bias_bits)) >> (64 - C::bias_bits);
+    p.shift = (typename C::shift_t)(((uint64_t)e >> C::bias_bits) & ((1u << C::shift_bits) - 1));
+    return p;
+}
+
+// Two's complement wrap of an accumulator value to acc_bits (what ap_int<acc_bits> does).
+template <class C>
+typename C::acc_t wrap_acc(typename C::acc_t v) {
+    return (typename C::acc_t)((uint64_t)v << (64 - C::acc_bits)) >> (64 - C::acc_bits);
+}
+
+#else
+
+template <class C>
+typename C::data_t get_lane(const typename C::word_t& w, int j) {
+    typename C::data_t v;
+    v.range(C::bits - 1, 0) = w.range(j * C::bits + C::bits - 1, j * C::bits);
+    return v;
+}
+
+template <class C>
+void set_lane(typename C::word_t& w, int j, typename C::data_t v) {
+    w.range(j * C::bits + C::bits - 1, j * C::bits) = v.range(C::bits - 1, 0);
+}
+
+template <class C>
+typename C::entry_t get_entry(const typename C::word_t& w, int j) {
+    typename C::entry_t e = w.range(j * C::entry_bits + C::entry_bits - 1, j * C::entry_bits);
+    return e;
+}
+
+template <class C>
+param_t<C> decode_entry(const typename C::entry_t& e) {
+    param_t<C> p;
+    p.bias.range(C::bias_bits - 1, 0) = e.range(C::bias_bits - 1, 0);
+    p.shift = e.range(C::bias_bits + C::shift_bits - 1, C::bias_bits);
+    return p;
+}
+
+template <class C>
+typename C::acc_t wrap_acc(const typename C::acc_t& v) {
+    return v;
+}
+
+#endif
+
+}  // namespace zy
+
+#endif  // ZY_COMMON_H

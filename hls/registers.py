@@ -1,0 +1,129 @@
+"""The AXI-Lite registers of one hardware call: validation and the stream lengths they imply.
+
+``check_registers`` refuses, with a ValueError naming the field, every register set the kernels
+do not define (a value outside its field width, a shape beyond the design's maxima, a tile
+overflow, inconsistent fold counts). On hardware such a call would hang or corrupt memory; in
+the C simulation it would read past a buffer, so the csim bridge never sees one.
+
+``call_words`` gives the lengths of the three streams of a valid call, in uint64 words (a
+128-bit bus word is two of them): what the DMA must send and what the kernel sends back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from zynqyolo.dse.hwconfig import HwConfig
+
+from .header import MAX_KSIZE
+
+STAGE3_MODES = {0: "bypass", 1: "maxpool", 2: "upsample", 3: "yolo"}
+
+
+def stage3_shape(stage3: int, pool_stride: int, height: int, width: int) -> tuple[int, int]:
+    """(rows, cols) of a call's output: darknet 2x2 max-pool (``(h - 1) // stride + 1``), x2
+    upsample, or unchanged."""
+    if stage3 == 1:
+        return (height - 1) // pool_stride + 1, (width - 1) // pool_stride + 1
+    if stage3 == 2:
+        return 2 * height, 2 * width
+    return height, width
+
+
+def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
+    """Validate one call's registers against ``cfg``; return them as plain ints in field order."""
+    fields = cfg.register_fields()
+    unknown = sorted(set(registers) - set(fields))
+    if unknown:
+        raise ValueError(f"registers: unknown field(s) {unknown}; fields are {list(fields)}")
+    missing = [n for n in fields if n not in registers]
+    if missing:
+        raise ValueError(f"registers: missing field(s) {missing}")
+    regs: dict[str, int] = {}
+    for name in fields:
+        value = registers[name]
+        if isinstance(value, bool) or not hasattr(value, "__index__"):
+            raise ValueError(f"register {name}={value!r} must be an integer")
+        value = int(value.__index__())
+        lo, hi = cfg.register_range(name)
+        if not lo <= value <= hi:
+            raise ValueError(f"register {name}={value} does not fit its {fields[name]}-bit field ({lo}..{hi})")
+        regs[name] = value
+
+    def bad(name: str, why: str):
+        raise ValueError(f"register {name}={regs[name]}: {why}")
+
+    if regs["ksize"] not in (1, MAX_KSIZE):
+        bad("ksize", "must be 1 or 3")
+    if regs["stage3"] not in STAGE3_MODES:
+        bad("stage3", f"must be one of {STAGE3_MODES}")
+    if regs["pool_stride"] not in (1, 2):
+        bad("pool_stride", "must be 1 or 2")
+    if not 1 <= regs["height"] <= cfg.max_height:
+        bad("height", f"must be in 1..{cfg.max_height}")
+    if not 1 <= regs["width"] <= cfg.max_width:
+        bad("width", f"must be in 1..{cfg.max_width}")
+    if not 1 <= regs["in_channels_a"] <= cfg.max_in_channels:
+        bad("in_channels_a", f"must be in 1..{cfg.max_in_channels}")
+    if regs["in_channels_a"] + regs["in_channels_b"] > cfg.max_in_channels:
+        bad("in_channels_b", f"in_channels_a + in_channels_b must not exceed {cfg.max_in_channels}")
+    if not 1 <= regs["out_channels"] <= cfg.max_out_channels:
+        bad("out_channels", f"must be in 1..{cfg.max_out_channels}")
+    if regs["out_folds"] != cfg.folds(regs["out_channels"]):
+        bad("out_folds", f"must be ceil(out_channels / p_oc) = {cfg.folds(regs['out_channels'])}")
+    if regs["stage3"] == 3 and regs["yolo_period"] < 1:
+        bad("yolo_period", "must be positive for a YOLO call")
+    if regs["conv_enable"]:
+        bands, rows, h = regs["bands"], regs["band_rows"], regs["height"]
+        if bands < 1:
+            bad("bands", "must be positive")
+        if rows < 1:
+            bad("band_rows", "must be positive")
+        if (bands - 1) * rows >= h or bands * rows < h:
+            bad("bands", f"bands x band_rows = {bands} x {rows} must cover height={h} with a non-empty last band")
+        in_folds = cfg.folds(regs["in_channels_a"]) + (cfg.folds(regs["in_channels_b"]) if regs["in_channels_b"] else 0)
+        if in_folds > 1 and rows * regs["width"] > cfg.tile_pixels:
+            bad("band_rows", f"band_rows x width = {rows * regs['width']} exceeds tile_pixels={cfg.tile_pixels} "
+                             f"with {in_folds} input folds")
+    else:
+        if regs["in_channels_b"]:
+            bad("in_channels_b", "a bypass call (conv_enable=0) reads one tensor: must be 0")
+        if regs["out_channels"] != regs["in_channels_a"]:
+            bad("out_channels", f"a bypass call keeps its channels: must equal in_channels_a={regs['in_channels_a']}")
+    return regs
+
+
+@dataclass(frozen=True)
+class CallWords:
+    """uint64-word lengths of a call's streams."""
+
+    in_words: int
+    wts_words: int
+    out_words: int
+
+
+def call_words(cfg: HwConfig, registers: dict[str, int]) -> CallWords:
+    """Stream lengths of a valid call (``check_registers`` first)."""
+    r = check_registers(cfg, registers)
+    h, w = r["height"], r["width"]
+    per_word = 64 // cfg.bits
+    segs = [c for c in (r["in_channels_a"], r["in_channels_b"]) if c]
+    in_lanes = [n for c in segs for n in cfg.fold_lanes(c)]
+    if r["conv_enable"]:
+        k = r["ksize"]
+        pad = k // 2
+        rows_read = 0
+        for b in range(r["bands"]):
+            r0 = b * r["band_rows"]
+            r1 = min(h, r0 + r["band_rows"])
+            rows_read += min(h, r1 + pad) - max(0, r0 - pad)
+        in_words = r["out_folds"] * rows_read * w * sum(in_lanes) // per_word
+        weights = sum(k * k * math.ceil(n / cfg.p_ic) * cfg.p_oc * cfg.p_ic for n in in_lanes)
+        wts_words = r["out_folds"] * cfg.p_oc + r["out_folds"] * r["bands"] * weights // per_word
+    else:
+        in_words = cfg.padded(r["in_channels_a"]) * h * w // per_word
+        wts_words = 0
+    oh, ow = stage3_shape(r["stage3"], r["pool_stride"], h, w)
+    out_words = cfg.padded(r["out_channels"]) * oh * ow // per_word
+    return CallWords(in_words, wts_words, out_words)
