@@ -21,8 +21,6 @@ from pathlib import Path
 
 from zynqyolo.errors import ZynqyoloError
 
-# The VLNV of the exported HLS IP (see zynqyolo.hls.flow: vendor/library/name).
-ACCEL_VLNV_PREFIX = "xilinx.com:hls:yolo_accel:"
 DMACR_RESET = 1 << 2
 DMACR_RUN = 1 << 0
 
@@ -53,28 +51,27 @@ class PynqBoard:
 
     name = "pynq"
 
-    def __init__(self, bitstream_dir: str | Path, config, model_hash: str):
+    def __init__(self, bitstream_dir: str | Path, plan, model_hash: str):
         from zynqyolo.hls.bitstream import check_manifest, load_manifest
 
         bitstream_dir = Path(bitstream_dir)
-        manifest = load_manifest(bitstream_dir)
-        check_manifest(manifest, config, model_hash)
-        bits = sorted(bitstream_dir.glob("*.bit"))
-        if len(bits) != 1 or not bits[0].with_suffix(".hwh").is_file():
-            raise ZynqyoloError(f"{bitstream_dir}: expected one .bit with its .hwh beside it (run 'zynqyolo build' "
-                                "with Vivado, then copy the folder to the board)")
+        manifest = load_manifest(bitstream_dir)  # verifies the .bit/.hwh sha256s it lists
+        check_manifest(manifest, plan.config, model_hash, plan=plan)
+        files = manifest.get("bitstream") or {}
+        if "bit" not in files or "hwh" not in files:
+            raise ZynqyoloError(f"{bitstream_dir}: the manifest lists no built .bit/.hwh (built without Vivado?); "
+                                "run 'zynqyolo build' where Vivado is installed, then copy the folder to the board")
         pynq = _import_pynq()
         self._pynq = pynq
-        vlnv = manifest.get("ip_vlnv") or ACCEL_VLNV_PREFIX + "1.0"
-        _accel_driver_class(pynq, vlnv)  # registers the driver before the overlay is parsed
-        self.overlay = pynq.Overlay(str(bits[0]))
+        ip, dma = manifest["ip"], manifest["dma"]
+        _accel_driver_class(pynq, ip["vlnv"])  # registers the driver before the overlay is parsed
+        self.overlay = pynq.Overlay(str(bitstream_dir / files["bit"]))
         try:
-            self.dma0 = self.overlay.dma0
-            self.dma1 = self.overlay.dma1
-            self.accel = self.overlay.yolo_accel_0
+            self.dma0 = getattr(self.overlay, dma["fmap"])
+            self.dma1 = getattr(self.overlay, dma["params"])
+            self.accel = getattr(self.overlay, ip["cell"])
         except AttributeError as exc:
-            raise ZynqyoloError(f"{bits[0].name}: the overlay lacks an expected block ({exc}); was it built by "
-                                "'zynqyolo build'?") from None
+            raise ZynqyoloError(f"{files['bit']}: the overlay lacks a block the manifest names ({exc})") from None
 
     def allocate(self, nbytes: int):
         import numpy as np

@@ -1,0 +1,71 @@
+"""Whole frames through the plan and the C-simulated kernels equal the integer reference, bit
+for bit, at 16 and 8 bits, for several design points."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.model import load_cfg
+
+pytestmark = pytest.mark.csim
+
+CONFIGS = [HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4), HwConfig(p_oc=8, p_ic=8)]
+
+
+@pytest.fixture(scope="module")
+def models(model_files, photos):
+    from zynqyolo.hls.csim import compiler
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.quantize import calibrate
+
+    try:
+        compiler()
+    except Exception as exc:  # noqa: BLE001 - the reason is shown in the skip
+        pytest.skip(f"C simulation unavailable: {exc}")
+    out = {}
+    for size in (96, 416):
+        net = load_cfg(model_files[0], width=size, height=size)
+        w = load_weights(model_files[1], net)
+        for bits in (16, 8):
+            out[size, bits] = calibrate(net, w, [photos["bus"], photos["zidane"]], bits=bits)
+    return out
+
+
+def _frame(model, config, photo):
+    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.preprocess import letterbox, load_image
+
+    net = model.network
+    ref = IntegerReference(model)
+    codes = ref.quantize_input(letterbox(load_image(photo), net.width, net.height))
+    backend = CsimBackend(model, config)
+    got = backend.forward_codes(codes)
+    want, _ = ref.run(codes)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and np.array_equal(g, w)
+    return backend
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+@pytest.mark.parametrize("index", range(len(CONFIGS)))
+def test_reduced_frame_bit_exact(models, photos, bits, index):
+    config = HwConfig(**{**CONFIGS[index].to_dict(), "bits": bits})
+    backend = _frame(models[96, bits], config, photos["astronaut"])
+    assert len(backend.records) == len(backend.plan.calls)
+
+
+def test_full_frame_bit_exact_16(models, photos):
+    backend = _frame(models[416, 16], HwConfig(), photos["bus"])
+    # the loop counts are the hardware's: CONV_MAC adds up the plan's blocks
+    mac = sum(r.counts.get("CONV_MAC", 0) for r in backend.records)
+    assert mac == sum(b.out_pixels * b.ksize ** 2 * b.subfolds for c in backend.plan.calls for b in c.blocks)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits, config, photo", [(16, CONFIGS[1], "zidane"), (8, HwConfig(bits=8), "bus"),
+                                                 (8, HwConfig(p_oc=16, p_ic=8, bits=8), "grace_hopper")])
+def test_full_frame_bit_exact_slow(models, photos, bits, config, photo):
+    _frame(models[416, bits], config, photos[photo])

@@ -1,0 +1,841 @@
+"""The HLS and Vivado flows: generated projects and scripts, their checks, the CLI, the manifest.
+
+Without Vivado, the generated Tcl runs under tclsh against stubs of the tool commands
+(``zynqyolo.hls.tclcheck``); ``vitis_hls`` and ``vivado`` are replaced by fake executables that run
+the real generated scripts through the same stubs, so the orchestration (steps, logs, reports,
+hand-off, manifest) runs end to end. The ``csim`` tests compile the generated testbench with g++
+and Xilinx's ap_types headers; the ``vivado`` test runs the real HLS tool when it is on PATH.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zynqyolo import cli
+from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.errors import ZynqyoloError
+from zynqyolo.hls import bitstream, flow, tclcheck
+
+pytestmark = pytest.mark.skipif(tclcheck.tclsh() is None, reason="tclsh not on PATH (apt-get install tcl)")
+
+HAVE_REAL_TOP = (flow.HLS_DIR / "top" / flow.TOP_FILE).is_file()
+DEFAULT = HwConfig()
+PYNQ_Z2 = HwConfig(part="xc7z020clg400-1")
+
+
+# ------------------------------------------------------------------------------------------------
+# Fixtures
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """``zynqyolo ...`` with the hls and build subcommands registered; returns (status, out, err)."""
+    monkeypatch.setattr(cli, "COMMANDS", tuple(dict.fromkeys(cli.COMMANDS + ("hls", "build"))))
+
+    def run(*argv):
+        status = cli.main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return status, out, err
+
+    return run
+
+
+@pytest.fixture
+def bare_path(tmp_path, monkeypatch):
+    """PATH with tclsh only: no Xilinx tools (and no g++, so no csim-computed vectors)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tclsh").symlink_to(tclcheck.tclsh())
+    monkeypatch.setenv("PATH", str(bin_dir))
+    return bin_dir
+
+
+def _mock_top(config: HwConfig, kind: str) -> str:
+    """A stand-in top that implements only the x2 upsample, in one of several signatures."""
+    if kind == "struct":
+        signature = ("hls::stream<ap_uint<64> >& in, hls::stream<ap_uint<64> >& wts, "
+                     "hls::stream<ap_uint<64> >& out, zy::registers r")
+        read, word, last = "in.read()", "ap_uint<64> w; w = x[i];", ""
+        regs = "r."
+    else:
+        params = ", ".join(f"zy::reg_{n}_t {n}" for n in config.register_fields())
+        signature = ("hls::stream<zy::mock_word>& in, hls::stream<zy::mock_word>& wts, "
+                     f"hls::stream<zy::mock_word>& out, {params}")
+        read, word = "in.read().data", "zy::mock_word w; w.data = x[i]; w.keep = -1;"
+        last = {"scalar": "w.last = (i + 1 == x.size());", "no_tlast_end": "w.last = 0;",
+                "bad_word": "w.last = (i + 1 == x.size()); if (i == 7) w.data = w.data ^ 1;"}[kind]
+        regs = ""
+    return textwrap.dedent(f"""\
+        // mock top: x2 upsample of a bypass call, fold-major [fold][row][col][lanes]
+        #include "hls_stream.h"
+        #include "zynqyolo_config.h"
+        #include "mock_word.h"
+        #include <vector>
+        void yolo_accel(/* the streams */ {signature}) {{
+        #pragma HLS INTERFACE axis port=in
+            const int lpw = zy::config::lanes_per_word, P = zy::config::p_oc;
+            int C = (int){regs}in_channels_a, H = (int){regs}height, W = (int){regs}width;
+            int padded = (C + lpw - 1) / lpw * lpw;
+            std::vector<ap_uint<64> > x;
+            for (int f = 0; f * P < padded; ++f) {{
+                int lanes = padded - f * P < P ? padded - f * P : P, wpp = lanes / lpw;
+                std::vector<ap_uint<64> > px(H * W * wpp);
+                for (size_t i = 0; i < px.size(); ++i) px[i] = {read};
+                for (int r = 0; r < 2 * H; ++r)
+                    for (int c = 0; c < 2 * W; ++c)
+                        for (int k = 0; k < wpp; ++k) x.push_back(px[((r / 2) * W + c / 2) * wpp + k]);
+            }}
+            for (size_t i = 0; i < x.size(); ++i) {{ {word} {last} out.write(w); }}
+        }}
+        """)
+
+
+@pytest.fixture
+def mock_src(tmp_path):
+    """A kernel source tree with a mock top (upsample only); ``mock_src(kind)`` picks the signature."""
+
+    def make(kind: str = "scalar", config: HwConfig = DEFAULT) -> Path:
+        root = tmp_path / (f"src_{kind}" if config == DEFAULT else f"src_{kind}_{config.content_hash[:8]}")
+        if root.is_dir():
+            return root
+        (root / "include").mkdir(parents=True)
+        (root / "top").mkdir()
+        (root / "include" / "mock_word.h").write_text(
+            "#pragma once\n#include <ap_int.h>\n"
+            "namespace zy { struct mock_word { ap_uint<64> data; ap_uint<8> keep; ap_uint<1> last; }; }\n")
+        (root / "top" / flow.TOP_FILE).write_text(_mock_top(config, kind))
+        return root
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def quant_model(tmp_path_factory, model_files):
+    """A 16-bit quantised YOLOv3-tiny at 64x64 (fast to calibrate and plan), saved to a file."""
+    from zynqyolo.fetch import photo
+    from zynqyolo.model import load_cfg, load_weights
+    from zynqyolo.model.quantize import calibrate, save_model
+
+    network = load_cfg(model_files[0], width=64, height=64)
+    model = calibrate(network, load_weights(model_files[1], network), [photo("bus")], bits=16)
+    return save_model(model, tmp_path_factory.mktemp("model") / "yolo64-q16.npz"), model
+
+
+@pytest.fixture
+def design_file(tmp_path):
+    def make(config: HwConfig = DEFAULT) -> Path:
+        return config.save(tmp_path / f"design-{config.content_hash[:8]}.json")
+
+    return make
+
+
+def _upsample_only(config: HwConfig = DEFAULT):
+    return [flow.upsample_vector(config)]
+
+
+# ------------------------------------------------------------------------------------------------
+# HLS project
+# ------------------------------------------------------------------------------------------------
+
+
+def test_hls_project_files_and_hashes(tmp_path, mock_src):
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                     vectors=_upsample_only())
+    meta = json.loads((project.root / flow.PROJECT_FILE).read_text())
+    assert meta["design_hash"] == DEFAULT.content_hash and meta["ip_vlnv"] == flow.ip_vlnv(DEFAULT)
+    for rel, sha in meta["files"].items():
+        assert flow.sha256_file(project.root / rel) == sha, rel
+    assert {"run_hls.tcl", "build/zynqyolo_config.h", "tb/tb_yolo_accel.cpp", "tb/vectors.txt",
+            "src/top/yolo_accel.cpp", "src/top/yolo_accel_decl.h", "src/include/mock_word.h"} <= set(meta["files"])
+    from zynqyolo.hls.header import render_header
+
+    assert (project.root / "build/zynqyolo_config.h").read_text() == render_header(DEFAULT)
+    assert flow.load_project(project.root) == project
+
+
+def _calls(run, name):
+    return run.commands(name)
+
+
+def test_hls_tcl_follows_the_design_point(tmp_path, mock_src):
+    config = HwConfig(clock_mhz=142.857, part="xc7z020clg400-1")
+    project = flow.write_hls_project(config, tmp_path / "prj", "vitis_hls", src_root=mock_src(config=config),
+                                     vectors=_upsample_only(config))
+    run = tclcheck.check_hls_script(project.script)  # syntax, stubs, every file and -I folder exists
+    assert _calls(run, "set_top") == [["yolo_accel"]]
+    assert _calls(run, "set_part") == [["xc7z020clg400-1"]]
+    assert _calls(run, "create_clock") == [["-period", "7.000", "-name", "default"]]
+    src, tb = _calls(run, "add_files")
+    assert src[0] == str(project.root / "src/top/yolo_accel.cpp") and tb[:2] == ["-tb", str(project.root / "tb" /
+                                                                                             flow.TB_FILE)]
+    cflags = src[src.index("-cflags") + 1].split()
+    assert cflags[0] == "-std=c++14" and f"-I{project.root / 'build'}" in cflags  # the generated header
+    assert _calls(run, "csim_design") == [["-argv", str(project.root / "tb" / flow.VECTORS_FILE)]]
+    [export] = _calls(run, "export_design")
+    opts = dict(zip(export[::2], export[1::2]))
+    assert opts["-format"] == "ip_catalog"
+    assert f"{opts['-vendor']}:{opts['-library']}:{opts['-ipname']}:{opts['-version']}" == flow.ip_vlnv(config)
+    assert config.content_hash[:8] in opts["-ipname"] and config.content_hash in opts["-description"]
+    assert _calls(run, "exit") == [["0"]] and not _calls(run, "cosim_design")
+
+    vivado_hls = flow.write_hls_project(config, tmp_path / "prj2", "vivado_hls", src_root=mock_src(config=config),
+                                        vectors=_upsample_only(config))
+    run = tclcheck.check_hls_script(vivado_hls.script)
+    assert _calls(run, "add_files")[0][2].startswith("-std=c++0x ")
+
+
+def test_hls_steps_are_selectable(tmp_path, mock_src):
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                     steps=("csynth", "cosim"), vectors=_upsample_only())
+    run = tclcheck.run_stubbed(project.script, "hls")
+    assert run.ok() and [c["cmd"] for c in run.calls if c["cmd"].endswith("_design")] == ["csynth_design",
+                                                                                            "cosim_design"]
+    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "csim"})
+    assert run.ok() and [c["cmd"] for c in run.calls if c["cmd"].endswith("_design")] == ["csim_design"]
+    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "export"})
+    assert run.status == 1 and not [c for c in run.calls if c["cmd"].endswith("_design")]
+    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "csim bogus"})
+    assert run.status == 1
+    assert flow.normalize_steps("export,csim,csynth") == ("csim", "csynth", "export")
+    for bad in ("cosim", "csim,synth", ""):
+        with pytest.raises(ZynqyoloError):
+            flow.normalize_steps(bad)
+
+
+def test_top_declaration_and_stream_ports():
+    source = textwrap.dedent("""\
+        #include "a.h"  // first
+        /* void yolo_accel(int commented_out); */
+        #include <vector>
+        template <int N> void helper(int (&x)[N]) {}
+        void yolo_accel(hls::stream<word_t>& in,   // feature maps
+                        hls::stream<std::pair<int, int> >& wts,
+                        hls::stream<word_t>& out, ap_uint<9> height, zy::reg_width_t width) {
+            helper(x);
+        }
+        """)
+    decl = flow.top_declaration(source)
+    assert '#include "a.h"' in decl and "#include <vector>" in decl and "commented_out" not in decl
+    assert decl.rstrip().endswith("void yolo_accel(hls::stream<word_t>& in, hls::stream<std::pair<int, int> >& wts, "
+                                  "hls::stream<word_t>& out, ap_uint<9> height, zy::reg_width_t width);")
+    assert flow.top_stream_args(source) == ["in", "wts", "out"]
+    assert [flow.rtl_port(n) for n in ("in", "wts", "out")] == ["in_r", "wts", "out_r"]
+    with pytest.raises(ZynqyoloError, match="no definition"):
+        flow.top_declaration("void other(int x) {}")
+
+
+@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
+def test_real_top_has_the_ports_the_block_design_wires():
+    source = (flow.HLS_DIR / "top" / flow.TOP_FILE).read_text()
+    assert flow.top_stream_args(source) == list(flow.STREAMS)
+    decl = flow.top_declaration(source)
+    assert decl.count("zy::reg_") == len(DEFAULT.register_fields())
+    for name in DEFAULT.register_fields():  # each register is its own AXI-Lite port of the control bundle
+        assert re.search(rf"INTERFACE s_axilite port={name} bundle={flow.CONTROL_BUNDLE}\b", source), name
+    assert re.search(rf"INTERFACE s_axilite port=return bundle={flow.CONTROL_BUNDLE}\b", source)
+    for port in flow.STREAMS:
+        assert re.search(rf"INTERFACE axis port={port}\b", source), port
+
+
+def test_vectors_file_and_upsample_vector():
+    v = flow.upsample_vector(DEFAULT, height=2, width=3)
+    lanes = DEFAULT.fold_lanes(DEFAULT.p_oc + DEFAULT.lanes_per_word)
+    assert lanes == (24, 4) and v.registers["stage3"] == 2 and v.registers["out_folds"] == 2
+    words = [n * DEFAULT.bits // 64 for n in lanes]  # words per pixel of each fold
+    assert v.in_words.size == 2 * 3 * sum(words) and v.out_words.size == 4 * v.in_words.size
+    fold1 = v.in_words[:2 * 3 * words[0]].reshape(2, 3, words[0])
+    out1 = v.out_words[:4 * 6 * words[0]].reshape(4, 6, words[0])
+    assert np.array_equal(out1[3, 5], fold1[1, 2]) and np.array_equal(out1[2, 0], fold1[1, 0])
+    text = flow.render_vectors(DEFAULT, [v])
+    lines = text.splitlines()
+    assert lines[:3] == ["zynqyolo-vectors 1", f"design {DEFAULT.content_hash}", f"call {v.name}"]
+    assert [ln.split()[1] for ln in lines if ln.startswith("reg ")] == list(DEFAULT.register_fields())
+    with pytest.raises(ValueError):
+        flow.render_vectors(DEFAULT, [flow.TestVector("x y", v.registers, v.in_words, v.wts_words, v.out_words, "")])
+
+
+@pytest.fixture(scope="module")
+def ap_types():
+    from zynqyolo.fetch import GROUPS, fetch
+
+    if shutil.which("g++") is None:
+        pytest.skip("g++ not on PATH")
+    paths = fetch(("hls",))
+    return paths[GROUPS["hls"][0].name].parent
+
+
+@pytest.fixture(scope="module")
+def object_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("objects")
+
+
+def _compile_tb(project: flow.HlsProject, ap_dir: Path, exe: Path, cache: Path, opt: str = "-O1"):
+    """Build the testbench and the top as csim_design does (ap_int types, the project's -I paths).
+    Objects are cached by content: the testbench object is shared by tops with the same signature."""
+    import hashlib
+
+    r = project.root
+    flags = ["g++", "-std=c++14", opt, "-Wall", "-Wno-unknown-pragmas", "-isystem", str(ap_dir), f"-I{r}/build",
+             f"-I{r}/src/include", f"-I{r}/src/top"]
+    objects = []
+    for src in (r / "tb" / flow.TB_FILE, r / "src/top" / flow.TOP_FILE):
+        key = hashlib.sha256(" ".join(flags[:3]).encode() + b"".join(
+            p.read_bytes() for p in sorted((r / "build").glob("*.h")) + sorted((r / "src").rglob("*.h")) + [src]))
+        obj = cache / f"{key.hexdigest()[:16]}.o"
+        if not obj.is_file():
+            done = subprocess.run(flags + ["-c", str(src), "-o", str(obj)], capture_output=True, text=True)
+            if done.returncode:
+                return done
+        objects.append(str(obj))
+    return subprocess.run(["g++", *objects, "-o", str(exe)], capture_output=True, text=True)
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("kind, passes", [("scalar", True), ("struct", True), ("no_tlast_end", False),
+                                          ("bad_word", False)])
+def test_testbench_replays_vectors(tmp_path, mock_src, ap_types, object_cache, kind, passes):
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(kind),
+                                     vectors=[flow.upsample_vector(DEFAULT), flow.upsample_vector(DEFAULT, 2, 2, 4)])
+    build = _compile_tb(project, ap_types, tmp_path / "tb", object_cache)
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / flow.VECTORS_FILE)], capture_output=True,
+                         text=True)
+    if passes:
+        assert run.returncode == 0 and run.stdout.count("PASS") == 2, run.stdout
+    else:
+        assert run.returncode == 1 and "FAIL" in run.stdout, run.stdout
+        assert ("TLAST" in run.stdout) == (kind == "no_tlast_end")
+
+
+@pytest.mark.csim
+def test_testbench_refuses_vectors_of_another_design(tmp_path, mock_src, ap_types, object_cache):
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                     vectors=_upsample_only())
+    assert _compile_tb(project, ap_types, tmp_path / "tb", object_cache).returncode == 0
+    other = HwConfig(clock_mhz=125.0)
+    vec = tmp_path / "other.txt"
+    vec.write_text(flow.render_vectors(other, [flow.upsample_vector(other)]))
+    run = subprocess.run([str(tmp_path / "tb"), str(vec)], capture_output=True, text=True)
+    assert run.returncode == 2 and "vectors are for design" in run.stdout
+
+
+@pytest.mark.csim
+@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
+def test_testbench_passes_on_the_real_kernels(tmp_path, ap_types, object_cache):
+    """The generated project of the real kernels, compiled as csim_design would: both default
+    vectors (upsample from the DDR layout, conv from the Python csim) must pass."""
+    notes = []
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", log=notes.append)
+    meta = json.loads((project.root / flow.PROJECT_FILE).read_text())
+    assert [v["name"].split("_")[0] for v in meta["vectors"]] == ["upsample", "conv3x3"], notes
+    tclcheck.check_hls_script(project.script)
+    build = _compile_tb(project, ap_types, tmp_path / "tb", object_cache)
+    assert build.returncode == 0, build.stderr[-3000:]
+    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / flow.VECTORS_FILE)], capture_output=True,
+                         text=True)
+    assert run.returncode == 0 and run.stdout.count("PASS") == 2, run.stdout
+
+
+@pytest.mark.csim
+@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
+def test_upsample_vector_agrees_with_the_csim():
+    pytest.importorskip("zynqyolo.hls.csim")
+    from zynqyolo.hls.csim import CsimAccelerator
+
+    v = flow.upsample_vector(DEFAULT)
+    got = CsimAccelerator(DEFAULT).call(v.registers, v.in_words, v.wts_words).out_words
+    assert np.array_equal(got, v.out_words)
+
+
+def test_no_partial_hls_project_on_failure(tmp_path, mock_src):
+    out = tmp_path / "prj"
+
+    def broken_header(config):
+        raise ValueError("header generation failed")
+
+    with pytest.raises(ValueError, match="header generation failed"):
+        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src(), render_header=broken_header,
+                               vectors=_upsample_only())
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["src_scalar"]
+
+    good = flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
+    before = {p: p.read_bytes() for p in good.root.rglob("*") if p.is_file()}
+    with pytest.raises(ZynqyoloError, match="kernel sources not found"):
+        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=tmp_path / "nowhere", vectors=_upsample_only())
+    with pytest.raises(ValueError):
+        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("scalar"), render_header=broken_header,
+                               vectors=_upsample_only())
+    assert {p: p.read_bytes() for p in good.root.rglob("*") if p.is_file()} == before  # the old one is intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prj", "src_scalar", "src_struct"]
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(ZynqyoloError, match="not a HLS project made by zynqyolo"):
+        flow.write_hls_project(DEFAULT, mine, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
+# ------------------------------------------------------------------------------------------------
+# The C-synthesis report
+# ------------------------------------------------------------------------------------------------
+
+VIVADO_HLS_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<profile>
+  <ReportVersion><Version>2019.1</Version></ReportVersion>
+  <UserAssignments><Part>xc7z020clg484-1</Part><TopModelName>yolo_accel</TopModelName>
+    <TargetClockPeriod>10.00</TargetClockPeriod></UserAssignments>
+  <PerformanceEstimates>
+    <SummaryOfTimingAnalysis><EstimatedClockPeriod>8.510</EstimatedClockPeriod></SummaryOfTimingAnalysis>
+    <SummaryOfOverallLatency>
+      <Best-caseLatency>12</Best-caseLatency><Worst-caseLatency>undef</Worst-caseLatency>
+      <Interval-min>13</Interval-min><Interval-max>undef</Interval-max>
+    </SummaryOfOverallLatency>
+    <SummaryOfLoopLatency>
+      <CONV_READ><TripCount><range><min>1</min><max>173056</max></range></TripCount>
+        <Latency>undef</Latency><PipelineII>1</PipelineII><PipelineDepth>3</PipelineDepth>
+        <CONV_INNER><TripCount>9</TripCount><PipelineII>1</PipelineII></CONV_INNER>
+      </CONV_READ>
+    </SummaryOfLoopLatency>
+  </PerformanceEstimates>
+  <AreaEstimates>
+    <Resources><BRAM_18K>120</BRAM_18K><DSP48E>196</DSP48E><FF>41000</FF><LUT>30500</LUT></Resources>
+    <AvailableResources><BRAM_18K>280</BRAM_18K><DSP48E>220</DSP48E><FF>106400</FF><LUT>53200</LUT>
+    </AvailableResources>
+  </AreaEstimates>
+</profile>
+"""
+
+VITIS_HLS_XML = """<profile>
+  <ReportVersion><Version>2022.2</Version></ReportVersion>
+  <UserAssignments><TopModelName>yolo_accel</TopModelName></UserAssignments>
+  <PerformanceEstimates>
+    <SummaryOfOverallLatency><Best-caseLatency>100</Best-caseLatency><Worst-caseLatency>140</Worst-caseLatency>
+      <Interval-min>101</Interval-min><Interval-max>141</Interval-max></SummaryOfOverallLatency>
+    <SummaryOfLoopLatency><Loop><Name>OUT_WRITE</Name><TripCount>64</TripCount><PipelineII>1</PipelineII></Loop>
+    </SummaryOfLoopLatency>
+  </PerformanceEstimates>
+  <AreaEstimates><Resources><BRAM_18K>4</BRAM_18K><DSP>8</DSP><FF>1024</FF><LUT>2048</LUT><URAM>0</URAM>
+  </Resources><AvailableResources><BRAM_18K>280</BRAM_18K><DSP>220</DSP><FF>106400</FF><LUT>53200</LUT>
+  <URAM>0</URAM></AvailableResources></AreaEstimates>
+</profile>
+"""
+
+
+def test_parse_csynth_report(tmp_path):
+    path = tmp_path / "yolo_accel_csynth.xml"
+    path.write_text(VIVADO_HLS_XML)
+    r = flow.parse_csynth_report(path)
+    assert r["tool_version"] == "2019.1" and r["part"] == "xc7z020clg484-1" and r["target_clock_ns"] == 10.0
+    assert r["estimated_clock_ns"] == 8.51
+    assert r["latency_cycles"] == {"best": 12, "worst": None} and r["interval_cycles"] == {"min": 13, "max": None}
+    assert r["resources"] == {"BRAM_18K": 120, "DSP": 196, "FF": 41000, "LUT": 30500}
+    assert r["available"]["DSP"] == 220 and r["utilisation"]["DSP"] == round(196 / 220, 4)
+    assert [(lp["name"], lp.get("PipelineII")) for lp in r["loops"]] == [("CONV_READ", 1),
+                                                                         ("CONV_READ/CONV_INNER", 1)]
+    path.write_text(VITIS_HLS_XML)
+    r = flow.parse_csynth_report(path)
+    assert r["resources"]["DSP"] == 8 and r["latency_cycles"]["worst"] == 140
+    assert r["loops"] == [{"name": "OUT_WRITE", "TripCount": 64, "PipelineII": 1}]
+    path.write_text("<profile><unclosed>")
+    with pytest.raises(ZynqyoloError, match="unreadable"):
+        flow.parse_csynth_report(path)
+    with pytest.raises(ZynqyoloError, match="did csynth run"):
+        flow.parse_csynth_report(tmp_path / "missing" / "yolo_accel_csynth.xml")
+
+
+# ------------------------------------------------------------------------------------------------
+# Fake tools: the real generated scripts under the stub harness
+# ------------------------------------------------------------------------------------------------
+
+
+def _fake_tool(bin_dir: Path, name: str, body: str) -> Path:
+    path = bin_dir / name
+    path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+    path.chmod(0o755)
+    return path
+
+
+FAKE_HLS = """\
+import json, subprocess, sys
+from pathlib import Path
+script = Path(sys.argv[sys.argv.index("-f") + 1]).resolve()
+log = script.parent / ".fake_calls.jsonl"
+proc = subprocess.run([{tclsh!r}, {harness!r}, "hls", str(script), str(log), "", "", ""], cwd=script.parent)
+calls = [json.loads(line)["cmd"] for line in log.read_text().splitlines()]
+sol = script.parent / "hls_prj" / "sol"
+if "csynth_design" in calls:
+    (sol / "syn" / "report").mkdir(parents=True, exist_ok=True)
+    (sol / "syn" / "report" / "yolo_accel_csynth.xml").write_text({xml!r})
+if "export_design" in calls:
+    (sol / "impl" / "ip").mkdir(parents=True, exist_ok=True)
+    (sol / "impl" / "ip" / "component.xml").write_text("<fake/>")
+sys.exit(proc.returncode)
+"""
+
+FAKE_VIVADO = """\
+import re, subprocess, sys
+from pathlib import Path
+args = sys.argv[1:]
+script = Path(args[args.index("-source") + 1]).resolve()
+vlnv = re.search(r"set zy_ip_vlnv +[{{]([^}}]*)[}}]", script.read_text()).group(1)
+log = Path(args[args.index("-log") + 1])
+proc = subprocess.run([{tclsh!r}, {harness!r}, "vivado", str(script), str(log) + ".calls", vlnv, {pins!r}, {intf!r}],
+                      cwd=script.parent, env={{"ZY_FAKE_OUTPUTS": "1", "PATH": ""}})
+log.write_text("fake vivado log")
+sys.exit(proc.returncode)
+"""
+
+
+@pytest.fixture
+def fake_tools(bare_path):
+    fmt = dict(tclsh=tclcheck.tclsh(), harness=str(tclcheck.HARNESS), xml=VITIS_HLS_XML)
+    _fake_tool(bare_path, "vitis_hls", FAKE_HLS.format(**fmt))
+    pins, intf = bitstream.accel_pins()
+    _fake_tool(bare_path, "vivado", FAKE_VIVADO.format(**fmt, pins=" ".join(pins), intf=" ".join(intf)))
+    return bare_path
+
+
+def test_run_hls_steps_logs_and_report(tmp_path, mock_src, fake_tools, monkeypatch):
+    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                     vectors=_upsample_only())
+    messages = []
+    report = flow.run_hls(project, ("csim", "csynth"), log=messages.append)
+    log = project.log.read_text()
+    assert "zynqyolo: step csim: done" in log and "zynqyolo: step csynth: done" in log and "step export" not in log
+    assert report["resources"]["DSP"] == 8 and report["steps"] == ["csim", "csynth"]
+    assert json.loads(project.report_json.read_text()) == report
+    assert any("ZYNQYOLO_HLS_STEPS='csim csynth' vitis_hls -f run_hls.tcl" in m for m in messages)
+
+    assert flow.run_hls(project, ("csim",), log=messages.append) is None
+    monkeypatch.setenv("ZY_FAIL_COMMAND", "csynth_design")
+    with pytest.raises(ZynqyoloError, match=r"failed at step csynth \(.*simulated failure.*\).*hls.log"):
+        flow.run_hls(project, ("csim", "csynth", "export"), log=messages.append)
+    monkeypatch.setenv("ZY_FAIL_COMMAND", "export_design")
+    with pytest.raises(ZynqyoloError, match="step export.*y2k22"):
+        flow.run_hls(project, ("csynth", "export"), log=messages.append)
+
+
+# ------------------------------------------------------------------------------------------------
+# Vivado script
+# ------------------------------------------------------------------------------------------------
+
+
+def _stub_vivado(tmp_path, config=DEFAULT, board="zedboard", width=24, env=None, text=None):
+    script = tmp_path / "build_bitstream.tcl"
+    script.write_text(text if text is not None else
+                      bitstream.render_build_tcl(config, board, width, "hls/hls_prj/sol/impl/ip"))
+    tclcheck.check_syntax(script)
+    return tclcheck.run_stubbed(script, "vivado", flow.ip_vlnv(config), bitstream.accel_pins(), env=env,
+                                fake_outputs=True)
+
+
+def _props(run, cell):
+    out = {}
+    for args in run.commands("set_property"):
+        if args[0] == "-dict" and args[-1] == f"/{cell}":
+            items = re.findall(r"\{([^}]*)\}", args[1]) or args[1].split()
+            out.update(zip(items[::2], items[1::2]))
+    return out
+
+
+@pytest.mark.parametrize("config, board, part_pattern", [
+    (DEFAULT, "zedboard", "digilentinc.com:zedboard:part0:*"),
+    (HwConfig(part="xc7z020clg400-1", clock_mhz=125.0), "pynq-z2", "tul.com.tw:pynq-z2:part0:*")])
+def test_vivado_tcl_follows_the_design_point(tmp_path, config, board, part_pattern):
+    run = _stub_vivado(tmp_path, config, board, width=21)
+    assert run.ok(), run.errors or run.stderr
+    assert run.commands("create_project")[0][-2:] == ["-part", config.part]
+    assert run.commands("get_board_parts")[0][-1] == part_pattern
+    ps7, dma0, dma1 = _props(run, "ps7"), _props(run, "dma0"), _props(run, "dma1")
+    assert ps7["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == f"{config.clock_mhz:g}"
+    assert ps7["CONFIG.PCW_S_AXI_HP0_DATA_WIDTH"] == ps7["CONFIG.PCW_S_AXI_HP1_DATA_WIDTH"] == str(config.bus_bits)
+    for dma in (dma0, dma1):
+        assert dma["CONFIG.c_include_sg"] == "0" and dma["CONFIG.c_sg_length_width"] == "21"
+        assert dma["CONFIG.c_m_axi_mm2s_data_width"] == dma["CONFIG.c_m_axis_mm2s_tdata_width"] == "64"
+    assert dma0["CONFIG.c_include_s2mm"] == "1" and dma1["CONFIG.c_include_s2mm"] == "0"
+    nets = {tuple(a) for a in run.commands("connect_bd_intf_net")}
+    assert {("/dma0/M_AXIS_MM2S", "/accel/in_r"), ("/dma1/M_AXIS_MM2S", "/accel/wts"),
+            ("/accel/out_r", "/dma0/S_AXIS_S2MM"), ("/hp0_ic/M00_AXI", "/ps7/S_AXI_HP0"),
+            ("/hp1_ic/M00_AXI", "/ps7/S_AXI_HP1"), ("/ctrl_ic/M00_AXI", "/accel/s_axi_control")} <= nets
+    order = [c["cmd"] for c in run.calls]
+    assert order.index("validate_bd_design") < order.index("make_wrapper") < order.index("launch_runs")
+    assert ["impl_1", "-to_step", "write_bitstream", "-jobs", "4"] in run.commands("launch_runs")
+    export = tmp_path / "vivado" / "export"
+    assert sorted(p.name for p in export.iterdir()) == sorted([f"{config.name}.bit", f"{config.name}.hwh",
+                                                               "result.json"])
+    result = json.loads((export / "result.json").read_text())
+    assert result["fclk0_mhz"] == config.clock_mhz and result["wns_ns"] > 0
+
+
+def test_vivado_tcl_every_cell_clocked_and_reset():
+    bd = bitstream.block_design(DEFAULT, 20)
+    pins = bitstream.accel_pins()
+    clocked = {p.split("/")[0] for p in bd.clock_pins}
+    assert clocked == {c for c, _ in bd.ip_cells} - {"ps7"} | {"ps7", "accel"}
+    assert "accel/ap_rst_n" in bd.peripheral_resets and f"accel/{pins[0][0]}" in bd.clock_pins
+    for ic in ("ctrl_ic", "hp0_ic", "hp1_ic"):
+        cfg = bd.config_of(ic)
+        n = int(cfg["CONFIG.NUM_SI"]) + int(cfg["CONFIG.NUM_MI"])
+        assert len([p for p in bd.clock_pins if p.startswith(ic + "/")]) == n + 1
+        assert len([p for p in bd.peripheral_resets if p.startswith(ic + "/")]) == n
+
+
+@pytest.mark.parametrize("edit, message", [
+    (("dma1/S_AXI_LITE", "dma1/M_AXI_S2MM"), "configured without its S2MM channel"),
+    (("CONFIG.c_mm2s_burst_size", "CONFIG.c_mm2s_burst_length"), "axi_dma has no parameter c_mm2s_burst_length"),
+    (("validate_bd_design\n", "validate_bd_designs\n"), "'validate_bd_designs' is not a vivado command"),
+    (("{ctrl_ic/M00_AXI}", "{ctrl_ic/M03_AXI}"), "ctrl_ic has only 3 Mxx ports"),
+    (("{dma0/axi_resetn}", "{dma0/aresetn}"), "axi_dma has no 'aresetn'"),
+    (("{CONFIG.PCW_USE_S_AXI_HP1} {1}", "{CONFIG.PCW_USE_S_AXI_HP1} {0}"), "HP1 is not enabled"),
+    (("assign_bd_address\n", "try {assign_bd_address} on error e {}\n"), "'try' is not a vivado command"),
+])
+def test_stub_harness_catches_mistakes(tmp_path, edit, message):
+    text = bitstream.render_build_tcl(DEFAULT, "zedboard", 24, "hls/hls_prj/sol/impl/ip")
+    assert edit[0] in text
+    run = _stub_vivado(tmp_path, text=text.replace(edit[0], edit[1], 1))
+    assert not run.ok() and any(message in e for e in run.errors), run.errors or run.stderr
+
+
+def test_syntax_check_catches_broken_tcl(tmp_path):
+    script = tmp_path / "bad.tcl"
+    script.write_text("set a {unbalanced\nputs $a\n")
+    with pytest.raises(ZynqyoloError, match="incomplete"):
+        tclcheck.check_syntax(script)
+    script.write_text("set a [string cat x y]\n")
+    with pytest.raises(ZynqyoloError, match="needs Tcl 8.6"):
+        tclcheck.check_syntax(script)
+
+
+def test_vivado_tcl_names_missing_accelerator_ports(tmp_path):
+    script = tmp_path / "build_bitstream.tcl"
+    script.write_text(bitstream.render_build_tcl(DEFAULT, "zedboard", 24, "hls/hls_prj/sol/impl/ip"))
+    ports = (bitstream.accel_pins()[0], ("s_axi_control", "in", "wts", "out"))  # an IP without HLS's renaming
+    run = tclcheck.run_stubbed(script, "vivado", flow.ip_vlnv(DEFAULT), ports, fake_outputs=True)
+    assert not run.ok() and "has no interface in_r (it has: /accel/s_axi_control /accel/in" in run.errors[-1]
+
+
+def test_vivado_tcl_refuses_missing_board_files_and_ip(tmp_path):
+    run = _stub_vivado(tmp_path, env={"ZY_NO_BOARD_PARTS": "1"})
+    assert not run.ok() and "no board files for zedboard" in run.errors[-1]
+    run = _stub_vivado(tmp_path, env={"ZY_NO_BOARD_PARTS": "1", "ZYNQYOLO_BOARD_PART": "my.org:zed:part0:2.0"})
+    assert run.ok() and ["board_part", "my.org:zed:part0:2.0", "zynqyolo"] in run.commands("set_property")
+    run = _stub_vivado(tmp_path, env={"ZY_MISSING_IP": "zynqyolo:*"})
+    assert not run.ok() and "run the HLS export first" in run.errors[-1]
+
+
+# ------------------------------------------------------------------------------------------------
+# Design checks: board, DMA length register
+# ------------------------------------------------------------------------------------------------
+
+
+def test_board_checks():
+    assert bitstream.check_board(DEFAULT, "zedboard").name == "zedboard"
+    assert bitstream.check_board(PYNQ_Z2, "pynq-z2").name == "pynq-z2"
+    with pytest.raises(ZynqyoloError, match=r"part is xc7z020clg484-1 but pynq-z2 carries xc7z020clg400-1"):
+        bitstream.check_board(DEFAULT, "pynq-z2")
+    with pytest.raises(ZynqyoloError, match="HP ports are 64-bit"):
+        bitstream.check_board(HwConfig(bus_bits=128, p_oc=24), "zedboard")
+    with pytest.raises(ZynqyoloError, match="supports zedboard, pynq-z2"):
+        bitstream.check_board(DEFAULT, "zcu104")
+
+
+def test_dma_length_width():
+    assert bitstream.dma_length_width(None) == 26
+    assert bitstream.dma_length_width(100) == 14  # PG021's default width is the floor
+    assert bitstream.dma_length_width((1 << 14) - 1) == 14 and bitstream.dma_length_width(1 << 14) == 15
+    assert bitstream.dma_length_width(9_519_168) == 24
+    assert bitstream.dma_length_width((1 << 26) - 1) == 26
+    with pytest.raises(ZynqyoloError, match="at most 67,108,863 bytes"):
+        bitstream.dma_length_width(1 << 26)
+
+
+def test_dma_length_width_follows_the_plan(quant_model):
+    path, model = quant_model
+    plan = bitstream.load_plan(DEFAULT, path)
+    width = bitstream.dma_length_width(plan.largest_transfer())
+    assert width == max(14, plan.largest_transfer().bit_length()) and (1 << width) > plan.largest_transfer()
+    summary = bitstream.check_plan(plan, width)
+    assert summary["calls"] == len(plan.calls) and summary["largest_transfer_bytes"] == plan.largest_transfer()
+    with pytest.raises(ZynqyoloError, match="does not fit the .*-bit DMA length register"):
+        bitstream.check_plan(plan, width - 1)
+    with pytest.raises(ZynqyoloError, match="16-bit"):
+        bitstream.load_plan(HwConfig(bits=8, p_oc=32), path)
+
+
+# ------------------------------------------------------------------------------------------------
+# CLI
+# ------------------------------------------------------------------------------------------------
+
+
+def test_cli_hls_dry_run(run_cli, design_file, tmp_path, bare_path):
+    out = tmp_path / "hlsprj"
+    status, stdout, stderr = run_cli("hls", "--design", design_file(), "--out", out, "--steps", "csynth,csim",
+                                     "--dry-run")
+    assert status == 0, stderr
+    assert f"cd {out} && ZYNQYOLO_HLS_STEPS='csim csynth' vitis_hls -f run_hls.tcl > hls.log 2>&1" in stdout
+    assert (out / "run_hls.tcl").is_file() and (out / flow.PROJECT_FILE).is_file()
+    assert "no conv test vector" in stderr  # no g++ on this PATH: the upsample vector only
+    status, stdout, _ = run_cli("hls", "--design", design_file(), "--out", out, "--tool", "vivado_hls", "--dry-run")
+    assert status == 0 and "vivado_hls -f run_hls.tcl" in stdout
+
+
+def test_cli_hls_without_tool_or_with_bad_steps(run_cli, design_file, tmp_path, bare_path):
+    out = tmp_path / "hlsprj"
+    status, _, stderr = run_cli("hls", "--design", design_file(), "--out", out)
+    assert status == 2 and "not on PATH" in stderr and "--dry-run" in stderr and not out.exists()
+    status, _, stderr = run_cli("hls", "--design", design_file(), "--out", out, "--steps", "cosim", "--dry-run")
+    assert status == 2 and "needs csynth" in stderr and not out.exists()
+    status, _, stderr = run_cli("hls", "--design", tmp_path / "missing.json", "--dry-run")
+    assert status == 2 and "design file not found" in stderr
+
+
+def test_cli_build_dry_run(run_cli, design_file, tmp_path, bare_path, quant_model):
+    model_path, model = quant_model
+    status, stdout, stderr = run_cli("build", "--design", design_file(), "--board", "zedboard", "--model", model_path,
+                                     "--out", tmp_path / "bitstreams", "--dry-run")
+    assert status == 0, stderr
+    root = tmp_path / "bitstreams" / "zedboard" / DEFAULT.name
+    manifest = bitstream.load_manifest(root)
+    plan = bitstream.load_plan(DEFAULT, model_path)
+    assert manifest["built"] is False and manifest["bitstream"] is None
+    assert manifest["design_hash"] == DEFAULT.content_hash and manifest["model_hash"] == model.content_hash
+    assert manifest["dma"]["buffer_length_width"] == max(14, plan.largest_transfer().bit_length())
+    assert manifest["plan"]["calls"] == len(plan.calls)
+    assert manifest["tools"] == {"hls": None, "vivado": None}
+    assert (manifest["board"], manifest["part"], manifest["clock_mhz"]) == ("zedboard", DEFAULT.part, 100.0)
+    for rel, sha in manifest["files"].items():
+        assert flow.sha256_file(root / rel) == sha, rel
+    assert {"build_bitstream.tcl", "hls/run_hls.tcl", "hls/build/zynqyolo_config.h"} <= set(manifest["files"])
+    script = (root / "build_bitstream.tcl").read_text()
+    ip_repo = re.search(r"set zy_ip_repo +\{([^}]*)\}", script).group(1)
+    assert root / ip_repo == flow.load_project(root / "hls").ip_repo  # where export_design puts the IP
+    assert f"set zy_dma_length_width          {{{manifest['dma']['buffer_length_width']}}}" in script
+    assert "vivado -mode batch -notrace -source build_bitstream.tcl" in stdout
+    assert "vitis_hls -f run_hls.tcl" in stdout and "DMA buffer length width" in stderr
+
+    # again: the dry-run folder is replaced; a built one is not, unless --force
+    assert run_cli("build", "--design", design_file(), "--board", "zedboard", "--out", tmp_path / "bitstreams",
+                   "--dry-run")[0] == 0
+    assert bitstream.load_manifest(root)["model_hash"] is None
+    data = json.loads((root / "manifest.json").read_text())
+    (root / "manifest.json").write_text(json.dumps({**data, "built": True}))
+    status, _, stderr = run_cli("build", "--design", design_file(), "--board", "zedboard", "--out",
+                                tmp_path / "bitstreams", "--dry-run")
+    assert status == 2 and "--force" in stderr
+    assert run_cli("build", "--design", design_file(), "--board", "zedboard", "--out", tmp_path / "bitstreams",
+                   "--dry-run", "--force")[0] == 0
+
+
+def test_cli_build_refusals_leave_nothing(run_cli, design_file, tmp_path, bare_path):
+    out = tmp_path / "bitstreams"
+    status, _, stderr = run_cli("build", "--design", design_file(), "--board", "pynq-z2", "--out", out, "--dry-run")
+    assert status == 2 and "xc7z020clg400-1" in stderr and "pynq-z2" in stderr
+    status, _, stderr = run_cli("build", "--design", design_file(), "--board", "zedboard", "--out", out)
+    assert status == 2 and "vivado" in stderr and "not on PATH" in stderr and "--dry-run" in stderr
+    status, _, stderr = run_cli("build", "--design", design_file(HwConfig(bits=8, p_oc=32)), "--board", "zedboard",
+                                "--out", out, "--model", tmp_path / "missing.npz", "--dry-run")
+    assert status == 2 and "quantised model not found" in stderr
+    assert not out.exists()
+
+
+def test_cli_build_with_fake_tools(run_cli, design_file, tmp_path, fake_tools, quant_model):
+    """The whole non-dry-run path: HLS and Vivado (fakes running the real scripts under the stubs),
+    hand-off of <name>.bit/<name>.hwh, manifest with their sha256 and the tool versions."""
+    model_path, model = quant_model
+    status, stdout, stderr = run_cli("build", "--design", design_file(), "--board", "zedboard", "--model", model_path,
+                                     "--out", tmp_path / "bitstreams")
+    assert status == 0, stderr
+    root = tmp_path / "bitstreams" / "zedboard" / DEFAULT.name
+    manifest = bitstream.load_manifest(root)
+    assert manifest["built"] is True
+    assert manifest["bitstream"] == {"bit": f"{DEFAULT.name}.bit", "hwh": f"{DEFAULT.name}.hwh"}
+    assert manifest["tools"] == {"hls": "vitis_hls 2022.2", "vivado": "2022.2"}
+    assert manifest["hls_report"]["resources"]["DSP"] == 8 and manifest["vivado_result"]["wns_ns"] > 0
+    assert (root / f"{DEFAULT.name}.bit").read_text() == "fake bitstream\n"
+    bitstream.check_manifest(manifest, DEFAULT, model.content_hash)
+    (root / f"{DEFAULT.name}.bit").write_text("another bitstream\n")
+    with pytest.raises(ZynqyoloError, match="does not match its sha256"):
+        bitstream.load_manifest(root)
+
+
+# ------------------------------------------------------------------------------------------------
+# Manifest
+# ------------------------------------------------------------------------------------------------
+
+
+def test_manifest_round_trip_and_refusals(tmp_path, mock_src, quant_model):
+    model_path, model = quant_model
+    build = bitstream.write_build(DEFAULT, "zedboard", tmp_path, model_path=model_path, src_root=mock_src(),
+                                  vectors=_upsample_only())
+    written = bitstream.write_manifest(build)
+    manifest = bitstream.load_manifest(build.root)
+    assert manifest == written
+    bitstream.check_manifest(manifest, DEFAULT, model.content_hash)
+    plan = bitstream.load_plan(DEFAULT, model_path)
+    bitstream.check_manifest(manifest, DEFAULT, model.content_hash, plan=plan)
+
+    with pytest.raises(ZynqyoloError, match=r"design point differs .*p_oc: bitstream 24 vs requested 32"):
+        bitstream.check_manifest(manifest, HwConfig(p_oc=32), model.content_hash)
+    with pytest.raises(ZynqyoloError, match="quantised model differs"):
+        bitstream.check_manifest(manifest, DEFAULT, "0" * 64)
+    with pytest.raises(ZynqyoloError, match="quantised model differs"):
+        bitstream.check_manifest(manifest, DEFAULT, None)
+    narrow = {**manifest, "dma": {**manifest["dma"], "buffer_length_width": 14}}
+    with pytest.raises(ZynqyoloError, match="exceeds the bitstream's 14-bit DMA length register"):
+        bitstream.check_manifest(narrow, DEFAULT, model.content_hash, plan=plan)
+    bitstream.check_manifest({**manifest, "model_hash": None}, DEFAULT, "f" * 64)  # not tied to a model
+
+    (build.root / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
+    with pytest.raises(ZynqyoloError, match="format version 99"):
+        bitstream.load_manifest(build.root)
+    (build.root / "manifest.json").write_text("{not json")
+    with pytest.raises(ZynqyoloError, match="unreadable manifest"):
+        bitstream.load_manifest(build.root)
+    with pytest.raises(ZynqyoloError, match="no bitstream manifest"):
+        bitstream.load_manifest(tmp_path / "nowhere")
+
+
+def test_manifest_lists_the_hand_off(tmp_path, mock_src):
+    build = bitstream.write_build(PYNQ_Z2, "pynq-z2", tmp_path, src_root=mock_src(config=PYNQ_Z2),
+                                  vectors=_upsample_only(PYNQ_Z2))
+    assert build.length_width == 26 and build.plan_summary is None  # no model: any plan fits
+    build.export_dir.mkdir(parents=True)
+    for kind in ("bit", "hwh"):
+        (build.export_dir / f"{PYNQ_Z2.name}.{kind}").write_text(kind)
+    names = bitstream.hand_off(build)
+    manifest = bitstream.write_manifest(build, bitstream=names)
+    assert manifest["files"][f"{PYNQ_Z2.name}.bit"] == flow.sha256_file(build.root / f"{PYNQ_Z2.name}.bit")
+    assert not any(k.startswith("vivado/") for k in manifest["files"])
+    (build.root / f"{PYNQ_Z2.name}.hwh").unlink()
+    with pytest.raises(ZynqyoloError, match="hwh file .* is missing"):
+        bitstream.load_manifest(build.root)
+
+
+# ------------------------------------------------------------------------------------------------
+# The real tool
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.vivado
+@pytest.mark.skipif(flow.find_tool() is None, reason="Vivado/Vitis HLS not on PATH")
+@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
+def test_real_hls_csim_and_csynth(tmp_path):
+    config = HwConfig(p_oc=8, p_ic=4, stage3_lanes=4, max_width=32, max_height=32, max_in_channels=64,
+                      max_out_channels=64, tile_pixels=64)
+    project = flow.write_hls_project(config, tmp_path / "hls", flow.find_tool(), steps=("csim", "csynth"))
+    report = flow.run_hls(project)
+    log = project.log.read_text()
+    assert "zynqyolo: step csim: done" in log and log.count("PASS ") >= 1, log[-3000:]
+    assert report["top"] == flow.TOP and report["part"].startswith("xc7z020")
+    assert report["available"]["DSP"] == 220 and report["resources"]["DSP"] > 0 and report["resources"]["LUT"] > 0
