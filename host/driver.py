@@ -213,3 +213,25 @@ def _status(channel) -> str:
     if status is None and hasattr(channel, "_mmio"):
         status = channel._mmio.read(channel._offset + 4)
     return f"{status:#06x}" if isinstance(status, int) else "unknown"
+
+
+def open_driver(board: str, model, config, bitstream=None, timeout_s: float = 5.0) -> Driver:
+    """A driver for ``model`` on design point ``config``: board "emu" (the emulated board) or "pynq"
+    (the overlay in ``bitstream``, a folder written by ``zynqyolo build``)."""
+    from zynqyolo.dse.plan import make_plan
+
+    try:
+        plan = make_plan(model.network, model, config)
+    except ValueError as exc:
+        raise ZynqyoloError(str(exc)) from None
+    if board == "emu":
+        from .emu import EmulatedBoard
+
+        return Driver(EmulatedBoard(config), plan, model, timeout_s=timeout_s)
+    if board == "pynq":
+        from .pynq_board import PynqBoard
+
+        if bitstream is None:
+            raise ZynqyoloError("the pynq board needs --bitstream DIR (a folder written by 'zynqyolo build')")
+        return Driver(PynqBoard(bitstream, plan, model.content_hash), plan, model, timeout_s=timeout_s)
+    raise ZynqyoloError(f"unknown board {board!r}; choose emu or pynq")

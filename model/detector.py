@@ -125,19 +125,36 @@ def _ref(opts: dict) -> Backend:
     return IntegerReference(_quantised(opts))
 
 
-def _csim(opts: dict) -> Backend:
+def _design(opts: dict, model):
+    """The design point: --design FILE, else the default for the model's precision."""
     from zynqyolo.dse.hwconfig import HwConfig
-    from zynqyolo.hls.runner import CsimBackend
 
-    model = _quantised(opts)
     design = opts.get("design")
     config = HwConfig.load(design) if design else HwConfig(bits=model.bits)
     if config.bits != model.bits:
         raise ZynqyoloError(f"the design point is {config.bits}-bit but the model is {model.bits}-bit")
+    return config
+
+
+def _csim(opts: dict) -> Backend:
+    from zynqyolo.hls.runner import CsimBackend
+
+    model = _quantised(opts)
     try:
-        return CsimBackend(model, config)
+        return CsimBackend(model, _design(opts, model))
     except ValueError as exc:
         raise ZynqyoloError(str(exc)) from None
+
+
+def _board(name: str):
+    def factory(opts: dict) -> Backend:
+        from zynqyolo.host.driver import DriverBackend, open_driver
+
+        model = _quantised(opts)
+        driver = open_driver(name, model, _design(opts, model), bitstream=opts.get("bitstream"))
+        return DriverBackend(driver, name)
+
+    return factory
 
 
 # name -> factory(options). Options: cfg, weights, model (a file), size (input side), design.
@@ -147,6 +164,8 @@ BACKENDS: dict[str, Callable[[dict], Backend]] = {
     "cpu": _cpu,
     "ref": _ref,
     "csim": _csim,
+    "emu": _board("emu"),
+    "pynq": _board("pynq"),
 }
 
 

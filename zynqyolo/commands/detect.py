@@ -18,14 +18,17 @@ def register(sub) -> None:
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     p.add_argument("--backend", default="torch", choices=list(BACKENDS),
                    help="torch: PyTorch float; onnx: onnxruntime; ref: bit-exact integer reference "
-                        "(needs --model); csim: the HLS kernels in C simulation; cpu: numpy only (default: torch)")
+                        "(needs --model); csim: the HLS kernels in C simulation; emu: the host driver on the emulated "
+                        "board; pynq: the host driver on a PYNQ board (needs --bitstream); cpu: numpy float32 only "
+                        "(default: torch)")
     p.add_argument("-o", "--output", type=Path,
                    help="annotated picture (.png/.jpg); a directory when several images are given")
     p.add_argument("--json", action="store_true", help="print one JSON list of detections per image (JSON Lines)")
     p.add_argument("--conf", type=float, default=DEFAULT_CONF, help=f"score threshold (darknet: {DEFAULT_CONF})")
     p.add_argument("--nms", type=float, default=DEFAULT_NMS, help=f"NMS IoU threshold (darknet: {DEFAULT_NMS})")
     p.add_argument("--model", type=Path, help="quantised model file (ref/csim backends) or an .onnx file (onnx)")
-    p.add_argument("--design", type=Path, help="design point JSON (csim/emu backends)")
+    p.add_argument("--design", type=Path, help="design point JSON (csim/emu/pynq backends)")
+    p.add_argument("--bitstream", type=Path, help="bitstream folder written by 'zynqyolo build' (pynq backend)")
     p.add_argument("--cfg", type=Path, help="darknet cfg (default: the fetched yolov3-tiny.cfg)")
     p.add_argument("--weights", type=Path, help="darknet weights (default: the fetched yolov3-tiny.weights)")
     p.add_argument("--names", type=Path, help="class names file (default: the fetched coco.names)")
@@ -60,7 +63,8 @@ def run(args) -> int:
             raise ZynqyoloError(f"output {out}: unsupported suffix; use .png or .jpg")
     images = [load_image(path) for path in args.images]
     names = load_names(args.names or model_paths()[2])
-    backend = open_backend(args.backend, cfg=args.cfg, weights=args.weights, model=args.model, design=args.design)
+    backend = open_backend(args.backend, cfg=args.cfg, weights=args.weights, model=args.model, design=args.design,
+                           bitstream=args.bitstream)
 
     if args.output is not None and len(args.images) > 1:
         args.output.mkdir(parents=True, exist_ok=True)
