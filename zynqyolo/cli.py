@@ -12,7 +12,8 @@ from . import __version__
 from .errors import ZynqyoloError
 
 # Module names under zynqyolo.commands, in the order shown by --help.
-COMMANDS = ("fetch", "detect", "export_onnx", "quantize", "fidelity", "eval_coco", "hls", "build", "bench", "demo")
+COMMANDS = ("fetch", "detect", "export_onnx", "quantize", "fidelity", "eval_coco", "dse", "estimate", "hls", "build",
+            "bench", "demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

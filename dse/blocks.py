@@ -1,0 +1,394 @@
+"""One model per hardware block of our accelerator: resources as a function of the ``HwConfig``,
+work (loop iterations, words, cycles) as a function of the design point and one step of a call.
+
+Each class below describes one block of the kernels in ``hls/include`` (or of the block design
+around them) and is the only place its numbers are written down (block: source; loop labels):
+
+- ``ConvEngine``: zy_conv.h ``conv_stage``/``mac_step``; CONV_MAC, PREAMBLE, CONV_BYPASS.
+- ``LineBuffer``: zy_conv.h ``line``; LINE_FILL.
+- ``WeightBuffer``: zy_conv.h ``wbuf``/``weight_loader``; WEIGHT_LOAD (first block, leftovers).
+- ``AccumulateTile``: zy_accumulate.h ``accumulate_stage``; BIAS_LOAD, ACC, ACC_BYPASS.
+- ``Stage3``: zy_stage3.h ``stage3``; STAGE3, YOLO_PHASE.
+- ``StreamIO``: zy_stream_io.h, the FIFOs of zy_accel.h, the AXI DMAs and interconnects of the block
+  design (hls/bitstream.py); CONV_READ, OUT_WRITE.
+- ``Control``: the s_axilite registers of the top, and the MMIO accesses a call costs the host
+  driver (host/driver.py); the per-access cost and cache maintenance are ``perf.HostModel``.
+
+Everything here is *modelled*: no synthesis or board run backs the resource figures, and the
+cycle composition (``zynqyolo.dse.perf``) is a model of the dataflow region. The loop iteration
+counts are exact: the tests hold them to the C simulation's counters.
+
+Conventions and the rules this file applies everywhere:
+
+- **DSP.** One DSP48 per MAC at both precisions: a 16x16 (or 8x8) product fits one DSP48E1 25x18
+  multiplier (UG479) / DSP48E2 27x18 (UG579), the p_ic-term sum and the 48-bit accumulation go
+  to its post-adder and cascade. The kernels do not pack two 8-bit products into one DSP
+  (``mac_step`` multiplies ``weight_t`` by ``data_t`` one product per term), so 8-bit is also one
+  DSP per MAC. Stage 2's leaky-ReLU product ``acc_b * 0xCCCD`` (48 x 17 bits, ``requantize`` in
+  zy_accumulate.h, one per lane at II 1) needs two DSP48s per lane: the 48-bit operand is split
+  over two 25x18 multipliers (UG479 "multiplier cascade"). ``LEAKY_MUL_IMPL`` = "fabric" models
+  the alternative of ``#pragma HLS BIND_OP op=mul impl=fabric`` on that product (UG1399), which
+  the kernels do not have today.
+- **BRAM18.** A memory (an array after ``ARRAY_PARTITION``/``ARRAY_RESHAPE``) of ``depth`` words of
+  ``width`` bits takes the cheapest BRAM18 aspect ratio (UG473, RAMB18E1: 16Kx1, 8Kx2, 4Kx4, 2Kx9,
+  1Kx18, and 512x36 in simple dual port), ceil(depth/d) * ceil(width/w) blocks; UltraScale+'s
+  RAMB18E2 has the same ratios (UG573). The kernels bind nothing to URAM.
+- **What HLS maps to LUTRAM or registers (a rule, not a measured fact).** A memory whose depth
+  is at most ``LUTRAM_MAX_DEPTH`` = 64 goes to distributed RAM (one RAM64M covers 64 words,
+  UG474), a fully partitioned array (``complete`` on every dimension: ``acc``, ``xin``, ``raw``) is
+  registers, anything deeper is BRAM. No ``BIND_STORAGE`` pragma in the kernels fixes this, so the
+  HLS tool's own choice may differ; the rule makes the model's choice explicit and testable.
+  Distributed RAM in simple dual port costs 4 LUTs per RAM32M (32 x 6 bits) or RAM64M (64 x 3
+  bits) (UG474 "distributed RAM"). FIFOs of depth 2 (every ``hls::stream`` of zy_accel.h) are shift
+  registers: UG1399 ``config_storage fifo -auto_srl_max_depth`` defaults to 2; an SRL costs one LUT
+  per bit (UG474 SRL32).
+- **LUT and FF are anchored on the reference design** (reference-model.md, "One measured point"):
+  its conv IP measured 16.8k LUT and 34.8k FF for 144 16-bit MACs per cycle, i.e. 116.7 LUT and
+  241.7 FF per MAC, which we charge per MAC of our engine (it covers the operand muxing,
+  accumulators, pipeline registers and control around each DSP). Stage-2 and stage-3 lanes are
+  charged as fractions/multiples of that per-MAC figure (``STAGE2_LANE_MACS``,
+  ``STAGE3_LANE_MACS``: an assumption stated where the constants are). The rest of the reference
+  design (measured total 25.9k LUT / 46.7k FF minus the conv IP: its two AXI DMAs, interconnects
+  and small stage-2/3 units) is charged once as our platform (DMAs, interconnects). Distributed
+  RAM and SRL FIFOs are added on top. No synthesis is possible here: these are the least
+  certain figures of the model.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from .hwconfig import HwConfig
+from .plan import ACC_BITS, PARAM_ENTRY_BYTES, STAGE3
+
+# ------------------------------------------------------------------ memory geometry and the rule ----
+# UG473 (7 Series Memory Resources), RAMB18E1 port aspect ratios (depth, width); 512x36 is the
+# simple-dual-port width. UltraScale+ RAMB18E2 (UG573) offers the same ratios.
+BRAM18_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+LUTRAM_MAX_DEPTH = 64  # rule (see module docstring): RAM64M depth, UG474
+RAM32M_BITS = 6  # UG474: RAM32M as simple dual port = 32 words x 6 bits in 4 LUTs
+RAM64M_BITS = 3  # UG474: RAM64M as simple dual port = 64 words x 3 bits in 4 LUTs
+LUTS_PER_RAMXM = 4
+
+# ------------------------------------------------------------------------- anchors and choices ----
+# reference-model.md "One measured point": conv IP alone 16.8k LUT, 34.8k FF; architecture.md: 144 MAC/cycle.
+REF_CONV_IP_LUT = 16_800
+REF_CONV_IP_FF = 34_800
+REF_CONV_IP_MACS = 144
+LUT_PER_MAC = REF_CONV_IP_LUT / REF_CONV_IP_MACS  # 116.7
+FF_PER_MAC = REF_CONV_IP_FF / REF_CONV_IP_MACS  # 241.7
+# reference-model.md: measured design 25.9k LUT / 46.7k FF; minus the conv IP = DMAs, interconnects, small stages.
+PLATFORM_LUT = 25_900 - REF_CONV_IP_LUT  # 9,100
+PLATFORM_FF = 46_700 - REF_CONV_IP_FF  # 11,900
+# reference-model.md "Resources": 27 BRAM18 for the two AXI DMAs' FIFOs (same IP, same family).
+DMA_FIFO_BRAM18 = 27
+# Assumption (no synthesis here): one stage-2 lane (48-bit tile add, bias add, 64-bit round-shift,
+# saturation) costs about two MACs' worth of the reference's per-MAC logic; one stage-3 lane (a
+# bits-wide compare/select and the sigmoid index shift) about half of one.
+STAGE2_LANE_MACS = 2.0
+STAGE3_LANE_MACS = 0.5
+DSP_PER_MAC = 1  # UG479/UG579: 16x16 and 8x8 fit one multiplier; no 8-bit packing in mac_step
+LEAKY_DSP_PER_LANE = 2  # 48 x 17-bit product on 25x18 (UG479) or 27x18 (UG579) multipliers
+LEAKY_MUL_IMPL = "dsp"  # what the kernels do today; "fabric" = with BIND_OP impl=fabric (UG1399)
+# Fabric version of x * 0xCCCD: 0xCCCD = 0xC * 0x1111 + 1 -> five 64-bit adders (estimate).
+LEAKY_FABRIC_LUT_PER_LANE = 5 * 64
+# s_axilite adapter of the top (HLS-generated): a register per argument bit, plus ap_ctrl; the read
+# mux about one LUT per register bit and ~150 LUTs of decode and handshake (estimate).
+CONTROL_BASE_LUT = 150
+AP_CTRL_BITS = 32
+# Pipeline depths (cycles) of the loops: estimates, not checkable in C simulation.
+# CONV_MAC: BRAM read 1 (UG1399: block RAM latency 1) + DSP48 A/B, M, P registers 3 (UG479) + the
+# adder tree over p_ic terms (log2 levels) + 1 to hand the sums to stage 2.
+CONV_MAC_BASE_DEPTH = 5
+LOOP_ENTRY_CYCLES = 2  # entering/leaving a pipelined loop inside a sequential loop (estimate)
+STAGE2_DEPTH = 8  # tile read, adds, leaky product, shift, saturate (estimate)
+STAGE3_DEPTH = 4  # sigmoid table read, select (estimate)
+OUT_WRITE_DEPTH = 2  # pack and TLAST (estimate)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """DSP48s, 18 Kb block RAMs, LUTs and flip-flops: all modelled."""
+
+    dsp: int = 0
+    bram18: int = 0
+    lut: int = 0
+    ff: int = 0
+
+    def __add__(self, other: "Resources") -> "Resources":
+        return Resources(self.dsp + other.dsp, self.bram18 + other.bram18, self.lut + other.lut, self.ff + other.ff)
+
+    def to_dict(self) -> dict[str, int]:
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+    def fractions(self, device) -> dict[str, float]:
+        """Each resource as a fraction of the device's."""
+        return {f.name: getattr(self, f.name) / getattr(device, f.name) for f in fields(self)}
+
+    def fits(self, device, cap: float) -> bool:
+        return (self.dsp <= cap * device.dsp and self.bram18 <= cap * device.bram18 and self.lut <= cap * device.lut
+                and self.ff <= cap * device.ff)
+
+
+def bram18_blocks(depth: int, width: int) -> int:
+    """BRAM18 blocks for one memory of ``depth`` x ``width`` bits: the cheapest aspect ratio."""
+    if depth <= 0 or width <= 0:
+        return 0
+    return min(math.ceil(depth / d) * math.ceil(width / w) for d, w in BRAM18_SHAPES)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a simple-dual-port distributed RAM of ``depth`` <= 64 words x ``width`` bits."""
+    if depth <= 32:
+        return math.ceil(width / RAM32M_BITS) * LUTS_PER_RAMXM
+    return math.ceil(depth / 64) * math.ceil(width / RAM64M_BITS) * LUTS_PER_RAMXM
+
+
+def memory(depth: int, width: int, banks: int = 1) -> Resources:
+    """``banks`` identical memories of ``depth`` x ``width`` bits, placed by the module's rule."""
+    if depth <= LUTRAM_MAX_DEPTH:
+        return Resources(lut=banks * lutram_luts(depth, width))
+    return Resources(bram18=banks * bram18_blocks(depth, width))
+
+
+def fifo2(width: int) -> Resources:
+    """An ``hls::stream`` of depth 2 and ``width`` bits: a shift-register FIFO, one LUT per bit."""
+    return Resources(lut=width, ff=2 * 8)  # + read/write pointers and flags (a few FFs)
+
+
+def logic(macs: float) -> Resources:
+    """LUT/FF of ``macs`` MAC-equivalents of the reference conv IP's per-MAC logic."""
+    return Resources(lut=round(macs * LUT_PER_MAC), ff=round(macs * FF_PER_MAC))
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# ======================================================================= stage 1: conv engine ====
+class ConvEngine:
+    """The p_oc x p_ic MAC array of ``conv_stage`` (zy_conv.h) and its parameter preamble.
+
+    CONV_MAC iterates (output pixel, tap, sub-fold) at II 1: a block of P output pixels with L input
+    lanes and a k x k kernel takes P * k^2 * ceil(L / p_ic) iterations (1x1 is native, no padding).
+    PREAMBLE forwards ``out_folds * p_oc`` bias/shift entries, ``bus_bits / 64`` per word.
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
+        del leaky_mul_impl  # the MAC array does not depend on it
+        return Resources(dsp=cfg.macs * DSP_PER_MAC) + logic(cfg.macs)
+
+    @staticmethod
+    def subfolds(p_ic: int, lanes: int) -> int:
+        return ceil_div(lanes, p_ic)
+
+    @staticmethod
+    def mac_iterations(p_ic: int, lanes: int, out_pixels: int, ksize: int) -> int:
+        """CONV_MAC of one block."""
+        return out_pixels * ksize * ksize * ceil_div(lanes, p_ic)
+
+    @staticmethod
+    def useful_macs(in_channels: int, out_channels: int, out_pixels: int, ksize: int) -> int:
+        """Multiply-accumulates the network asks for (no padding lanes)."""
+        return in_channels * out_channels * out_pixels * ksize * ksize
+
+    @staticmethod
+    def preamble_words(cfg: HwConfig, out_folds: int) -> int:
+        """PREAMBLE iterations (= parameter words) of a conv call."""
+        return out_folds * cfg.p_oc * PARAM_ENTRY_BYTES * 8 // cfg.bus_bits
+
+    @staticmethod
+    def mac_depth(p_ic: int) -> int:
+        """Pipeline depth of CONV_MAC (estimate, see CONV_MAC_BASE_DEPTH)."""
+        return CONV_MAC_BASE_DEPTH + math.ceil(math.log2(p_ic))
+
+
+# ======================================================================= stage 1: line buffer ====
+class LineBuffer:
+    """``line[max_ksize][max_width][p_oc]`` reshaped on lanes: one memory of 3 * max_width words of
+    p_oc * bits (one write per input pixel, one read per tap), plus the newest-pixel register.
+
+    LINE_FILL reads the first output pixel's window before the block's MACs: from the band's first
+    streamed row up to row min(row0 + pad, read1 - 1), column min(pad, width - 1).
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        words = 3 * cfg.max_width  # max_ksize rows (zy_common.h checks max_ksize == 3)
+        return memory(words, cfg.p_oc * cfg.bits) + Resources(ff=cfg.p_oc * cfg.bits)
+
+    @staticmethod
+    def fill_pixels(band: int, band_rows: int, height: int, width: int, ksize: int, out_pixels: int) -> int:
+        """LINE_FILL iterations of one block (band ``band`` of ``out_pixels // width`` output rows)."""
+        pad = ksize // 2
+        row0 = band * band_rows
+        row1 = row0 + out_pixels // width
+        read0, read1 = max(0, row0 - pad), min(height, row1 + pad)
+        return (min(row0 + pad, read1 - 1) - read0) * width + min(pad, width - 1) + 1
+
+
+# ================================================================ stage 1: weight double buffer ====
+class WeightBuffer:
+    """``wbuf[2][9 * p_oc/p_ic][p_oc][p_ic]``, the last two dimensions partitioned: p_oc * p_ic
+    memories of 2 * 9 * (p_oc/p_ic) words of ``bits``.
+
+    A block's weights are ``k^2 * S * p_oc * p_ic / lanes_per_word`` words. The next block's words
+    load one per CONV_MAC iteration; the first block's, and whatever does not fit under the
+    previous block's MACs, load in WEIGHT_LOAD (not overlapped).
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        depth = 2 * 9 * cfg.subfolds
+        return memory(depth, cfg.bits, banks=cfg.macs)
+
+    @staticmethod
+    def words(cfg: HwConfig, p_ic: int, lanes: int, ksize: int) -> int:
+        return ksize * ksize * ceil_div(lanes, p_ic) * cfg.p_oc * p_ic // cfg.lanes_per_word
+
+
+# ============================================================ stage 2: accumulate tile + requant ====
+class AccumulateTile:
+    """``accumulate_stage`` (zy_accumulate.h): the partial-sum tile ``[tile_pixels][p_oc]`` of 48-bit
+    sums (lanes partitioned), bias/shift tables ``[max_out_folds][p_oc]``, p_oc requantisers.
+
+    BIAS_LOAD takes ``out_folds * p_oc`` entries; ACC one psum per output pixel and input fold.
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
+        max_out_folds = cfg.folds(cfg.max_out_channels)
+        tile = memory(cfg.tile_pixels, ACC_BITS, banks=cfg.p_oc)
+        bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
+        shift = memory(max_out_folds, 6, banks=cfg.p_oc)
+        if leaky_mul_impl == "dsp":
+            mul = Resources(dsp=LEAKY_DSP_PER_LANE * cfg.p_oc)
+        elif leaky_mul_impl == "fabric":
+            mul = Resources(lut=LEAKY_FABRIC_LUT_PER_LANE * cfg.p_oc)
+        else:
+            raise ValueError(f"leaky_mul_impl must be 'dsp' or 'fabric', got {leaky_mul_impl!r}")
+        return tile + bias + shift + mul + logic(STAGE2_LANE_MACS * cfg.p_oc)
+
+    @staticmethod
+    def bias_load_iterations(cfg: HwConfig, out_folds: int) -> int:
+        return out_folds * cfg.p_oc
+
+
+# ============================================================================ stage 3 ====
+class Stage3:
+    """``stage3`` (zy_stage3.h): max-pool 2x2 (stride 2 or 1), upsample x2, YOLO sigmoid or bypass,
+    ``stage3_lanes`` lanes per cycle. Row buffers are partitioned cyclic by stage3_lanes; the
+    sigmoid table is a ROM read stage3_lanes times per cycle (dual-port copies).
+
+    STAGE3 = slots * ceil(L_o / stage3_lanes) per output fold of L_o lanes; slots are h*w (bypass,
+    YOLO, pool stride 2), (h+1)(w+1) (pool stride 1) or 4*h*w (upsample). YOLO_PHASE = p_oc per fold.
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig, sigmoid_entries: int) -> Resources:
+        sl = cfg.stage3_lanes
+        per_bank = cfg.p_oc // sl
+        pool2 = memory((cfg.max_width // 2 + 1) * per_bank, cfg.bits, banks=sl)
+        pool1 = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
+        upsample = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
+        rom = memory(sigmoid_entries, cfg.bits, banks=ceil_div(sl, 2))
+        return pool2 + pool1 + upsample + rom + logic(STAGE3_LANE_MACS * sl)
+
+    @staticmethod
+    def slots(mode: int, pool_stride: int, height: int, width: int) -> int:
+        """Pixel slots of one output fold."""
+        if mode == STAGE3["maxpool"] and pool_stride == 1:
+            return (height + 1) * (width + 1)
+        if mode == STAGE3["upsample"]:
+            return 4 * height * width
+        return height * width
+
+    @staticmethod
+    def groups(stage3_lanes: int, fold_lanes: int) -> int:
+        return ceil_div(fold_lanes, stage3_lanes)
+
+
+# ===================================================================== stream I/O, DMA, DDR ====
+class StreamIO:
+    """``read_input_stream``/``write_output`` (zy_stream_io.h, one bus word per cycle), the five
+    depth-2 FIFOs of the dataflow region (zy_accel.h), and the platform around the IP: two AXI DMAs
+    (dma0 MM2S + S2MM on HP0, dma1 MM2S on HP1, hls/bitstream.py) and three AXI interconnects.
+
+    CONV_READ = streamed input words; OUT_WRITE = output words (padded channels / lanes_per_word).
+    """
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        lanes = cfg.p_oc * cfg.bits
+        fifos = (fifo2(lanes)  # pix
+                 + fifo2(cfg.p_oc * ACC_BITS)  # psum
+                 + fifo2(ACC_BITS + 6)  # params (bias, shift)
+                 + fifo2(lanes)  # acc_out
+                 + fifo2(lanes))  # s3_out
+        platform = Resources(bram18=DMA_FIFO_BRAM18, lut=PLATFORM_LUT, ff=PLATFORM_FF)
+        return fifos + platform
+
+    @staticmethod
+    def read_words(cfg: HwConfig, lanes: int, pixels: int) -> int:
+        return pixels * lanes // cfg.lanes_per_word
+
+    @staticmethod
+    def write_words(cfg: HwConfig, fold_lanes: int, pixels: int) -> int:
+        return pixels * fold_lanes // cfg.lanes_per_word
+
+
+# ================================================================ AXI-Lite control and the host ====
+class Control:
+    """The s_axilite control interface of the top (one register per ``register_fields`` entry plus
+    ap_ctrl) and what a hardware call costs the host that drives it (host/driver.py on PYNQ).
+
+    The host cost of one call, in MMIO accesses (each a Python ``MMIO`` read or write through PYNQ):
+    every register written by name (and read back when the driver verifies them), ap_start, each
+    DMA transfer start (PYNQ's simple-mode ``transfer``: running and idle reads, then address low,
+    address high and length writes: 5 accesses, pynq/lib/dma.py), one poll per wait (the driver's
+    error and idle reads: 2 accesses) for each input transfer, the parameter and output channels,
+    and one ap_ctrl read for ap_done. The cost per access is ``HostModel.mmio_access_us``.
+    """
+
+    DMA_TRANSFER_ACCESSES = 5  # pynq/lib/dma.py _SDMAChannel.transfer: 2 reads + 3 writes
+    POLL_ACCESSES = 2  # host/driver.py _channel_ready: channel.error + channel.idle
+    AP_START_ACCESSES = 1
+    DONE_POLL_ACCESSES = 1
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        bits = sum(cfg.register_fields().values()) + AP_CTRL_BITS
+        return Resources(lut=CONTROL_BASE_LUT + bits, ff=bits)
+
+    @classmethod
+    def call_accesses(cls, n_registers: int, n_transfers: int, n_in_transfers: int, has_params: bool,
+                      verify_registers: bool) -> int:
+        """MMIO accesses the driver makes for one call (see the class docstring)."""
+        waits = n_in_transfers + (2 if has_params else 1)
+        return (n_registers * (2 if verify_registers else 1) + cls.AP_START_ACCESSES
+                + n_transfers * cls.DMA_TRANSFER_ACCESSES + waits * cls.POLL_ACCESSES + cls.DONE_POLL_ACCESSES)
+
+
+BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control)
+
+
+def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> dict[str, Resources]:
+    """Resources of every block of the design point (all modelled)."""
+    return {
+        "conv_engine": ConvEngine.resources(cfg),
+        "line_buffer": LineBuffer.resources(cfg),
+        "weight_buffer": WeightBuffer.resources(cfg),
+        "accumulate_tile": AccumulateTile.resources(cfg, leaky_mul_impl),
+        "stage3": Stage3.resources(cfg, sigmoid_entries),
+        "stream_io_dma": StreamIO.resources(cfg),
+        "control": Control.resources(cfg),
+    }
+
+
+def total_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
+    out = Resources()
+    for r in design_resources(cfg, sigmoid_entries, leaky_mul_impl).values():
+        out = out + r
+    return out

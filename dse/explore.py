@@ -1,0 +1,493 @@
+"""The design-space explorer: every design point of a grid, its modelled frame latency and resources,
+the best one under a resource cap, and the Pareto fronts. Two architectures behind one interface:
+
+- ``zynqyolo``: our accelerator (``HwConfig``), modelled by ``blocks`` + ``perf`` over the plan;
+- ``yu2020``: the reference design's own model and grid (``yu2020.py``), for comparison.
+
+The grid of our architecture (``search_space``): p_oc every multiple of the lanes per bus word
+from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's rows and the DDR fold width);
+p_ic and stage3_lanes every divisor of p_oc; tile_pixels a power of two from 512 to 16384 words
+(each fills its BRAM18 depth: a tile of 600 costs what 1024 costs); bus_bits 64 (the C simulation
+supports only a 64-bit bus so far, ``hls/csim.py``, so 128-bit UltraScale+ HP ports are not
+searched); maxima from the network; clock and precision from the request. All points are
+evaluated, feasible or not, so the plots show the whole space.
+
+Speed: one plan per (p_oc, tile_pixels) serves every p_ic and stage3_lanes (``perf.CallShape``), a
+plan is reused for larger tiles once no call is split into bands, per-call cycles are memoised
+across searches (``SearchCache``), and the per-point latency is the fast path
+``perf.frame_latency_ms``; the full per-batch estimate is built for the chosen point only.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from zynqyolo.errors import ZynqyoloError
+from zynqyolo.model.ir import Network
+
+from . import devices, perf
+from .blocks import LEAKY_MUL_IMPL, Resources
+from .hwconfig import HwConfig
+
+ARCHS = ("zynqyolo", "yu2020")
+DEFAULT_CAP = 0.9
+BUS_BITS = 64  # hls/csim.py builds 64-bit designs only; see the module docstring
+TILE_CANDIDATES = (512, 1024, 2048, 4096, 8192, 16384)
+LARGE_P_OC = (80, 96, 112, 128, 160, 192, 224, 256)
+MIN_P_OC = 8  # below this the layer-12 call alone has tens of thousands of blocks and ~100 transfers
+
+# The board a part is modelled on when only a part is given (its DDR and CPU enter the model).
+DEFAULT_BOARD = {"xc7z010": "zybo-z7-10", "xc7z020": "zedboard", "xc7z045": "zc706", "xczu3eg": "ultra96v2",
+                 "xczu5ev": "kv260", "xczu7ev": "zcu104", "xczu9eg": "zcu102"}
+
+
+class NoFeasibleDesign(ZynqyoloError):
+    """No design point of the grid fits the device under the cap."""
+
+
+def resolve_board(device: str, board: Optional[str] = None) -> devices.Board:
+    """The board for ``--device`` (a board name, a part or a full ordering code) and ``--board``."""
+    try:
+        if board is not None:
+            b = devices.get_board(board)
+            if device and devices.get_device(device).part != b.part:
+                raise ZynqyoloError(f"board {b.name} carries {b.part}, not {device}")
+            return b
+        key = str(device).strip().lower()
+        if key in devices.known_boards():
+            return devices.get_board(key)
+        part = devices.get_device(key).part
+        for b in devices.BOARDS:  # a full ordering code names its board exactly
+            if b.ordering_code.lower() == key:
+                return b
+        return devices.get_board(DEFAULT_BOARD[part])
+    except ValueError as exc:
+        raise ZynqyoloError(str(exc)) from None
+
+
+def check_cap(cap: float) -> float:
+    if isinstance(cap, bool) or not isinstance(cap, (int, float)) or not math.isfinite(cap) or not 0 < cap <= 1:
+        raise ZynqyoloError(f"--cap must be a fraction of the device in (0, 1], got {cap!r}")
+    return float(cap)
+
+
+def divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    p_oc: tuple[int, ...]
+    tile_pixels: tuple[int, ...]
+    bits: int
+    bus_bits: int = BUS_BITS
+
+    def p_ic(self, p_oc: int) -> list[int]:
+        return divisors(p_oc)
+
+    def stage3_lanes(self, p_oc: int) -> list[int]:
+        return divisors(p_oc)
+
+    @property
+    def size(self) -> int:
+        return sum(len(self.p_ic(p)) * len(self.stage3_lanes(p)) for p in self.p_oc) * len(self.tile_pixels)
+
+    def to_dict(self) -> dict:
+        return {"p_oc": list(self.p_oc), "p_ic": "divisors of p_oc", "stage3_lanes": "divisors of p_oc",
+                "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
+                "points": self.size}
+
+
+def search_space(bits: int, network: Network) -> SearchSpace:
+    lpw = BUS_BITS // bits
+    limit = perf.network_maxima(network)["max_out_channels"]
+    small = [p for p in range(MIN_P_OC, 65) if p % lpw == 0]
+    large = [p for p in LARGE_P_OC if p % lpw == 0]
+    return SearchSpace(tuple(p for p in small + large if p <= limit), TILE_CANDIDATES, bits)
+
+
+# ----------------------------------------------------------------------------------- results ----
+@dataclass(frozen=True)
+class Point:
+    """One evaluated design point (all figures modelled)."""
+
+    config: HwConfig
+    latency_ms: Optional[float]  # None when the plan refuses the point (e.g. a tile too small)
+    resources: Resources
+    feasible: bool
+    reason: str  # why infeasible ("" when feasible)
+    pl_cycles: float = 0.0  # compute + stalls
+    useful_macs: int = 0
+
+    @property
+    def mac_efficiency(self) -> Optional[float]:
+        if not self.pl_cycles:
+            return None
+        return self.useful_macs / (self.config.macs * self.pl_cycles)
+
+    def utilisation(self, device) -> float:
+        return sum(self.resources.fractions(device).values())
+
+    def to_dict(self) -> dict:
+        c = self.config
+        return {"p_oc": c.p_oc, "p_ic": c.p_ic, "tile_pixels": c.tile_pixels, "stage3_lanes": c.stage3_lanes,
+                "latency_ms": self.latency_ms, "feasible": self.feasible, "reason": self.reason,
+                "resources": self.resources.to_dict(), "mac_efficiency": self.mac_efficiency}
+
+
+def _rank(point: Point, device) -> tuple:
+    c = point.config
+    # least modelled latency; ties (to 1 ns) go to fewer resources (summed device fractions), then to
+    # the smaller parameter tuple so the choice is deterministic.
+    return (round(point.latency_ms, 6), point.utilisation(device), c.p_oc * c.p_ic, c.p_oc, c.tile_pixels,
+            c.stage3_lanes)
+
+
+def pareto(points: list[Point], key: Callable[[Point], float]) -> list[Point]:
+    """Feasible points not dominated in (key, latency), by increasing key."""
+    front: list[Point] = []
+    for p in sorted((p for p in points if p.feasible), key=lambda p: (key(p), p.latency_ms)):
+        if not front or p.latency_ms < front[-1].latency_ms:
+            front.append(p)
+    return front
+
+
+@dataclass
+class SearchResult:
+    arch: str
+    network: Network
+    device: devices.Device
+    board: devices.Board
+    cap: float
+    clock_mhz: float
+    bits: int
+    space: SearchSpace
+    points: list[Point]
+    best: Point
+    best_estimate: perf.DesignEstimate
+    wall_s: float
+    host: perf.HostModel
+    leaky_mul_impl: str
+    reference: Optional[dict] = field(default=None)  # the yu2020 final point, for comparison
+
+    @property
+    def feasible_points(self) -> list[Point]:
+        return [p for p in self.points if p.feasible]
+
+    def pareto_dsp(self) -> list[Point]:
+        return pareto(self.points, lambda p: p.resources.dsp)
+
+    def pareto_bram18(self) -> list[Point]:
+        return pareto(self.points, lambda p: p.resources.bram18)
+
+    def to_dict(self, *, include_points: bool = False) -> dict:
+        best = self.best_estimate.to_dict()
+        d = {
+            "kind": perf.KIND,
+            "arch": self.arch,
+            "device": self.device.part,
+            "board": self.board.name,
+            "cap": self.cap,
+            "clock_mhz": self.clock_mhz,
+            "bits": self.bits,
+            "latency_ms": best["latency_ms"],
+            "resources": best["resources"],
+            "params": best["params"],
+            "mac_efficiency": best["mac_efficiency"],
+            "batches": best["batches"],
+            "best": {k: v for k, v in best.items() if k != "batches"},
+            "search": {"points_evaluated": len(self.points), "feasible": len(self.feasible_points),
+                       "wall_s": self.wall_s, "space": self.space.to_dict()},
+            "pareto": {"dsp": [p.to_dict() for p in self.pareto_dsp()],
+                       "bram18": [p.to_dict() for p in self.pareto_bram18()]},
+            "reference": self.reference,
+        }
+        if include_points:
+            d["points"] = [p.to_dict() for p in self.points]
+        return d
+
+
+# ------------------------------------------------------------------------------------ search ----
+def _config(network: Network, board: devices.Board, clock_mhz: float, bits: int, p_oc: int, p_ic: int,
+            tile: int, stage3_lanes: int) -> HwConfig:
+    return HwConfig(p_oc=p_oc, p_ic=p_ic, bits=bits, bus_bits=BUS_BITS, tile_pixels=tile,
+                    stage3_lanes=stage3_lanes, clock_mhz=float(clock_mhz), part=board.ordering_code,
+                    **perf.network_maxima(network))
+
+
+def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, cap: float = DEFAULT_CAP,
+           board: Optional[str] = None, host: Optional[perf.HostModel] = None,
+           leaky_mul_impl: str = LEAKY_MUL_IMPL, space: Optional[SearchSpace] = None,
+           progress: Optional[Callable[[int, int], None]] = None,
+           cache: Optional["SearchCache"] = None) -> SearchResult:
+    """Evaluate the grid for our architecture; the best point has the least modelled frame latency
+    among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's. ``cache``
+    shares plans and per-call cycles between searches (of any clock, board and cap); by default one
+    cache per process (a few tens of MB for YOLOv3-tiny at both precisions)."""
+    from zynqyolo.model.fixed import sigmoid_lut
+
+    t0 = time.perf_counter()
+    cap = check_cap(cap)
+    b = resolve_board(device, board)
+    dev = b.device
+    if bits not in (16, 8):
+        raise ZynqyoloError(f"--bits must be 16 or 8, got {bits}")
+    if not 1.0 <= float(clock_mhz) <= 1000.0:
+        raise ZynqyoloError(f"--clock-mhz must be in 1..1000, got {clock_mhz}")
+    space = space or search_space(bits, network)
+    host = host or perf.HostModel.for_board(b)
+    memory = perf.MemoryModel.for_board(b)
+    resources = _ResourceCache(sigmoid_lut(bits).entries, leaky_mul_impl)
+    cache = cache if cache is not None else _DEFAULT_CACHE
+    network_hash = network.content_hash
+    total = space.size
+    points: list[Point] = []
+    for p_oc in space.p_oc:
+        for tile in space.tile_pixels:
+            shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, p_oc, tile)
+            for p_ic in space.p_ic(p_oc):
+                for s3 in space.stage3_lanes(p_oc):
+                    cfg = _config(network, b, clock_mhz, bits, p_oc, p_ic, tile, s3)
+                    res = resources(cfg)
+                    if shapes is None:
+                        points.append(Point(cfg, None, res, False, plan_error))
+                        continue
+                    latency, cycles, _, useful = perf.frame_latency_ms(shapes, cfg, memory, host, io, cache.cycles)
+                    fits = res.fits(dev, cap)
+                    reason = "" if fits else _over(res, dev, cap)
+                    points.append(Point(cfg, latency, res, fits, reason, cycles, useful))
+            if progress is not None:
+                progress(len(points), total)
+    feasible = [p for p in points if p.feasible]
+    if not feasible:
+        raise NoFeasibleDesign(_nothing_fits(points, dev, b, cap))
+    best = min(feasible, key=lambda p: _rank(p, dev))
+    best_estimate = perf.estimate(best.config, network, b, host=host, leaky_mul_impl=leaky_mul_impl)
+    return SearchResult("zynqyolo", network, dev, b, cap, float(clock_mhz), bits, space, points, best,
+                        best_estimate, time.perf_counter() - t0, host, leaky_mul_impl,
+                        reference=reference_point(network, dev))
+
+
+class SearchCache:
+    """Call shapes of the plans and per-call cycles, shared by searches: neither depends on the
+    clock, the board or the cap (plans depend on the network, p_oc, bits and tile_pixels)."""
+
+    def __init__(self):
+        self._plans: dict[tuple, tuple] = {}
+        self._canonical: dict[perf.CallShape, perf.CallShape] = {}  # equal shapes -> one object
+        self.cycles: dict = {}  # perf.frame_latency_ms's memo, keyed on the canonical shapes
+
+    def shapes(self, network: Network, network_hash: str, board, clock_mhz: float, bits: int, p_oc: int,
+               tile: int) -> tuple[Optional[tuple], Optional[tuple], str]:
+        """(shapes, (input, output) nbytes, plan error) of the plan for (p_oc, bits, tile)."""
+        key = (network_hash, bits, p_oc, tile)
+        hit = self._plans.get(key)
+        if hit is not None:
+            return hit
+        smaller = [t for (h, bb, p, t) in self._plans if (h, bb, p) == key[:3] and t < tile]
+        if smaller:  # once no call is split into bands, larger tiles plan identically
+            prev = self._plans[key[:3] + (max(smaller),)]
+            if prev[0] is not None and all(s.bands == 1 for s in prev[0]):
+                self._plans[key] = prev
+                return prev
+        skeleton = _config(network, board, clock_mhz, bits, p_oc, p_oc, tile, p_oc)
+        try:
+            plan = perf.plan_for(network, skeleton, network_hash)
+            shapes = tuple(self._canonical.setdefault(s, s) for s in perf.plan_shapes(plan, network, network_hash))
+            out = (shapes, (plan.buffer_nbytes["input"], plan.buffer_nbytes["output"]), "")
+        except ValueError as exc:
+            out = (None, None, f"plan: {exc}")
+        self._plans[key] = out
+        return out
+
+
+_DEFAULT_CACHE = SearchCache()
+
+
+class _ResourceCache:
+    """``blocks.design_resources`` summed, each block memoised on the parameters it depends on."""
+
+    def __init__(self, sigmoid_entries: int, leaky_mul_impl: str):
+        from . import blocks
+
+        self._parts = (
+            (blocks.ConvEngine.resources, lambda c: (c.p_oc, c.p_ic)),
+            (blocks.LineBuffer.resources, lambda c: (c.p_oc, c.bits, c.max_width)),
+            (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
+            (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
+             lambda c: (c.p_oc, c.tile_pixels, c.max_out_channels)),
+            (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
+             lambda c: (c.p_oc, c.stage3_lanes, c.bits, c.max_width)),
+            (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),
+            (blocks.Control.resources, lambda c: (c.max_width, c.max_height, c.max_in_channels, c.max_out_channels,
+                                                  c.p_oc)),
+        )
+        self._memo: list[dict] = [{} for _ in self._parts]
+
+    def __call__(self, cfg: HwConfig) -> Resources:
+        total = Resources()
+        for (fn, key), memo in zip(self._parts, self._memo):
+            k = key(cfg)
+            part = memo.get(k)
+            if part is None:
+                part = memo[k] = fn(cfg)
+            total = total + part
+        return total
+
+
+def _over(res: Resources, dev, cap: float) -> str:
+    over = [f"{k} {v:,} > {cap:g} x {getattr(dev, k):,}" for k, v in res.to_dict().items() if v > cap * getattr(dev, k)]
+    return "; ".join(over)
+
+
+def _nothing_fits(points: list[Point], dev, board, cap: float) -> str:
+    planned = [p for p in points if p.latency_ms is not None]
+    pool = planned or points
+    smallest = min(pool, key=lambda p: max(p.resources.fractions(dev).values()))
+    r = smallest.resources
+    need = ", ".join(f"{k} {v:,} ({v / getattr(dev, k):.0%})" for k, v in r.to_dict().items())
+    return (f"no design point fits {dev.part} ({board.name}) under a cap of {cap:g}: the smallest of "
+            f"{len(points):,} points ({smallest.config.p_oc}x{smallest.config.p_ic} MACs, tile "
+            f"{smallest.config.tile_pixels}) needs {need} of the device. Use a larger part or raise --cap.")
+
+
+# ------------------------------------------------------------------------ the reference design ----
+def reference_point(network: Network, device) -> dict:
+    """The reference's final design point in its own model (for plots and tables)."""
+    from . import yu2020
+
+    e = yu2020.evaluate(yu2020.REFERENCE_POINT, network)
+    return {"arch": "yu2020", "kind": perf.KIND, "params": e.params.to_dict(), "latency_ms": e.latency_ms,
+            "resources": e.resources, "measured_latency_ms": yu2020.PUBLISHED["measured_latency_ms"]}
+
+
+def yu2020_params(overrides: dict[str, str]):
+    """Reference-model parameters from ``NAME=VALUE`` pairs (reference-model.md symbols), the
+    reference's final point for the rest."""
+    from . import yu2020
+
+    names = {"N_max": "n_max", "P_mem": "p_mem", "OITR": "oitr", "P_acc": "p_acc", "P_pool": "p_pool",
+             "P_up": "p_up", "P_yolo": "p_yolo"}
+    values = yu2020.REFERENCE_POINT.to_dict()
+    for key, raw in overrides.items():
+        if key not in names:
+            raise ZynqyoloError(f"unknown yu2020 parameter {key!r}; known: {', '.join(names)}")
+        try:
+            values[names[key]] = int(raw)
+        except ValueError:
+            raise ZynqyoloError(f"yu2020 parameter {key}={raw!r} must be an integer") from None
+    try:
+        return yu2020.Yu2020Params(**values)
+    except ValueError as exc:
+        raise ZynqyoloError(f"inconsistent yu2020 parameters: {exc}") from None
+
+
+# ------------------------------------------------------------------------ the reference's search ----
+@dataclass
+class Yu2020Exploration:
+    """``--arch yu2020``: the reference's own grid and model (``yu2020.search``) in this tool's terms."""
+
+    network: Network
+    device: devices.Device
+    cap: float
+    clock_mhz: float
+    result: object  # yu2020.SearchResult
+    wall_s: float
+
+    @property
+    def best(self):
+        return self.result.best
+
+    def _pareto(self, resource: str) -> list:
+        front = []
+        for p in sorted(self.result.feasible_points, key=lambda p: (p.estimate.resources[resource], p.latency_ms)):
+            if not front or p.latency_ms < front[-1].latency_ms:
+                front.append(p)
+        return front
+
+    @staticmethod
+    def _point(p) -> dict:
+        return {"params": p.params.to_dict(), "latency_ms": p.latency_ms, "feasible": p.feasible,
+                "resources": p.estimate.resources}
+
+    def to_dict(self, *, include_points: bool = False) -> dict:
+        best = self.best.estimate.to_dict()
+        d = {"kind": perf.KIND, "arch": "yu2020", "device": self.device.part, "board": None, "cap": self.cap,
+             "clock_mhz": self.clock_mhz, "bits": 16, "latency_ms": best["latency_ms"],
+             "resources": best["resources"], "params": best["params"], "batches": best["batches"],
+             "best": {k: v for k, v in best.items() if k != "batches"},
+             "search": {"points_evaluated": len(self.result.points), "feasible": len(self.result.feasible_points),
+                        "wall_s": self.wall_s, "space": "reference-model.md 'DSE' grid"},
+             "pareto": {r: [self._point(p) for p in self._pareto(r)] for r in ("dsp", "bram18")},
+             "reference": reference_point(self.network, self.device)}
+        for b in d["batches"]:
+            b.setdefault("stall_ms", 0.0)
+        if include_points:
+            d["points"] = [self._point(p) for p in self.result.points]
+        return d
+
+
+def search_yu2020(network: Network, device: str, *, clock_mhz: float, cap: float = DEFAULT_CAP,
+                  bits: int = 16) -> Yu2020Exploration:
+    """The reference's brute-force search (its grid, its model, DSP and BRAM18 under the cap)."""
+    from . import yu2020
+
+    t0 = time.perf_counter()
+    cap = check_cap(cap)
+    if bits != 16:
+        raise ZynqyoloError(f"--arch yu2020 models the reference's 16-bit (Q8.8) datapath only, not {bits}-bit")
+    try:
+        dev = devices.get_device(device)
+        params_clock = yu2020.Yu2020Params(**{**yu2020.REFERENCE_POINT.to_dict(), "clock_mhz": float(clock_mhz)})
+        result = yu2020.search(network, dev, cap, clock_mhz=params_clock.clock_mhz)
+    except ValueError as exc:
+        raise ZynqyoloError(str(exc)) from None
+    if result.best is None:
+        smallest = min(result.points, key=lambda p: max(p.dsp_fraction, p.bram18_fraction))
+        e = smallest.estimate
+        raise NoFeasibleDesign(
+            f"no point of the reference's grid fits {dev.part} under a cap of {cap:g}: the smallest needs "
+            f"{e.dsp} DSP ({e.dsp / dev.dsp:.0%}) and {e.bram18} BRAM18 ({e.bram18 / dev.bram18:.0%}). "
+            "Use a larger part or raise --cap.")
+    return Yu2020Exploration(network, dev, cap, float(clock_mhz), result, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------- a view for plots and tables ----
+def view(exploration) -> dict:
+    """Architecture-neutral plain data of a search, for ``plots`` and the terminal tables."""
+    d = exploration.to_dict(include_points=True)
+    dev = exploration.device
+    ref = d.get("reference") or {}
+
+    def flat(p: dict) -> dict:
+        r = p["resources"]
+        return {"dsp": r["dsp"], "bram18": r["bram18"], "latency_ms": p["latency_ms"], "feasible": p["feasible"]}
+
+    if d["arch"] == "zynqyolo":
+        c = exploration.best.config
+        label = (f"p_oc {c.p_oc} x p_ic {c.p_ic}, tile {c.tile_pixels}, stage3 lanes {c.stage3_lanes} "
+                 f"({c.macs} MACs)")
+        board = exploration.board.name
+    else:
+        prm = d["params"]
+        label = (f"N_max {prm['n_max']}, P_mem {prm['p_mem']}, OITR {prm['oitr']}, P_acc {prm['p_acc']}, "
+                 f"P_pool {prm['p_pool']}, P_up {prm['p_up']}, P_yolo {prm['p_yolo']}")
+        board = "reference model"
+    return {
+        "arch": d["arch"], "device": dev.part, "board": board, "clock_mhz": d["clock_mhz"], "bits": d["bits"],
+        "cap": d["cap"], "points_evaluated": d["search"]["points_evaluated"], "feasible": d["search"]["feasible"],
+        "device_resources": {"dsp": dev.dsp, "bram18": dev.bram18, "lut": dev.lut, "ff": dev.ff},
+        "points": [flat(p) for p in d["points"]],
+        "pareto": {r: [flat(p) for p in d["pareto"][r]] for r in ("dsp", "bram18")},
+        "chosen": {"dsp": d["resources"]["dsp"], "bram18": d["resources"]["bram18"], "latency_ms": d["latency_ms"],
+                   "label": label},
+        "reference": ({"dsp": ref["resources"]["dsp"], "bram18": ref["resources"]["bram18"],
+                       "latency_ms": ref["latency_ms"]} if ref else None),
+        "batches": [{"name": b["name"], "compute_ms": b["compute_ms"], "stall_ms": b.get("stall_ms", 0.0),
+                     "dma_ms": b["dma_ms"], "host_ms": b["host_ms"], "dma_busy_ms": b.get("dma_busy_ms"),
+                     "bound": b.get("bound"), "transfers": b.get("transfers", b.get("calls"))}
+                    for b in d["batches"]],
+    }

@@ -1,0 +1,665 @@
+"""The frame latency model of our architecture: the block models of ``blocks.py`` composed over the
+plan's calls, plus the memory system and the host. Every figure it produces is *modelled*.
+
+Inputs: the plan (``make_plan``: calls, registers, Blocks, DMA transfers, buffers), the design
+point (``HwConfig``) and the board (``devices.Board``: DDR, CPU). The plan is the only
+description of the network used here.
+
+Compute time of one call (the dataflow region of zy_accel.h)
+    Each of the five processes (stream reader, conv stage, accumulate stage, stage 3, stream
+    writer) is busy for as many cycles as its pipelined loops iterate (II 1; stream words at the
+    DMAs' measured efficiencies, ``MM2S_EFFICIENCY``/``S2MM_EFFICIENCY``). The iteration counts come
+    from the plan's Blocks and registers (``loop_counts``, exact: the tests hold them to the C
+    simulation's counters for every call). A call's **compute** time is its slowest process plus
+    fill/drain (pipeline entry and depth of the loops each block restarts, and the drain of
+    stages 2-3; estimates, blocks.py): ``compute_cycles`` is a function of the loop counts, so
+    the same function applied to the C simulation's counts gives the figure the model is
+    checked against.
+
+    The FIFOs between the processes are two deep, so the processes run in lockstep: where the
+    slowest process changes from block to block (stage 3 and the writer work only in a band's
+    last input fold; the engine waits for the reader while a block's line buffer fills; weight
+    words that do not fit under a block's MACs stall the reader) the others wait. The model walks
+    the call's Blocks in the kernels' order (out fold, band, input fold) and charges each block
+
+        LINE_FILL pixels at the reader's pace
+      + max(CONV_MAC, remaining CONV_READ words, ACC pixels, STAGE3 slots and OUT_WRITE words of
+            the band (last input fold only))
+      + weight words of the next block that do not fit under this block's CONV_MAC
+      + pipeline entry/depth of the block's loops
+
+    plus the preamble, the first block's weights and the drain once per call (a bypass call is
+    charged per fold). The excess of this over the compute time is the call's **stall** time:
+    modelled only, the C simulation runs the processes one after the other and cannot show it.
+
+Memory and DMA
+    The streams are the DMAs: at most one bus word per cycle per channel, which the compute time
+    already charges. That is also each HP port's peak at the PL clock (a bus_bits-wide port at
+    the PL clock, ``Board.hp_port_bytes_per_s``; dma0's read and write channels share HP0 but use
+    its separate AXI read and write channels, dma1 has HP1), so the HP ports add no limit of their
+    own; a design wider than the board's HP ports is refused, as the build flow refuses it. The
+    DDR is shared by all three channels: a call's DMA busy time is its bytes over the board's
+    effective DDR bandwidth (``DDR_EFFICIENCY`` x the peak of ``devices.py``), and only the part
+    not hidden under the call's work on the PL, plus the DMA start latency, adds to the frame
+    (``dma_ms``): streaming DMA runs concurrently with compute.
+
+Host
+    Per call: MMIO accesses (registers, ap_start, DMA starts, polls; ``blocks.Control``) at a
+    measured per-access cost from Python on the board's ARM; per frame: flush of the input image
+    and invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte. All serial with
+    the PL (the driver issues one call at a time).
+
+For the search, a plan made for one (p_oc, bits, tile_pixels) serves every p_ic and stage3_lanes:
+the model reads only each Block's lanes, pixels, rows, band and kernel, and recomputes sub-folds
+from the lanes and the evaluated p_ic (``CallShape``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Optional
+
+from zynqyolo.model.ir import Network
+
+from .blocks import (LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLES, OUT_WRITE_DEPTH, STAGE2_DEPTH, STAGE3_DEPTH, AccumulateTile,
+                     ConvEngine, Control, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer, design_resources)
+from .devices import Board, Device
+from .hwconfig import HwConfig
+from .plan import ACC_BITS, STAGE3, Call, Plan, make_plan, param_stream_nbytes
+
+KIND = "modelled"
+LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "BIAS_LOAD", "ACC",
+               "ACC_BYPASS", "YOLO_PHASE", "STAGE3", "OUT_WRITE")
+PROCESSES = ("read", "conv", "stage2", "stage3", "write")
+
+# ---------------------------------------------------------------------------- memory system ----
+# PG021 (AXI DMA v7.1), "Performance": 10,000-byte transfers at 100 MHz reach 99.76 % (MM2S) and
+# 74.64 % (S2MM) of the theoretical stream throughput.
+MM2S_EFFICIENCY = 0.9976
+S2MM_EFFICIENCY = 0.7464
+# PG021 "Latency": m_axi_mm2s_arvalid to m_axis_mm2s_tvalid 6 clocks; plus the PS DDR read latency,
+# for which we have no measured figure: 100 PL cycles is an estimate (it is paid once per call).
+DMA_START_CYCLES = 6 + 100
+# Effective share of the PS DDR peak the PL can use: ~3.5 GB/s measured through all HP and ACP
+# ports of a Zynq-7000 (rsoc-framework.com, "How fast are DMA transfers on Xilinx Zynq?") against
+# a 32-bit DDR3-1066's 4.26 GB/s peak = 0.82; 0.8 is applied to every board (an estimate elsewhere).
+DDR_EFFICIENCY = 0.8
+
+# ------------------------------------------------------------------------------------ host ----
+# Python MMIO through PYNQ on a PYNQ-Z1 (XC7Z020, Cortex-A9 at 650 MHz): 5,600 MMIO.write calls took
+# 150-200 ms (27-36 us each, https://discuss.pynq.io/t/mmio-write-is-too-slow/389), and four
+# ip.write calls plus a start took 120-130 us on a PYNQ-Z2 (KastnerRG/Read_the_docs issue #25).
+# We take 30 us per access, reads as writes (reads were not measured separately), at 650 MHz, and
+# scale it by CPU clock for other boards (an estimate: same interpreter work per access).
+MMIO_ACCESS_US = 30.0
+MMIO_MEASURED_CPU_MHZ = 650.0
+# reference-model.md "Host terms": cache flush + invalidate at 0.9 ns/byte, measured by the reference
+# on the Zedboard's Cortex-A9 (666.7 MHz); scaled by CPU clock for other boards (estimate).
+CACHE_NS_PER_BYTE = 0.9
+CACHE_MEASURED_CPU_MHZ = 666.7
+
+
+@dataclass(frozen=True)
+class HostModel:
+    """What the host adds per call and per frame (modelled)."""
+
+    mmio_access_us: float
+    cache_ns_per_byte: float
+    verify_registers: bool = True  # host/driver.py Driver(verify_registers=True) reads every register back
+
+    @classmethod
+    def for_board(cls, board: Board, verify_registers: bool = True) -> "HostModel":
+        return cls(MMIO_ACCESS_US * MMIO_MEASURED_CPU_MHZ / board.cpu_clock_mhz,
+                   CACHE_NS_PER_BYTE * CACHE_MEASURED_CPU_MHZ / board.cpu_clock_mhz, verify_registers)
+
+    def to_dict(self) -> dict:
+        return {"mmio_access_us": self.mmio_access_us, "cache_ns_per_byte": self.cache_ns_per_byte,
+                "verify_registers": self.verify_registers}
+
+
+@dataclass(frozen=True)
+class MemoryModel:
+    """The board's DDR as the PL sees it."""
+
+    ddr_bytes_per_s: float  # effective
+
+    @classmethod
+    def for_board(cls, board: Board) -> "MemoryModel":
+        return cls(board.ddr_peak_bytes_per_s * DDR_EFFICIENCY)
+
+
+# ------------------------------------------------------------------ plans without calibration ----
+class FormatStandIn:
+    """What ``make_plan`` reads from a quantised model, without calibrating one.
+
+    Formats only set the ``yolo_shift`` register (the sigmoid index alignment) and pass the
+    plan's format checks (accumulator width, requantisation shift range); neither changes a loop
+    count or a byte count. The stand-in gives every tensor the sigmoid table's input frac (so
+    yolo_shift is 0) and every conv a 48-bit accumulator with shift 0. Its content hash names it,
+    so a plan made with it can never drive a board or the C simulation of a real model
+    (``host.frame.check_model`` refuses it).
+    """
+
+    def __init__(self, network: Network, bits: int, network_hash: Optional[str] = None):
+        import numpy as np
+
+        from zynqyolo.model.fixed import sigmoid_lut
+
+        self.network = network
+        self.bits = bits
+        lut = sigmoid_lut(bits)
+        self.sigmoid = SimpleNamespace(in_frac=lut.in_frac, entries=lut.entries)
+        self.content_hash = f"formats-stand-in-{bits}bit-{(network_hash or network.content_hash)[:16]}"
+        neutral = SimpleNamespace(acc_width=ACC_BITS, acc_fracs=np.zeros(1, dtype=np.int64),
+                                  output=SimpleNamespace(frac=0))
+        self.convs = {conv.index: neutral for conv in network.convs}
+
+    def format_of(self, index: int):
+        return SimpleNamespace(frac=self.sigmoid.in_frac)
+
+
+def network_maxima(network: Network) -> dict[str, int]:
+    """The HwConfig maxima this network needs (as plan._check_capacity checks them)."""
+    widths = [network.width] + [layer.out_shape.w for layer in network.layers]
+    heights = [network.height] + [layer.out_shape.h for layer in network.layers]
+    return {"max_width": max(widths), "max_height": max(heights),
+            "max_in_channels": max(c.in_shape.c for c in network.convs),
+            "max_out_channels": max(c.filters for c in network.convs)}
+
+
+def plan_for(network: Network, config: HwConfig, network_hash: Optional[str] = None) -> Plan:
+    """The plan of ``network`` on ``config`` with stand-in formats (for modelling only)."""
+    return make_plan(network, FormatStandIn(network, config.bits, network_hash), config)
+
+
+# ---------------------------------------------------------------------------- call shapes ----
+@dataclass(frozen=True)
+class BlockClass:
+    """``count`` identical consecutive-block situations of one call (same lanes, geometry, next lanes)."""
+
+    count: int
+    lanes: int  # input lanes of the block's fold
+    next_lanes: int  # input lanes of the next block (0: last block of the call)
+    out_pixels: int
+    read_pixels: int  # input pixels streamed (band rows plus halo)
+    fill: int  # LINE_FILL iterations
+    last_fold: bool  # stage 2 hands this block's pixels to stage 3
+    out_lanes: int  # lanes of the output fold
+    s3_slots: int  # stage-3 slots of the band (last fold only)
+    out_written: float  # output pixels the writer emits for the band (last fold only; share of the fold)
+
+
+@dataclass(frozen=True)
+class CallShape:
+    """What the model needs of one planned call, independent of p_ic and stage3_lanes."""
+
+    index: int
+    layers: tuple[int, ...]
+    name: str
+    conv: bool
+    ksize: int
+    mode: int
+    pool_stride: int
+    height: int
+    width: int
+    out_height: int
+    out_width: int
+    in_channels: int
+    out_channels: int
+    out_folds: int
+    in_folds: int
+    bands: int
+    in_fold_lanes: tuple[int, ...]  # lanes of each input fold (segment A then B)
+    out_fold_lanes: tuple[int, ...]
+    classes: tuple[BlockClass, ...]
+    first_lanes: int
+    in_nbytes: int
+    out_nbytes: int
+    registers: tuple[tuple[str, int], ...]
+    n_transfers_fixed: int  # in + out transfers (+1 for params if a conv call)
+    n_in_transfers: int
+    useful_macs: int
+    writes_output_buffer: bool
+
+
+_SHORT = {"convolutional": "conv"}
+
+
+def _name(call: Call, network: Network) -> str:
+    """'conv12', 'conv0+maxpool1', 'maxpool9' (the reference model's names)."""
+    return "+".join(f"{_SHORT.get(network.layers[i].kind, network.layers[i].kind)}{i}" for i in call.layers)
+
+
+def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
+    """Group a call's Blocks into classes (exact: every block is in exactly one class)."""
+    r = call.regs
+    h, w = r["height"], r["width"]
+    mode, stride = r["stage3"], r["pool_stride"]
+    if mode == STAGE3["maxpool"]:
+        oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
+    elif mode == STAGE3["upsample"]:
+        oh, ow = 2 * h, 2 * w
+    else:
+        oh, ow = h, w
+    segs = [c for c in (r["in_channels_a"], r["in_channels_b"]) if c]
+    in_fold_lanes = tuple(n for c in segs for n in config.fold_lanes(c))
+    out_fold_lanes = config.fold_lanes(r["out_channels"])
+    classes: dict[tuple, int] = {}
+    useful = 0
+    first_lanes = 0
+    if r["conv_enable"]:
+        blocks = call.blocks
+        in_folds = len(in_fold_lanes)
+        k = r["ksize"]
+        extra = Stage3.slots(mode, stride, h, w) - h * w  # pool stride 1: the flush row and column
+        fills: dict[tuple[int, int], int] = {}
+        for n, b in enumerate(blocks):
+            nxt = blocks[n + 1].in_lanes if n + 1 < len(blocks) else 0
+            last = b.in_fold == in_folds - 1
+            fill = fills.get((b.band, b.out_pixels))
+            if fill is None:
+                fill = fills[(b.band, b.out_pixels)] = LineBuffer.fill_pixels(b.band, r["band_rows"], h, w, k,
+                                                                             b.out_pixels)
+            slots = written = 0
+            if last:
+                slots = (4 if mode == STAGE3["upsample"] else 1) * b.out_pixels
+                if b.band == r["bands"] - 1:
+                    slots += extra
+                written = oh * ow * b.out_pixels / (h * w)
+            key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, fill, last, out_fold_lanes[b.out_fold],
+                   slots, written)
+            classes[key] = classes.get(key, 0) + 1
+        first_lanes = blocks[0].in_lanes
+        conv = network.layers[call.layers[0]]
+        useful = ConvEngine.useful_macs(conv.in_shape.c, conv.filters, h * w, k)
+    classes_t = tuple(BlockClass(count, *key) for key, count in classes.items())
+    in_nbytes = sum(t.nbytes for t in call.in_transfers)
+    return CallShape(
+        index=call.index, layers=call.layers, name=_name(call, network), conv=bool(r["conv_enable"]),
+        ksize=r["ksize"], mode=mode, pool_stride=stride, height=h, width=w, out_height=oh, out_width=ow,
+        in_channels=sum(segs), out_channels=r["out_channels"], out_folds=r["out_folds"], in_folds=len(in_fold_lanes),
+        bands=r["bands"], in_fold_lanes=in_fold_lanes, out_fold_lanes=out_fold_lanes, classes=classes_t,
+        first_lanes=first_lanes, in_nbytes=in_nbytes, out_nbytes=call.out_transfer.nbytes,
+        registers=call.registers, n_transfers_fixed=len(call.transfers), n_in_transfers=len(call.in_transfers),
+        useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output")
+
+
+def plan_shapes(plan: Plan, network: Network, network_hash: Optional[str] = None) -> tuple[CallShape, ...]:
+    if plan.network_hash != (network_hash or network.content_hash):
+        raise ValueError("the plan was made for another network (content hashes differ)")
+    return tuple(call_shape(c, plan.config, network) for c in plan.calls)
+
+
+def check_shape_config(shape: CallShape, config: HwConfig) -> None:
+    """A shape serves configs with its plan's p_oc and bits (fold lanes) whose tile holds its bands."""
+    if config.fold_lanes(shape.out_channels) != shape.out_fold_lanes:
+        raise ValueError(f"call {shape.index}: planned for another p_oc or bits than {config.name}")
+    regs = dict(shape.registers)
+    if shape.conv and shape.in_folds > 1 and regs["band_rows"] * shape.width > config.tile_pixels:
+        raise ValueError(f"call {shape.index}: its bands of {regs['band_rows']} rows do not fit "
+                         f"tile_pixels={config.tile_pixels}")
+
+
+# ------------------------------------------------------------------ loop counts and lockstep ----
+def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
+    """One pass over a call's block classes: the iterations of every labelled loop (what the C
+    simulation counts) and the lockstep composition (see the module docstring)."""
+    n = dict.fromkeys(LOOP_LABELS, 0)
+    p_ic, lpw, p_oc = config.p_ic, config.lanes_per_word, config.p_oc
+    c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY
+    s3l = config.stage3_lanes
+    yolo = shape.mode == STAGE3["yolo"]
+    slots = Stage3.slots(shape.mode, shape.pool_stride, shape.height, shape.width)
+    out_px = shape.out_height * shape.out_width
+    for lanes in shape.out_fold_lanes:
+        n["STAGE3"] += slots * Stage3.groups(s3l, lanes)
+        n["OUT_WRITE"] += StreamIO.write_words(config, lanes, out_px)
+    if yolo:
+        n["YOLO_PHASE"] = shape.out_folds * p_oc
+
+    if not shape.conv:
+        px = shape.height * shape.width
+        lockstep = 0.0
+        for lanes in shape.in_fold_lanes:
+            read = StreamIO.read_words(config, lanes, px)
+            n["CONV_READ"] += read
+            lockstep += max(read * c_in, px, slots * Stage3.groups(s3l, lanes),
+                            StreamIO.write_words(config, lanes, out_px) * c_out)
+            lockstep += (p_oc if yolo else 0) + 3 * LOOP_ENTRY_CYCLES
+        n["CONV_BYPASS"] = n["ACC_BYPASS"] = len(shape.in_fold_lanes) * px
+        return n, lockstep + STAGE3_DEPTH + OUT_WRITE_DEPTH
+
+    k = shape.ksize
+    first_words = WeightBuffer.words(config, p_ic, shape.first_lanes, k)
+    n["PREAMBLE"] = ConvEngine.preamble_words(config, shape.out_folds)
+    n["BIAS_LOAD"] = AccumulateTile.bias_load_iterations(config, shape.out_folds)
+    n["WEIGHT_LOAD"] = first_words
+    per_block = 3 * LOOP_ENTRY_CYCLES + ConvEngine.mac_depth(p_ic)
+    lockstep = (n["PREAMBLE"] + first_words) * c_in
+    read_words = line_fill = mac_total = leftover = acc = 0
+    for c in shape.classes:
+        count = c.count
+        # The block's loop iterations (blocks.py) ...
+        macs = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
+        nxt = WeightBuffer.words(config, p_ic, c.next_lanes, k) if c.next_lanes else 0
+        left = nxt - macs if nxt > macs else 0
+        words = StreamIO.read_words(config, c.lanes, c.read_pixels)
+        read_words += count * words
+        line_fill += count * c.fill
+        mac_total += count * macs
+        leftover += count * left
+        acc += count * c.out_pixels
+        # ... and the pace of its body in lockstep: the slowest process.
+        wpp = c.lanes / lpw * c_in  # cycles per input pixel at the stream's pace
+        body = max(macs, (c.read_pixels - c.fill) * wpp, c.out_pixels)
+        if c.last_fold:
+            body = max(body, c.s3_slots * Stage3.groups(s3l, c.out_lanes), c.out_written * c.out_lanes / lpw * c_out)
+        lockstep += count * (c.fill * (wpp if wpp > 1.0 else 1.0) + body + left * c_in + per_block)
+    n["CONV_READ"] = read_words
+    n["LINE_FILL"] = line_fill
+    n["CONV_MAC"] = mac_total
+    n["WEIGHT_LOAD"] += leftover
+    n["ACC"] = acc
+    if yolo and shape.in_folds == 1:  # YOLO_PHASE cannot hide behind earlier input folds
+        lockstep += shape.out_folds * p_oc
+    return n, lockstep + STAGE2_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
+
+
+def loop_counts(shape: CallShape, config: HwConfig) -> dict[str, int]:
+    """Iterations of every labelled loop of the kernels in this call (what the C simulation counts)."""
+    return _walk(shape, config)[0]
+
+
+def process_cycles(counts: dict[str, int]) -> dict[str, float]:
+    """Busy cycles of each dataflow process from its loops' iteration counts (II 1 each; stream
+    words at the DMA's efficiency)."""
+    return {
+        "read": counts["CONV_READ"] / MM2S_EFFICIENCY,
+        "conv": counts["PREAMBLE"] + counts["WEIGHT_LOAD"] + counts["LINE_FILL"] + counts["CONV_MAC"]
+        + counts["CONV_BYPASS"],
+        "stage2": counts["BIAS_LOAD"] + counts["ACC"] + counts["ACC_BYPASS"],
+        "stage3": counts["YOLO_PHASE"] + counts["STAGE3"],
+        "write": counts["OUT_WRITE"] / S2MM_EFFICIENCY,
+    }
+
+
+def blocks_per_call(config: HwConfig, registers: dict[str, int]) -> int:
+    """Blocks (out fold, band, input fold) of a conv call, or folds of a bypass call: the number
+    of times the loops restart (zy_common.h make_block; zy_stream_io.h)."""
+    r = registers
+    in_folds = config.folds(r["in_channels_a"]) + (config.folds(r["in_channels_b"]) if r["in_channels_b"] else 0)
+    return r["out_folds"] * r["bands"] * in_folds if r["conv_enable"] else config.folds(r["in_channels_a"])
+
+
+def fill_drain_cycles(config: HwConfig, registers: dict[str, int]) -> float:
+    """Pipeline entry/depth per block plus the drain of stages 2, 3 and the writer (estimates)."""
+    n = blocks_per_call(config, registers)
+    per_block = 3 * LOOP_ENTRY_CYCLES + (ConvEngine.mac_depth(config.p_ic) if registers["conv_enable"] else 0)
+    drain = (STAGE2_DEPTH if registers["conv_enable"] else 0) + STAGE3_DEPTH + OUT_WRITE_DEPTH
+    return n * per_block + drain
+
+
+def compute_cycles(counts: dict[str, int], config: HwConfig, registers: dict[str, int]) -> float:
+    """A call's compute time: its slowest process plus fill/drain. A function of loop counts and
+    registers only, so it applies alike to the model's counts and to the C simulation's."""
+    return max(process_cycles(counts).values()) + fill_drain_cycles(config, registers)
+
+
+@dataclass(frozen=True)
+class CallCycles:
+    compute: float  # slowest process + fill/drain
+    lockstep: float  # the block-by-block lockstep composition (>= compute up to rounding)
+    mac_iterations: int
+    busy: dict[str, float]  # busy cycles of each process
+    counts: dict[str, int]
+
+    @property
+    def stall(self) -> float:
+        return max(0.0, self.lockstep - self.compute)
+
+    @property
+    def bound(self) -> str:
+        return max(self.busy, key=self.busy.get)
+
+
+def call_cycles(shape: CallShape, config: HwConfig) -> CallCycles:
+    """Modelled compute and lockstep cycles of one call on ``config``."""
+    counts, lockstep = _walk(shape, config)
+    busy = process_cycles(counts)
+    compute = max(busy.values()) + fill_drain_cycles(config, dict(shape.registers))
+    return CallCycles(compute, lockstep, counts["CONV_MAC"], busy, counts)
+
+
+def params_nbytes(shape: CallShape, config: HwConfig) -> int:
+    if not shape.conv:
+        return 0
+    return param_stream_nbytes(config, shape.ksize, shape.out_channels, list(shape.in_fold_lanes), shape.bands)
+
+
+# ------------------------------------------------------------------------------ estimates ----
+@dataclass(frozen=True)
+class BatchEstimate:
+    """One call (layer batch): all figures modelled."""
+
+    index: int
+    name: str
+    layers: tuple[int, ...]
+    compute_cycles: float
+    stall_cycles: float
+    compute_ms: float  # slowest process + fill/drain
+    stall_ms: float  # lockstep stalls beyond that
+    dma_busy_ms: float  # DDR time of the call's bytes (overlapped with the PL's work)
+    dma_ms: float  # the part not hidden under the PL's work, plus the DMA start latency
+    host_call_ms: float
+    cache_ms: float
+    useful_macs: int
+    mac_iterations: int
+    bound: str  # the process with the most busy cycles
+    busy_cycles: dict[str, float]
+    nbytes: dict[str, int]
+    transfers: int
+    mmio_accesses: int
+    counts: dict[str, int] = field(repr=False)
+
+    @property
+    def host_ms(self) -> float:
+        return self.host_call_ms + self.cache_ms
+
+    @property
+    def pl_cycles(self) -> float:
+        return self.compute_cycles + self.stall_cycles
+
+    @property
+    def latency_ms(self) -> float:
+        return self.compute_ms + self.stall_ms + self.dma_ms + self.host_ms
+
+    def to_dict(self) -> dict:
+        return {"index": self.index, "name": self.name, "layers": list(self.layers),
+                "compute_cycles": self.compute_cycles, "stall_cycles": self.stall_cycles,
+                "compute_ms": self.compute_ms, "stall_ms": self.stall_ms, "dma_ms": self.dma_ms,
+                "dma_busy_ms": self.dma_busy_ms, "host_ms": self.host_ms, "host_call_ms": self.host_call_ms,
+                "cache_ms": self.cache_ms, "latency_ms": self.latency_ms, "useful_macs": self.useful_macs,
+                "mac_iterations": self.mac_iterations, "bound": self.bound, "busy_cycles": dict(self.busy_cycles),
+                "nbytes": dict(self.nbytes), "transfers": self.transfers, "mmio_accesses": self.mmio_accesses,
+                "loop_counts": dict(self.counts)}
+
+
+@dataclass(frozen=True)
+class DesignEstimate:
+    """A design point on a board: frame latency, its parts per batch, resources. All modelled."""
+
+    config: HwConfig
+    board: Board
+    device: Device
+    batches: tuple[BatchEstimate, ...]
+    resources: Resources
+    resources_by_block: dict[str, Resources]
+    host: HostModel
+    leaky_mul_impl: str
+
+    @property
+    def latency_ms(self) -> float:
+        return sum(b.latency_ms for b in self.batches)
+
+    @property
+    def compute_ms(self) -> float:
+        return sum(b.compute_ms for b in self.batches)
+
+    @property
+    def stall_ms(self) -> float:
+        return sum(b.stall_ms for b in self.batches)
+
+    @property
+    def dma_ms(self) -> float:
+        return sum(b.dma_ms for b in self.batches)
+
+    @property
+    def host_ms(self) -> float:
+        return sum(b.host_ms for b in self.batches)
+
+    @property
+    def pl_cycles(self) -> float:
+        """Cycles the PL works on the frame (compute + stalls)."""
+        return sum(b.pl_cycles for b in self.batches)
+
+    @property
+    def useful_macs(self) -> int:
+        return sum(b.useful_macs for b in self.batches)
+
+    @property
+    def mac_efficiency(self) -> float:
+        """Useful MACs / (MAC units x the frame's PL cycles, stalls included)."""
+        return self.useful_macs / (self.config.macs * self.pl_cycles)
+
+    @property
+    def fps(self) -> float:
+        return 1e3 / self.latency_ms
+
+    def fits(self, cap: float = 1.0) -> bool:
+        return self.resources.fits(self.device, cap)
+
+    def to_dict(self, *, per_batch: bool = True) -> dict:
+        d = {
+            "kind": KIND,
+            "arch": "zynqyolo",
+            "params": self.config.to_dict(),
+            "design_name": self.config.name,
+            "design_hash": self.config.content_hash,
+            "device": self.device.part,
+            "board": self.board.name,
+            "clock_mhz": self.config.clock_mhz,
+            "bits": self.config.bits,
+            "latency_ms": self.latency_ms,
+            "fps": self.fps,
+            "compute_ms": self.compute_ms,
+            "stall_ms": self.stall_ms,
+            "dma_ms": self.dma_ms,
+            "host_ms": self.host_ms,
+            "pl_cycles": self.pl_cycles,
+            "mac_units": self.config.macs,
+            "useful_macs": self.useful_macs,
+            "mac_efficiency": self.mac_efficiency,
+            "resources": self.resources.to_dict(),
+            "resource_fractions": self.resources.fractions(self.device),
+            "fits_device": self.fits(1.0),
+            "resources_by_block": {k: v.to_dict() for k, v in self.resources_by_block.items()},
+            "calls_per_frame": len(self.batches),
+            "host": self.host.to_dict(),
+            "leaky_mul_impl": self.leaky_mul_impl,
+        }
+        if per_batch:
+            d["batches"] = [b.to_dict() for b in self.batches]
+        return d
+
+
+def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel):
+    cc = call_cycles(s, config)
+    nbytes = {"fmap_in": s.in_nbytes, "params": params_nbytes(s, config), "fmap_out": s.out_nbytes}
+    accesses = Control.call_accesses(len(s.registers), s.n_transfers_fixed, s.n_in_transfers, s.conv,
+                                     host.verify_registers)
+    return cc, nbytes, accesses
+
+
+def _dma_ms(nbytes_total: int, pl_ms: float, memory: MemoryModel, mhz: float) -> tuple[float, float]:
+    busy_ms = nbytes_total / memory.ddr_bytes_per_s * 1e3
+    return busy_ms, max(0.0, busy_ms - pl_ms) + DMA_START_CYCLES / (mhz * 1e3)
+
+
+def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: MemoryModel, host: HostModel,
+                     io_nbytes: tuple[int, int], cache: Optional[dict] = None) -> tuple[float, float, int, int]:
+    """Fast path for the search: (latency_ms, PL cycles, MAC iterations, useful MACs), the same terms
+    as ``estimate_shapes``. ``cache`` (a dict the caller keeps) memoises per-call results by (call
+    shape, p_ic, stage3_lanes), which several tiles share; it keys on the shape objects' identity,
+    so the caller keeps equal shapes as one object (``explore`` does) and the dict no longer than
+    the shapes."""
+    mhz = config.clock_mhz
+    latency = (io_nbytes[0] + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6
+    pl_total = 0.0
+    mac_iterations = 0
+    useful = 0
+    for s in shapes:
+        key = (id(s), config.p_ic, config.stage3_lanes)
+        hit = cache.get(key) if cache is not None else None
+        if hit is None:
+            cc = call_cycles(s, config)
+            hit = (cc.compute + cc.stall, cc.mac_iterations, s.in_nbytes + params_nbytes(s, config) + s.out_nbytes)
+            if cache is not None:
+                cache[key] = hit
+        pl_cycles, macs, nbytes_total = hit
+        accesses = Control.call_accesses(len(s.registers), s.n_transfers_fixed, s.n_in_transfers, s.conv,
+                                         host.verify_registers)
+        pl_ms = pl_cycles / (mhz * 1e3)
+        latency += pl_ms + _dma_ms(nbytes_total, pl_ms, memory, mhz)[1] + accesses * host.mmio_access_us * 1e-3
+        pl_total += pl_cycles
+        mac_iterations += macs
+        useful += s.useful_macs
+    return latency, pl_total, mac_iterations, useful
+
+
+def estimate_shapes(shapes: tuple[CallShape, ...], config: HwConfig, board: Board, host: HostModel,
+                    io_nbytes: tuple[int, int], leaky_mul_impl: str = LEAKY_MUL_IMPL) -> DesignEstimate:
+    """The full estimate (per batch) of ``config`` from call shapes of a compatible plan."""
+    from zynqyolo.model.fixed import sigmoid_lut
+
+    if config.bus_bits > board.hp_port_bits:
+        raise ValueError(f"the design streams {config.bus_bits}-bit words but {board.name}'s HP ports are "
+                         f"{board.hp_port_bits}-bit (hls/bitstream.py refuses to build it)")
+    memory = MemoryModel.for_board(board)
+    mhz = config.clock_mhz
+    batches = []
+    flush_nbytes, invalidate_nbytes = io_nbytes
+    last_output = max((s.index for s in shapes if s.writes_output_buffer), default=shapes[-1].index)
+    for s in shapes:
+        check_shape_config(s, config)
+        cc, nbytes, accesses = _call_terms(s, config, memory, host)
+        compute_ms, stall_ms = cc.compute / (mhz * 1e3), cc.stall / (mhz * 1e3)
+        busy_ms, dma_ms = _dma_ms(sum(nbytes.values()), compute_ms + stall_ms, memory, mhz)
+        cache_bytes = (flush_nbytes if s.index == shapes[0].index else 0) + \
+            (invalidate_nbytes if s.index == last_output else 0)
+        batches.append(BatchEstimate(
+            index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
+            compute_ms=compute_ms, stall_ms=stall_ms, dma_busy_ms=busy_ms, dma_ms=dma_ms,
+            host_call_ms=accesses * host.mmio_access_us * 1e-3, cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6,
+            useful_macs=s.useful_macs, mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy,
+            nbytes=nbytes, transfers=s.n_transfers_fixed, mmio_accesses=accesses, counts=cc.counts))
+    by_block = design_resources(config, sigmoid_lut(config.bits).entries, leaky_mul_impl)
+    total = Resources()
+    for r in by_block.values():
+        total = total + r
+    return DesignEstimate(config, board, board.device, tuple(batches), total, by_block, host, leaky_mul_impl)
+
+
+def estimate(config: HwConfig, network: Network, board: Board, *, plan: Optional[Plan] = None,
+             host: Optional[HostModel] = None, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> DesignEstimate:
+    """Modelled frame latency and resources of one design point on one board.
+
+    ``plan`` defaults to the plan of ``network`` on ``config`` with stand-in formats; pass the real
+    plan (of a quantised model) to model exactly what a frame would run.
+    """
+    if plan is None:
+        plan = plan_for(network, config)
+    shapes = plan_shapes(plan, network)
+    host = host or HostModel.for_board(board)
+    io = (plan.buffer_nbytes["input"], plan.buffer_nbytes["output"])
+    return estimate_shapes(shapes, config, board, host, io, leaky_mul_impl)

@@ -1,0 +1,466 @@
+"""The design-space explorer of our architecture: block models, the frame latency model against the
+C simulation's loop counters, the search on xc7z020 and on UltraScale+ parts, the reference's
+search through the same CLI, the figures, and the requests that cannot be met.
+
+The C simulation is the independent check of the model: the kernels count every iteration of
+their pipelined loops; the model derives the same counts from the plan's Blocks and registers.
+Loop counts do not depend on the data, so those calls stream zeros of the lengths the registers
+imply. Hand-computed figures below come from the kernels' loop bounds, not from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from zynqyolo.dse import blocks, devices, explore, perf, yu2020
+from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.errors import ZynqyoloError
+from zynqyolo.model import load_cfg
+
+REDUCED = 128  # input size of the default tier's C simulation (13x13 maps become 4x4)
+
+# Several design points: bands forced by small tiles, partial folds (p_oc not dividing the channel
+# counts), p_ic from 3 to 8, narrow and wide stage 3, and 8-bit (8 lanes per bus word).
+CSIM_CONFIGS = {
+    "oc24ic8-t64": HwConfig(p_oc=24, p_ic=8, tile_pixels=64),
+    "oc16ic4-s3_16": HwConfig(p_oc=16, p_ic=4, stage3_lanes=16),
+    "oc8ic8-t128": HwConfig(p_oc=8, p_ic=8, tile_pixels=128, stage3_lanes=4),
+    "oc12ic3-t100": HwConfig(p_oc=12, p_ic=3, stage3_lanes=6, tile_pixels=100),
+    "oc16ic8-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=2, tile_pixels=200),
+}
+
+
+# --------------------------------------------------------------------------------- fixtures ----
+@pytest.fixture(scope="module")
+def net416(model_files):
+    return load_cfg(model_files[0])
+
+
+@pytest.fixture(scope="module")
+def net128(model_files):
+    return load_cfg(model_files[0], width=REDUCED, height=REDUCED)
+
+
+@pytest.fixture(scope="module")
+def toolchain():
+    from zynqyolo.hls.csim import ap_types_dir
+
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("g++ not found on PATH: the HLS C simulation needs a C++14 compiler")
+    try:
+        return ap_types_dir()
+    except ZynqyoloError as exc:
+        pytest.skip(f"the ap_types headers are unavailable: {exc}")
+
+
+@pytest.fixture(scope="module")
+def z020(net416):
+    """The searches on xc7z020 at 100 and 150 MHz, 16-bit, cap 0.9 (sharing plans)."""
+    return {mhz: explore.search(net416, "xc7z020", clock_mhz=mhz, bits=16, cap=0.9) for mhz in (100, 150)}
+
+
+@pytest.fixture(scope="module")
+def cli():
+    """``zynqyolo.cli.main`` with the dse and estimate commands registered (until cli.COMMANDS has them)."""
+    import zynqyolo.cli as cli_module
+
+    saved = cli_module.COMMANDS
+    cli_module.COMMANDS = saved + tuple(c for c in ("dse", "estimate") if c not in saved)
+    yield cli_module.main
+    cli_module.COMMANDS = saved
+
+
+def _zero_call(acc, call, config):
+    from zynqyolo.hls.registers import call_words
+
+    n = call_words(config, call.regs)
+    return acc.call(call.regs, np.zeros(n.in_words, np.uint64), np.zeros(n.wts_words, np.uint64))
+
+
+def _check_against_csim(network, config) -> dict[str, float]:
+    """Every call of the network: the model's loop counts equal the C simulation's, and the model's
+    compute cycles are within 5 % of the compute cycles of the C simulation's counts. Returns the
+    largest relative errors."""
+    from zynqyolo.hls.csim import CsimAccelerator
+
+    acc = CsimAccelerator(config)
+    plan = perf.plan_for(network, config)
+    shapes = perf.plan_shapes(plan, network)
+    worst = {"counts": 0.0, "compute": 0.0}
+    for call, shape in zip(plan.calls, shapes):
+        measured = _zero_call(acc, call, config).counts
+        model = perf.loop_counts(shape, config)
+        assert set(model) == set(measured), "the kernels' loop labels changed"
+        for label, value in model.items():
+            err = abs(value - measured[label]) / max(1, measured[label])
+            worst["counts"] = max(worst["counts"], err)
+        assert model == measured, f"{config.name} call {shape.name}: model {model} vs csim {measured}"
+        modelled = perf.call_cycles(shape, config).compute
+        from_csim = perf.compute_cycles(measured, config, call.regs)
+        err = abs(modelled - from_csim) / from_csim
+        worst["compute"] = max(worst["compute"], err)
+        assert err <= 0.05, f"{config.name} {shape.name}: modelled {modelled:.0f} vs csim-count {from_csim:.0f}"
+        # the lockstep composition can only add to the slowest process
+        assert perf.call_cycles(shape, config).lockstep >= 0.999 * max(perf.process_cycles(measured).values())
+    return worst
+
+
+# ------------------------------------------------------------------------- block models by hand ----
+def test_memory_mapping_rule_by_hand():
+    # line buffer of p_oc 16 x 16 bits: 3 x 416 = 1248 words of 256 bits; 512x36 gives 3 x 8 = 24 BRAM18,
+    # 1Kx18 2 x 15 = 30, 2Kx9 1 x 29 = 29 -> 24.
+    assert blocks.bram18_blocks(1248, 256) == 24
+    # a 48-bit tile lane of 2048 words: 2Kx9 -> 6, 1Kx18 -> 2 x 3 = 6, 512x36 -> 4 x 2 = 8 -> 6
+    assert blocks.bram18_blocks(2048, 48) == 6
+    assert blocks.bram18_blocks(704, 48) == 3  # 1Kx18 x 3 (512x36 would need 2 x 2 = 4)
+    # depth 64 still distributed RAM (RAM64M: 3 bits per 4 LUTs), 65 is block RAM
+    assert blocks.memory(64, 16) == blocks.Resources(lut=4 * math.ceil(16 / 3))
+    assert blocks.memory(65, 16) == blocks.Resources(bram18=1)
+    assert blocks.memory(18, 16, banks=10) == blocks.Resources(lut=10 * 4 * math.ceil(16 / 6))
+
+
+def test_resources_by_hand():
+    cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=8)
+    by = blocks.design_resources(cfg, sigmoid_entries=2048)
+    # 128 MACs at one DSP48 each; stage 2: two DSP48 per lane for the 48 x 17-bit leaky product
+    assert by["conv_engine"].dsp == 128 and by["accumulate_tile"].dsp == 2 * 16
+    assert by["line_buffer"].bram18 == 24
+    # tile 16 lanes x 6; bias and shift tables 1024/16 = 64 deep: distributed RAM
+    assert by["accumulate_tile"].bram18 == 16 * 6
+    # weight buffer: 16 x 8 memories of 2 x 9 x 2 = 36 words x 16 bits -> RAM64M, 4 x ceil(16/3) LUTs each
+    assert by["weight_buffer"] == blocks.Resources(lut=128 * 4 * 6)
+    # LUT/FF per MAC anchored on the reference's conv IP: 16.8k LUT and 34.8k FF for 144 MACs
+    assert by["conv_engine"].lut == round(128 * 16_800 / 144) and by["conv_engine"].ff == round(128 * 34_800 / 144)
+    fabric = blocks.AccumulateTile.resources(cfg, "fabric")
+    assert fabric.dsp == 0 and fabric.lut > by["accumulate_tile"].lut
+
+
+def test_one_block_by_hand(net416):
+    """Layer 12 (13x13, 512 -> 1024, 3x3) on p_oc 16 x p_ic 8: the kernels' loop bounds by hand."""
+    cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=8)
+    plan = perf.plan_for(net416, cfg)
+    call = next(c for c in plan.calls if c.layers == (12,))
+    b = call.blocks[0]
+    assert (b.in_lanes, b.out_pixels, b.in_rows, b.width, b.ksize) == (16, 169, 13, 13, 3)
+    # CONV_MAC = pixels x 9 taps x S sub-folds, S = 16 / 8
+    assert blocks.ConvEngine.mac_iterations(8, 16, 169, 3) == 169 * 9 * 2 == 3042
+    # weights of a block: 9 x S x p_oc x p_ic codes, 4 per 64-bit word
+    assert blocks.WeightBuffer.words(cfg, 8, 16, 3) == 9 * 2 * 16 * 8 // 4 == 576
+    # LINE_FILL of the first band: one full row and two pixels (rows 0..1, column 0..1)
+    assert blocks.LineBuffer.fill_pixels(0, 13, 13, 13, 3, 169) == 13 + 2
+    shape = next(s for s in perf.plan_shapes(plan, net416) if s.layers == (12,))
+    n = perf.loop_counts(shape, cfg)
+    folds_in, folds_out = 512 // 16, 1024 // 16
+    assert n["CONV_MAC"] == 3042 * folds_in * folds_out == 6_230_016
+    assert n["CONV_READ"] == 13 * 13 * 16 // 4 * folds_in * folds_out
+    assert n["WEIGHT_LOAD"] == 576  # the first block only: every later one loads under 3042 MACs
+    assert n["OUT_WRITE"] == 1024 * 169 // 4
+    # compute: the conv process is the slowest (PREAMBLE + WEIGHT_LOAD + LINE_FILL + CONV_MAC)
+    busy = 1024 + 576 + 15 * folds_in * folds_out + 6_230_016
+    cc = perf.call_cycles(shape, cfg)
+    assert cc.bound == "conv" and cc.busy["conv"] == busy
+    blocks_n = folds_in * folds_out
+    depth = 3 * blocks.LOOP_ENTRY_CYCLES + blocks.CONV_MAC_BASE_DEPTH + 3  # log2(8) adder levels
+    assert cc.compute == busy + blocks_n * depth + blocks.STAGE2_DEPTH + blocks.STAGE3_DEPTH + blocks.OUT_WRITE_DEPTH
+
+
+def test_params_and_stream_bytes_agree_with_the_plan(net416):
+    """The model's bytes per call are the plan's DMA transfers (parameters recomputed per p_ic)."""
+    for cfg in (HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=1024, stage3_lanes=4)):
+        plan = perf.plan_for(net416, cfg)
+        for call, shape in zip(plan.calls, perf.plan_shapes(plan, net416)):
+            assert perf.params_nbytes(shape, cfg) == sum(t.nbytes for t in call.param_transfers)
+            n = perf.loop_counts(shape, cfg)
+            assert n["CONV_READ"] * 8 == sum(t.nbytes for t in call.in_transfers)
+            assert n["OUT_WRITE"] * 8 == call.out_transfer.nbytes
+
+
+def test_a_plan_serves_every_p_ic_and_stage3_lanes(net416):
+    """The search evaluates p_ic/stage3_lanes variants on one plan: same figures as their own plans."""
+    board = devices.get_board("zedboard")
+    skeleton = HwConfig(p_oc=24, p_ic=24, tile_pixels=1024, stage3_lanes=24)
+    plan = perf.plan_for(net416, skeleton)
+    for p_ic, s3 in ((8, 8), (3, 4), (12, 1)):
+        cfg = HwConfig(p_oc=24, p_ic=p_ic, tile_pixels=1024, stage3_lanes=s3)
+        shared = perf.estimate(cfg, net416, board, plan=plan)
+        own = perf.estimate(cfg, net416, board)
+        assert shared.latency_ms == pytest.approx(own.latency_ms, rel=1e-12)
+        assert [b.counts for b in shared.batches] == [b.counts for b in own.batches]
+        io = (plan.buffer_nbytes["input"], plan.buffer_nbytes["output"])
+        fast = perf.frame_latency_ms(perf.plan_shapes(plan, net416), cfg, perf.MemoryModel.for_board(board),
+                                     perf.HostModel.for_board(board), io)
+        assert fast[0] == pytest.approx(own.latency_ms, rel=1e-9)
+
+
+def test_formats_do_not_change_the_model(net128, model_files, photos):
+    """A plan from a calibrated model and one from the stand-in formats give the same estimate."""
+    from zynqyolo.dse.plan import make_plan
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.quantize import calibrate
+
+    q = calibrate(net128, load_weights(model_files[1], net128), [photos["bus"]], bits=16)
+    cfg = HwConfig(p_oc=16, p_ic=8, stage3_lanes=8)
+    board = devices.get_board("zedboard")
+    real = perf.estimate(cfg, net128, board, plan=make_plan(net128, q, cfg))
+    stand_in = perf.estimate(cfg, net128, board)
+    assert real.latency_ms == stand_in.latency_ms
+    assert any(c.regs["yolo_shift"] != 0 for c in make_plan(net128, q, cfg).calls)  # formats did differ
+
+
+# ------------------------------------------------------------------------- against the C simulation ----
+@pytest.mark.csim
+@pytest.mark.parametrize("name", list(CSIM_CONFIGS))
+def test_model_matches_csim_counts_reduced(name, net128, toolchain, capsys):
+    worst = _check_against_csim(net128, CSIM_CONFIGS[name])
+    with capsys.disabled():
+        print(f"\n{name} at {REDUCED}x{REDUCED}: max loop-count error {worst['counts']:.1%}, "
+              f"max compute-cycle error {worst['compute']:.2%} over {14} batches")
+
+
+@pytest.mark.csim
+def test_model_matches_csim_counts_chosen_design(net128, toolchain, z020):
+    """The design the search picks for xc7z020 at 100 MHz, with the counts of every batch."""
+    _check_against_csim(net128, z020[100].best.config)
+
+
+@pytest.mark.csim
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [HwConfig(), HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=8),
+                                    HwConfig(p_oc=32, p_ic=4, tile_pixels=1024, stage3_lanes=8),
+                                    HwConfig(p_oc=16, p_ic=16, bits=8, tile_pixels=4096, stage3_lanes=4)],
+                         ids=lambda c: c.name)
+def test_model_matches_csim_counts_416(config, net416, toolchain):
+    _check_against_csim(net416, config)
+
+
+# -------------------------------------------------------------------------------- the search ----
+def _independent_best(result):
+    feasible = [p for p in result.points
+                if p.latency_ms is not None and all(v <= 0.9 * getattr(result.device, k)
+                                                    for k, v in p.resources.to_dict().items())]
+    return feasible, min(p.latency_ms for p in feasible)
+
+
+@pytest.mark.parametrize("mhz", [100, 150])
+def test_search_xc7z020(z020, mhz, capsys):
+    r = z020[mhz]
+    e = r.best_estimate
+    feasible, fastest = _independent_best(r)
+    assert len(r.points) >= 5000 and len(feasible) == len(r.feasible_points)
+    assert e.latency_ms == pytest.approx(fastest, rel=1e-9)
+    # ties go to fewer resources: no feasible point as fast with a smaller summed resource fraction
+    util = r.best.utilisation(r.device)
+    assert not [p for p in feasible if p.latency_ms <= fastest + 1e-6 and p.utilisation(r.device) < util - 1e-12]
+    assert e.resources.fits(r.device, 0.9) and e.config.bus_bits == 64 and e.config.clock_mhz == mhz
+    assert r.best.resources == e.resources and r.best.latency_ms == pytest.approx(e.latency_ms, rel=1e-9)
+    assert e.mac_efficiency >= 0.80
+    assert e.latency_ms == pytest.approx(e.compute_ms + e.stall_ms + e.dma_ms + e.host_ms)
+    assert e.useful_macs == r.network.macs and round(e.useful_macs / 1e9, 3) == 2.782  # architecture.md section 6
+    assert e.latency_ms < yu2020.PUBLISHED["model_latency_ms"]  # beats the reference's own model
+    with capsys.disabled():
+        res = e.resources
+        print(f"\nxc7z020 {mhz} MHz 16-bit cap 0.9 (modelled): {e.config.name} {e.config.p_oc}x{e.config.p_ic} tile "
+              f"{e.config.tile_pixels} s3 {e.config.stage3_lanes}: {e.latency_ms:.1f} ms = compute "
+              f"{e.compute_ms:.1f} + stalls {e.stall_ms:.1f} + DMA {e.dma_ms:.2f} + host {e.host_ms:.1f}; "
+              f"{res.dsp} DSP, {res.bram18} BRAM18, {res.lut} LUT, {res.ff} FF; MAC efficiency "
+              f"{e.mac_efficiency:.1%}; {len(r.points)} points in {r.wall_s:.1f} s")
+
+
+def test_faster_clock_is_faster(z020):
+    assert z020[150].best_estimate.latency_ms < z020[100].best_estimate.latency_ms
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "modelled 329 ms: under the 0.9 cap the MAC array tops out at 16 x 8 = 128 MACs (DSP: stage 2 takes 2 "
+    "DSP48 per lane for the leaky product as written; LUT: per-MAC logic anchored on the reference's conv IP; "
+    "BRAM: weight-buffer banks deeper than 64 words), so compute alone is 238 ms; the host's Python cost "
+    "per DMA transfer adds 88 ms (see the DSE report)"))
+def test_xc7z020_100mhz_16bit_meets_the_200ms_floor(z020):
+    assert z020[100].best_estimate.latency_ms <= 200.0
+
+
+@pytest.mark.parametrize("part", ["xczu5ev", "xczu7ev"])
+def test_ultrascale_parts_scale(z020, net416, part, capsys):
+    r = explore.search(net416, part, clock_mhz=150, bits=16, cap=0.9)
+    e = r.best_estimate
+    small = z020[150].best_estimate
+    assert e.resources.fits(r.device, 0.9)
+    assert e.config.macs >= 2 * small.config.macs and e.latency_ms < small.latency_ms / 2
+    assert e.config.bus_bits == 64  # the C simulation supports 64-bit streams only (hls/csim.py)
+    with capsys.disabled():
+        res = e.resources
+        print(f"\n{part} ({r.board.name}) 150 MHz 16-bit cap 0.9 (modelled): {e.config.p_oc}x{e.config.p_ic} tile "
+              f"{e.config.tile_pixels} s3 {e.config.stage3_lanes}: {e.latency_ms:.1f} ms = compute "
+              f"{e.compute_ms:.1f} + stalls {e.stall_ms:.1f} + DMA {e.dma_ms:.2f} + host {e.host_ms:.1f}; "
+              f"{res.dsp} DSP, {res.bram18} BRAM18, {res.lut} LUT, {res.ff} FF; MAC efficiency {e.mac_efficiency:.1%}")
+
+
+def test_pareto_fronts(z020):
+    r = z020[100]
+    for front, key in ((r.pareto_dsp(), "dsp"), (r.pareto_bram18(), "bram18")):
+        assert front and all(p.feasible for p in front)
+        assert all(getattr(a.resources, key) <= getattr(b.resources, key) and a.latency_ms > b.latency_ms
+                   for a, b in zip(front, front[1:]))
+        assert front[-1].latency_ms == pytest.approx(r.best.latency_ms)
+        # nothing feasible dominates a front point
+        for p in front:
+            assert not any(getattr(q.resources, key) <= getattr(p.resources, key) and q.latency_ms < p.latency_ms
+                           for q in r.feasible_points)
+
+
+# ------------------------------------------------------------------ the chosen design really runs ----
+@pytest.mark.csim
+def test_chosen_design_plans_and_runs_bit_exact(z020, model_files, photos, toolchain):
+    """The xc7z020 100 MHz choice: make_plan accepts it with a calibrated model at 416, and a whole
+    frame at reduced size through the C simulation equals the integer reference bit for bit."""
+    from zynqyolo.dse.plan import make_plan
+    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.preprocess import letterbox, load_image
+    from zynqyolo.model.quantize import calibrate
+
+    config = z020[100].best.config
+    for size in (416, REDUCED):
+        net = load_cfg(model_files[0], width=size, height=size)
+        q = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
+        plan = make_plan(net, q, config)
+        assert len(plan.calls) == 14
+    ref = IntegerReference(q)
+    codes = ref.quantize_input(letterbox(load_image(photos["zidane"]), net.width, net.height))
+    got = CsimBackend(q, config).forward_codes(codes)
+    want, _ = ref.run(codes)
+    assert len(got) == len(want) == 2
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and np.array_equal(g, w)
+
+
+# ------------------------------------------------------------------------------------- the CLI ----
+def _json(cli, capsys, *argv):
+    assert cli(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _fails(cli, capsys, argv, *words):
+    assert cli(argv) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err, err
+    return err
+
+
+def test_cli_dse_writes_design_plot_and_json(cli, capsys, tmp_path, z020):
+    design, plot = tmp_path / "design.json", tmp_path / "space.png"
+    d = _json(cli, capsys, "dse", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16", "--cap", "0.9",
+              "-o", str(design), "--plot", str(plot), "--json")
+    assert d["kind"] == "modelled" and d["arch"] == "zynqyolo"
+    assert set(d["resources"]) == {"dsp", "bram18", "lut", "ff"}
+    assert d["latency_ms"] == pytest.approx(z020[100].best_estimate.latency_ms)
+    assert d["search"]["points_evaluated"] >= 5000
+    assert len(d["batches"]) == 14
+    for b in d["batches"]:
+        assert {"compute_ms", "dma_ms", "host_ms", "latency_ms"} <= set(b)
+    assert sum(b["latency_ms"] for b in d["batches"]) == pytest.approx(d["latency_ms"])
+    config = HwConfig.load(design)
+    assert config == z020[100].best.config and config.to_dict() == d["params"]
+    from PIL import Image
+
+    with Image.open(plot) as im:
+        assert im.format == "PNG" and im.size[0] > 1000 and im.size[1] > 800
+    # the written design evaluates to the same figures
+    e = _json(cli, capsys, "estimate", "--design", str(design), "--json")
+    assert e["kind"] == "modelled" and e["latency_ms"] == pytest.approx(d["latency_ms"])
+    assert e["resources"] == d["resources"] and e["params"] == d["params"]
+    # and the terminal report labels every table modelled
+    assert cli(["estimate", "--design", str(design)]) == 0
+    out = capsys.readouterr().out
+    titles = [line for line in out.splitlines() if line.startswith(("Design point", "Resources", "Per-batch"))]
+    assert len(titles) >= 4 and all("modelled" in t for t in titles)
+
+
+def test_cli_yu2020_finds_the_reference_point(cli, capsys, tmp_path):
+    out = tmp_path / "ref.json"
+    d = _json(cli, capsys, "dse", "--arch", "yu2020", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16",
+              "-o", str(out), "--json")
+    assert d["kind"] == "modelled" and d["arch"] == "yu2020"
+    ref = yu2020.REFERENCE_POINT.to_dict()
+    assert d["params"] == ref
+    assert round(d["latency_ms"]) == 481 and d["resources"]["dsp"] == 161 and d["resources"]["bram18"] == 184
+    assert d["search"]["points_evaluated"] == 1296
+    assert {"compute_ms", "dma_ms", "host_ms"} <= set(d["batches"][0])
+    # the written point and the parameter form of estimate agree
+    e1 = _json(cli, capsys, "estimate", "--design", str(out), "--json")
+    e2 = _json(cli, capsys, "estimate", "--arch", "yu2020", "--json")
+    e3 = _json(cli, capsys, "estimate", "--arch", "yu2020", "--param", "N_max=32", "--param", "P_mem=8", "--json")
+    assert e1["latency_ms"] == e2["latency_ms"] == e3["latency_ms"] == pytest.approx(d["latency_ms"])
+    e4 = _json(cli, capsys, "estimate", "--arch", "yu2020", "--param", "N_max=64", "--param", "P_mem=16", "--json")
+    assert e4["params"]["n_max"] == 64 and e4["resources"]["dsp"] > 161
+
+
+def test_cli_infeasible_requests(cli, capsys, tmp_path):
+    out = tmp_path / "never.json"
+    base = ["dse", "--clock-mhz", "100", "--bits", "16", "-o", str(out)]
+    _fails(cli, capsys, base + ["--device", "xc7z010", "--cap", "0.05"], "no design point fits", "xc7z010")
+    _fails(cli, capsys, base + ["--device", "xc7z020", "--cap", "0"], "--cap")
+    _fails(cli, capsys, base + ["--device", "xc7z999"], "unknown", "xc7z999", "xc7z020")
+    _fails(cli, capsys, base + ["--device", "xc7z020", "--arch", "yu2020", "--cap", "0.05"], "no point", "grid")
+    assert not out.exists()
+    _fails(cli, capsys, ["estimate", "--arch", "yu2020", "--param", "P_mem=3"], "p_mem", "divide")
+    _fails(cli, capsys, ["estimate", "--arch", "yu2020", "--param", "N_max"], "NAME=VALUE")
+    _fails(cli, capsys, ["estimate", "--arch", "yu2020", "--param", "Q_max=3"], "unknown yu2020 parameter")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"hwconfig": {**HwConfig().to_dict(), "p_oc": 20, "p_ic": 8}}))
+    _fails(cli, capsys, ["estimate", "--design", str(bad)], "p_oc", "multiple of p_ic")
+    _fails(cli, capsys, ["estimate", "--design", str(tmp_path / "missing.json")], "not found")
+    narrow = tmp_path / "narrow.json"
+    HwConfig(p_oc=16, p_ic=8, tile_pixels=100).save(narrow)  # a band of one 104-pixel row does not fit
+    _fails(cli, capsys, ["estimate", "--design", str(narrow)], "tile_pixels")
+    wide = tmp_path / "wide.json"
+    HwConfig(p_oc=32, p_ic=8, bus_bits=128).save(wide)  # Zynq-7000 HP ports are 64-bit
+    _fails(cli, capsys, ["estimate", "--design", str(wide)], "128-bit", "HP ports")
+
+
+def test_view_and_plot_of_both_archs(z020, net416, tmp_path):
+    from PIL import Image
+
+    from zynqyolo.dse import plots
+
+    for result in (z020[150], explore.search_yu2020(net416, "xc7z020", clock_mhz=100)):
+        v = explore.view(result)
+        assert v["points_evaluated"] == len(v["points"]) and v["feasible"] == sum(p["feasible"] for p in v["points"])
+        assert v["reference"]["dsp"] == 161 and round(v["reference"]["latency_ms"]) == 481
+        assert sum(b["compute_ms"] + b["stall_ms"] + b["dma_ms"] + b["host_ms"] for b in v["batches"]) == \
+            pytest.approx(v["chosen"]["latency_ms"])
+        path = plots.plot_exploration(v, tmp_path / f"{v['arch']}.png")
+        with Image.open(path) as im:
+            assert im.format == "PNG"
+
+
+def test_every_latency_and_resource_figure_is_labelled_modelled(z020):
+    d = z020[100].to_dict()
+    assert d["kind"] == "modelled" and d["best"]["kind"] == "modelled" and d["reference"]["kind"] == "modelled"
+    json.dumps(d)
+
+
+def test_host_model_provenance_and_terms(net416):
+    board = devices.get_board("zedboard")
+    host = perf.HostModel.for_board(board)
+    # 30 us per MMIO access measured at 650 MHz (PYNQ-Z1), scaled to the Zedboard's 666.7 MHz
+    assert host.mmio_access_us == pytest.approx(30.0 * 650 / 666.7)
+    assert host.cache_ns_per_byte == pytest.approx(0.9)
+    e = perf.estimate(HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=8), net416, board, host=host)
+    plan = perf.plan_for(net416, e.config)
+    # cache maintenance only for the image (flushed) and the two YOLO outputs (invalidated)
+    cache = sum(b.cache_ms for b in e.batches)
+    assert cache == pytest.approx((plan.buffer_nbytes["input"] + plan.buffer_nbytes["output"]) * 0.9e-6)
+    c0 = plan.calls[0]
+    accesses = 15 * 2 + 1 + len(c0.transfers) * 5 + (len(c0.in_transfers) + 2) * 2 + 1
+    assert e.batches[0].mmio_accesses == accesses
+    quiet = perf.estimate(e.config, net416, board, host=perf.HostModel.for_board(board, verify_registers=False))
+    assert quiet.host_ms == pytest.approx(e.host_ms - 14 * 15 * host.mmio_access_us * 1e-3)

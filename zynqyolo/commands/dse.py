@@ -1,0 +1,132 @@
+"""``zynqyolo dse``: search the design space of our accelerator (or the reference's) for a device."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from ..errors import ZynqyoloError
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dse", help="design-space exploration: the fastest design point that fits a device (modelled)",
+                       description="Evaluate every point of the design grid with the resource and latency models "
+                                   "(all figures modelled, none measured), pick the least frame latency whose DSP, "
+                                   "BRAM18, LUT and FF stay under the cap, report the Pareto fronts and write the "
+                                   "chosen design point (HwConfig JSON) for the HLS, build and host steps.")
+    p.add_argument("--device", required=True, metavar="PART",
+                   help="part (xc7z020, xczu5ev, ...), full ordering code, or board name (zedboard, kv260, ...)")
+    p.add_argument("--board", help="board whose DDR and CPU enter the model (default: the part's usual board)")
+    p.add_argument("--clock-mhz", type=float, required=True, metavar="F", help="PL clock in MHz")
+    p.add_argument("--bits", type=int, choices=(16, 8), required=True, help="datapath precision")
+    p.add_argument("--arch", choices=("zynqyolo", "yu2020"), default="zynqyolo",
+                   help="zynqyolo (ours, default) or yu2020 (the reference design's own model and grid)")
+    p.add_argument("--cap", type=float, default=0.9, help="largest fraction of each device resource to use (0.9)")
+    p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the chosen design point (JSON)")
+    p.add_argument("--plot", type=Path, metavar="FILE.png", help="write the design-space and breakdown figure")
+    p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    p.add_argument("--cfg", type=Path, help="darknet cfg (default: the fetched yolov3-tiny.cfg at its 416x416)")
+    p.add_argument("--leaky-mul", choices=("dsp", "fabric"), default="dsp",
+                   help="stage 2's leaky multiplier: dsp (the kernels as written) or fabric (what-if: the kernels "
+                        "with BIND_OP impl=fabric on it)")
+    p.add_argument("--no-verify-registers", action="store_true",
+                   help="model a host that does not read every register back (the driver's default does)")
+    p.set_defaults(func=run)
+
+
+def load_network(cfg: Path | None):
+    from ..fetch import model_paths
+    from ..model.cfg import load_cfg
+
+    if cfg is None:
+        cfg = model_paths()[0]
+    try:
+        return load_cfg(cfg)
+    except FileNotFoundError:
+        raise ZynqyoloError(f"cfg file not found: {cfg}") from None
+
+
+def check_output_path(path: Path | None, what: str) -> None:
+    if path is None:
+        return
+    if path.is_dir():
+        raise ZynqyoloError(f"{what} {path} is a directory; give a file name")
+    if not path.parent.is_dir():
+        raise ZynqyoloError(f"{what} {path}: directory {path.parent} does not exist")
+
+
+class LazyProgress:
+    """A rich progress bar on stderr that appears only once the work has taken more than a second."""
+
+    def __init__(self, description: str, delay_s: float = 1.0):
+        self.description = description
+        self.delay_s = delay_s
+        self.t0 = time.perf_counter()
+        self.progress = None
+        self.task = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            if time.perf_counter() - self.t0 < self.delay_s:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.progress = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                     TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.progress.start()
+            self.task = self.progress.add_task(self.description, total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def run(args) -> int:
+    from rich.console import Console
+
+    from ..atomic import write_text_atomic
+    from ..dse import explore, perf, plots, report
+
+    check_output_path(args.output, "-o")
+    check_output_path(args.plot, "--plot")
+    network = load_network(args.cfg)
+    explore.check_cap(args.cap)
+    if args.arch == "yu2020":
+        if args.board or args.leaky_mul != "dsp" or args.no_verify_registers:
+            raise ZynqyoloError("--board, --leaky-mul and --no-verify-registers apply to --arch zynqyolo only")
+        result = explore.search_yu2020(network, args.device, clock_mhz=args.clock_mhz, cap=args.cap, bits=args.bits)
+        device = result.device
+    else:
+        board = explore.resolve_board(args.device, args.board)
+        host = perf.HostModel.for_board(board, verify_registers=not args.no_verify_registers)
+        progress = LazyProgress(f"searching {board.part} at {args.clock_mhz:g} MHz")
+        try:
+            result = explore.search(network, args.device, board=args.board, clock_mhz=args.clock_mhz, bits=args.bits,
+                                    cap=args.cap, host=host, leaky_mul_impl=args.leaky_mul, progress=progress)
+        finally:
+            progress.close()
+        device = result.device
+    d = result.to_dict()
+    dev = {"dsp": device.dsp, "bram18": device.bram18, "lut": device.lut, "ff": device.ff}
+    if args.output is not None:
+        if args.arch == "zynqyolo":
+            result.best.config.save(args.output)
+        else:
+            write_text_atomic(args.output, json.dumps({"arch": "yu2020", "kind": perf.KIND, "params": d["params"],
+                                                       "device": d["device"]}, indent=2))
+        d["design_file"] = str(args.output)
+    if args.plot is not None:
+        plots.plot_exploration(explore.view(result), args.plot)
+        d["plot_file"] = str(args.plot)
+    if args.json:
+        print(json.dumps(d, indent=2))
+        return 0
+    console = Console()
+    report.print_exploration(d, dev, console)
+    for key, what in (("design_file", "design point"), ("plot_file", "figure")):
+        if key in d:
+            console.print(f"wrote {what}: {d[key]}")
+    return 0
