@@ -96,3 +96,24 @@ def load_images(paths: list[Path]) -> list[np.ndarray]:
     from zynqyolo.model.preprocess import load_image
 
     return [load_image(p) for p in paths]
+
+
+def pick_board(bitstream_root: Path | str | None) -> tuple[str, Path | None, str]:
+    """("pynq", folder, why) when pynq imports and a built bitstream is under ``bitstream_root``;
+    else ("emu", None, why): notebooks fall back to the emulated board and say so."""
+    import importlib.util
+    import json
+
+    if importlib.util.find_spec("pynq") is None:
+        return "emu", None, "pynq is not installed (not a PYNQ board): using the emulated board"
+    root = Path(bitstream_root) if bitstream_root else None
+    built = []
+    for manifest in sorted(root.rglob("manifest.json")) if root and root.is_dir() else []:
+        try:
+            if json.loads(manifest.read_text()).get("built"):
+                built.append(manifest.parent)
+        except (OSError, ValueError):
+            continue
+    if not built:
+        return "emu", None, f"no built bitstream under {root}: using the emulated board"
+    return "pynq", built[0], f"PYNQ board with bitstream {built[0]}"
