@@ -77,11 +77,63 @@ def check_weights(network: Network, weights: Weights) -> None:
                                 f"the network needs {expected}")
 
 
-class FloatReference:
+class LayerWalker:
+    """Runs a network layer by layer; subclasses say how a conv, a YOLO layer and a route compute.
+
+    ``run(x, keep_all)`` returns (YOLO outputs in IR order, every layer's output indexed like
+    ``network.layers``; only what was still needed unless ``keep_all``). After each run,
+    ``layer_seconds[i]`` holds the wall time of layer ``i``. Max-pool and upsample are the
+    contract's (``fixed.maxpool``, ``fixed.upsample``) for floats and integer codes alike.
+    """
+
+    network: Network
+    _free_after: dict[int, tuple[int, ...]]
+
+    def check_input(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def conv(self, layer: Conv, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def yolo(self, layer: Yolo, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def route(self, layer: Route, srcs: list[np.ndarray]) -> np.ndarray:
+        return srcs[0] if len(srcs) == 1 else np.concatenate(srcs, axis=0)
+
+    def run(self, x: np.ndarray, keep_all: bool = False) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+        net = self.network
+        x = self.check_input(x)
+        outs: list[np.ndarray | None] = [None] * len(net.layers)
+        value = lambda i: x if i == INPUT else outs[i]  # noqa: E731
+        self.layer_seconds = [0.0] * len(net.layers)
+        for layer in net.layers:
+            start = time.perf_counter()
+            if isinstance(layer, Conv):
+                y = self.conv(layer, value(layer.inputs[0]))
+            elif isinstance(layer, MaxPool):
+                y = maxpool(value(layer.inputs[0]), layer.size, layer.stride, layer.offset,
+                            (layer.out_shape.h, layer.out_shape.w))
+            elif isinstance(layer, Upsample):
+                y = upsample(value(layer.inputs[0]), layer.stride)
+            elif isinstance(layer, Route):
+                y = self.route(layer, [value(i) for i in layer.inputs])
+            elif isinstance(layer, Yolo):
+                y = self.yolo(layer, value(layer.inputs[0]))
+            else:  # pragma: no cover - the IR has no other kinds
+                raise ZynqyoloError(f"layer {layer.index}: unsupported kind {layer.kind}")
+            outs[layer.index] = y
+            self.layer_seconds[layer.index] = time.perf_counter() - start
+            if not keep_all:
+                for i in self._free_after[layer.index]:
+                    outs[i] = None
+        return [outs[y.index] for y in net.yolos], outs
+
+
+class FloatReference(LayerWalker):
     """numpy float32 forward pass of ``network``; a detection backend (``.network``, ``.forward``).
 
-    It is also the ARM-only baseline (``--backend cpu``): numpy alone, no torch. After each
-    ``run``, ``layer_seconds[i]`` holds the wall time of layer ``i``."""
+    It is also the ARM-only baseline (``--backend cpu``): numpy alone, no torch."""
 
     name = "cpu"
 
@@ -101,7 +153,7 @@ class FloatReference:
         self._yolo_masks = {y.index: yolo_sigmoid_channels(y) for y in network.yolos}
         self._free_after = last_uses(network, {y.index for y in network.yolos})
 
-    def _conv(self, layer: Conv, x: np.ndarray) -> np.ndarray:
+    def conv(self, layer: Conv, x: np.ndarray) -> np.ndarray:
         w, bn, bias = self._convs[layer.index]
         cols = im2col(x, layer.size, layer.stride, layer.padding, np.float32)
         y = (w @ cols).reshape(layer.out_shape.as_tuple())
@@ -114,47 +166,23 @@ class FloatReference:
             y = np.where(y > 0, y, np.float32(0.1) * y)
         return y
 
-    def _yolo(self, layer: Yolo, x: np.ndarray) -> np.ndarray:
+    def yolo(self, layer: Yolo, x: np.ndarray) -> np.ndarray:
         mask = self._yolo_masks[layer.index]
         y = x.copy()
         y[mask] = np.float32(1) / (np.float32(1) + np.exp(-x[mask]))
         return y
 
-    def run(self, x: np.ndarray, keep_all: bool = False) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        """(YOLO outputs in IR order, every layer's output indexed like ``network.layers``; the
-        latter holds only what forward needed unless ``keep_all``)."""
+    def check_input(self, x: np.ndarray) -> np.ndarray:
         net = self.network
         x = np.asarray(x)
         if x.shape != net.input_shape.as_tuple():
             raise ZynqyoloError(f"input must be (3, {net.height}, {net.width}) float32 in [0, 1], got {x.shape}; "
                                 "letterbox the image to the network size first")
-        x = x.astype(np.float32, copy=False)
-        outs: list[np.ndarray | None] = [None] * len(net.layers)
-        value = lambda i: x if i == INPUT else outs[i]  # noqa: E731
+        return x.astype(np.float32, copy=False)
+
+    def run(self, x: np.ndarray, keep_all: bool = False) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         with np.errstate(over="ignore"):  # exp overflow of very negative logits gives sigmoid 0, as in C
-            self.layer_seconds = [0.0] * len(net.layers)
-            for layer in net.layers:
-                start = time.perf_counter()
-                if isinstance(layer, Conv):
-                    y = self._conv(layer, value(layer.inputs[0]))
-                elif isinstance(layer, MaxPool):
-                    y = maxpool(value(layer.inputs[0]), layer.size, layer.stride, layer.offset,
-                                (layer.out_shape.h, layer.out_shape.w))
-                elif isinstance(layer, Upsample):
-                    y = upsample(value(layer.inputs[0]), layer.stride)
-                elif isinstance(layer, Route):
-                    srcs = [value(i) for i in layer.inputs]
-                    y = srcs[0] if len(srcs) == 1 else np.concatenate(srcs, axis=0)
-                elif isinstance(layer, Yolo):
-                    y = self._yolo(layer, value(layer.inputs[0]))
-                else:  # pragma: no cover - the IR has no other kinds
-                    raise ZynqyoloError(f"layer {layer.index}: unsupported kind {layer.kind}")
-                outs[layer.index] = y
-                self.layer_seconds[layer.index] = time.perf_counter() - start
-                if not keep_all:
-                    for i in self._free_after[layer.index]:
-                        outs[i] = None
-        return [outs[y.index] for y in net.yolos], outs
+            return super().run(x, keep_all)
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """float32 (3, H, W) in [0, 1] -> YOLO outputs (C, h, w), darknet semantics."""

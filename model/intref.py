@@ -21,21 +21,19 @@ runs the integers and dequantises the YOLO outputs into darknet's float conventi
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 from zynqyolo.errors import ZynqyoloError
 
-from .fixed import FixedFormat, align, align_bias, dequantize, maxpool, quantize, requantize, upsample
-from .float_ref import im2col, last_uses, yolo_sigmoid_channels
-from .ir import INPUT, Conv, MaxPool, Route, Upsample, Yolo
+from .fixed import FixedFormat, align, align_bias, dequantize, quantize, requantize
+from .float_ref import LayerWalker, im2col, last_uses, yolo_sigmoid_channels
+from .ir import Conv, Route, Yolo
 from .quantize import QuantizedModel, check_model, float64_exact
 
 
-class IntegerReference:
-    """Bit-exact integer forward pass of a ``QuantizedModel``. After each ``run``,
-    ``layer_seconds[i]`` holds the wall time of layer ``i``."""
+class IntegerReference(LayerWalker):
+    """Bit-exact integer forward pass of a ``QuantizedModel``: ``run(codes)`` on input codes (see
+    ``LayerWalker.run``), ``forward(x)`` on a letterboxed float image."""
 
     name = "ref"
 
@@ -88,9 +86,7 @@ class IntegerReference:
                                 "letterbox the image to the network size first")
         return quantize(x, self.model.input_format).astype(np.int32)
 
-    def run(self, codes: np.ndarray, keep_all: bool = False) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
-        """Input codes (3, H, W) in the input format -> (YOLO output codes in IR order, every
-        layer's codes indexed like ``network.layers``; only what was needed unless ``keep_all``)."""
+    def check_input(self, codes: np.ndarray) -> np.ndarray:
         net, model = self.network, self.model
         codes = np.asarray(codes)
         if codes.shape != net.input_shape.as_tuple() or codes.dtype.kind not in "iu":
@@ -99,34 +95,15 @@ class IntegerReference:
         fin = model.input_format
         if codes.size and (codes.min() < fin.min_code or codes.max() > fin.max_code):
             raise ZynqyoloError(f"input codes outside the input format {fin}")
-        codes = codes.astype(np.int32, copy=False)
-        outs: list[np.ndarray | None] = [None] * len(net.layers)
-        value = lambda i: codes if i == INPUT else outs[i]  # noqa: E731
-        self.layer_seconds = [0.0] * len(net.layers)
-        for layer in net.layers:
-            start = time.perf_counter()
-            if isinstance(layer, Conv):
-                y = self.conv(layer, value(layer.inputs[0]))
-            elif isinstance(layer, MaxPool):
-                y = maxpool(value(layer.inputs[0]), layer.size, layer.stride, layer.offset,
-                            (layer.out_shape.h, layer.out_shape.w))
-            elif isinstance(layer, Upsample):
-                y = upsample(value(layer.inputs[0]), layer.stride)
-            elif isinstance(layer, Route):
-                dst = model.formats[layer.index]
-                srcs = [value(i) if model.format_of(i) == dst else
-                        align(value(i), model.format_of(i), dst).astype(np.int32) for i in layer.inputs]
-                y = srcs[0] if len(srcs) == 1 else np.concatenate(srcs, axis=0)
-            elif isinstance(layer, Yolo):
-                y = self.yolo(layer, value(layer.inputs[0]))
-            else:  # pragma: no cover - the IR has no other kinds
-                raise ZynqyoloError(f"layer {layer.index}: unsupported kind {layer.kind}")
-            outs[layer.index] = y
-            self.layer_seconds[layer.index] = time.perf_counter() - start
-            if not keep_all:
-                for i in self._free_after[layer.index]:
-                    outs[i] = None
-        return [outs[y.index] for y in net.yolos], outs
+        return codes.astype(np.int32, copy=False)
+
+    def route(self, layer: Route, srcs: list[np.ndarray]) -> np.ndarray:
+        """Concatenation with format alignment (the identity: the quantiser gives joined tensors one format)."""
+        model = self.model
+        dst = model.formats[layer.index]
+        srcs = [s if model.format_of(i) == dst else align(s, model.format_of(i), dst).astype(np.int32)
+                for i, s in zip(layer.inputs, srcs)]
+        return super().route(layer, srcs)
 
     def dequantize_yolo(self, layer: Yolo, codes: np.ndarray) -> np.ndarray:
         """YOLO output codes -> float32 in darknet's convention (sigmoid values, raw tw/th)."""
