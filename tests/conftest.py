@@ -46,3 +46,15 @@ def photos():
     from zynqyolo.fetch import photo_paths
 
     return {p.stem: p for p in photo_paths()}
+
+
+@pytest.fixture(scope="session")
+def require_csim():
+    """Skip (with the reason) when the C simulation cannot build: no g++ or no ap_types headers."""
+    from zynqyolo.hls.csim import ap_types_dir, compiler
+
+    try:
+        compiler()
+        ap_types_dir()
+    except Exception as exc:  # noqa: BLE001 - the reason is shown in the skip
+        pytest.skip(f"C simulation unavailable: {exc}")

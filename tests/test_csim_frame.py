@@ -15,15 +15,10 @@ CONFIGS = [HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4
 
 
 @pytest.fixture(scope="module")
-def models(model_files, photos):
-    from zynqyolo.hls.csim import compiler
+def models(model_files, photos, require_csim):
     from zynqyolo.model import load_weights
     from zynqyolo.model.quantize import calibrate
 
-    try:
-        compiler()
-    except Exception as exc:  # noqa: BLE001 - the reason is shown in the skip
-        pytest.skip(f"C simulation unavailable: {exc}")
     out = {}
     for size in (96, 416):
         net = load_cfg(model_files[0], width=size, height=size)

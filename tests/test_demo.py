@@ -9,7 +9,7 @@ from PIL import Image
 
 from zynqyolo.cli import main
 
-pytestmark = pytest.mark.csim
+pytestmark = [pytest.mark.csim, pytest.mark.usefixtures("require_csim")]
 
 
 def test_demo_end_to_end(tmp_path, capsys):

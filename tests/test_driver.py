@@ -17,17 +17,13 @@ SIZE = 128  # reduced input: the plan, the kernels and the driver are size-gener
 
 
 @pytest.fixture(scope="module")
-def setup(model_files, photos):
-    from zynqyolo.hls.csim import CsimAccelerator, compiler
+def setup(model_files, photos, require_csim):
+    from zynqyolo.hls.csim import CsimAccelerator
     from zynqyolo.model import load_weights
     from zynqyolo.model.intref import IntegerReference
     from zynqyolo.model.preprocess import letterbox, load_image
     from zynqyolo.model.quantize import calibrate
 
-    try:
-        compiler()
-    except Exception as exc:  # noqa: BLE001 - the reason is shown in the skip
-        pytest.skip(f"C simulation unavailable: {exc}")
     net = load_cfg(model_files[0], width=SIZE, height=SIZE)
     model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
     config = HwConfig(p_oc=16, p_ic=8, tile_pixels=256)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-pytestmark = pytest.mark.csim
+pytestmark = [pytest.mark.csim, pytest.mark.usefixtures("require_csim")]
 
 
 def _run(name: str) -> list[str]:

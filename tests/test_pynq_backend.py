@@ -19,7 +19,7 @@ from zynqyolo.fetch import sha256_file
 from zynqyolo.host.driver import Driver
 from zynqyolo.model import load_cfg
 
-pytestmark = pytest.mark.csim
+pytestmark = [pytest.mark.csim, pytest.mark.usefixtures("require_csim")]
 SIZE = 128
 
 
