@@ -2,7 +2,8 @@
 
 One driver, two boards behind one narrow seam. A board offers:
 
-- ``allocate(nbytes)`` -> a uint8 DMA buffer with ``physical_address``, ``flush()``, ``invalidate()``;
+- ``allocate(nbytes, cacheable)`` -> a uint8 DMA buffer with ``physical_address``, ``flush()``,
+  ``invalidate()`` (no-ops when not cacheable);
 - ``dma0.sendchannel`` (feature maps in), ``dma0.recvchannel`` (feature maps out),
   ``dma1.sendchannel`` (parameters): ``transfer(buffer, start, nbytes)``, ``idle``, ``error``;
 - ``accel``: ``register_map`` (registers by name), ``read(offset)``/``write(offset, value)``
@@ -32,6 +33,7 @@ from zynqyolo.errors import ZynqyoloError
 from .frame import FrameIO, build_params
 
 AP_START, AP_DONE = 1, 2
+CPU_BUFFERS = ("input", "output")  # the only buffers the CPU writes or reads per frame
 
 
 class AcceleratorError(ZynqyoloError):
@@ -62,9 +64,11 @@ class Driver:
         self.timeout_s = timeout_s
         self.verify_registers = verify_registers
         self.io = FrameIO(plan, model)
-        self.buffers = {name: board.allocate(max(n, 64)) for name, n in plan.buffer_nbytes.items()}
+        # Only the CPU-touched buffers are cacheable: the arena and the parameters are written by the
+        # PL or once at start-up, and PYNQ's send channel flushes its whole source buffer per transfer.
+        self.buffers = {name: board.allocate(max(n, 64), cacheable=name in CPU_BUFFERS)
+                        for name, n in plan.buffer_nbytes.items()}
         self.buffers["params"][:plan.buffer_nbytes["params"]] = build_params(plan, model)
-        self.buffers["params"].flush()
         self.channels = {"fmap_in": board.dma0.sendchannel, "params": board.dma1.sendchannel,
                          "fmap_out": board.dma0.recvchannel}
         self.timing = FrameTiming()

@@ -2,8 +2,9 @@
 
 It offers what ``pynq`` offers the driver, with the semantics of the real IP:
 
-- ``allocate(nbytes)``: DMA-able buffers with physical addresses (a fake contiguous pool,
-  4 KiB aligned), ``flush()``/``invalidate()`` recorded so tests can check cache traffic;
+- ``allocate(nbytes, cacheable)``: DMA-able buffers with physical addresses (a fake contiguous
+  pool, 4 KiB aligned); ``flush()``/``invalidate()`` of a cacheable buffer are recorded so tests
+  can check cache traffic, and are no-ops on a non-cacheable one, as with ``pynq.allocate``;
 - the accelerator: an AXI-Lite register file decoded like the HLS-generated IP
   (``ap_ctrl`` at 0x00, arguments from 0x10 every 8 bytes, ``HwConfig.register_offsets``),
   ``register_map`` by name, ``ap_start``/``ap_done``/``ap_idle`` bits;
@@ -47,12 +48,15 @@ class EmuBuffer(np.ndarray):
 
     physical_address: int
     board: "EmulatedBoard"
+    cacheable: bool
 
     def flush(self) -> None:
-        self.board.log.append(("flush", self.physical_address, self.nbytes))
+        if self.cacheable:
+            self.board.log.append(("flush", self.physical_address, self.nbytes))
 
     def invalidate(self) -> None:
-        self.board.log.append(("invalidate", self.physical_address, self.nbytes))
+        if self.cacheable:
+            self.board.log.append(("invalidate", self.physical_address, self.nbytes))
 
 
 @dataclass
@@ -125,6 +129,7 @@ class EmuDmaChannel:
         if self._hung:
             return
         if self.direction == "mm2s":
+            buffer.flush()  # PYNQ's send channel flushes the source buffer on every transfer
             data = np.asarray(buffer[start:start + nbytes]).tobytes()
             self.board.push(self.name, np.frombuffer(data, dtype=np.uint64))
             self.status |= IDLE | IOC_IRQ
@@ -244,10 +249,11 @@ class EmulatedBoard:
         self.streams: dict[str, list[np.ndarray]] = {"dma0.mm2s": [], "dma1.mm2s": []}
         self.kernel_s = 0.0  # wall time spent inside the simulated kernels (not host work)
 
-    def allocate(self, nbytes: int) -> EmuBuffer:
+    def allocate(self, nbytes: int, cacheable: bool = True) -> EmuBuffer:
         buf = np.zeros(nbytes, dtype=np.uint8).view(EmuBuffer)
         buf.physical_address = self._next_address
         buf.board = self
+        buf.cacheable = cacheable
         self._next_address += (nbytes + 0xFFF) // 0x1000 * 0x1000
         return buf
 

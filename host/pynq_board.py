@@ -3,8 +3,10 @@
 - ``pynq.Overlay`` loads the bitstream; the accelerator is bound to ``YoloAccel``, a
   ``DefaultIP`` subclass registered with ``bindto`` on the IP's VLNV, and its registers are
   written by name through ``register_map`` (PYNQ builds it from the .hwh);
-- ``pynq.allocate`` gives the DMA buffers; ``flush``/``invalidate`` are called only by the
-  driver, only for the input and the YOLO outputs;
+- ``pynq.allocate`` gives the DMA buffers; the ones only the PL touches are allocated
+  non-cacheable, because PYNQ's send channel flushes the whole source buffer on every
+  transfer (a no-op on a non-cacheable buffer); ``flush``/``invalidate`` then only ever act on
+  the input image and the YOLO outputs;
 - the two AXI DMAs are PYNQ's ``DMA`` driver (simple mode); the driver never calls their
   unbounded ``wait()``: it polls ``idle``/``error`` with a deadline.
 
@@ -73,10 +75,10 @@ class PynqBoard:
         except AttributeError as exc:
             raise ZynqyoloError(f"{files['bit']}: the overlay lacks a block the manifest names ({exc})") from None
 
-    def allocate(self, nbytes: int):
+    def allocate(self, nbytes: int, cacheable: bool = True):
         import numpy as np
 
-        return self._pynq.allocate(shape=(nbytes,), dtype=np.uint8)
+        return self._pynq.allocate(shape=(nbytes,), dtype=np.uint8, cacheable=cacheable)
 
     def reset(self) -> None:
         """Soft-reset both DMAs (DMACR.Reset) and start them again; the IP returns to idle by itself."""

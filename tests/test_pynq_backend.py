@@ -78,7 +78,7 @@ def _fake_pynq(board, loaded: list):
 
     fake.DefaultIP = DefaultIP
     fake.Overlay = Overlay
-    fake.allocate = lambda shape, dtype: board.allocate(shape[0])
+    fake.allocate = lambda shape, dtype, cacheable=True: board.allocate(shape[0], cacheable)
     return fake
 
 
