@@ -52,13 +52,18 @@ def test_recorded_sequence_is_the_plan(setup):
     net, model, config, plan, ref, xs, _ = setup
     board, driver = _driver(setup)
     address = {name: buf.physical_address for name, buf in driver.buffers.items()}
+    driver.forward(xs[0])  # a frame's register writes leave the registers of its last call behind
     board.log.clear()
+    driver._shadow.clear()  # as for a fresh driver: every register of the first call is written
     driver.forward(xs[0])
     offsets = config.register_offsets()
     channel = {"fmap_in": "dma0.mm2s", "params": "dma1.mm2s", "fmap_out": "dma0.s2mm"}
     expected = [("flush", address["input"], driver.buffers["input"].nbytes)]
+    held: dict = {}  # the IP keeps register values between calls; only changes are written
     for call in plan.calls:
-        expected += [("write", offsets[name], value & 0xFFFFFFFF) for name, value in call.registers]
+        expected += [("write", offsets[name], value & 0xFFFFFFFF) for name, value in call.registers
+                     if held.get(name) != value]
+        held.update(call.registers)
         for t in call.param_transfers + (call.out_transfer,):
             expected.append((channel[t.channel], address[t.buffer] + t.offset, t.nbytes))
         expected.append(("write", 0, 1))
