@@ -25,10 +25,10 @@ Conventions and the rules this file applies everywhere:
   to its post-adder and cascade. The kernels do not pack two 8-bit products into one DSP
   (``mac_step`` multiplies ``weight_t`` by ``data_t`` one product per term), so 8-bit is also one
   DSP per MAC. Stage 2's leaky-ReLU product ``acc_b * 0xCCCD`` (48 x 17 bits, ``requantize`` in
-  zy_accumulate.h, one per lane at II 1) needs two DSP48s per lane: the 48-bit operand is split
-  over two 25x18 multipliers (UG479 "multiplier cascade"). ``LEAKY_MUL_IMPL`` = "fabric" models
-  the alternative of ``#pragma HLS BIND_OP op=mul impl=fabric`` on that product (UG1399), which
-  the kernels do not have today.
+  zy_accumulate.h, one per lane at II 1) would need two or three DSP48s per lane: the 48-bit operand is split
+  over two 25x18 multipliers (UG479 "multiplier cascade"; yosys uses three). The default
+  ``LEAKY_MUL_IMPL`` = "fabric" matches ``#pragma HLS BIND_OP op=mul impl=fabric`` on that product
+  in zy_accumulate.h (UG1399); "dsp" models the product left to the tool.
 - **BRAM18.** A memory (an array after ``ARRAY_PARTITION``/``ARRAY_RESHAPE``) of ``depth`` words of
   ``width`` bits takes the cheapest BRAM18 aspect ratio (UG473, RAMB18E1: 16Kx1, 8Kx2, 4Kx4, 2Kx9,
   1Kx18, and 512x36 in simple dual port), ceil(depth/d) * ceil(width/w) blocks; UltraScale+'s
@@ -42,16 +42,18 @@ Conventions and the rules this file applies everywhere:
   bits) (UG474 "distributed RAM"). FIFOs of depth 2 (every ``hls::stream`` of zy_accel.h) are shift
   registers: UG1399 ``config_storage fifo -auto_srl_max_depth`` defaults to 2; an SRL costs one LUT
   per bit (UG474 SRL32).
-- **LUT and FF are anchored on the reference design** (reference-model.md, "One measured point"):
-  its conv IP measured 16.8k LUT and 34.8k FF for 144 16-bit MACs per cycle, i.e. 116.7 LUT and
-  241.7 FF per MAC, which we charge per MAC of our engine (it covers the operand muxing,
-  accumulators, pipeline registers and control around each DSP). Stage-2 and stage-3 lanes are
-  charged as fractions/multiples of that per-MAC figure (``STAGE2_LANE_MACS``,
-  ``STAGE3_LANE_MACS``: an assumption stated where the constants are). The rest of the reference
-  design (measured total 25.9k LUT / 46.7k FF minus the conv IP: its two AXI DMAs, interconnects
-  and small stage-2/3 units) is charged once as our platform (DMAs, interconnects). Distributed
-  RAM and SRL FIFOs are added on top. No synthesis is possible here: these are the least
-  certain figures of the model.
+- **LUT, FF and DSP of the MAC array and of the stage-2/3 lanes are measured** by synthesising our own
+  RTL models of those structures (dse/rtl/*.v, faithful to the C++ widths) with yosys 0.23
+  ``synth_xilinx -family xc7`` and fitting per MAC / per row / per lane (``MAC_ARRAY_FIT``,
+  ``STAGE2_LANE``, ``STAGE3_LANE``; dse/rtl/calibrate.py reproduces them, tests/test_dse_rtl.py
+  checks them). Yosys is not Vivado: it does no retiming and no cross-boundary optimisation and maps
+  with ABC, and our RTL is not the HLS tool's RTL (it leaves out loop control, the weight loader's
+  demux and stream handshakes). We expect Vivado-on-HLS to land above our RTL for the MAC array and
+  near it for the lanes, hence the margins ``HLS_ARRAY_MARGIN`` = 1.5 and ``HLS_LANE_MARGIN`` = 1.2 on
+  LUT/FF (judgement, see the constants). The platform (DMAs, interconnects, PS glue) stays anchored
+  on the reference design: measured total 25.9k LUT / 46.7k FF minus its conv IP (16.8k / 34.8k).
+  Distributed RAM and SRL FIFOs are added on top by the memory rule. No Vivado run backs any of
+  this: these remain the least certain figures of the model.
 """
 
 from __future__ import annotations
@@ -83,16 +85,43 @@ PLATFORM_LUT = 25_900 - REF_CONV_IP_LUT  # 9,100
 PLATFORM_FF = 46_700 - REF_CONV_IP_FF  # 11,900
 # reference-model.md "Resources": 27 BRAM18 for the two AXI DMAs' FIFOs (same IP, same family).
 DMA_FIFO_BRAM18 = 27
-# Assumption (no synthesis here): one stage-2 lane (48-bit tile add, bias add, 64-bit round-shift,
-# saturation) costs about two MACs' worth of the reference's per-MAC logic; one stage-3 lane (a
-# bits-wide compare/select and the sigmoid index shift) about half of one.
-STAGE2_LANE_MACS = 2.0
-STAGE3_LANE_MACS = 0.5
-DSP_PER_MAC = 1  # UG479/UG579: 16x16 and 8x8 fit one multiplier; no 8-bit packing in mac_step
-LEAKY_DSP_PER_LANE = 2  # 48 x 17-bit product on 25x18 (UG479) or 27x18 (UG579) multipliers
-LEAKY_MUL_IMPL = "dsp"  # what the kernels do today; "fabric" = with BIND_OP impl=fabric (UG1399)
-# Fabric version of x * 0xCCCD: 0xCCCD = 0xC * 0x1111 + 1 -> five 64-bit adders (estimate).
-LEAKY_FABRIC_LUT_PER_LANE = 5 * 64
+# --- MAC array and stage-2/3 lanes: measured by synthesis of our own RTL models -----------------
+# Yosys 0.23 (git sha1 7ce5011c24b) synth_xilinx -family xc7 -noiopad -noclkbuf; the scripts,
+# the cell-to-resource rules and the fits are dse/rtl/calibrate.py (re-run it to reproduce;
+# tests/test_dse_rtl.py checks these numbers against a fresh synthesis).
+# dse/rtl/zy_mac_array.v, fitted over p_oc x p_ic in {8x4, 16x4, 24x4, 8x8, 16x8, 24x8, 16x16} at
+# 16 and 8 bits: lut/ff = per_mac * p_oc * p_ic + per_row * p_oc + fixed (max residual 9 % LUT,
+# 2 % FF); the weight banks' LUTRAM is left to the memory rule (WeightBuffer; yosys's RAM64M count
+# matches the rule for banks of <= 64 words), the deep-bank read-mux term of the fit is dropped
+# because the rule puts deeper banks in BRAM. DSP48E1: exactly 1 per MAC at both precisions.
+MAC_ARRAY_FIT = {  # bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed)
+    16: (1.96, 100.5, 220.0, 17.38, 38.9, 176.0),
+    8: (1.08, 100.5, 134.0, 8.84, 42.7, 101.0),
+}
+# dse/rtl/zy_stage2_lane.v, one lane synthesised per precision and leaky flavour (LUT, FF, DSP48E1):
+# "dsp" = the product written as a multiply (yosys splits 48 x 17 bits over 3 DSP48E1; 2 is the
+# UG479 minimum, which Vivado may reach), "fabric" = shift-adds (3 x 64-bit adders more). The 64-bit
+# variable round-half-up shift (barrel shifter) is most of a lane either way.
+STAGE2_LANE = {  # bits -> impl -> (lut, ff, dsp)
+    16: {"dsp": (759, 369, 3), "fabric": (936, 525, 0)},
+    8: {"dsp": (779, 361, 3), "fabric": (942, 517, 0)},
+}
+# dse/rtl/zy_stage3_lane.v (max-pool compares, sigmoid index shift/clamp, output select), per lane.
+STAGE3_LANE = {16: (303, 77), 8: (193, 45)}  # bits -> (lut, ff)
+# Margins from our hand RTL to what the HLS tool builds, placed by Vivado (judgement, not measured):
+# the MAC-array RTL leaves out the weight loader's lane demux and counters, the line-buffer
+# addressing and the loop control of conv_stage, and HLS pipelines conservatively: x1.5 on its
+# LUT/FF. The lane RTL is the whole per-lane datapath; HLS vs hand RTL: x1.2. yosys itself does no
+# retiming and no cross-boundary optimisation and maps with ABC rather than Vivado's mapper; for
+# this kind of datapath it usually lands within +-20 % of Vivado, more often above it (Vivado packs
+# more into DSP48 registers and SRLs), so the margins are not reduced on that account.
+HLS_ARRAY_MARGIN = 1.5
+HLS_LANE_MARGIN = 1.2
+DSP_PER_MAC = 1  # measured (zy_mac_array.v): one DSP48E1 per MAC at 16 and 8 bits, adds in the cascade
+LEAKY_DSP_PER_LANE = STAGE2_LANE[16]["dsp"][2]
+# Default: fabric, since a lane pays about 180 LUTs (x1.2) for it against 3 DSP48s; on XC7Z020 (220
+# DSP, 53.2k LUT) the DSPs bind first. zy_accumulate.h binds the product to the fabric (BIND_OP).
+LEAKY_MUL_IMPL = "fabric"
 # s_axilite adapter of the top (HLS-generated): a register per argument bit, plus ap_ctrl; the read
 # mux about one LUT per register bit and ~150 LUTs of decode and handshake (estimate).
 CONTROL_BASE_LUT = 150
@@ -157,9 +186,26 @@ def fifo2(width: int) -> Resources:
     return Resources(lut=width, ff=2 * 8)  # + read/write pointers and flags (a few FFs)
 
 
-def logic(macs: float) -> Resources:
-    """LUT/FF of ``macs`` MAC-equivalents of the reference conv IP's per-MAC logic."""
-    return Resources(lut=round(macs * LUT_PER_MAC), ff=round(macs * FF_PER_MAC))
+def mac_array_logic(p_oc: int, p_ic: int, bits: int) -> Resources:
+    """LUT/FF of the p_oc x p_ic MAC array (MAC_ARRAY_FIT, x HLS_ARRAY_MARGIN); memories excluded."""
+    lm, lr, l0, fm, fr, f0 = MAC_ARRAY_FIT[bits if bits in MAC_ARRAY_FIT else 16]
+    macs = p_oc * p_ic
+    return Resources(lut=round(HLS_ARRAY_MARGIN * (lm * macs + lr * p_oc + l0)),
+                     ff=round(HLS_ARRAY_MARGIN * (fm * macs + fr * p_oc + f0)))
+
+
+def stage2_lanes(lanes: int, bits: int, leaky_mul_impl: str) -> Resources:
+    """``lanes`` stage-2 lanes (STAGE2_LANE, x HLS_LANE_MARGIN on LUT/FF); memories excluded."""
+    if leaky_mul_impl not in ("dsp", "fabric"):
+        raise ValueError(f"leaky_mul_impl must be 'dsp' or 'fabric', got {leaky_mul_impl!r}")
+    lut, ff, dsp = STAGE2_LANE[bits if bits in STAGE2_LANE else 16][leaky_mul_impl]
+    return Resources(dsp=lanes * dsp, lut=round(lanes * HLS_LANE_MARGIN * lut), ff=round(lanes * HLS_LANE_MARGIN * ff))
+
+
+def stage3_lanes(lanes: int, bits: int) -> Resources:
+    """``lanes`` stage-3 lanes (STAGE3_LANE, x HLS_LANE_MARGIN); memories excluded."""
+    lut, ff = STAGE3_LANE[bits if bits in STAGE3_LANE else 16]
+    return Resources(lut=round(lanes * HLS_LANE_MARGIN * lut), ff=round(lanes * HLS_LANE_MARGIN * ff))
 
 
 def ceil_div(a: int, b: int) -> int:
@@ -178,7 +224,7 @@ class ConvEngine:
     @staticmethod
     def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
         del leaky_mul_impl  # the MAC array does not depend on it
-        return Resources(dsp=cfg.macs * DSP_PER_MAC) + logic(cfg.macs)
+        return Resources(dsp=cfg.macs * DSP_PER_MAC) + mac_array_logic(cfg.p_oc, cfg.p_ic, cfg.bits)
 
     @staticmethod
     def subfolds(p_ic: int, lanes: int) -> int:
@@ -263,13 +309,7 @@ class AccumulateTile:
         tile = memory(cfg.tile_pixels, ACC_BITS, banks=cfg.p_oc)
         bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
         shift = memory(max_out_folds, 6, banks=cfg.p_oc)
-        if leaky_mul_impl == "dsp":
-            mul = Resources(dsp=LEAKY_DSP_PER_LANE * cfg.p_oc)
-        elif leaky_mul_impl == "fabric":
-            mul = Resources(lut=LEAKY_FABRIC_LUT_PER_LANE * cfg.p_oc)
-        else:
-            raise ValueError(f"leaky_mul_impl must be 'dsp' or 'fabric', got {leaky_mul_impl!r}")
-        return tile + bias + shift + mul + logic(STAGE2_LANE_MACS * cfg.p_oc)
+        return tile + bias + shift + stage2_lanes(cfg.p_oc, cfg.bits, leaky_mul_impl)
 
     @staticmethod
     def bias_load_iterations(cfg: HwConfig, out_folds: int) -> int:
@@ -294,7 +334,7 @@ class Stage3:
         pool1 = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
         upsample = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
         rom = memory(sigmoid_entries, cfg.bits, banks=ceil_div(sl, 2))
-        return pool2 + pool1 + upsample + rom + logic(STAGE3_LANE_MACS * sl)
+        return pool2 + pool1 + upsample + rom + stage3_lanes(sl, cfg.bits)
 
     @staticmethod
     def slots(mode: int, pool_stride: int, height: int, width: int) -> int:

@@ -314,11 +314,11 @@ class _ResourceCache:
         from . import blocks
 
         self._parts = (
-            (blocks.ConvEngine.resources, lambda c: (c.p_oc, c.p_ic)),
+            (blocks.ConvEngine.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
             (blocks.LineBuffer.resources, lambda c: (c.p_oc, c.bits, c.max_width)),
             (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
             (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
-             lambda c: (c.p_oc, c.tile_pixels, c.max_out_channels)),
+             lambda c: (c.p_oc, c.bits, c.tile_pixels, c.max_out_channels)),
             (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
              lambda c: (c.p_oc, c.stage3_lanes, c.bits, c.max_width)),
             (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),

@@ -49,7 +49,12 @@ typename C::data_t requantize(const typename C::acc_t& acc_b, const typename C::
     wide_t v;
     int r = shift;
     if (leaky && acc_b < 0) {
-        v = (wide_t)acc_b * (wide_t)C::leaky_mul;
+        const wide_t prod = (wide_t)acc_b * (wide_t)C::leaky_mul;
+        // Constant multiply in LUTs, not DSP48s (dse/blocks.py LEAKY_MUL_IMPL = "fabric": about 180
+        // LUTs a lane against 2-3 DSP48s, measured with dse/rtl). Vitis HLS form; Vivado HLS 2019.1
+        // has no BIND_OP (its equivalent is RESOURCE variable=prod core=Mul_LUT).
+#pragma HLS BIND_OP variable=prod op=mul impl=fabric
+        v = prod;
         r += C::leaky_shift;
     } else {
         v = acc_b;

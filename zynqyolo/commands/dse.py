@@ -27,9 +27,9 @@ def register(sub) -> None:
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="write the design-space and breakdown figure")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--cfg", type=Path, help="darknet cfg (default: the fetched yolov3-tiny.cfg at its 416x416)")
-    p.add_argument("--leaky-mul", choices=("dsp", "fabric"), default="dsp",
-                   help="stage 2's leaky multiplier: dsp (the kernels as written) or fabric (what-if: the kernels "
-                        "with BIND_OP impl=fabric on it)")
+    p.add_argument("--leaky-mul", choices=("dsp", "fabric"), default="fabric",
+                   help="stage 2's leaky multiplier: fabric (the kernels as written: BIND_OP impl=fabric) or dsp "
+                        "(what-if: DSP48 multipliers)")
     p.add_argument("--no-verify-registers", action="store_true",
                    help="model a host that does not read every register back (the driver's default does)")
     p.set_defaults(func=run)
@@ -95,7 +95,7 @@ def run(args) -> int:
     network = load_network(args.cfg)
     explore.check_cap(args.cap)
     if args.arch == "yu2020":
-        if args.board or args.leaky_mul != "dsp" or args.no_verify_registers:
+        if args.board or args.leaky_mul != "fabric" or args.no_verify_registers:
             raise ZynqyoloError("--board, --leaky-mul and --no-verify-registers apply to --arch zynqyolo only")
         result = explore.search_yu2020(network, args.device, clock_mhz=args.clock_mhz, cap=args.cap, bits=args.bits)
         device = result.device

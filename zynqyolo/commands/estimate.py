@@ -22,8 +22,8 @@ def register(sub) -> None:
     p.add_argument("--board", help="board whose DDR and CPU enter the model (default: from the design's part)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--cfg", type=Path, help="darknet cfg (default: the fetched yolov3-tiny.cfg at its 416x416)")
-    p.add_argument("--leaky-mul", choices=("dsp", "fabric"), default="dsp",
-                   help="stage 2's leaky multiplier: dsp (as written) or fabric (what-if)")
+    p.add_argument("--leaky-mul", choices=("dsp", "fabric"), default="fabric",
+                   help="stage 2's leaky multiplier: fabric (as written: BIND_OP impl=fabric) or dsp (what-if)")
     p.add_argument("--no-verify-registers", action="store_true",
                    help="model a host that does not read every register back")
     p.set_defaults(func=run)

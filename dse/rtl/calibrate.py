@@ -1,0 +1,173 @@
+"""Re-run the yosys syntheses behind the MAC-array and stage-2/3 constants of dse/blocks.py and fit them.
+
+Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json]`` (from the repository root or
+anywhere: the Verilog files are found next to this script). Needs ``yosys`` on PATH (Debian's
+``apt-get install yosys``; the committed constants came from Yosys 0.23 (git sha1 7ce5011c24b)).
+
+Each synthesis is ``read_verilog <file>.v; chparam -set ... <top>; synth_xilinx -family xc7 -top
+<top> -noiopad -noclkbuf; stat``: the modules are sub-blocks of one HLS IP, so no I/O buffers or
+clock buffers. Cells are counted as (yosys cell names):
+
+- ``lut``: LUT1..LUT6, INV (a LUT1 after mapping) and SRL16E/SRLC32E (shift registers live in LUTs);
+- ``lutram_lut``: RAM32M/RAM64M (4 LUTs each), RAM32X1D/RAM64X1D (2), RAM32X1S/RAM64X1S/RAM128X1S (1),
+  kept apart because the model charges memories by its own rule (blocks.memory);
+- ``ff``: FDRE/FDSE/FDCE/FDPE; ``dsp``: DSP48E1; ``bram18``: RAMB18E1 + 2 x RAMB36E1.
+
+Fits (least squares, per precision):
+
+- MAC array (zy_mac_array.v): lut, ff = a * (p_oc * p_ic) + b * p_oc + c; dsp per MAC; lutram LUTs
+  per weight bank against the model's rule;
+- stage-2 lane (zy_stage2_lane.v) in both leaky flavours and stage-3 lane (zy_stage3_lane.v): one
+  synthesis each (a lane is a fixed circuit), per precision.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+RTL_DIR = Path(__file__).resolve().parent
+FIT_BITS = (16, 8)
+# (p_oc, p_ic) points of the MAC-array fit (p_oc a multiple of p_ic, as HwConfig requires).
+ARRAY_POINTS = ((8, 4), (16, 4), (24, 4), (8, 8), (16, 8), (24, 8), (16, 16))
+QUICK_ARRAY_POINTS = ((8, 4), (8, 8), (16, 8))
+
+LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
+LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
+                "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4}
+FF_CELLS = ("FDRE", "FDSE", "FDCE", "FDPE")
+
+
+def yosys_version() -> str:
+    exe = shutil.which("yosys")
+    if exe is None:
+        raise FileNotFoundError("yosys is not on PATH (Debian: apt-get install yosys)")
+    return subprocess.run([exe, "-V"], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def script(verilog: str, top: str, params: dict[str, int]) -> str:
+    chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
+    return (f"read_verilog {RTL_DIR / verilog}; chparam {chparam} {top}; "
+            f"synth_xilinx -family xc7 -top {top} -noiopad -noclkbuf; stat")
+
+
+def parse_stat(text: str) -> dict[str, int]:
+    """Cell counts of the last ``stat`` in a yosys log, summed into lut/lutram_lut/ff/dsp/bram18."""
+    cells: dict[str, int] = {}
+    block = text[text.rfind("Number of cells:"):]
+    for name, count in re.findall(r"^\s+([A-Z][A-Z0-9_]+)\s+(\d+)\s*$", block, flags=re.M):
+        cells[name] = cells.get(name, 0) + int(count)
+    return {
+        "lut": sum(cells.get(c, 0) for c in LUT_CELLS),
+        "lutram_lut": sum(cells.get(c, 0) * n for c, n in LUTRAM_CELLS.items()),
+        "ff": sum(cells.get(c, 0) for c in FF_CELLS),
+        "dsp": cells.get("DSP48E1", 0),
+        "bram18": cells.get("RAMB18E1", 0) + 2 * cells.get("RAMB36E1", 0),
+        "cells": cells,
+    }
+
+
+def synthesize(verilog: str, top: str, params: dict[str, int]) -> dict:
+    """One yosys run; the cell counts plus the script that produced them."""
+    cmd = script(verilog, top, params)
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "yosys.log"
+        subprocess.run(["yosys", "-q", "-l", str(log), "-p", cmd], check=True, capture_output=True, text=True)
+        stats = parse_stat(log.read_text())
+    stats.update(script=cmd, params=params)
+    return stats
+
+
+def array_job(p_oc: int, p_ic: int, bits: int) -> tuple[str, str, dict[str, int]]:
+    return "zy_mac_array.v", "zy_mac_array", {"P_OC": p_oc, "P_IC": p_ic, "BITS": bits}
+
+
+def lane_jobs(bits: int) -> dict[str, tuple[str, str, dict[str, int]]]:
+    return {
+        "stage2_dsp": ("zy_stage2_lane.v", "zy_stage2_lane", {"BITS": bits, "LEAKY_IMPL": 0}),
+        "stage2_fabric": ("zy_stage2_lane.v", "zy_stage2_lane", {"BITS": bits, "LEAKY_IMPL": 1}),
+        "stage3": ("zy_stage3_lane.v", "zy_stage3_lane", {"BITS": bits, "OUT_FRAC": bits - 2}),
+    }
+
+
+def deep_bank_extra(p_oc: int, p_ic: int) -> int:
+    """Extra 64-word LUTRAM slices per weight bank when 2 * 9 * p_oc / p_ic words exceed 64 (their read
+    mux is logic yosys adds; the model's rule puts such banks in BRAM, so the model drops this term)."""
+    return -(-2 * 9 * (p_oc // p_ic) // 64) - 1
+
+
+def fit_array(runs: list[tuple[int, int, dict]]) -> dict[str, float]:
+    """lut/ff = per_mac * macs + per_row * p_oc + fixed + per_deep_bank * macs * deep_bank_extra;
+    dsp and lutram LUTs per MAC (means)."""
+    a = np.array([[p_oc * p_ic, p_oc, 1.0, p_oc * p_ic * deep_bank_extra(p_oc, p_ic)] for p_oc, p_ic, _ in runs])
+    out: dict[str, float] = {}
+    for key in ("lut", "ff"):
+        y = np.array([r[key] for _, _, r in runs], dtype=float)
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        pred = a @ coef
+        (out[f"{key}_per_mac"], out[f"{key}_per_row"], out[f"{key}_fixed"],
+         out[f"{key}_per_deep_bank"]) = (float(c) for c in coef)
+        out[f"{key}_max_rel_residual"] = float(np.max(np.abs(pred - y) / y))
+    out["dsp_per_mac"] = float(np.mean([r["dsp"] / (p_oc * p_ic) for p_oc, p_ic, r in runs]))
+    out["lutram_lut_per_bank"] = float(np.mean([r["lutram_lut"] / (p_oc * p_ic) for p_oc, p_ic, r in runs]))
+    return out
+
+
+def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
+    points = QUICK_ARRAY_POINTS if quick else ARRAY_POINTS
+    bits_list = FIT_BITS[:1] if quick else FIT_BITS
+    work: dict[tuple, tuple[str, str, dict[str, int]]] = {}
+    for bits in bits_list:
+        for p_oc, p_ic in points:
+            work[("array", bits, p_oc, p_ic)] = array_job(p_oc, p_ic, bits)
+        for name, job in lane_jobs(bits).items():
+            work[(name, bits)] = job
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
+        results = {key: f.result() for key, f in futures.items()}
+    out: dict = {"yosys": yosys_version(), "points": [], "fits": {}}
+    for key, r in results.items():
+        out["points"].append({"key": list(key), **{k: v for k, v in r.items() if k != "cells"}})
+    for bits in bits_list:
+        runs = [(p_oc, p_ic, results[("array", bits, p_oc, p_ic)]) for p_oc, p_ic in points]
+        fits = {"mac_array": fit_array(runs)}
+        for name in lane_jobs(bits):
+            r = results[(name, bits)]
+            fits[name] = {k: r[k] for k in ("lut", "lutram_lut", "ff", "dsp", "bram18")}
+        out["fits"][str(bits)] = fits
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="16-bit only, three small arrays")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel yosys runs")
+    ap.add_argument("--json", action="store_true", help="print the raw points and fits as JSON")
+    args = ap.parse_args(argv)
+    res = calibrate(args.quick, args.jobs)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    print(res["yosys"])
+    for p in sorted(res["points"], key=lambda p: [str(k) for k in p["key"]]):
+        print(f"{str(p['key']):32s} lut {p['lut']:6d} lutram_lut {p['lutram_lut']:6d} ff {p['ff']:6d} "
+              f"dsp {p['dsp']:4d} bram18 {p['bram18']:3d}")
+    for bits, fits in res["fits"].items():
+        print(f"-- {bits}-bit")
+        for name, f in fits.items():
+            print(f"{name:14s} " + " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+                                             for k, v in f.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

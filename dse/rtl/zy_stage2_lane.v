@@ -1,0 +1,108 @@
+// zy_stage2_lane.v: a synthesis model of one lane j of loop ACC in zy_accumulate.h
+// (accumulate_stage + requantize + round_half_up), for resource calibration of dse/blocks.py
+// (AccumulateTile). The memories (tile, bias, shift tables) are outside this module: the model
+// charges them by its memory rule; here are their read data and write data only.
+//
+// Per pixel, as in the C++ (acc_bits = ACC = 48, wide_t = 64 bits):
+//   sum   = first ? ps : tile[p][j] + ps                      (tile write-back of sum if !last)
+//   acc_b = wrap_acc(sum + bias[o][j])                        (48-bit two's complement)
+//   neg   = leaky && acc_b < 0
+//   v     = neg ? acc_b * LEAKY_MUL : acc_b  (64-bit),  r = shift + (neg ? LEAKY_SHIFT : 0)
+//   y     = r == 0 ? v : (v >>> min(r, 63)) + ((v >>> min(r - 1, 63)) & 1)
+//   code  = saturate(y) to BITS signed
+// Pipelined with a register after each step (what an II-1 loop at 100-150 MHz gets).
+// LEAKY_IMPL = 0: the constant product is written as a multiply (synthesis maps it to DSP48E1s);
+// LEAKY_IMPL = 1: written as shift-adds in the fabric, LEAKY_MUL = 0xCCCD = 3 * 4 * 0x11 * 0x101 + 1.
+module zy_stage2_lane #(
+    parameter integer BITS = 16,
+    parameter integer ACC = 48,
+    parameter integer SHIFT_BITS = 6,
+    parameter integer LEAKY_IMPL = 0,
+    parameter integer LEAKY_MUL = 32'hCCCD,
+    parameter integer LEAKY_SHIFT = 19
+) (
+    input  wire                   clk,
+    input  wire                   first,
+    input  wire                   last,
+    input  wire                   leaky,
+    input  wire [ACC-1:0]         ps,
+    input  wire [ACC-1:0]         tile_rd,
+    input  wire [ACC-1:0]         bias,
+    input  wire [SHIFT_BITS-1:0]  shift,
+    output reg  [ACC-1:0]         tile_wr,
+    output reg                    tile_we,
+    output reg  [BITS-1:0]        code
+);
+    // step 1: tile add
+    reg signed [ACC-1:0] sum_r;
+    reg last_1;
+    reg [ACC-1:0] bias_1;
+    reg [SHIFT_BITS-1:0] shift_1;
+    always @(posedge clk) begin
+        sum_r   <= first ? ps : tile_rd + ps;
+        last_1  <= last;
+        bias_1  <= bias;
+        shift_1 <= shift;
+        tile_wr <= first ? ps : tile_rd + ps;
+        tile_we <= !last;
+    end
+    // step 2: bias add, wrapped to ACC bits
+    reg signed [ACC-1:0] accb_r;
+    reg [SHIFT_BITS-1:0] shift_2;
+    always @(posedge clk) begin
+        accb_r  <= sum_r + bias_1;
+        shift_2 <= shift_1;
+    end
+    wire neg = leaky && accb_r[ACC-1];
+    // step 3: leaky product (two register levels in both flavours)
+    wire signed [63:0] accb_w = {{(64-ACC){accb_r[ACC-1]}}, accb_r};
+    reg signed [63:0] v_r, v_rr;
+    reg [6:0] r_r, r_rr;
+    reg neg_r, neg_rr;
+    reg signed [63:0] x_r;
+    generate
+        if (LEAKY_IMPL == 0) begin : dsp
+            // ACC x 17-bit signed product (the HLS tool narrows (wide_t)acc_b * (wide_t)leaky_mul
+            // to the operands' real widths the same way)
+            wire signed [16:0] k = LEAKY_MUL;
+            wire signed [ACC+16:0] prod = accb_r * k;
+            reg signed [63:0] prod_r, prod_rr;
+            always @(posedge clk) begin
+                prod_r  <= prod[63:0];
+                prod_rr <= prod_r;
+                x_r <= accb_w;
+                v_r <= x_r;
+                v_rr <= neg_r ? prod_rr : v_r;
+            end
+        end else begin : fabric
+            // t = 3x; a = t + (t << 4) = 3x * 0x11; b = a + (a << 8) = 3x * 0x1111; v = (b << 2) + x
+            reg signed [63:0] t_r, a_r, x1, x2;
+            wire signed [63:0] t = accb_w + (accb_w <<< 1);
+            always @(posedge clk) begin
+                x_r <= accb_w;
+                x1 <= accb_w;
+                a_r <= t + (t <<< 4);
+                x2 <= x1;
+                v_r <= ((a_r + (a_r <<< 8)) <<< 2) + x1;
+                v_rr <= neg_r ? v_r : x2;
+            end
+        end
+    endgenerate
+    always @(posedge clk) begin
+        neg_r  <= neg;
+        neg_rr <= neg_r;
+        r_r    <= {1'b0, shift_2} + (neg ? LEAKY_SHIFT : 0);
+        r_rr   <= r_r;
+    end
+    // step 4: round half up by r
+    wire [6:0] hi = r_rr > 63 ? 7'd63 : r_rr;
+    wire [6:0] lo = (r_rr - 1) > 63 ? 7'd63 : r_rr - 1;
+    reg signed [63:0] y_r;
+    always @(posedge clk)
+        y_r <= (r_rr == 0) ? v_rr : (v_rr >>> hi) + ((v_rr >>> lo) & 64'sd1);
+    // step 5: saturation
+    localparam signed [63:0] MAXC = (64'sd1 <<< (BITS - 1)) - 1;
+    localparam signed [63:0] MINC = -(64'sd1 <<< (BITS - 1));
+    always @(posedge clk)
+        code <= (y_r > MAXC) ? MAXC[BITS-1:0] : (y_r < MINC) ? MINC[BITS-1:0] : y_r[BITS-1:0];
+endmodule
