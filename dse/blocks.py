@@ -61,8 +61,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from zynqyolo.host.packing import PARAM_ENTRY_BYTES
+
 from .hwconfig import HwConfig
-from .plan import ACC_BITS, PARAM_ENTRY_BYTES, STAGE3
+from .plan import ACC_BITS, STAGE3
 
 # ------------------------------------------------------------------ memory geometry and the rule ----
 # UG473 (7 Series Memory Resources), RAMB18E1 port aspect ratios (depth, width); 512x36 is the

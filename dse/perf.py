@@ -60,13 +60,14 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Optional
 
+from zynqyolo.host.packing import param_stream_nbytes
 from zynqyolo.model.ir import Network
 
 from .blocks import (LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLES, OUT_WRITE_DEPTH, STAGE2_DEPTH, STAGE3_DEPTH, AccumulateTile,
                      ConvEngine, Control, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer, design_resources)
 from .devices import Board, Device
 from .hwconfig import HwConfig
-from .plan import ACC_BITS, STAGE3, Call, Plan, make_plan, param_stream_nbytes
+from .plan import ACC_BITS, STAGE3, Call, Plan, make_plan
 
 KIND = "modelled"
 LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "BIAS_LOAD", "ACC",

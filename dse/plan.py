@@ -27,12 +27,12 @@ import math
 from dataclasses import dataclass, field
 
 from zynqyolo.hls.registers import check_registers
+from zynqyolo.host.packing import WORD_BYTES, conv_input_slices, param_stream_nbytes
 from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yolo
 
 from .hwconfig import HwConfig
 
 ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder); the preamble carries 48-bit biases
-PARAM_ENTRY_BYTES = 8  # one 64-bit preamble entry per MAC row of each output fold
 MIN_BAND_PIXELS = 3
 STAGE3 = {"bypass": 0, "maxpool": 1, "upsample": 2, "yolo": 3}
 
@@ -366,14 +366,22 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
             for t in seg_tensors:
                 add_in(t.buffer, t.offset, t.nbytes)
         else:
+            # The segments of a route sit back to back from the first one (see _allocate), so the
+            # stream is slices of one contiguous region, in the kernels' (o, b, f) order.
+            base = seg_tensors[0]
+            for prev_t, t in zip(seg_tensors, seg_tensors[1:]):
+                if (t.buffer, t.offset) != (prev_t.buffer, prev_t.offset + prev_t.nbytes):
+                    raise ValueError(f"layer {conv.index}: its route segments are not contiguous in memory")
+            seg_channels = tuple(t.channels for t in seg_tensors)
+            for offset, words in conv_input_slices(seg_channels, h, w, conv.size, config.folds(out_channels), bands,
+                                                   band_rows, config):
+                add_in(base.buffer, base.offset + offset * WORD_BYTES, words * WORD_BYTES)
             for o in range(config.folds(out_channels)):
                 for b in range(bands):
                     r0, r1 = b * band_rows, min(h, (b + 1) * band_rows)
                     first_row, stop_row = max(0, r0 - pad), min(h, r1 + pad)
                     for fi, (ti, f) in enumerate(in_folds):
-                        t = seg_tensors[ti]
-                        add_in(t.buffer, *t.rows(f, first_row, stop_row))
-                        lanes = t.fold_lanes[f]
+                        lanes = seg_tensors[ti].fold_lanes[f]
                         blocks.append(Block(o, b, fi, lanes,
                                             math.ceil(lanes / config.p_ic), (r1 - r0) * w, stop_row - first_row,
                                             w, conv.size))
@@ -391,14 +399,3 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
     buffer_nbytes["params"] = params_nbytes
     return Plan(config, network.content_hash, model.content_hash, tensors, routes, tuple(calls), buffer_nbytes,
                 param_offsets, tuple(y.index for y in network.yolos))
-
-
-def param_stream_nbytes(config: HwConfig, ksize: int, out_channels: int, in_fold_lanes: list[int],
-                        bands: int) -> int:
-    """Bytes of one conv call's parameter stream: preamble plus weight blocks (see host.packing)."""
-    out_folds = config.folds(out_channels)
-    word = config.bus_bits // 8
-    preamble = math.ceil(out_folds * config.p_oc * PARAM_ENTRY_BYTES / word) * word
-    per_block = [ksize * ksize * math.ceil(lanes / config.p_ic) * config.p_oc * config.p_ic for lanes in in_fold_lanes]
-    values = out_folds * bands * sum(per_block)
-    return preamble + values * config.bits // 8

@@ -41,6 +41,9 @@ import numpy as np
 
 from zynqyolo.dse.hwconfig import HwConfig
 
+WORD_BYTES = 8  # packed streams are uint64 words (a 128-bit bus word is two of them)
+PARAM_ENTRY_BYTES = 8  # one 64-bit preamble entry (bias, shift) per MAC row of each output fold
+
 ENTRY_BITS = 64
 BIAS_BITS = 48
 SHIFT_BITS = 6
@@ -225,14 +228,22 @@ def gather_words(words, slices: Sequence[tuple[int, int]]) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+def param_stream_nbytes(config: HwConfig, ksize: int, out_channels: int, in_fold_lanes: Sequence[int],
+                        bands: int) -> int:
+    """Bytes of one conv call's parameter stream: the preamble (one 64-bit entry per MAC row of each
+    output fold, padded to whole bus words) and the weight blocks, resent for every band."""
+    out_folds = config.folds(out_channels)
+    word = config.bus_bits // 8
+    preamble = math.ceil(out_folds * config.p_oc * PARAM_ENTRY_BYTES / word) * word
+    per_block = [ksize * ksize * math.ceil(lanes / config.p_ic) * config.p_oc * config.p_ic for lanes in in_fold_lanes]
+    return preamble + out_folds * bands * sum(per_block) * config.bits // 8
+
+
 def param_words(out_channels: int, segments: Sequence[int], ksize: int, bands: int, cfg: HwConfig) -> int:
     """uint64 words of a conv call's parameter stream."""
     segs = _check_segments(segments, cfg)
-    out_folds = cfg.folds(out_channels)
     lanes = [n for seg in segs for n in cfg.fold_lanes(seg)]
-    per_entry = cfg.bits  # bits per weight lane
-    weights = sum(ksize * ksize * math.ceil(n / cfg.p_ic) * cfg.p_oc * cfg.p_ic for n in lanes)
-    return out_folds * cfg.p_oc + out_folds * bands * weights * per_entry // 64
+    return param_stream_nbytes(cfg, ksize, out_channels, lanes, bands) // WORD_BYTES
 
 
 def _block_channel_index(segments: tuple[int, ...], cfg: HwConfig) -> list[np.ndarray]:
