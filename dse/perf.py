@@ -574,10 +574,21 @@ class DesignEstimate:
         return d
 
 
-def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel):
+def registers_written(shapes: tuple[CallShape, ...]) -> list[int]:
+    """Registers the driver writes per call: only those that differ from what the IP holds, i.e.
+    from the previous call (frame after frame, so the first call follows the last one)."""
+    held = dict(shapes[-1].registers) if shapes else {}
+    written = []
+    for s in shapes:
+        written.append(sum(1 for name, value in s.registers if held.get(name) != value))
+        held = dict(s.registers)
+    return written
+
+
+def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel, n_written: int):
     cc = call_cycles(s, config)
     nbytes = {"fmap_in": s.in_nbytes, "params": params_nbytes(s, config), "fmap_out": s.out_nbytes}
-    accesses = Control.call_accesses(len(s.registers), s.n_transfers_fixed, s.n_in_transfers, s.conv,
+    accesses = Control.call_accesses(n_written, s.n_transfers_fixed, s.n_in_transfers, s.conv,
                                      host.verify_registers)
     return cc, nbytes, accesses
 
@@ -595,11 +606,12 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
     so the caller keeps equal shapes as one object (``explore`` does) and the dict no longer than
     the shapes."""
     mhz = config.clock_mhz
-    latency = (io_nbytes[0] + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6
+    first_reads = shapes[0].n_in_transfers if shapes else 0  # see estimate_shapes: the input is flushed per transfer
+    latency = (io_nbytes[0] * (1 + first_reads) + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6
     pl_total = 0.0
     mac_iterations = 0
     useful = 0
-    for s in shapes:
+    for s, n_written in zip(shapes, registers_written(shapes)):
         key = (id(s), config.p_ic, config.stage3_lanes)
         hit = cache.get(key) if cache is not None else None
         if hit is None:
@@ -608,7 +620,7 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
             if cache is not None:
                 cache[key] = hit
         pl_cycles, macs, nbytes_total = hit
-        accesses = Control.call_accesses(len(s.registers), s.n_transfers_fixed, s.n_in_transfers, s.conv,
+        accesses = Control.call_accesses(n_written, s.n_transfers_fixed, s.n_in_transfers, s.conv,
                                          host.verify_registers)
         pl_ms = pl_cycles / (mhz * 1e3)
         latency += pl_ms + _dma_ms(nbytes_total, pl_ms, memory, mhz)[1] + accesses * host.mmio_access_us * 1e-3
@@ -631,12 +643,13 @@ def estimate_shapes(shapes: tuple[CallShape, ...], config: HwConfig, board: Boar
     batches = []
     flush_nbytes, invalidate_nbytes = io_nbytes
     last_output = max((s.index for s in shapes if s.writes_output_buffer), default=shapes[-1].index)
-    for s in shapes:
+    for s, n_written in zip(shapes, registers_written(shapes)):
         check_shape_config(s, config)
-        cc, nbytes, accesses = _call_terms(s, config, memory, host)
+        cc, nbytes, accesses = _call_terms(s, config, memory, host, n_written)
         compute_ms, stall_ms = cc.compute / (mhz * 1e3), cc.stall / (mhz * 1e3)
         busy_ms, dma_ms = _dma_ms(sum(nbytes.values()), compute_ms + stall_ms, memory, mhz)
-        cache_bytes = (flush_nbytes if s.index == shapes[0].index else 0) + \
+        # the driver flushes the input once, and PYNQ's send channel flushes it again on each transfer
+        cache_bytes = (flush_nbytes * (1 + s.n_in_transfers) if s.index == shapes[0].index else 0) + \
             (invalidate_nbytes if s.index == last_output else 0)
         batches.append(BatchEstimate(
             index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
