@@ -80,14 +80,32 @@ struct weight_loader {
     }
 };
 
-// Write one pixel (all p_oc lanes: one wide word of the reshaped line buffer).
+// The raster position of the line buffer's writer: the next input pixel goes to (row, col); the
+// pixel read last is also held in a register (taps at its position read the register).
+struct line_writer {
+    int row, col, reads;
+    int newest_row, newest_col;
+};
+
+// Read the next input pixel of the band into the line buffer (row slot row % ksize) and the
+// newest-pixel register, and advance the raster position.
 template <class C>
-void store_pixel(typename C::data_t line[C::max_ksize][C::max_width][C::p_oc], const pixel_t<C>& px, int slot,
-                 int col) {
+void read_pixel(hls::stream<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C::max_width][C::p_oc],
+                pixel_t<C>& newest, line_writer& wr, int ksize, int width) {
 #pragma HLS INLINE
+    newest = checked_read(pix);
+    wr.newest_row = wr.row;
+    wr.newest_col = wr.col;
     for (int j = 0; j < C::p_oc; j++) {
 #pragma HLS UNROLL
-        line[slot][col][j] = px.lane[j];
+        line[wr.row % ksize][wr.col][j] = newest.lane[j];
+    }
+    wr.reads++;
+    if (wr.col == width - 1) {
+        wr.col = 0;
+        wr.row++;
+    } else {
+        wr.col++;
     }
 }
 
@@ -198,30 +216,16 @@ BLOCKS:
         const int S = g.subfolds;
         const int rows_in = g.read1 - g.read0;
         const int total_reads = rows_in * w_img;
-        // Raster index (within the band's streamed rows) of the newest input pixel the window of
-        // output (y, x) touches.
-        int reads = 0;
-        int wr_row = g.read0, wr_col = 0;
-        // The pixel read last, also held in a register (taps at its position read the register).
+        // Where the next input pixel goes, and how many of the band's streamed pixels were read.
+        line_writer wr = {g.read0, 0, 0, -1, -1};
         pixel_t<C> newest = pixel_t<C>();
-        int newest_row = -1, newest_col = -1;
 
         const int need0 = (imin(g.row0 + pad, g.read1 - 1) - g.read0) * w_img + imin(pad, w_img - 1);
     LINE_FILL:
         for (int i = 0; i <= need0; i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(LINE_FILL);
-            newest = checked_read(pix);
-            newest_row = wr_row;
-            newest_col = wr_col;
-            store_pixel<C>(line, newest, wr_row % k, wr_col);
-            reads++;
-            if (wr_col == w_img - 1) {
-                wr_col = 0;
-                wr_row++;
-            } else {
-                wr_col++;
-            }
+            read_pixel<C>(pix, line, newest, wr, k, w_img);
         }
 
         const int iters = (g.row1 - g.row0) * w_img * kk * S;
@@ -241,18 +245,8 @@ BLOCKS:
             }
             // Line-buffer fill: keep the input read up to the window's newest pixel.
             const int need = (imin(y + pad, g.read1 - 1) - g.read0) * w_img + imin(x + pad, w_img - 1);
-            if (t < 2 && reads <= need && reads < total_reads) {
-                newest = checked_read(pix);
-                newest_row = wr_row;
-                newest_col = wr_col;
-                store_pixel<C>(line, newest, wr_row % k, wr_col);
-                reads++;
-                if (wr_col == w_img - 1) {
-                    wr_col = 0;
-                    wr_row++;
-                } else {
-                    wr_col++;
-                }
+            if (t < 2 && wr.reads <= need && wr.reads < total_reads) {
+                read_pixel<C>(pix, line, newest, wr, k, w_img);
             }
             if (t == 0 && s == 0) {
                 for (int oc = 0; oc < C::p_oc; oc++) {
@@ -264,7 +258,7 @@ BLOCKS:
             const int iy = y + ky - pad;
             const int ix = x + kx - pad;
             const bool inside = iy >= 0 && iy < h_img && ix >= 0 && ix < w_img;
-            const bool fresh = iy == newest_row && ix == newest_col;
+            const bool fresh = iy == wr.newest_row && ix == wr.newest_col;
             data_t xin[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=xin complete
             const int slot = inside ? iy % k : 0;
