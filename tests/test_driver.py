@@ -112,3 +112,25 @@ def test_misaligned_or_oversized_transfers_are_the_dmas_errors(setup):
     buf = board.allocate(64)
     ch.transfer(buf, 4, 16)  # not 8-byte aligned: DMAIntErr, halted
     assert ch.error and not ch.running
+
+
+def test_dse_choice_at_416_matches_reference_detections(model_files, photos, require_csim):
+    """At full size, with the explorer's design point for the Zedboard: detections on three photos
+    equal the integer reference's."""
+    from zynqyolo.dse import explore
+    from zynqyolo.host.driver import DriverBackend, open_driver
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.detector import detect
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.preprocess import load_image
+    from zynqyolo.model.quantize import calibrate
+
+    net = load_cfg(model_files[0])
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"], photos["zidane"]], bits=16)
+    config = explore.search(net, "xc7z020", clock_mhz=100, bits=16, board="zedboard").best.config
+    board = DriverBackend(open_driver("emu", model, config), "emu")
+    ref = IntegerReference(model)
+    for name in ("bus", "zidane", "grace_hopper"):
+        image = load_image(photos[name])
+        got = detect(board, image)
+        assert got == detect(ref, image) and got  # identical, and not trivially empty
