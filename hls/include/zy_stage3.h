@@ -87,6 +87,23 @@ STAGE3:
     }
 }
 
+// Advance the (lane group g, column x, row y) counters of a stage-3 raster loop over pixels of
+// ``groups`` lane groups each, with columns 0..last_x.
+inline void next_group(int& g, int& x, int& y, int groups, int last_x) {
+#pragma HLS INLINE
+    if (g != groups - 1) {
+        g++;
+        return;
+    }
+    g = 0;
+    if (x == last_x) {
+        x = 0;
+        y++;
+    } else {
+        x++;
+    }
+}
+
 template <class C>
 void maxpool2_fold(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, int h, int w, int groups) {
     const int SL = C::stage3_lanes;
@@ -118,16 +135,8 @@ STAGE3:
         }
         if (g == groups - 1) {
             if (window_col_done && !first_row) out.write(res);
-            g = 0;
-            if (x == w - 1) {
-                x = 0;
-                y++;
-            } else {
-                x++;
-            }
-        } else {
-            g++;
         }
+        next_group(g, x, y, groups, w - 1);
     }
 }
 
@@ -160,16 +169,8 @@ STAGE3:
         }
         if (g == groups - 1) {
             if (emit) out.write(res);
-            g = 0;
-            if (x == w) {
-                x = 0;
-                y++;
-            } else {
-                x++;
-            }
-        } else {
-            g++;
         }
+        next_group(g, x, y, groups, w);
     }
 }
 
@@ -196,16 +197,8 @@ STAGE3:
         }
         if (g == groups - 1) {
             out.write(res);
-            g = 0;
-            if (x == 2 * w - 1) {
-                x = 0;
-                y++;
-            } else {
-                x++;
-            }
-        } else {
-            g++;
         }
+        next_group(g, x, y, groups, 2 * w - 1);
     }
 }
 
