@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 
 import numpy as np
 import pytest
 
 from zynqyolo.dse import blocks, devices, explore, perf, yu2020
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.errors import ZynqyoloError
 from zynqyolo.model import load_cfg
 
 REDUCED = 128  # input size of the default tier's C simulation (13x13 maps become 4x4)
@@ -45,18 +42,6 @@ def net416(model_files):
 @pytest.fixture(scope="module")
 def net128(model_files):
     return load_cfg(model_files[0], width=REDUCED, height=REDUCED)
-
-
-@pytest.fixture(scope="module")
-def toolchain():
-    from zynqyolo.hls.csim import ap_types_dir
-
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        pytest.skip("g++ not found on PATH: the HLS C simulation needs a C++14 compiler")
-    try:
-        return ap_types_dir()
-    except ZynqyoloError as exc:
-        pytest.skip(f"the ap_types headers are unavailable: {exc}")
 
 
 @pytest.fixture(scope="module")

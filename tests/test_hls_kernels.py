@@ -17,8 +17,6 @@ Expected values come from model.intref / model.fixed, never from the code under 
 from __future__ import annotations
 
 import math
-import os
-import shutil
 import stat
 import threading
 import zlib
@@ -70,18 +68,6 @@ def batch_id(batch) -> str:
 
 
 # ----------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="session")
-def toolchain():
-    from zynqyolo.hls.csim import ap_types_dir
-
-    if shutil.which(os.environ.get("CXX", "g++")) is None:
-        pytest.skip("g++ not found on PATH: the HLS C simulation needs a C++14 compiler (apt-get install g++)")
-    try:
-        return ap_types_dir()
-    except ZynqyoloError as exc:
-        pytest.skip(f"the ap_types headers (zynqyolo fetch hls) are unavailable: {exc}")
-
 
 @pytest.fixture(scope="session")
 def accelerators(toolchain):
