@@ -32,7 +32,7 @@ def main() -> None:
         e, c = r.best_estimate, r.best.config
         print(f"{label:4s} {device} ({r.board.name}) {mhz} MHz {bits}-bit: {len(r.points):,} points evaluated, "
               f"{len(r.feasible_points):,} feasible, {wall_s:.2f} s wall; chosen {c.p_oc}x{c.p_ic} tile "
-              f"{c.tile_pixels} stage3 {c.stage3_lanes}: {e.latency_ms:.1f} ms modelled")
+              f"{c.tile_pixels} lanes {c.requant_lanes}/{c.stage3_lanes}: {e.latency_ms:.1f} ms modelled")
 
 
 if __name__ == "__main__":

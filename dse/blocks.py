@@ -25,7 +25,7 @@ Conventions and the rules this file applies everywhere:
   to its post-adder and cascade. The kernels do not pack two 8-bit products into one DSP
   (``mac_step`` multiplies ``weight_t`` by ``data_t`` one product per term), so 8-bit is also one
   DSP per MAC. Stage 2's leaky-ReLU product ``acc_b * 0xCCCD`` (48 x 17 bits, ``requantize`` in
-  zy_accumulate.h, one per lane at II 1) would need two or three DSP48s per lane: the 48-bit operand is split
+  zy_accumulate.h, one per requantiser at II 1) would need two or three DSP48s per lane: the 48-bit operand is split
   over two 25x18 multipliers (UG479 "multiplier cascade"; yosys uses three). The default
   ``LEAKY_MUL_IMPL`` = "fabric" matches ``#pragma HLS BIND_OP op=mul impl=fabric`` on that product
   in zy_accumulate.h (UG1399); "dsp" models the product left to the tool.
@@ -45,7 +45,7 @@ Conventions and the rules this file applies everywhere:
 - **LUT, FF and DSP of the MAC array and of the stage-2/3 lanes are measured** by synthesising our own
   RTL models of those structures (dse/rtl/*.v, faithful to the C++ widths) with yosys 0.23
   ``synth_xilinx -family xc7`` and fitting per MAC / per row / per lane (``MAC_ARRAY_FIT``,
-  ``STAGE2_LANE``, ``STAGE3_LANE``; dse/rtl/calibrate.py reproduces them, tests/test_dse_rtl.py
+  ``STAGE2_ACC_LANE``, ``STAGE2_REQUANT``, ``STAGE3_LANE``; dse/rtl/calibrate.py reproduces them, tests/test_dse_rtl.py
   checks them). Yosys is not Vivado: it does no retiming and no cross-boundary optimisation and maps
   with ABC, and our RTL is not the HLS tool's RTL (it leaves out loop control, the weight loader's
   demux and stream handshakes). We expect Vivado-on-HLS to land above our RTL for the MAC array and
@@ -100,14 +100,21 @@ MAC_ARRAY_FIT = {  # bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, f
     16: (1.96, 100.5, 220.0, 17.38, 38.9, 176.0),
     8: (1.08, 100.5, 134.0, 8.84, 42.7, 101.0),
 }
-# dse/rtl/zy_stage2_lane.v, one lane synthesised per precision and leaky flavour (LUT, FF, DSP48E1):
-# "dsp" = the product written as a multiply (yosys splits 48 x 17 bits over 3 DSP48E1; 2 is the
-# UG479 minimum, which Vivado may reach), "fabric" = shift-adds (3 x 64-bit adders more). The 64-bit
-# variable round-half-up shift (barrel shifter) is most of a lane either way.
-STAGE2_LANE = {  # bits -> impl -> (lut, ff, dsp)
-    16: {"dsp": (759, 369, 3), "fabric": (936, 525, 0)},
-    8: {"dsp": (779, 361, 3), "fabric": (942, 517, 0)},
+# dse/rtl/zy_stage2_acc.v, one accumulate lane (p_oc of them): the tile add and the held sum; 48-bit,
+# the same at both precisions (LUT, FF).
+STAGE2_ACC_LANE = (98, 97)
+# dse/rtl/zy_stage2_requant.v, one requantiser (requant_lanes of them) serving one lane, per precision and
+# leaky flavour (LUT, FF, DSP48E1): "dsp" = the product written as a multiply (yosys splits 48 x 17
+# bits over 3 DSP48E1; 2 is the UG479 minimum, which Vivado may reach), "fabric" = shift-adds (3 x
+# 64-bit adders more). The 64-bit variable round-half-up shift (barrel shifter) is most of it.
+STAGE2_REQUANT = {  # bits -> impl -> (lut, ff, dsp)
+    16: {"dsp": (676, 368, 3), "fabric": (826, 524, 0)},
+    8: {"dsp": (666, 360, 3), "fabric": (845, 516, 0)},
 }
+# The same requantiser serving calibrate.SELECT_GROUPS = 4 lanes in turn (fabric): 928 / 936 LUT at
+# 16 / 8 bits, FF unchanged; its selects of the lane's sum, bias and shift cost (928 - 826) / 3 and
+# (936 - 845) / 3 LUT per extra group (p_oc / requant_lanes groups).
+STAGE2_SELECT_LUT_PER_GROUP = {16: 34.0, 8: 30.3}
 # dse/rtl/zy_stage3_lane.v (max-pool compares, sigmoid index shift/clamp, output select), per lane.
 STAGE3_LANE = {16: (303, 77), 8: (193, 45)}  # bits -> (lut, ff)
 # Margins from our hand RTL to what the HLS tool builds, placed by Vivado (judgement, not measured):
@@ -120,7 +127,7 @@ STAGE3_LANE = {16: (303, 77), 8: (193, 45)}  # bits -> (lut, ff)
 HLS_ARRAY_MARGIN = 1.5
 HLS_LANE_MARGIN = 1.2
 DSP_PER_MAC = 1  # measured (zy_mac_array.v): one DSP48E1 per MAC at 16 and 8 bits, adds in the cascade
-LEAKY_DSP_PER_LANE = STAGE2_LANE[16]["dsp"][2]
+LEAKY_DSP_PER_LANE = STAGE2_REQUANT[16]["dsp"][2]
 # Default: fabric, since a lane pays about 180 LUTs (x1.2) for it against 3 DSP48s; on XC7Z020 (220
 # DSP, 53.2k LUT) the DSPs bind first. zy_accumulate.h binds the product to the fabric (BIND_OP).
 LEAKY_MUL_IMPL = "fabric"
@@ -196,12 +203,19 @@ def mac_array_logic(p_oc: int, p_ic: int, bits: int) -> Resources:
                      ff=round(HLS_ARRAY_MARGIN * (fm * macs + fr * p_oc + f0)))
 
 
-def stage2_lanes(lanes: int, bits: int, leaky_mul_impl: str) -> Resources:
-    """``lanes`` stage-2 lanes (STAGE2_LANE, x HLS_LANE_MARGIN on LUT/FF); memories excluded."""
+def stage2_lanes(p_oc: int, requant_lanes: int, bits: int, leaky_mul_impl: str) -> Resources:
+    """p_oc accumulate lanes and ``requant_lanes`` requantisers, each serving p_oc / requant_lanes lanes
+    in turn (STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, x HLS_LANE_MARGIN on LUT/FF);
+    memories excluded."""
     if leaky_mul_impl not in ("dsp", "fabric"):
         raise ValueError(f"leaky_mul_impl must be 'dsp' or 'fabric', got {leaky_mul_impl!r}")
-    lut, ff, dsp = STAGE2_LANE[bits if bits in STAGE2_LANE else 16][leaky_mul_impl]
-    return Resources(dsp=lanes * dsp, lut=round(lanes * HLS_LANE_MARGIN * lut), ff=round(lanes * HLS_LANE_MARGIN * ff))
+    b = bits if bits in STAGE2_REQUANT else 16
+    lut, ff, dsp = STAGE2_REQUANT[b][leaky_mul_impl]
+    lut += STAGE2_SELECT_LUT_PER_GROUP[b] * (p_oc // requant_lanes - 1)
+    acc_lut, acc_ff = STAGE2_ACC_LANE
+    return Resources(dsp=requant_lanes * dsp,
+                     lut=round(HLS_LANE_MARGIN * (p_oc * acc_lut + requant_lanes * lut)),
+                     ff=round(HLS_LANE_MARGIN * (p_oc * acc_ff + requant_lanes * ff)))
 
 
 def stage3_lanes(lanes: int, bits: int) -> Resources:
@@ -300,22 +314,30 @@ class WeightBuffer:
 # ============================================================ stage 2: accumulate tile + requant ====
 class AccumulateTile:
     """``accumulate_stage`` (zy_accumulate.h): the partial-sum tile ``[tile_pixels][p_oc]`` of 48-bit
-    sums (lanes partitioned), bias/shift tables ``[max_out_folds][p_oc]``, p_oc requantisers.
+    sums (lanes partitioned), p_oc accumulate lanes, bias/shift tables ``[max_out_folds][p_oc]`` (lanes
+    partitioned) and ``requant_lanes`` requantisers, each selecting its lane of the group.
 
-    BIAS_LOAD takes ``out_folds * p_oc`` entries; ACC one psum per output pixel and input fold.
+    BIAS_LOAD takes ``out_folds * p_oc`` entries; ACC one psum per output pixel and input fold, and
+    in the last input fold ceil(L_o / requant_lanes) cycles per pixel (L_o = the output fold's lanes).
     """
 
     @staticmethod
     def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
         max_out_folds = cfg.folds(cfg.max_out_channels)
+        rl = cfg.requant_lanes
         tile = memory(cfg.tile_pixels, ACC_BITS, banks=cfg.p_oc)
         bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
         shift = memory(max_out_folds, 6, banks=cfg.p_oc)
-        return tile + bias + shift + stage2_lanes(cfg.p_oc, cfg.bits, leaky_mul_impl)
+        return tile + bias + shift + stage2_lanes(cfg.p_oc, rl, cfg.bits, leaky_mul_impl)
 
     @staticmethod
     def bias_load_iterations(cfg: HwConfig, out_folds: int) -> int:
         return out_folds * cfg.p_oc
+
+    @staticmethod
+    def requant_groups(requant_lanes: int, fold_lanes: int) -> int:
+        """Cycles the last input fold spends on one pixel of an output fold of ``fold_lanes`` lanes."""
+        return ceil_div(fold_lanes, requant_lanes)
 
 
 # ============================================================================ stage 3 ====

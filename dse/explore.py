@@ -6,13 +6,15 @@ the best one under a resource cap, and the Pareto fronts. Two architectures behi
 
 The grid of our architecture (``search_space``): p_oc every multiple of the lanes per bus word
 from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's rows and the DDR fold width);
-p_ic and stage3_lanes every divisor of p_oc; tile_pixels a power of two from 512 to 16384 words
+p_ic and stage3_lanes every divisor of p_oc, requant_lanes equal to stage3_lanes (both stages after the
+MAC array take a pixel's lanes at the same pace, and searching them apart would multiply the grid
+for a few hundred LUTs; ``zynqyolo estimate`` evaluates any pair); tile_pixels a power of two from 512 to 16384 words
 (each fills its BRAM18 depth: a tile of 600 costs what 1024 costs); bus_bits 64 (the C simulation
 supports only a 64-bit bus so far, ``hls/csim.py``, so 128-bit UltraScale+ HP ports are not
 searched); maxima from the network; clock and precision from the request. All points are
 evaluated, feasible or not, so the plots show the whole space.
 
-Speed: one plan per (p_oc, tile_pixels) serves every p_ic and stage3_lanes (``perf.CallShape``), a
+Speed: one plan per (p_oc, tile_pixels) serves every p_ic and lane count (``perf.CallShape``), a
 plan is reused for larger tiles once no call is split into bands, per-call cycles are memoised
 across searches (``SearchCache``), and the per-point latency is the fast path
 ``perf.frame_latency_ms``; the full per-batch estimate is built for the chosen point only.
@@ -97,6 +99,7 @@ class SearchSpace:
 
     def to_dict(self) -> dict:
         return {"p_oc": list(self.p_oc), "p_ic": "divisors of p_oc", "stage3_lanes": "divisors of p_oc",
+                "requant_lanes": "stage3_lanes",
                 "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
                 "points": self.size}
 
@@ -134,6 +137,7 @@ class Point:
     def to_dict(self) -> dict:
         c = self.config
         return {"p_oc": c.p_oc, "p_ic": c.p_ic, "tile_pixels": c.tile_pixels, "stage3_lanes": c.stage3_lanes,
+                "requant_lanes": c.requant_lanes,
                 "latency_ms": self.latency_ms, "feasible": self.feasible, "reason": self.reason,
                 "resources": self.resources.to_dict(), "mac_efficiency": self.mac_efficiency}
 
@@ -143,7 +147,7 @@ def _rank(point: Point, device) -> tuple:
     # least modelled latency; ties (to 1 ns) go to fewer resources (summed device fractions), then to
     # the smaller parameter tuple so the choice is deterministic.
     return (round(point.latency_ms, 6), point.utilisation(device), c.p_oc * c.p_ic, c.p_oc, c.tile_pixels,
-            c.stage3_lanes)
+            c.stage3_lanes, c.requant_lanes)
 
 
 def pareto(points: list[Point], key: Callable[[Point], float]) -> list[Point]:
@@ -214,7 +218,7 @@ class SearchResult:
 def _config(network: Network, board: devices.Board, clock_mhz: float, bits: int, p_oc: int, p_ic: int,
             tile: int, stage3_lanes: int) -> HwConfig:
     return HwConfig(p_oc=p_oc, p_ic=p_ic, bits=bits, bus_bits=BUS_BITS, tile_pixels=tile,
-                    stage3_lanes=stage3_lanes, clock_mhz=float(clock_mhz), part=board.ordering_code,
+                    stage3_lanes=stage3_lanes, requant_lanes=stage3_lanes, clock_mhz=float(clock_mhz), part=board.ordering_code,
                     **perf.network_maxima(network))
 
 
@@ -318,7 +322,7 @@ class _ResourceCache:
             (blocks.LineBuffer.resources, lambda c: (c.p_oc, c.bits, c.max_width)),
             (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
             (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
-             lambda c: (c.p_oc, c.bits, c.tile_pixels, c.max_out_channels)),
+             lambda c: (c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_out_channels)),
             (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
              lambda c: (c.p_oc, c.stage3_lanes, c.bits, c.max_width)),
             (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),
@@ -468,8 +472,8 @@ def view(exploration) -> dict:
 
     if d["arch"] == "zynqyolo":
         c = exploration.best.config
-        label = (f"p_oc {c.p_oc} x p_ic {c.p_ic}, tile {c.tile_pixels}, stage3 lanes {c.stage3_lanes} "
-                 f"({c.macs} MACs)")
+        label = (f"p_oc {c.p_oc} x p_ic {c.p_ic}, tile {c.tile_pixels}, stage 2/3 lanes {c.requant_lanes}/"
+                 f"{c.stage3_lanes} ({c.macs} MACs)")
         board = exploration.board.name
     else:
         prm = d["params"]

@@ -13,7 +13,8 @@ fold (the last fold narrower, rounded up to whole bus words). One hardware call 
 batch: stage 1 convolves one input fold at a time with a ``p_oc x p_ic`` MAC array at II 1
 (3x3 taps and ``p_ic``-lane sub-folds serialised, so 1x1 needs no padding); stage 2 keeps the
 partial sums of a band of output pixels on chip across input folds, then adds the bias and
-requantises (leaky or linear); stage 3 is max-pool, upsample, YOLO sigmoid or bypass.
+requantises (leaky or linear) ``requant_lanes`` lanes per cycle; stage 3 is max-pool, upsample,
+YOLO sigmoid or bypass.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class HwConfig:
     max_out_channels: int = 1024
     tile_pixels: int = 704  # stage-2 partial-sum tile depth (pixels of a band when input folds > 1)
     stage3_lanes: int = 8  # lanes stage 3 (pool, upsample, sigmoid) handles per cycle
+    requant_lanes: int = 8  # lanes stage 2 requantises per cycle (bias, leaky, rounding shift, saturation)
     clock_mhz: float = 100.0
     part: str = "xc7z020clg484-1"
 
@@ -65,6 +67,8 @@ class HwConfig:
             bad("p_ic", f"must not exceed p_oc={self.p_oc}")
         if self.stage3_lanes > self.p_oc or self.p_oc % self.stage3_lanes:
             bad("stage3_lanes", f"must divide p_oc={self.p_oc}")
+        if self.requant_lanes > self.p_oc or self.p_oc % self.requant_lanes:
+            bad("requant_lanes", f"must divide p_oc={self.p_oc}")
         if self.max_width < 3 or self.max_height < 3:
             bad("max_width", "must be at least 3")
         if not 1.0 <= self.clock_mhz <= 1000.0:

@@ -23,7 +23,7 @@ Compute time of one call (the dataflow region of zy_accel.h)
     the call's Blocks in the kernels' order (out fold, band, input fold) and charges each block
 
         LINE_FILL pixels at the reader's pace
-      + max(CONV_MAC, remaining CONV_READ words, ACC pixels, STAGE3 slots and OUT_WRITE words of
+      + max(CONV_MAC, remaining CONV_READ words, ACC iterations, STAGE3 slots and OUT_WRITE words of
             the band (last input fold only))
       + weight words of the next block that do not fit under this block's CONV_MAC
       + pipeline entry/depth of the block's loops
@@ -49,7 +49,8 @@ Host
     and invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte. All serial with
     the PL (the driver issues one call at a time).
 
-For the search, a plan made for one (p_oc, bits, tile_pixels) serves every p_ic and stage3_lanes:
+For the search, a plan made for one (p_oc, bits, tile_pixels) serves every p_ic, stage3_lanes and
+requant_lanes:
 the model reads only each Block's lanes, pixels, rows, band and kernel, and recomputes sub-folds
 from the lanes and the evaluated p_ic (``CallShape``).
 """
@@ -193,7 +194,7 @@ class BlockClass:
 
 @dataclass(frozen=True)
 class CallShape:
-    """What the model needs of one planned call, independent of p_ic and stage3_lanes."""
+    """What the model needs of one planned call, independent of p_ic, stage3_lanes and requant_lanes."""
 
     index: int
     layers: tuple[int, ...]
@@ -309,7 +310,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     n = dict.fromkeys(LOOP_LABELS, 0)
     p_ic, lpw, p_oc = config.p_ic, config.lanes_per_word, config.p_oc
     c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY
-    s3l = config.stage3_lanes
+    s3l, rl = config.stage3_lanes, config.requant_lanes
     yolo = shape.mode == STAGE3["yolo"]
     slots = Stage3.slots(shape.mode, shape.pool_stride, shape.height, shape.width)
     out_px = shape.out_height * shape.out_width
@@ -350,10 +351,11 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         line_fill += count * c.fill
         mac_total += count * macs
         leftover += count * left
-        acc += count * c.out_pixels
+        acc_iterations = c.out_pixels * (AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1)
+        acc += count * acc_iterations
         # ... and the pace of its body in lockstep: the slowest process.
         wpp = c.lanes / lpw * c_in  # cycles per input pixel at the stream's pace
-        body = max(macs, (c.read_pixels - c.fill) * wpp, c.out_pixels)
+        body = max(macs, (c.read_pixels - c.fill) * wpp, acc_iterations)
         if c.last_fold:
             body = max(body, c.s3_slots * Stage3.groups(s3l, c.out_lanes), c.out_written * c.out_lanes / lpw * c_out)
         lockstep += count * (c.fill * (wpp if wpp > 1.0 else 1.0) + body + left * c_in + per_block)
@@ -602,9 +604,10 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
                      io_nbytes: tuple[int, int], cache: Optional[dict] = None) -> tuple[float, float, int, int]:
     """Fast path for the search: (latency_ms, PL cycles, MAC iterations, useful MACs), the same terms
     as ``estimate_shapes``. ``cache`` (a dict the caller keeps) memoises per-call results by (call
-    shape, p_ic, stage3_lanes), which several tiles share; it keys on the shape objects' identity,
-    so the caller keeps equal shapes as one object (``explore`` does) and the dict no longer than
-    the shapes."""
+    shape, p_oc, p_ic, stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal
+    shapes of plans for different p_oc are one object, but their cycles differ); it keys on the shape
+    objects' identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict
+    no longer than the shapes."""
     mhz = config.clock_mhz
     first_reads = shapes[0].n_in_transfers if shapes else 0  # see estimate_shapes: the input is flushed per transfer
     latency = (io_nbytes[0] * (1 + first_reads) + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6
@@ -612,7 +615,7 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
     mac_iterations = 0
     useful = 0
     for s, n_written in zip(shapes, registers_written(shapes)):
-        key = (id(s), config.p_ic, config.stage3_lanes)
+        key = (id(s), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
         hit = cache.get(key) if cache is not None else None
         if hit is None:
             cc = call_cycles(s, config)

@@ -31,7 +31,8 @@ def design_table(d: dict):
         p = d["params"]
         t.add_row("design", f"{d['design_name']}")
         t.add_row("MAC array p_oc x p_ic", f"{p['p_oc']} x {p['p_ic']} = {d['mac_units']} MACs")
-        t.add_row("tile_pixels / stage3_lanes", f"{p['tile_pixels']} / {p['stage3_lanes']}")
+        t.add_row("tile_pixels", f"{p['tile_pixels']}")
+        t.add_row("requant_lanes / stage3_lanes", f"{p['requant_lanes']} / {p['stage3_lanes']}")
         t.add_row("bits / bus_bits", f"{p['bits']} / {p['bus_bits']}")
         t.add_row("board, clock", f"{d['board']} ({d['device']}), {p['clock_mhz']:g} MHz")
     else:
@@ -125,7 +126,7 @@ def pareto_table(d: dict, resource: str, limit: int = 12):
                wrap="design")
     for p in front[-limit:]:
         if d["arch"] == "zynqyolo":
-            name = f"{p['p_oc']}x{p['p_ic']} tile {p['tile_pixels']} s3 {p['stage3_lanes']}"
+            name = f"{p['p_oc']}x{p['p_ic']} tile {p['tile_pixels']} lanes {p['requant_lanes']}/{p['stage3_lanes']}"
         else:
             prm = p["params"]
             name = f"N_max {prm['n_max']} P_mem {prm['p_mem']} OITR {prm['oitr']}"

@@ -66,6 +66,7 @@ struct config {{
     static constexpr int max_out_folds = {max_out_folds};
     static constexpr int tile_pixels = {tile_pixels};         // stage-2 partial-sum tile depth
     static constexpr int stage3_lanes = {stage3_lanes};
+    static constexpr int requant_lanes = {requant_lanes};        // stage-2 requantisers
     static constexpr int max_ksize = {max_ksize};
     static constexpr int acc_bits = {acc_bits};
     static constexpr int entry_bits = {entry_bits};            // parameter preamble entry: bias, shift
@@ -169,7 +170,8 @@ def render_header(cfg: HwConfig) -> str:
         max_width=cfg.max_width, max_height=cfg.max_height, max_in_channels=cfg.max_in_channels,
         max_out_channels=cfg.max_out_channels, max_in_folds=max_in_folds,
         max_out_folds=cfg.folds(cfg.max_out_channels), tile_pixels=cfg.tile_pixels,
-        stage3_lanes=cfg.stage3_lanes, max_ksize=MAX_KSIZE, acc_bits=ACC_BITS, entry_bits=ENTRY_BITS,
+        stage3_lanes=cfg.stage3_lanes, requant_lanes=cfg.requant_lanes, max_ksize=MAX_KSIZE, acc_bits=ACC_BITS,
+        entry_bits=ENTRY_BITS,
         bias_bits=BIAS_BITS, shift_bits=SHIFT_BITS, leaky_mul=LEAKY_MUL, leaky_shift=LEAKY_SHIFT,
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,
         n_data=native_data[0], n_code=native_data[1], n_prod=native_data[2], prod_bits=2 * cfg.bits,

@@ -11,7 +11,7 @@ from zynqyolo.model import load_cfg
 
 pytestmark = pytest.mark.csim
 
-CONFIGS = [HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4), HwConfig(p_oc=8, p_ic=8)]
+CONFIGS = [HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4, requant_lanes=4), HwConfig(p_oc=8, p_ic=8)]
 
 
 @pytest.fixture(scope="module")

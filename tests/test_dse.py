@@ -26,9 +26,9 @@ REDUCED = 128  # input size of the default tier's C simulation (13x13 maps becom
 # counts), p_ic from 3 to 8, narrow and wide stage 3, and 8-bit (8 lanes per bus word).
 CSIM_CONFIGS = {
     "oc24ic8-t64": HwConfig(p_oc=24, p_ic=8, tile_pixels=64),
-    "oc16ic4-s3_16": HwConfig(p_oc=16, p_ic=4, stage3_lanes=16),
-    "oc8ic8-t128": HwConfig(p_oc=8, p_ic=8, tile_pixels=128, stage3_lanes=4),
-    "oc12ic3-t100": HwConfig(p_oc=12, p_ic=3, stage3_lanes=6, tile_pixels=100),
+    "oc16ic4-s3_16": HwConfig(p_oc=16, p_ic=4, stage3_lanes=16, requant_lanes=2),
+    "oc8ic8-t128": HwConfig(p_oc=8, p_ic=8, tile_pixels=128, stage3_lanes=4, requant_lanes=1),
+    "oc12ic3-t100": HwConfig(p_oc=12, p_ic=3, stage3_lanes=6, requant_lanes=3, tile_pixels=100),
     "oc16ic8-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=2, tile_pixels=200),
 }
 
@@ -124,8 +124,16 @@ def test_resources_by_hand():
     # 38.9/row + 176, times the 1.5 HLS margin, for 128 MACs in 16 rows
     assert by["conv_engine"].lut == round(1.5 * (1.96 * 128 + 100.5 * 16 + 220))
     assert by["conv_engine"].ff == round(1.5 * (17.38 * 128 + 38.9 * 16 + 176))
+    # stage 2: 16 accumulate lanes (98 LUT) and 8 requantisers (826 LUT, fabric leaky) serving 2 lanes
+    # each (34 LUT a group more), times the 1.2 lane margin
+    assert cfg.requant_lanes == 8
+    bias_shift_luts = 16 * (4 * math.ceil(48 / 3) + 4 * math.ceil(6 / 3))  # 64-deep RAM64M banks
+    assert by["accumulate_tile"].lut == round(1.2 * (16 * 98 + 8 * (826 + 34))) + bias_shift_luts
     dsp_flavour = blocks.AccumulateTile.resources(cfg, "dsp")
-    assert dsp_flavour.dsp == 3 * 16 and dsp_flavour.lut < by["accumulate_tile"].lut
+    assert dsp_flavour.dsp == 3 * 8 and dsp_flavour.lut < by["accumulate_tile"].lut
+    # fewer requantisers, fewer LUTs
+    fewer = blocks.AccumulateTile.resources(HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, requant_lanes=2))
+    assert fewer.lut < by["accumulate_tile"].lut and fewer.bram18 == by["accumulate_tile"].bram18
 
 
 def test_one_block_by_hand(net416):
@@ -168,13 +176,13 @@ def test_params_and_stream_bytes_agree_with_the_plan(net416):
             assert n["OUT_WRITE"] * 8 == call.out_transfer.nbytes
 
 
-def test_a_plan_serves_every_p_ic_and_stage3_lanes(net416):
-    """The search evaluates p_ic/stage3_lanes variants on one plan: same figures as their own plans."""
+def test_a_plan_serves_every_p_ic_and_lane_count(net416):
+    """The search evaluates p_ic/stage3_lanes/requant_lanes variants on one plan: same figures as their own plans."""
     board = devices.get_board("zedboard")
     skeleton = HwConfig(p_oc=24, p_ic=24, tile_pixels=1024, stage3_lanes=24)
     plan = perf.plan_for(net416, skeleton)
-    for p_ic, s3 in ((8, 8), (3, 4), (12, 1)):
-        cfg = HwConfig(p_oc=24, p_ic=p_ic, tile_pixels=1024, stage3_lanes=s3)
+    for p_ic, s3, rl in ((8, 8, 8), (3, 4, 12), (12, 1, 3)):
+        cfg = HwConfig(p_oc=24, p_ic=p_ic, tile_pixels=1024, stage3_lanes=s3, requant_lanes=rl)
         shared = perf.estimate(cfg, net416, board, plan=plan)
         own = perf.estimate(cfg, net416, board)
         assert shared.latency_ms == pytest.approx(own.latency_ms, rel=1e-12)

@@ -49,12 +49,24 @@ def test_mac_array_matches_the_committed_fit(fresh):
 
 
 @pytest.mark.parametrize("impl", ["dsp", "fabric"])
-def test_stage2_lane_matches(fresh, impl):
+def test_stage2_requantiser_matches(fresh, impl):
     _, res = fresh
-    lut, ff, dsp = blocks.STAGE2_LANE[16][impl]
+    lut, ff, dsp = blocks.STAGE2_REQUANT[16][impl]
     got = res["fits"]["16"][f"stage2_{impl}"]
     assert got["dsp"] == dsp
     assert got["lut"] == pytest.approx(lut, rel=REL_TOL) and got["ff"] == pytest.approx(ff, rel=REL_TOL)
+
+
+def test_stage2_accumulate_lane_and_select_match(fresh):
+    mod, res = fresh
+    fits = res["fits"]["16"]
+    lut, ff = blocks.STAGE2_ACC_LANE
+    assert fits["stage2_acc"]["lut"] == pytest.approx(lut, rel=REL_TOL)
+    assert fits["stage2_acc"]["ff"] == pytest.approx(ff, rel=REL_TOL)
+    per_group = (fits["stage2_fabric_select"]["lut"] - fits["stage2_fabric"]["lut"]) / (mod.SELECT_GROUPS - 1)
+    # a few LUTs either way on a small difference: absolute tolerance
+    assert per_group == pytest.approx(blocks.STAGE2_SELECT_LUT_PER_GROUP[16], abs=6)
+    assert fits["stage2_fabric_select"]["ff"] == fits["stage2_fabric"]["ff"]
 
 
 def test_stage3_lane_matches(fresh):

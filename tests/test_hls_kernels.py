@@ -39,16 +39,16 @@ SIZE = 96  # network input for the layer tests: 96 -> 3x3 at the last scale
 # Native designs: three (p_oc, p_ic) points per precision; "t64"/"t128" tiles force several bands.
 NATIVE = {
     "oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64),
-    "oc16ic4-b16": HwConfig(p_oc=16, p_ic=4, bits=16, stage3_lanes=16),
+    "oc16ic4-b16": HwConfig(p_oc=16, p_ic=4, bits=16, stage3_lanes=16, requant_lanes=2),
     "oc8ic8-b16-t128": HwConfig(p_oc=8, p_ic=8, bits=16, tile_pixels=128, stage3_lanes=4),
-    "oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64),
-    "oc16ic4-b8": HwConfig(p_oc=16, p_ic=4, bits=8),
+    "oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6),
+    "oc16ic4-b8": HwConfig(p_oc=16, p_ic=4, bits=8, requant_lanes=16),
     "oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128),
 }
 # ap_int builds (Xilinx's arbitrary-precision emulation, as synthesis sees the code): reduced maxima.
 AP = {
     "ap-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, max_width=96, max_height=96),
-    "ap-oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=2, max_width=96,
+    "ap-oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=2, requant_lanes=4, max_width=96,
                                   max_height=96),
 }
 DESIGNS = {**{k: (v, True) for k, v in NATIVE.items()}, **{k: (v, False) for k, v in AP.items()}}
@@ -183,12 +183,14 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
     if r["conv_enable"]:
         k, pad = r["ksize"], r["ksize"] // 2
         macs, words = [], []
-        for _o in range(r["out_folds"]):
+        out_lanes = cfg.fold_lanes(r["out_channels"])
+        for o in range(r["out_folds"]):
+            groups = math.ceil(out_lanes[o] / cfg.requant_lanes)  # the last fold requantises in groups
             for b in range(r["bands"]):
                 r0 = b * r["band_rows"]
                 r1 = min(h, r0 + r["band_rows"])
                 a0, a1 = max(0, r0 - pad), min(h, r1 + pad)
-                n["ACC"] += len(lanes_in) * (r1 - r0) * w
+                n["ACC"] += (len(lanes_in) - 1 + groups) * (r1 - r0) * w
                 for lanes in lanes_in:
                     s_f = math.ceil(lanes / cfg.p_ic)
                     n["CONV_READ"] += (a1 - a0) * w * lanes // per_word
@@ -431,7 +433,9 @@ def test_counts_of_a_layer12_call_match_the_formula(accelerators):
     regs = conv_registers(cfg, (512,), 13, 13, 3, 1024, True)
     result = run_conv(acc, regs, [x], w, np.zeros(1024, dtype=np.int64), np.full(1024, 12))
     assert result.counts["CONV_MAC"] == 169 * 9 * (16 // 4) * (512 // 16) * (1024 // 16)
-    assert result.counts["ACC"] == 169 * (512 // 16) * (1024 // 16)
+    # 32 input folds; the last one requantises 16 lanes two at a time (requant_lanes=2): 8 cycles a pixel
+    assert cfg.requant_lanes == 2
+    assert result.counts["ACC"] == 169 * (512 // 16 - 1 + 16 // 2) * (1024 // 16)
     assert result.counts["OUT_WRITE"] == 1024 * 169 // 4
 
 

@@ -10,7 +10,7 @@ from zynqyolo.host.packing import (conv_input_slices, fmap_words, fold_offsets, 
                                    pack_fmap, pack_lanes, pack_params, param_words, unpack_fmap, unpack_lanes,
                                    unpack_params)
 
-CFG4 = HwConfig(p_oc=4, p_ic=2, bits=16, stage3_lanes=2)  # 4 lanes per fold = one 64-bit word
+CFG4 = HwConfig(p_oc=4, p_ic=2, bits=16, stage3_lanes=2, requant_lanes=4)  # 4 lanes per fold = one 64-bit word
 
 
 def word16(*lanes: int) -> int:

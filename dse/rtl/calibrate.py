@@ -17,8 +17,10 @@ Fits (least squares, per precision):
 
 - MAC array (zy_mac_array.v): lut, ff = a * (p_oc * p_ic) + b * p_oc + c; dsp per MAC; lutram LUTs
   per weight bank against the model's rule;
-- stage-2 lane (zy_stage2_lane.v) in both leaky flavours and stage-3 lane (zy_stage3_lane.v): one
-  synthesis each (a lane is a fixed circuit), per precision.
+- stage-2 accumulate lane (zy_stage2_acc.v), stage-2 requantiser (zy_stage2_requant.v) in both leaky
+  flavours, and stage-3 lane (zy_stage3_lane.v): one synthesis each (a lane is a fixed circuit), per
+  precision; the requantiser's lane select is fitted from a second synthesis serving SELECT_GROUPS
+  lanes: lut/ff = fixed + per_group * (groups - 1).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ FIT_BITS = (16, 8)
 # (p_oc, p_ic) points of the MAC-array fit (p_oc a multiple of p_ic, as HwConfig requires).
 ARRAY_POINTS = ((8, 4), (16, 4), (24, 4), (8, 8), (16, 8), (24, 8), (16, 16))
 QUICK_ARRAY_POINTS = ((8, 4), (8, 8), (16, 8))
+SELECT_GROUPS = 4  # requantiser fit: one lane (GROUPS=1) and one serving four lanes in turn
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
 LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
@@ -93,8 +96,12 @@ def array_job(p_oc: int, p_ic: int, bits: int) -> tuple[str, str, dict[str, int]
 
 def lane_jobs(bits: int) -> dict[str, tuple[str, str, dict[str, int]]]:
     return {
-        "stage2_dsp": ("zy_stage2_lane.v", "zy_stage2_lane", {"BITS": bits, "LEAKY_IMPL": 0}),
-        "stage2_fabric": ("zy_stage2_lane.v", "zy_stage2_lane", {"BITS": bits, "LEAKY_IMPL": 1}),
+        "stage2_acc": ("zy_stage2_acc.v", "zy_stage2_acc", {"ACC": 48}),
+        "stage2_dsp": ("zy_stage2_requant.v", "zy_stage2_requant", {"BITS": bits, "LEAKY_IMPL": 0, "GROUPS": 1}),
+        "stage2_fabric": ("zy_stage2_requant.v", "zy_stage2_requant", {"BITS": bits, "LEAKY_IMPL": 1, "GROUPS": 1}),
+        # the same requantiser serving SELECT_GROUPS lanes in turn: the select's cost per extra group
+        "stage2_fabric_select": ("zy_stage2_requant.v", "zy_stage2_requant",
+                                 {"BITS": bits, "LEAKY_IMPL": 1, "GROUPS": SELECT_GROUPS}),
         "stage3": ("zy_stage3_lane.v", "zy_stage3_lane", {"BITS": bits, "OUT_FRAC": bits - 2}),
     }
 

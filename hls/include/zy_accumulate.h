@@ -5,18 +5,22 @@
 //   and stage 3 (p_oc requantised codes per pixel).
 // - First the preamble (loop BIAS_LOAD): out_folds * p_oc entries of (aligned bias, shift),
 //   kept on chip for the whole call (max_out_folds * p_oc entries).
-// - Per (out fold o, band b): loop ACC (II 1, one pixel of p_oc lanes per cycle) over
-//   (input fold f, band pixel p). With several input folds the band's partial sums live in the
-//   tile [tile_pixels][p_oc] of acc_bits: fold 0 writes, later folds add, and the last fold adds
-//   its sums on the fly and requantises without writing back. With one input fold there is no
-//   tile traffic: pixels pass straight through. Partial sums never leave the chip. The tile's
-//   read-modify-write of pixel p recurs `band pixels` iterations later (DEPENDENCE inter false):
-//   bands must be longer than the tile RAM's read latency (2 pixels; YOLOv3-tiny's smallest
-//   band is a whole 13x13 map).
+// - Per (out fold o, band b): loop ACC (II 1) over (input fold f, band pixel p). With several
+//   input folds the band's partial sums live in the tile [tile_pixels][p_oc] of acc_bits: fold 0
+//   writes, later folds add (one pixel of p_oc lanes per cycle), and the last fold adds its sums
+//   on the fly and requantises them without writing back, requant_lanes lanes per cycle: a pixel
+//   takes ceil(L_o / requant_lanes) cycles (groups) of the last fold, L_o = real lanes of the
+//   output fold. Stage 1 delivers a pixel every k^2 * S cycles (S = p_oc / p_ic for a full input
+//   fold), so requant_lanes = p_ic keeps pace with every full fold, and only the last fold pays
+//   for fewer requantisers: p_oc full requantisers (about 1.1k LUT each, dse/blocks.py) are the
+//   largest logic of the design otherwise. With one input fold there is no tile traffic: pixels
+//   pass straight through. Partial sums never leave the chip. The tile's read-modify-write of
+//   pixel p recurs `band pixels` iterations later (DEPENDENCE inter false): bands must be longer
+//   than the tile RAM's read latency (2 pixels; YOLOv3-tiny's smallest band is a whole 13x13 map).
 // - Requantisation is exactly model.fixed.requantize for one lane (see requantize below):
 //   acc_b = acc + bias (acc_bits, two's complement); leaky and acc_b < 0: acc_b * 0xCCCD with
 //   shift s + 19, else acc_b with shift s; one round-half-up shift; saturation to bits signed.
-//   II 1 needs p_oc constant multipliers (one 48 x 17-bit product per lane).
+//   II 1 needs requant_lanes constant multipliers (one 48 x 17-bit product per requantiser).
 // - conv_enable = 0: loop ACC_BYPASS forwards stage 1's pass-through pixels.
 // What breaks if a parameter is wrong: band_rows * width > tile_pixels with several input folds
 //   overflows the tile (registers are checked before a csim call; the plan must guarantee it
@@ -96,6 +100,7 @@ void accumulate_stage(hls::stream<psum_t<C> >& psum, hls::stream<param_t<C> >& p
     const int out_folds = r.out_folds;
     const bool leaky = r.leaky;
 
+    const int RL = C::requant_lanes;
     acc_t bias[C::max_out_folds][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=bias dim=2 complete
     typename C::shift_t shift[C::max_out_folds][C::p_oc];
@@ -122,36 +127,53 @@ BIAS_LOAD:
     const int w_img = r.width;
     const int h_img = r.height;
     for (int o = 0; o < out_folds; o++) {
+        // requantiser groups of this output fold: its real lanes, requant_lanes at a time
+        const int groups = (fold_lanes<C>(r.out_channels, o) + RL - 1) / RL;
         for (int b = 0; b < (int)r.bands; b++) {
             const int row0 = b * r.band_rows;
             const int pixels = (imin(h_img, row0 + r.band_rows) - row0) * w_img;
-            const int iters = in_folds * pixels;
-            int f = 0, p = 0;
+            const int iters = (in_folds - 1) * pixels + pixels * groups;
+            int f = 0, p = 0, g = 0;
+            acc_t sums[C::p_oc];  // the last fold's sums of the pixel being requantised
+#pragma HLS ARRAY_PARTITION variable=sums complete
+            pixel_t<C> px = pixel_t<C>();  // lanes beyond groups * RL stay 0
         ACC:
             for (int i = 0; i < iters; i++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=tile inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=173056
                 ZY_COUNT(ACC);
-                const psum_t<C> ps = checked_read(psum);
-                const bool first = f == 0;
                 const bool last = f == in_folds - 1;
-                pixel_t<C> px;
-                for (int j = 0; j < C::p_oc; j++) {
+                if (g == 0) {
+                    const psum_t<C> ps = checked_read(psum);
+                    for (int j = 0; j < C::p_oc; j++) {
 #pragma HLS UNROLL
-                    const acc_t sum = first ? ps.lane[j] : acc_t(tile[p][j] + ps.lane[j]);
-                    if (last) {
-                        px.lane[j] = requantize<C>(wrap_acc<C>(sum + bias[o][j]), shift[o][j], leaky);
-                    } else {
-                        tile[p][j] = sum;
+                        const acc_t sum = f == 0 ? ps.lane[j] : acc_t(tile[p][j] + ps.lane[j]);
+                        if (last) {
+                            sums[j] = sum;
+                        } else {
+                            tile[p][j] = sum;
+                        }
                     }
                 }
-                if (last) out.write(px);
-                if (p == pixels - 1) {
-                    p = 0;
-                    f++;
+                if (last) {
+                    for (int j = 0; j < RL; j++) {
+#pragma HLS UNROLL
+                        const int lane = g * RL + j;
+                        px.lane[lane] = requantize<C>(wrap_acc<C>(sums[lane] + bias[o][lane]), shift[o][lane], leaky);
+                    }
+                    if (g == groups - 1) out.write(px);
+                }
+                if (last && g < groups - 1) {
+                    g++;
                 } else {
-                    p++;
+                    g = 0;
+                    if (p == pixels - 1) {
+                        p = 0;
+                        f++;
+                    } else {
+                        p++;
+                    }
                 }
             }
         }

@@ -35,6 +35,7 @@ struct checks {
     static_assert(C::p_oc % C::lanes_per_word == 0, "p_oc must be a multiple of the lanes per bus word");
     static_assert(C::p_oc % C::p_ic == 0, "p_oc must be a multiple of p_ic (whole MAC sub-folds)");
     static_assert(C::p_oc % C::stage3_lanes == 0, "stage3_lanes must divide p_oc");
+    static_assert(C::p_oc % C::requant_lanes == 0, "requant_lanes must divide p_oc");
     static_assert(C::bus_bits % C::entry_bits == 0, "a bus word must hold whole parameter entries");
     static_assert(C::bias_bits + C::shift_bits <= C::entry_bits, "bias and shift must fit one entry");
     static_assert(C::p_oc % (C::bus_bits / C::entry_bits) == 0, "a fold's preamble must fill whole bus words");

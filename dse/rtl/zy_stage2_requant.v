@@ -1,11 +1,12 @@
-// zy_stage2_lane.v: a synthesis model of one lane j of loop ACC in zy_accumulate.h
-// (accumulate_stage + requantize + round_half_up), for resource calibration of dse/blocks.py
-// (AccumulateTile). The memories (tile, bias, shift tables) are outside this module: the model
-// charges them by its memory rule; here are their read data and write data only.
+// zy_stage2_requant.v: a synthesis model of one requantiser of loop ACC in zy_accumulate.h
+// (requantize + round_half_up on lane g * requant_lanes + j), for resource calibration of
+// dse/blocks.py (AccumulateTile). There are requant_lanes of these. The bias and shift tables are
+// outside this module (the model charges them by its memory rule: one bank per lane); here is their
+// read data only, one entry per lane this requantiser serves.
 //
-// Per pixel, as in the C++ (acc_bits = ACC = 48, wide_t = 64 bits):
-//   sum   = first ? ps : tile[p][j] + ps                      (tile write-back of sum if !last)
-//   acc_b = wrap_acc(sum + bias[o][j])                        (48-bit two's complement)
+// Per cycle of the last input fold, as in the C++ (acc_bits = ACC = 48, wide_t = 64 bits):
+//   lane  = g * requant_lanes + j            (GROUPS:1 selects of the held sum, bias and shift)
+//   acc_b = wrap_acc(sums[lane] + bias[o][lane])   (48-bit two's complement)
 //   neg   = leaky && acc_b < 0
 //   v     = neg ? acc_b * LEAKY_MUL : acc_b  (64-bit),  r = shift + (neg ? LEAKY_SHIFT : 0)
 //   y     = r == 0 ? v : (v >>> min(r, 63)) + ((v >>> min(r - 1, 63)) & 1)
@@ -13,38 +14,43 @@
 // Pipelined with a register after each step (what an II-1 loop at 100-150 MHz gets).
 // LEAKY_IMPL = 0: the constant product is written as a multiply (synthesis maps it to DSP48E1s);
 // LEAKY_IMPL = 1: written as shift-adds in the fabric, LEAKY_MUL = 0xCCCD = 3 * 4 * 0x11 * 0x101 + 1.
-module zy_stage2_lane #(
+module zy_stage2_requant #(
     parameter integer BITS = 16,
     parameter integer ACC = 48,
     parameter integer SHIFT_BITS = 6,
+    parameter integer GROUPS = 1,
     parameter integer LEAKY_IMPL = 0,
     parameter integer LEAKY_MUL = 32'hCCCD,
-    parameter integer LEAKY_SHIFT = 19
+    parameter integer LEAKY_SHIFT = 19,
+    parameter integer GW = GROUPS > 1 ? $clog2(GROUPS) : 1
 ) (
-    input  wire                   clk,
-    input  wire                   first,
-    input  wire                   last,
-    input  wire                   leaky,
-    input  wire [ACC-1:0]         ps,
-    input  wire [ACC-1:0]         tile_rd,
-    input  wire [ACC-1:0]         bias,
-    input  wire [SHIFT_BITS-1:0]  shift,
-    output reg  [ACC-1:0]         tile_wr,
-    output reg                    tile_we,
-    output reg  [BITS-1:0]        code
+    input  wire                    clk,
+    input  wire                    leaky,
+    input  wire [GROUPS*ACC-1:0]   sums,   // the lanes this requantiser serves, one per group
+    input  wire [GW-1:0]           g,
+    input  wire [GROUPS*ACC-1:0]   bias,
+    input  wire [GROUPS*SHIFT_BITS-1:0] shift,
+    output reg  [BITS-1:0]         code
 );
-    // step 1: tile add
+    // step 1: group select
+    wire [ACC-1:0] lane [0:GROUPS-1];
+    wire [ACC-1:0] lane_bias [0:GROUPS-1];
+    wire [SHIFT_BITS-1:0] lane_shift [0:GROUPS-1];
+    genvar i;
+    generate
+        for (i = 0; i < GROUPS; i = i + 1) begin : split
+            assign lane[i] = sums[i * ACC +: ACC];
+            assign lane_bias[i] = bias[i * ACC +: ACC];
+            assign lane_shift[i] = shift[i * SHIFT_BITS +: SHIFT_BITS];
+        end
+    endgenerate
     reg signed [ACC-1:0] sum_r;
-    reg last_1;
     reg [ACC-1:0] bias_1;
     reg [SHIFT_BITS-1:0] shift_1;
     always @(posedge clk) begin
-        sum_r   <= first ? ps : tile_rd + ps;
-        last_1  <= last;
-        bias_1  <= bias;
-        shift_1 <= shift;
-        tile_wr <= first ? ps : tile_rd + ps;
-        tile_we <= !last;
+        sum_r   <= GROUPS == 1 ? lane[0] : lane[g];
+        bias_1  <= GROUPS == 1 ? lane_bias[0] : lane_bias[g];
+        shift_1 <= GROUPS == 1 ? lane_shift[0] : lane_shift[g];
     end
     // step 2: bias add, wrapped to ACC bits
     reg signed [ACC-1:0] accb_r;
