@@ -4,11 +4,16 @@ Block design (Zynq-7000 boards with a PS7 board preset: Zedboard, PYNQ-Z2)::
 
     ps7  (board preset; FCLK0 = clock_mhz; M_AXI_GP0; S_AXI_HP0 and S_AXI_HP1 at the bus width)
       M_AXI_GP0 -> ctrl_ic -> accel/s_axi_control, dma0/S_AXI_LITE, dma1/S_AXI_LITE
-    dma0 (AXI DMA, MM2S + S2MM, no SG): M_AXIS_MM2S -> accel/in,  accel/out -> S_AXIS_S2MM
-      M_AXI_MM2S, M_AXI_S2MM -> hp0_ic -> ps7/S_AXI_HP0
-    dma1 (AXI DMA, MM2S only, no SG):   M_AXIS_MM2S -> accel/wts
-      M_AXI_MM2S -> hp1_ic -> ps7/S_AXI_HP1
+    dma0 (AXI DMA, MM2S + S2MM, scatter-gather): M_AXIS_MM2S -> accel/in,  accel/out -> S_AXIS_S2MM
+      M_AXI_MM2S, M_AXI_S2MM, M_AXI_SG (descriptors) -> hp0_ic -> ps7/S_AXI_HP0
+    dma1 (AXI DMA, MM2S only, scatter-gather):   M_AXIS_MM2S -> accel/wts
+      M_AXI_MM2S, M_AXI_SG (descriptors) -> hp1_ic -> ps7/S_AXI_HP1
     rst  (proc_sys_reset on FCLK_RESET0_N); every clock is FCLK_CLK0
+
+Every AXI master gets its address segment (the PS's DDR, through its HP port) from
+``assign_bd_address``. The DMAs run in scatter-gather mode (``c_include_sg`` 1, no
+status/control stream): the host builds every transfer of a frame as a descriptor chain once
+(``host.sgdma``), so a call costs a few register accesses instead of one DMA start per transfer.
 
 The DMA buffer length register (``c_sg_length_width``, PG021: 8..26 bits, default 14) is sized from
 the plan: the largest single transfer must fit, ``max(14, bits needed)``; a plan that needs more than
@@ -16,8 +21,9 @@ the plan: the largest single transfer must fit, ``max(14, bits needed)``; a plan
 polls the DMA and accelerator status registers (no interrupts are wired).
 
 The manifest (``manifest.json``, written last) records the design point and its hash, the model
-hash, the plan summary, board, part, clock, tool versions and the sha256 of every file; the host
-refuses a bitstream whose manifest does not match its design point and model (``check_manifest``).
+hash, the plan summary, the DMAs (``"mode": "sg"``, length register width), board, part, clock,
+tool versions and the sha256 of every file; the host refuses a bitstream whose manifest does not
+match its design point and model, or whose DMAs are not in scatter-gather mode (``check_manifest``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,8 @@ DMA_LENGTH_WIDTH_MIN = 14
 DMA_LENGTH_WIDTH_MAX = 26
 # AXI3 (the Zynq-7000 HP ports) bursts are at most 16 beats (UG585); the DMAs issue bursts that size.
 DMA_BURST_BEATS = 16
+# The DMAs run in scatter-gather mode (the manifest says so; older bitstreams had them in simple mode).
+DMA_MODE = "sg"
 
 
 @dataclass(frozen=True)
@@ -163,7 +171,7 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
     """The block design of the module docstring, as data."""
     bus = str(config.bus_bits)
     hp = str(config.bus_bits)
-    dma_common = (("CONFIG.c_include_sg", "0"), ("CONFIG.c_sg_include_stscntrl_strm", "0"),
+    dma_common = (("CONFIG.c_include_sg", "1"), ("CONFIG.c_sg_include_stscntrl_strm", "0"),
                   ("CONFIG.c_sg_length_width", str(length_width)), ("CONFIG.c_include_mm2s", "1"),
                   ("CONFIG.c_m_axi_mm2s_data_width", bus), ("CONFIG.c_m_axis_mm2s_tdata_width", bus),
                   ("CONFIG.c_mm2s_burst_size", str(DMA_BURST_BEATS)))
@@ -178,8 +186,8 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
     port = {c: f"{accel}/{rtl_port(c)}" for c in STREAMS}
     ctrl = _interconnect("ctrl_ic", ["ps7/M_AXI_GP0"],
                          [f"{accel}/s_axi_{CONTROL_BUNDLE}", "dma0/S_AXI_LITE", "dma1/S_AXI_LITE"])
-    hp0 = _interconnect("hp0_ic", ["dma0/M_AXI_MM2S", "dma0/M_AXI_S2MM"], ["ps7/S_AXI_HP0"])
-    hp1 = _interconnect("hp1_ic", ["dma1/M_AXI_MM2S"], ["ps7/S_AXI_HP1"])
+    hp0 = _interconnect("hp0_ic", ["dma0/M_AXI_MM2S", "dma0/M_AXI_S2MM", "dma0/M_AXI_SG"], ["ps7/S_AXI_HP0"])
+    hp1 = _interconnect("hp1_ic", ["dma1/M_AXI_MM2S", "dma1/M_AXI_SG"], ["ps7/S_AXI_HP1"])
     ics = (ctrl, hp0, hp1)
     streams = (("dma0/M_AXIS_MM2S", port["in"]), ("dma1/M_AXIS_MM2S", port["wts"]), (port["out"], "dma0/S_AXIS_S2MM"))
     return BlockDesign(
@@ -194,7 +202,8 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
         clock_source="ps7/FCLK_CLK0",
         clock_pins=("ps7/M_AXI_GP0_ACLK", "ps7/S_AXI_HP0_ACLK", "ps7/S_AXI_HP1_ACLK", "rst/slowest_sync_clk",
                     f"{accel}/ap_clk", "dma0/s_axi_lite_aclk", "dma0/m_axi_mm2s_aclk", "dma0/m_axi_s2mm_aclk",
-                    "dma1/s_axi_lite_aclk", "dma1/m_axi_mm2s_aclk") + tuple(p for ic in ics for p in ic[2]),
+                    "dma0/m_axi_sg_aclk", "dma1/s_axi_lite_aclk", "dma1/m_axi_mm2s_aclk", "dma1/m_axi_sg_aclk")
+        + tuple(p for ic in ics for p in ic[2]),
         reset_source="ps7/FCLK_RESET0_N",
         reset_input="rst/ext_reset_in",
         interconnect_reset_source="rst/interconnect_aresetn",
@@ -379,7 +388,8 @@ def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dic
         "design": build.config.to_dict(),
         "model_hash": build.model_hash,
         "plan": build.plan_summary,
-        "dma": {"buffer_length_width": build.length_width, "max_transfer_bytes": (1 << build.length_width) - 1,
+        "dma": {"mode": DMA_MODE, "buffer_length_width": build.length_width,
+                "max_transfer_bytes": (1 << build.length_width) - 1,
                 "data_width_bits": build.config.bus_bits, "burst_beats": DMA_BURST_BEATS,
                 "fmap": "dma0", "params": "dma1"},
         "ip": {"vlnv": flow.ip_vlnv(build.config), "top": flow.TOP, "cell": "accel",
@@ -428,10 +438,17 @@ def load_manifest(directory) -> dict:
 
 
 def check_manifest(manifest: dict, config: HwConfig, model_hash: str | None, plan=None) -> None:
-    """Refuse a bitstream made for another design point or model (ZynqyoloError naming what differs).
+    """Refuse a bitstream made for another design point or model, or with its DMAs in simple mode
+    (a manifest without ``"dma": {"mode": "sg"}``): a ZynqyoloError naming what differs.
 
     A manifest without a model hash was sized for any plan (26-bit DMA lengths) and accepts any
     model; ``plan`` (optional) is also checked against the DMA length register."""
+    mode = (manifest.get("dma") or {}).get("mode")
+    if mode != DMA_MODE:
+        raise ZynqyoloError(f"bitstream {manifest.get('design_name', '?')} has its AXI DMAs in "
+                            f"{'simple (direct register)' if mode is None else repr(mode)} mode (built by an older "
+                            f"zynqyolo); this host drives them in scatter-gather mode. Rebuild the bitstream with "
+                            "'zynqyolo build'")
     problems = []
     if manifest.get("design_hash") != config.content_hash:
         recorded = manifest.get("design") or {}

@@ -1,23 +1,34 @@
-"""The host driver: executes the plan on a board (PYNQ or emulated) through AXI DMA.
+"""The host driver: executes the plan on a board (PYNQ or emulated) through two AXI DMAs in
+scatter-gather mode.
 
 One driver, two boards behind one narrow seam. A board offers:
 
 - ``allocate(nbytes, cacheable)`` -> a uint8 DMA buffer with ``physical_address``, ``flush()``,
   ``invalidate()`` (no-ops when not cacheable);
-- ``dma0.sendchannel`` (feature maps in), ``dma0.recvchannel`` (feature maps out),
-  ``dma1.sendchannel`` (parameters): ``transfer(buffer, start, nbytes)``, ``idle``, ``error``;
+- ``dma0`` (feature maps: MM2S in, S2MM out) and ``dma1`` (parameters: MM2S): the AXI DMA
+  register spaces, ``read(offset)``/``write(offset, value)`` (a ``pynq.MMIO``, or the emulated
+  DMA); ``dma_length_bits``, the DMAs' buffer length register width;
 - ``accel``: ``register_map`` (registers by name), ``read(offset)``/``write(offset, value)``
   for ``ap_ctrl`` at 0x00;
-- ``reset()``: bring DMAs and IP back to a clean idle state after a fault.
+- ``reset()``: bring DMAs and IP back to a clean idle state after a fault (DMAs left halted).
 
-Per frame: the image codes go into the ``input`` buffer (flushed: the only buffer the CPU
-writes), each call's registers are written by name (only those that differ from what the IP
-already holds) and read back, the parameter and output
-transfers are armed, the IP is started, the feature-map input transfers are issued in plan
-order (simple-mode DMA: one at a time), and every wait is bounded by a timeout that raises
-an error naming the DMA, the call and the status register. The YOLO tensors are then
-invalidated (the only buffer the CPU reads) and decoded. Buffers are allocated once and
-reused for every frame.
+Built once: the buffers (``input`` and ``output`` cacheable: the only ones the CPU writes or
+reads per frame; ``arena``, ``params`` and the descriptors not), the parameter stream, and the
+descriptor ring (``sgdma.DescriptorRing``): every transfer of the frame as a descriptor, one
+chain per DMA channel, checked against the DMAs' length register and alignment before anything
+is started.
+
+Per frame: the image codes go into the ``input`` buffer (flushed), every descriptor's STATUS is
+cleared and each used channel is restarted at its chain's first descriptor (DMACR.RS off, wait
+Halted, CURDESC, RS on). Per call: the registers that differ from what the IP
+already holds are written by name and read back; TAILDESC of the parameter and output channels
+is moved to the call's last descriptor on each; ap_start; TAILDESC of the feature-map input
+channel; then each used channel's DMASR is polled until Idle (with the tail descriptor's Cmplt
+set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
+timeout raises an ``AcceleratorError`` naming the DMA, the call and the DMASR value, after which
+the board is reset and the next frame starts afresh. The YOLO tensors are then invalidated (the
+only buffer the CPU reads) and decoded. ``sgdma.frame_mmio_accesses`` counts the MMIO accesses
+of a frame.
 """
 
 from __future__ import annotations
@@ -29,16 +40,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zynqyolo.dse.plan import Call, Plan
-from zynqyolo.errors import ZynqyoloError
+from zynqyolo.errors import AcceleratorError, ZynqyoloError
 
+from . import sgdma
 from .frame import FrameIO, build_params
 
 AP_START, AP_DONE = 1, 2
 CPU_BUFFERS = ("input", "output")  # the only buffers the CPU writes or reads per frame
 
-
-class AcceleratorError(ZynqyoloError):
-    """The board did not do what the plan asked: a DMA error, a timeout, a register mismatch."""
+__all__ = ["AcceleratorError", "Driver", "DriverBackend", "FrameTiming", "detect_stream", "frame_mmio_accesses",
+           "open_driver"]
+frame_mmio_accesses = sgdma.frame_mmio_accesses
 
 
 @dataclass
@@ -65,56 +77,83 @@ class Driver:
         self.timeout_s = timeout_s
         self.verify_registers = verify_registers
         self.io = FrameIO(plan, model)
-        # Only the CPU-touched buffers are cacheable: the arena and the parameters are written by the
-        # PL or once at start-up, and PYNQ's send channel flushes its whole source buffer per transfer.
+        # The CPU writes the input and reads the output; the arena, the parameters (written once, here)
+        # and the descriptors are the PL's: non-cacheable, never flushed nor invalidated.
         self.buffers = {name: board.allocate(max(n, 64), cacheable=name in CPU_BUFFERS)
                         for name, n in plan.buffer_nbytes.items()}
         self.buffers["params"][:plan.buffer_nbytes["params"]] = build_params(plan, model)
-        self.channels = {"fmap_in": board.dma0.sendchannel, "params": board.dma1.sendchannel,
-                         "fmap_out": board.dma0.recvchannel}
+        self.ring = sgdma.DescriptorRing(plan, self.buffers, board.allocate, board.dma_length_bits)
+        self.buffers["descriptors"] = self.ring.memory
+        self.channels = {spec.name: sgdma.SgChannel(spec, getattr(board, spec.dma)) for spec in sgdma.CHANNELS
+                         if self.ring.first[spec.name] is not None}
         self.timing = FrameTiming()
         self._shadow: dict[str, int] = {}  # register values the IP holds (forgotten after a fault)
 
-    # -- one call ------------------------------------------------------------------------------------
+    # -- waits -----------------------------------------------------------------------------------------
 
-    def _where(self, call: Call) -> str:
+    @staticmethod
+    def _where(call: Call) -> str:
         return f"call {call.index} (layers {', '.join(map(str, call.layers))})"
 
-    def _wait(self, test, describe, call: Call) -> None:
+    def _wait(self, test, describe, where: str) -> None:
+        """Poll ``test`` (True: done; a string: an error) until done, an error, or the timeout."""
         deadline = time.monotonic() + self.timeout_s
         while True:
             state = test()
             if state is True:
                 return
             if isinstance(state, str):
-                raise AcceleratorError(f"{state} during {self._where(call)}")
+                raise AcceleratorError(f"{state} during {where}")
             if time.monotonic() > deadline:
-                raise AcceleratorError(f"timeout after {self.timeout_s:g} s waiting for {describe()} during "
-                                       f"{self._where(call)}")
+                raise AcceleratorError(f"timeout after {self.timeout_s:g} s waiting for {describe()} during {where}")
             time.sleep(0)
 
-    def _channel_ready(self, name: str):
-        channel = self.channels[name]
+    def _dma_error(self, channel: sgdma.SgChannel, dmasr: int) -> str:
+        current = self.ring.index_of(channel.curdesc())  # the descriptor the error belongs to
+        return (f"DMA {channel.name} ({channel.label}) reported {sgdma.error_names(dmasr)}, DMASR "
+                f"{sgdma.describe_dmasr(dmasr)}, at {self.ring.describe(current)}")
+
+    def _wait_channel(self, channel: sgdma.SgChannel, tail: int, where: str) -> None:
+        """Until the channel is idle at its tail: one DMASR read per poll."""
+        seen = [0]
 
         def test():
-            if channel.error:
-                return f"DMA {name} ({_channel_label(channel)}) reported an error, status {_status(channel)}"
-            return bool(channel.idle)
+            dmasr = seen[0] = channel.dmasr()
+            if dmasr & sgdma.SR_ERRORS:
+                return self._dma_error(channel, dmasr)
+            return bool(dmasr & sgdma.SR_IDLE) and self.ring.completed(tail)
 
         def describe():
-            return f"DMA {name} ({_channel_label(channel)}) to go idle, status {_status(channel)}"
+            return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tail)}, DMASR "
+                    f"{sgdma.describe_dmasr(seen[0])}")
 
-        return test, describe
+        self._wait(test, describe, where)
 
-    def _transfer(self, transfer, call: Call) -> None:
-        try:
-            self.channels[transfer.channel].transfer(self.buffers[transfer.buffer], transfer.offset, transfer.nbytes)
-        except (ValueError, RuntimeError) as exc:
-            raise AcceleratorError(f"DMA {transfer.channel} refused a {transfer.nbytes}-byte transfer at "
-                                   f"{transfer.buffer}+{transfer.offset} in {self._where(call)}: {exc}") from None
+    def _wait_halted(self, channel: sgdma.SgChannel, where: str) -> None:
+        seen = [0]
+
+        def test():
+            dmasr = seen[0] = channel.dmasr()
+            return bool(dmasr & sgdma.SR_HALTED)
+
+        self._wait(test, lambda: f"DMA {channel.name} ({channel.label}) to halt, DMASR {sgdma.describe_dmasr(seen[0])}",
+                   where)
+
+    # -- one frame -------------------------------------------------------------------------------------
+
+    def start_frame(self) -> None:
+        """Clear the descriptors' status and restart every channel at the first descriptor of its chain."""
+        where = "the start of a frame (descriptor ring restart)"
+        for channel in self.channels.values():
+            channel.stop()
+            self._wait_halted(channel, where)
+        self.ring.clear_status()
+        for name, channel in self.channels.items():
+            channel.start(self.ring.address(self.ring.first[name]))  # a channel that cannot run shows it at its wait
 
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
+        where = self._where(call)
         for name, value in call.registers:
             if self._shadow.get(name) == value:
                 continue  # the IP keeps its registers between calls: write only what changes
@@ -123,17 +162,18 @@ class Driver:
             if self.verify_registers:
                 got = getattr(accel.register_map, name)
                 if got != value & 0xFFFFFFFF:
-                    raise AcceleratorError(f"register {name} reads back {got} after writing {value} in "
-                                           f"{self._where(call)}: wrong bitstream, or a bus problem")
-        for t in call.param_transfers:
-            self._transfer(t, call)
-        self._transfer(call.out_transfer, call)
+                    raise AcceleratorError(f"register {name} reads back {got} after writing {value} during "
+                                           f"{where}: wrong bitstream, or a bus problem")
+        tails = self.ring.tails[call.index]
+        for name in ("params", "fmap_out"):  # armed before the IP starts
+            if tails[name] is not None:
+                self.channels[name].tail(self.ring.address(tails[name]))
         accel.write(0x00, AP_START)
-        for t in call.in_transfers:
-            self._transfer(t, call)
-            self._wait(*self._channel_ready("fmap_in"), call)
-        for name in ("params", "fmap_out") if call.param_transfers else ("fmap_out",):
-            self._wait(*self._channel_ready(name), call)
+        if tails["fmap_in"] is not None:
+            self.channels["fmap_in"].tail(self.ring.address(tails["fmap_in"]))
+        for name in ("fmap_in", "params", "fmap_out"):
+            if tails[name] is not None:
+                self._wait_channel(self.channels[name], tails[name], where)
         seen_done = []
 
         def done():
@@ -141,13 +181,12 @@ class Driver:
             seen_done.append(ctrl)
             return bool(ctrl & AP_DONE) or bool(ctrl & 4 and not ctrl & AP_START)
 
-        self._wait(done, lambda: f"the accelerator's ap_done (ap_ctrl {seen_done[-1]:#x})", call)
-
-    # -- frames ------------------------------------------------------------------------------------------
+        self._wait(done, lambda: f"the accelerator's ap_done (ap_ctrl {seen_done[-1]:#x})", where)
 
     def run_codes(self) -> None:
         """Run every call of the plan on what is in the input buffer; recover the board on failure."""
         try:
+            self.start_frame()
             for call in self.plan.calls:
                 start = time.perf_counter()
                 self.run_call(call)
@@ -212,17 +251,6 @@ def detect_stream(driver: Driver, images, conf: float, nms: float, names=None):
                 decode(o, net, (im.shape[1], im.shape[0]), conf=conf, nms=nms, names=names), t))
         if pending_decode is not None:
             yield pending_decode.result()
-
-
-def _channel_label(channel) -> str:
-    return getattr(channel, "name", type(channel).__name__)
-
-
-def _status(channel) -> str:
-    status = getattr(channel, "status", None)
-    if status is None and hasattr(channel, "_mmio"):
-        status = channel._mmio.read(channel._offset + 4)
-    return f"{status:#06x}" if isinstance(status, int) else "unknown"
 
 
 def open_driver(board: str, model, config, bitstream=None, timeout_s: float = 5.0) -> Driver:

@@ -1,43 +1,55 @@
 """The emulated board: the objects the driver uses on a PYNQ board, without the board.
 
-It offers what ``pynq`` offers the driver, with the semantics of the real IP:
+It offers what the PYNQ board offers the driver, with the semantics of the real IP:
 
 - ``allocate(nbytes, cacheable)``: DMA-able buffers with physical addresses (a fake contiguous
   pool, 4 KiB aligned); ``flush()``/``invalidate()`` of a cacheable buffer are recorded so tests
-  can check cache traffic, and are no-ops on a non-cacheable one, as with ``pynq.allocate``;
+  can check cache traffic, and are no-ops on a non-cacheable one, as with ``pynq.allocate``. The
+  board resolves a physical address to the buffer holding it, as the DMAs' AXI masters would;
 - the accelerator: an AXI-Lite register file decoded like the HLS-generated IP
   (``ap_ctrl`` at 0x00, arguments from 0x10 every 8 bytes, ``HwConfig.register_offsets``),
   ``register_map`` by name, ``ap_start``/``ap_done``/``ap_idle`` bits;
-- AXI DMA channels with the Xilinx IP's simple-mode rules: a transfer needs an idle channel,
-  its length must be non-zero and fit the length register (``length_bits``), the address must
-  be word aligned unless the data-realignment engine is on, and the status register carries
-  the Halted/Idle/DMAIntErr/DMASlvErr/DMADecErr bits. A stream-to-memory transfer completes
-  on the IP's TLAST and reports the received length.
+- two AXI DMAs in scatter-gather mode, at register level (``read``/``write`` of their register
+  space, ``host.sgdma`` has the offsets and bits), with PG021's rules: DMACR.RS starts and stops
+  a channel (Halted follows at once unless a descriptor is in flight), DMACR.Reset resets the
+  whole DMA; CURDESC is writable only while halted; TAILDESC written while running makes the
+  channel fetch and process descriptors from the current one up to and including the tail, then
+  set Idle (a later TAILDESC resumes after the previous tail); written while halted it does
+  nothing. A descriptor fetched with Cmplt set is stale (SGIntErr); a descriptor address outside
+  every buffer is SGDecErr, a data address outside every buffer DMADecErr; a zero length, or an
+  address or length not in whole bus words (no data-realignment engine), DMAIntErr. Any error
+  latches in DMASR (until a reset), clears RS and halts the channel. Each processed descriptor
+  gets its STATUS written back (Cmplt and the bytes moved; RXSOF|RXEOF on S2MM). A
+  memory-to-stream descriptor pushes its bytes on the stream at once (the emulated stream FIFOs
+  are unbounded, as with a deep enough FIFO); a stream-to-memory descriptor is armed and
+  completed by the IP's output packet (ending on TLAST; a packet longer than the descriptor's
+  buffer is DMAIntErr here, a simplification: the IP would go on into the next descriptor).
 
 The accelerator runs every hardware call through the C-simulated kernels when the IP has been
-started and its output channel is armed: the words already pushed on its input streams are the
-call's streams (the emulated stream FIFOs are unbounded, so memory-to-stream transfers finish
-as soon as they are issued, as they would with a deep enough FIFO).
+started and the output channel has a descriptor armed: the words already pushed on its input
+streams are the call's streams. The call runs when the host next reads the output channel's DMASR
+or ap_ctrl.
+
+``log`` records, in order: every MMIO access the host makes (``("accel"|"dma0"|"dma1", "read"|
+"write", offset, value)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2s"|
+"dma0.s2mm", data address, bytes)``; S2MM when the descriptor is armed), and cache maintenance
+(``("flush"|"invalidate", address, bytes)``).
 
 Faults can be injected (``inject``) to exercise the driver's error paths: a DMA that reports
-an error, a transfer that never completes, a register that reads back a wrong value.
+an error, a descriptor that never completes, a register that reads back a wrong value.
 """
 
 from __future__ import annotations
 
+import bisect
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-# AXI DMA status register bits (Xilinx PG021, DMASR)
-HALTED = 1 << 0
-IDLE = 1 << 1
-DMA_INT_ERR = 1 << 4
-DMA_SLV_ERR = 1 << 5
-DMA_DEC_ERR = 1 << 6
-IOC_IRQ = 1 << 12
-ERR_IRQ = 1 << 14
+from . import sgdma
+from .sgdma import (CURDESC, CURDESC_MSB, DMACR, DMACR_DEFAULT, DMACR_RESET, DMACR_RS, DMASR, MM2S, S2MM, TAILDESC,
+                    TAILDESC_MSB)
 
 # HLS ap_ctrl bits
 AP_START, AP_DONE, AP_IDLE, AP_READY = 1, 2, 4, 8
@@ -63,112 +75,239 @@ class EmuBuffer(np.ndarray):
 class Faults:
     """Faults to inject; each fires once (counts down) unless set to a negative count."""
 
-    dma_error: dict[str, int] = field(default_factory=dict)  # channel -> transfers until an error
-    dma_hang: dict[str, int] = field(default_factory=dict)  # channel -> transfers until one never ends
+    dma_error: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until a slave error
+    dma_hang: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until one never ends
     register_corrupt: dict[str, int] = field(default_factory=dict)  # register -> value XOR-ed on readback
 
 
-class EmuDmaChannel:
-    """One AXI DMA channel (MM2S "send" or S2MM "recv"), simple mode."""
+@dataclass
+class _Descriptor:
+    address: int
+    next: int
+    buffer_address: int
+    length: int
+    status: int
+
+
+class EmuSgChannel:
+    """One AXI DMA channel (MM2S or S2MM) in scatter-gather mode (see the module docstring)."""
 
     def __init__(self, board: "EmulatedBoard", name: str, direction: str, length_bits: int, word_bytes: int):
         self.board = board
-        self.name = name
+        self.name = name  # "dma0.mm2s", ...
         self.direction = direction  # "mm2s" or "s2mm"
         self.length_bits = length_bits
         self.word_bytes = word_bytes
-        self.status = HALTED
-        self.started = False
-        self._pending: tuple[EmuBuffer, int, int] | None = None
-        self._hung = False
-        self.received_nbytes = 0
-
-    # -- pynq _SDMAChannel-like interface ---------------------------------------------------------
-
-    def start(self) -> None:
-        self.status = IDLE
-        self.started = True
-
-    @property
-    def running(self) -> bool:
-        return not self.status & HALTED
-
-    @property
-    def idle(self) -> bool:
-        if self.direction == "s2mm" and self._pending is not None and not self._hung:
-            self.board.run_if_ready()
-        return bool(self.status & IDLE)
-
-    @property
-    def error(self) -> bool:
-        return bool(self.status & (DMA_INT_ERR | DMA_SLV_ERR | DMA_DEC_ERR))
-
-    def transfer(self, buffer: EmuBuffer, start: int = 0, nbytes: int = 0) -> None:
-        if not self.running:
-            raise RuntimeError(f"DMA channel {self.name} is not running (halted)")
-        if not self.status & IDLE:
-            raise RuntimeError(f"DMA channel {self.name} is busy: a simple-mode channel takes one transfer at a time")
-        nbytes = nbytes or buffer.nbytes - start
-        if start < 0 or start + nbytes > buffer.nbytes:
-            raise ValueError(f"DMA channel {self.name}: transfer [{start}, {start + nbytes}) outside the "
-                             f"{buffer.nbytes}-byte buffer")
-        if nbytes >= 1 << self.length_bits:
-            raise ValueError(f"DMA channel {self.name}: {nbytes} bytes exceed the {self.length_bits}-bit length "
-                             "register; rebuild with a wider buffer length register")
-        address = buffer.physical_address + start
-        self.board.log.append((self.name, address, nbytes))
-        if address % self.word_bytes or nbytes % self.word_bytes:
-            # No data-realignment engine: the IP flags an internal error and halts.
-            self.status = HALTED | DMA_INT_ERR | ERR_IRQ
-            return
-        if self.board.fire("dma_error", self.name):
-            self.status = HALTED | DMA_SLV_ERR | ERR_IRQ
-            return
-        self.status &= ~IDLE
-        self._hung = self.board.fire("dma_hang", self.name)
-        if self._hung:
-            return
-        if self.direction == "mm2s":
-            buffer.flush()  # PYNQ's send channel flushes the source buffer on every transfer
-            data = np.asarray(buffer[start:start + nbytes]).tobytes()
-            self.board.push(self.name, np.frombuffer(data, dtype=np.uint64))
-            self.status |= IDLE | IOC_IRQ
-        else:
-            self._pending = (buffer, start, nbytes)
-
-    def complete(self, words: np.ndarray) -> None:
-        """The IP's output for an armed stream-to-memory transfer (ends on TLAST)."""
-        buffer, start, nbytes = self._pending
-        raw = words.view(np.uint8)
-        self._pending = None
-        if raw.size > nbytes:
-            self.status = HALTED | DMA_INT_ERR | ERR_IRQ  # packet longer than the buffer
-            return
-        buffer[start:start + raw.size] = raw
-        self.received_nbytes = raw.size
-        self.status |= IDLE | IOC_IRQ
+        self.reset()
 
     def reset(self) -> None:
-        self.status = HALTED
-        self._pending = None
-        self._hung = False
-        self.start()
+        self.dmacr = DMACR_DEFAULT
+        self.halted = True
+        self.idle = False
+        self.errors = 0  # latched DMASR error bits
+        self.irqs = 0
+        self.curdesc = 0
+        self.curdesc_msb = 0
+        self.taildesc = 0
+        self.taildesc_msb = 0
+        self._next: int | None = None  # the descriptor to fetch next (None: CURDESC)
+        self.pending: _Descriptor | None = None  # an armed S2MM descriptor waiting for the IP's packet
+        self.hung = False  # a descriptor that never completes (injected)
 
-    def wait(self) -> None:  # pynq's wait() has no timeout; the driver never calls it
-        raise RuntimeError("use the driver's bounded waits on EmuDmaChannel.idle")
+    # -- registers --------------------------------------------------------------------------------
+
+    @property
+    def dmasr(self) -> int:
+        value = sgdma.SR_SG_INCLD | self.errors | self.irqs
+        if self.halted:
+            value |= sgdma.SR_HALTED
+        elif self.idle:
+            value |= sgdma.SR_IDLE
+        return value
+
+    @property
+    def in_flight(self) -> bool:
+        return self.pending is not None or self.hung
+
+    def read(self, reg: int) -> int:
+        if reg == DMACR:
+            return self.dmacr
+        if reg == DMASR:
+            return self.dmasr
+        if reg == CURDESC:
+            return self.curdesc
+        if reg == CURDESC_MSB:
+            return self.curdesc_msb
+        if reg == TAILDESC:
+            return self.taildesc
+        if reg == TAILDESC_MSB:
+            return self.taildesc_msb
+        raise ValueError(f"{self.name}: no register at channel offset {reg:#x} in scatter-gather mode")
+
+    def write(self, reg: int, value: int) -> None:
+        value &= 0xFFFFFFFF
+        if reg == DMACR:
+            self._write_dmacr(value)
+        elif reg == DMASR:
+            self.irqs &= ~(value & sgdma.SR_IRQS)  # interrupt bits are write-1-to-clear; the rest read-only
+        elif reg in (CURDESC, CURDESC_MSB):
+            if not (self.halted and not self.dmacr & DMACR_RS):
+                return  # read-only unless halted (PG021): the write is ignored
+            if reg == CURDESC:
+                self.curdesc = value & ~0x3F  # bits 5:0 reserved
+                self._next = None
+            else:
+                self.curdesc_msb = value
+        elif reg == TAILDESC_MSB:
+            self.taildesc_msb = value
+        elif reg == TAILDESC:
+            self.taildesc = value & ~0x3F
+            if self.halted or not self.dmacr & DMACR_RS:
+                return  # no effect while halted
+            self.idle = False
+            self._run()
+        else:
+            raise ValueError(f"{self.name}: no register at channel offset {reg:#x} in scatter-gather mode")
+
+    def _write_dmacr(self, value: int) -> None:
+        self.dmacr = (value & ~DMACR_RESET) | 0x2  # bit 1 reserved, reads 1
+        if value & DMACR_RS:
+            if self.halted and not self.errors:  # a channel halted by an error needs a reset first
+                self.halted = False
+                self.idle = False
+                self._next = None  # fetch from CURDESC
+        elif not self.in_flight:
+            self.halted = True
+            self.idle = False
+
+    # -- the engine ---------------------------------------------------------------------------------
+
+    def _fail(self, dma_bits: int, descriptor: _Descriptor | None = None, status_bits: int = 0) -> None:
+        """An error: latch it, write it into the descriptor's STATUS (DMA errors), clear RS, halt."""
+        self.errors |= dma_bits
+        self.irqs |= sgdma.SR_ERR_IRQ
+        if descriptor is not None and status_bits:
+            self.board.write_word(descriptor.address + sgdma.STATUS, descriptor.status | status_bits)
+        self.dmacr &= ~DMACR_RS
+        self.halted = True
+        self.idle = False
+        self.pending = None
+
+    def _fetch(self, address: int) -> _Descriptor | None:
+        words = self.board.read_words(address, sgdma.DESC_BYTES // 4)
+        if words is None:
+            self._fail(sgdma.SR_SG_DEC_ERR)
+            return None
+        desc = _Descriptor(address, (int(words[1]) << 32 | int(words[0])) & ~0x3F, int(words[3]) << 32 | int(words[2]),
+                           int(words[6]) & ((1 << self.length_bits) - 1), int(words[7]))
+        if desc.status & sgdma.ST_CMPLT:
+            self._fail(sgdma.SR_SG_INT_ERR)  # a stale descriptor: halts without updating it
+            return None
+        return desc
+
+    def _run(self) -> None:
+        """Process descriptors until the tail, an error, or one left in flight."""
+        tail = self.taildesc_msb << 32 | self.taildesc
+        while not self.halted and not self.in_flight and not self.idle:
+            address = (self.curdesc_msb << 32 | self.curdesc) if self._next is None else self._next
+            desc = self._fetch(address)
+            if desc is None:
+                return
+            self.curdesc, self.curdesc_msb = address & 0xFFFFFFFF, address >> 32
+            self._next = desc.next
+            if not self._execute(desc):
+                return
+            if address == tail:
+                self.idle = True
+
+    def _execute(self, desc: _Descriptor) -> bool:
+        """Carry out one descriptor; False if it failed or is left in flight."""
+        if desc.length == 0 or desc.buffer_address % self.word_bytes or desc.length % self.word_bytes:
+            self._fail(sgdma.SR_DMA_INT_ERR, desc, sgdma.ST_DMA_INT_ERR)
+            return False
+        where = self.board.resolve(desc.buffer_address, desc.length)
+        if where is None:
+            self._fail(sgdma.SR_DMA_DEC_ERR, desc, sgdma.ST_DMA_DEC_ERR)
+            return False
+        self.board.log.append((self.name, desc.buffer_address, desc.length))
+        if self.board.fire("dma_error", self.name):
+            self._fail(sgdma.SR_DMA_SLV_ERR, desc, sgdma.ST_DMA_SLV_ERR)
+            return False
+        if self.board.fire("dma_hang", self.name):
+            self.hung = True
+            return False
+        buffer, start = where
+        if self.direction == "mm2s":
+            data = np.asarray(buffer[start:start + desc.length]).tobytes()
+            self.board.push(self.name, np.frombuffer(data, dtype=np.uint64))
+            self._complete(desc, desc.length)
+            return True
+        self.pending = desc
+        return False
+
+    def _complete(self, desc: _Descriptor, nbytes: int) -> None:
+        flags = sgdma.ST_RXSOF | sgdma.ST_RXEOF if self.direction == "s2mm" else 0
+        self.board.write_word(desc.address + sgdma.STATUS, sgdma.ST_CMPLT | flags | nbytes)
+        self.irqs |= sgdma.SR_IOC_IRQ
+
+    def receive(self, words: np.ndarray) -> None:
+        """The IP's output packet (ending on TLAST) for the armed stream-to-memory descriptor."""
+        desc, self.pending = self.pending, None
+        raw = words.view(np.uint8)
+        if raw.size > desc.length:
+            self._fail(sgdma.SR_DMA_INT_ERR, desc, sgdma.ST_DMA_INT_ERR)
+            return
+        buffer, start = self.board.resolve(desc.buffer_address, desc.length)
+        buffer[start:start + raw.size] = raw
+        self._complete(desc, raw.size)
+        if not self.dmacr & DMACR_RS:
+            self.halted = True  # RS was cleared while the descriptor was in flight
+        elif desc.address == (self.taildesc_msb << 32 | self.taildesc):
+            self.idle = True
+        else:
+            self._run()
 
 
 class EmuDma:
-    """An AXI DMA IP with its two channels (``sendchannel`` MM2S, ``recvchannel`` S2MM)."""
+    """An AXI DMA IP in scatter-gather mode: its register space (``read``/``write``) and channels
+    (``mm2s``, ``s2mm``: None when built without one)."""
 
     def __init__(self, board: "EmulatedBoard", name: str, length_bits: int, word_bytes: int, has_s2mm: bool = True):
+        self.board = board
         self.name = name
-        self.sendchannel = EmuDmaChannel(board, f"{name}.mm2s", "mm2s", length_bits, word_bytes)
-        self.sendchannel.start()
-        self.recvchannel = None
-        if has_s2mm:
-            self.recvchannel = EmuDmaChannel(board, f"{name}.s2mm", "s2mm", length_bits, word_bytes)
-            self.recvchannel.start()
+        self.mm2s = EmuSgChannel(board, f"{name}.mm2s", "mm2s", length_bits, word_bytes)
+        self.s2mm = EmuSgChannel(board, f"{name}.s2mm", "s2mm", length_bits, word_bytes) if has_s2mm else None
+
+    def _channel(self, offset: int) -> tuple[EmuSgChannel, int]:
+        base = S2MM if offset >= S2MM else MM2S
+        channel = self.s2mm if base == S2MM else self.mm2s
+        if channel is None or offset < 0 or offset - base >= S2MM:
+            raise ValueError(f"{self.name}: no register at offset {offset:#x} (built without S2MM?)")
+        return channel, offset - base
+
+    def read(self, offset: int) -> int:
+        channel, reg = self._channel(offset)
+        if channel.direction == "s2mm" and reg == DMASR:
+            self.board.run_if_ready()
+        value = channel.read(reg)
+        self.board.log.append((self.name, "read", offset, value))
+        return value
+
+    def write(self, offset: int, value: int) -> None:
+        self.board.log.append((self.name, "write", offset, value))
+        channel, reg = self._channel(offset)
+        if reg == DMACR and value & DMACR_RESET:
+            self.reset()  # the soft reset resets the whole IP, both channels
+            return
+        channel.write(reg, value)
+
+    def reset(self) -> None:
+        for channel in (self.mm2s, self.s2mm):
+            if channel is not None:
+                channel.reset()
+
+    def channels(self):
+        return [c for c in (self.mm2s, self.s2mm) if c is not None]
 
 
 class RegisterMap:
@@ -201,7 +340,7 @@ class EmuAccelerator:
         self.counts: list[dict[str, int]] = []
 
     def write(self, offset: int, value: int) -> None:
-        self.board.log.append(("write", offset, value))
+        self.board.log.append(("accel", "write", offset, value))
         if offset == 0:
             if value & AP_START:
                 self.ctrl = (self.ctrl & ~(AP_IDLE | AP_DONE)) | AP_START
@@ -217,11 +356,13 @@ class EmuAccelerator:
             self.board.run_if_ready()
             value = self.ctrl
             self.ctrl &= ~AP_DONE  # ap_done clears on read (COR), as in the HLS control interface
-            return value
-        name = self.names[offset]
-        value = self.regs[name]
-        corrupt = self.board.faults.register_corrupt.get(name)
-        return value ^ corrupt if corrupt else value
+        else:
+            name = self.names[offset]
+            value = self.regs[name]
+            corrupt = self.board.faults.register_corrupt.get(name)
+            value = value ^ corrupt if corrupt else value
+        self.board.log.append(("accel", "read", offset, value))
+        return value
 
     def signed(self, name: str) -> int:
         bits = self.config.register_fields()[name]
@@ -235,19 +376,25 @@ class EmulatedBoard:
     name = "emu"
 
     def __init__(self, config, length_bits: int = 26, accel=None):
-        from zynqyolo.hls.csim import CsimAccelerator
-
         self.config = config
         self.faults = Faults()
         self.log: list[tuple] = []
         self._next_address = 0x1000_0000
+        self._buffers: list[EmuBuffer] = []  # by physical address
+        self.dma_length_bits = length_bits
         word_bytes = config.bus_bits // 8
         self.dma0 = EmuDma(self, "dma0", length_bits, word_bytes)
         self.dma1 = EmuDma(self, "dma1", length_bits, word_bytes, has_s2mm=False)
         self.accel = EmuAccelerator(self, config)
-        self.kernels = accel if accel is not None else CsimAccelerator(config)
+        if accel is None:
+            from zynqyolo.hls.csim import CsimAccelerator
+
+            accel = CsimAccelerator(config)
+        self.kernels = accel
         self.streams: dict[str, list[np.ndarray]] = {"dma0.mm2s": [], "dma1.mm2s": []}
         self.kernel_s = 0.0  # wall time spent inside the simulated kernels (not host work)
+
+    # -- memory ----------------------------------------------------------------------------------------
 
     def allocate(self, nbytes: int, cacheable: bool = True) -> EmuBuffer:
         buf = np.zeros(nbytes, dtype=np.uint8).view(EmuBuffer)
@@ -255,7 +402,30 @@ class EmulatedBoard:
         buf.board = self
         buf.cacheable = cacheable
         self._next_address += (nbytes + 0xFFF) // 0x1000 * 0x1000
+        self._buffers.append(buf)
         return buf
+
+    def resolve(self, address: int, nbytes: int) -> tuple[EmuBuffer, int] | None:
+        """(buffer, offset) holding ``nbytes`` from physical ``address``, or None (a decode error)."""
+        i = bisect.bisect_right([b.physical_address for b in self._buffers], address) - 1
+        if i < 0:
+            return None
+        buf = self._buffers[i]
+        offset = address - buf.physical_address
+        return (buf, offset) if offset + nbytes <= buf.nbytes else None
+
+    def read_words(self, address: int, count: int) -> np.ndarray | None:
+        where = self.resolve(address, 4 * count)
+        if where is None:
+            return None
+        buf, offset = where
+        return np.asarray(buf)[offset:offset + 4 * count].view("<u4").copy()
+
+    def write_word(self, address: int, value: int) -> None:
+        buf, offset = self.resolve(address, 4)
+        np.asarray(buf)[offset:offset + 4].view("<u4")[0] = value & 0xFFFFFFFF
+
+    # -- streams and the IP ----------------------------------------------------------------------------
 
     def push(self, channel: str, words: np.ndarray) -> None:
         self.streams[channel].append(words)
@@ -271,9 +441,9 @@ class EmulatedBoard:
         return False
 
     def run_if_ready(self) -> None:
-        """Run the started call once its output channel is armed (the IP would be streaming by then)."""
-        recv = self.dma0.recvchannel
-        if not self.accel.ctrl & AP_START or recv._pending is None or recv._hung:
+        """Run the started call once the output channel has a descriptor armed (the IP would be streaming)."""
+        recv = self.dma0.s2mm
+        if not self.accel.ctrl & AP_START or recv.pending is None:
             return
         regs = {name: self.accel.signed(name) for name in self.accel.regs}
         take = {k: (np.concatenate(v) if v else np.zeros(0, np.uint64)) for k, v in self.streams.items()}
@@ -283,12 +453,13 @@ class EmulatedBoard:
         self.kernel_s += time.perf_counter() - start
         self.accel.calls += 1
         self.accel.counts.append(dict(result.counts))
-        recv.complete(result.out_words)
+        recv.receive(result.out_words)
         self.accel.ctrl = (self.accel.ctrl & ~AP_START) | AP_DONE | AP_IDLE
 
     def reset(self) -> None:
-        """What the driver does after a fault: reset the DMAs, drop stream contents, idle the IP."""
-        for ch in (self.dma0.sendchannel, self.dma0.recvchannel, self.dma1.sendchannel):
-            ch.reset()
+        """What the driver does after a fault: soft-reset both DMAs (left halted), drop stream
+        contents, idle the IP."""
+        sgdma.reset_dma(self.dma0, "dma0")
+        sgdma.reset_dma(self.dma1, "dma1")
         self.streams = {k: [] for k in self.streams}
         self.accel.ctrl = AP_IDLE

@@ -1,17 +1,21 @@
-"""The PYNQ board: the overlay built by ``zynqyolo build``, seen through PYNQ's own drivers.
+"""The PYNQ board: the overlay built by ``zynqyolo build``, seen through PYNQ.
 
 - ``pynq.Overlay`` loads the bitstream; the accelerator is bound to ``YoloAccel``, a
   ``DefaultIP`` subclass registered with ``bindto`` on the IP's VLNV, and its registers are
   written by name through ``register_map`` (PYNQ builds it from the .hwh);
-- ``pynq.allocate`` gives the DMA buffers; the ones only the PL touches are allocated
-  non-cacheable, because PYNQ's send channel flushes the whole source buffer on every
-  transfer (a no-op on a non-cacheable buffer); ``flush``/``invalidate`` then only ever act on
-  the input image and the YOLO outputs;
-- the two AXI DMAs are PYNQ's ``DMA`` driver (simple mode); the driver never calls their
-  unbounded ``wait()``: it polls ``idle``/``error`` with a deadline.
+- ``pynq.allocate`` gives the DMA buffers; the ones only the PL touches (the arena, the
+  parameters and the DMA descriptors) are allocated non-cacheable, so ``flush``/``invalidate``
+  only ever act on the input image and the YOLO outputs;
+- the two AXI DMAs run in scatter-gather mode, driven by ``host.sgdma`` through their register
+  spaces, each mapped with ``pynq.MMIO`` at the address and range the overlay's ``ip_dict``
+  gives. PYNQ's own DMA driver is never instantiated (the overlay's DMA attributes are not
+  touched): depending on the release it either refuses a scatter-gather IP or builds, starts
+  and frees a descriptor list on every transfer, the per-transfer MMIO cost the descriptor
+  ring avoids.
 
 Before loading, the bitstream's ``manifest.json`` is checked against the design point and the
-quantised model: a bitstream built for another design or model is refused.
+quantised model: a bitstream built for another design or model, or with its DMAs in simple mode
+(an older zynqyolo), is refused.
 
 ``pynq`` is imported only here and only when a board is opened, so ``zynqyolo.host`` imports
 and is fully testable on a machine without it.
@@ -23,8 +27,7 @@ from pathlib import Path
 
 from zynqyolo.errors import ZynqyoloError
 
-DMACR_RESET = 1 << 2
-DMACR_RUN = 1 << 0
+from . import sgdma
 
 
 def _import_pynq():
@@ -66,14 +69,18 @@ class PynqBoard:
         pynq = _import_pynq()
         self._pynq = pynq
         ip, dma = manifest["ip"], manifest["dma"]
+        self.dma_length_bits = int(dma["buffer_length_width"])
         _accel_driver_class(pynq, ip["vlnv"])  # registers the driver before the overlay is parsed
         self.overlay = pynq.Overlay(str(bitstream_dir / files["bit"]))
-        try:
-            self.dma0 = getattr(self.overlay, dma["fmap"])
-            self.dma1 = getattr(self.overlay, dma["params"])
-            self.accel = getattr(self.overlay, ip["cell"])
-        except AttributeError as exc:
-            raise ZynqyoloError(f"{files['bit']}: the overlay lacks a block the manifest names ({exc})") from None
+        ip_dict = self.overlay.ip_dict
+        missing = [cell for cell in (dma["fmap"], dma["params"], ip["cell"]) if cell not in ip_dict]
+        if missing:
+            raise ZynqyoloError(f"{files['bit']}: the overlay lacks the block(s) {', '.join(missing)} the manifest "
+                                f"names (it has: {', '.join(sorted(ip_dict))})")
+        # The DMAs' register spaces (not overlay.<dma>, which would instantiate PYNQ's DMA driver).
+        self.dma0 = pynq.MMIO(ip_dict[dma["fmap"]]["phys_addr"], ip_dict[dma["fmap"]]["addr_range"])
+        self.dma1 = pynq.MMIO(ip_dict[dma["params"]]["phys_addr"], ip_dict[dma["params"]]["addr_range"])
+        self.accel = getattr(self.overlay, ip["cell"])
 
     def allocate(self, nbytes: int, cacheable: bool = True):
         import numpy as np
@@ -81,10 +88,7 @@ class PynqBoard:
         return self._pynq.allocate(shape=(nbytes,), dtype=np.uint8, cacheable=cacheable)
 
     def reset(self) -> None:
-        """Soft-reset both DMAs (DMACR.Reset) and start them again; the IP returns to idle by itself."""
-        for dma in (self.dma0, self.dma1):
-            for channel in (dma.sendchannel, getattr(dma, "recvchannel", None)):
-                if channel is None:
-                    continue
-                channel._mmio.write(channel._offset, DMACR_RESET)
-                channel._mmio.write(channel._offset, DMACR_RUN)
+        """Soft-reset both DMAs (DMACR.Reset, waiting for it to clear) and leave them halted: the
+        driver restarts the descriptor rings at the next frame. The IP returns to idle by itself."""
+        sgdma.reset_dma(self.dma0, "dma0")
+        sgdma.reset_dma(self.dma1, "dma1")

@@ -1,14 +1,19 @@
-"""The host driver on the emulated board: bit-exact frames, the plan's exact register/DMA
-sequence, and recovery from injected faults."""
+"""The host driver on the emulated board: bit-exact frames, the plan's transfers as the executed
+scatter-gather descriptors, the exact MMIO sequence and count of a frame, and recovery from
+injected faults."""
 
 from __future__ import annotations
+
+import dataclasses
+import re
 
 import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.dse.plan import make_plan
-from zynqyolo.host.driver import AcceleratorError, Driver
+from zynqyolo.host import sgdma
+from zynqyolo.host.driver import AcceleratorError, Driver, frame_mmio_accesses
 from zynqyolo.model import load_cfg
 
 pytestmark = pytest.mark.csim
@@ -48,40 +53,140 @@ def test_frames_equal_integer_reference(setup):
     assert board.accel.calls == 3 * len(driver.plan.calls)
 
 
-def test_recorded_sequence_is_the_plan(setup):
+CHANNEL_NAMES = {"fmap_in": "dma0.mm2s", "params": "dma1.mm2s", "fmap_out": "dma0.s2mm"}
+EXECUTIONS = tuple(CHANNEL_NAMES.values())
+MMIO = ("accel", "dma0", "dma1")
+
+
+def _frame_log(board, driver, x, fresh: bool):
+    """The board's log of one frame; ``fresh``: as for a new driver (every register of call 0 written)."""
+    board.log.clear()
+    if fresh:
+        driver._shadow.clear()
+    driver.forward(x)
+    return list(board.log)
+
+
+def test_executed_descriptors_are_the_plans_transfers(setup):
+    net, model, config, plan, ref, xs, _ = setup
+    board, driver = _driver(setup)
+    address = {name: buf.physical_address for name, buf in driver.buffers.items()}
+    for frame in range(2):  # the second frame runs the same chains again (statuses cleared, rings restarted)
+        log = _frame_log(board, driver, xs[frame], fresh=False)
+        expected = []
+        for call in plan.calls:  # parameters and output armed before ap_start, the input after it
+            for t in call.param_transfers + (call.out_transfer,) + call.in_transfers:
+                expected.append((CHANNEL_NAMES[t.channel], address[t.buffer] + t.offset, t.nbytes))
+        assert [e for e in log if e[0] in EXECUTIONS] == expected
+        # every descriptor completed, its STATUS written back with the bytes moved
+        ring = driver.ring
+        for i, e in enumerate(ring.entries):
+            rx = sgdma.ST_RXSOF | sgdma.ST_RXEOF if e.channel == "fmap_out" else 0
+            assert ring.status(i) == sgdma.ST_CMPLT | rx | e.transfer.nbytes, ring.describe(i)
+        # only the buffers the CPU touches cross the cache: one flush and one invalidate per frame
+        assert [e for e in log if e[0] in ("flush", "invalidate")] == [
+            ("flush", address["input"], driver.buffers["input"].nbytes),
+            ("invalidate", address["output"], driver.buffers["output"].nbytes)]
+
+
+def _descriptor(board, address):
+    words = board.read_words(address, 16)
+    return int(words[2]), int(words[6]) & sgdma.LENGTH_MASK
+
+
+def test_register_sequence_of_a_frame(setup):
+    """The MMIO accesses of a frame, in order: the ring restart, then per call the changed registers
+    (written, read back), the parameter and output tails, ap_start, the input tail, one DMASR poll per
+    channel used, one ap_ctrl read. TAILDESC/CURDESC values are checked by what they point at."""
     net, model, config, plan, ref, xs, _ = setup
     board, driver = _driver(setup)
     address = {name: buf.physical_address for name, buf in driver.buffers.items()}
     driver.forward(xs[0])  # a frame's register writes leave the registers of its last call behind
-    board.log.clear()
-    driver._shadow.clear()  # as for a fresh driver: every register of the first call is written
-    driver.forward(xs[0])
+    log = [e for e in _frame_log(board, driver, xs[0], fresh=True) if e[0] in MMIO]
     offsets = config.register_offsets()
-    channel = {"fmap_in": "dma0.mm2s", "params": "dma1.mm2s", "fmap_out": "dma0.s2mm"}
-    expected = [("flush", address["input"], driver.buffers["input"].nbytes)]
-    held: dict = {}  # the IP keeps register values between calls; only changes are written
+    where = {"fmap_in": ("dma0", 0x00), "params": ("dma1", 0x00), "fmap_out": ("dma0", 0x30)}
+
+    def first_transfer(name):
+        return next(t for c in plan.calls for t in c.transfers if t.channel == name)
+
+    def data(t):
+        return address[t.buffer] + t.offset, t.nbytes
+
+    expected = []
+    for name in ("fmap_in", "params", "fmap_out"):
+        dma, base = where[name]
+        expected += [(dma, "write", base, 0), (dma, "read", base + 4)]
+    for name in ("fmap_in", "params", "fmap_out"):
+        dma, base = where[name]
+        expected += [(dma, "write", base + 8, data(first_transfer(name))), (dma, "write", base, 1)]
+    held: dict = {}
     for call in plan.calls:
-        expected += [("write", offsets[name], value & 0xFFFFFFFF) for name, value in call.registers
-                     if held.get(name) != value]
+        for name, value in call.registers:
+            if held.get(name) != value:
+                expected += [("accel", "write", offsets[name], value & 0xFFFFFFFF), ("accel", "read", offsets[name])]
         held.update(call.registers)
-        for t in call.param_transfers + (call.out_transfer,):
-            expected.append((channel[t.channel], address[t.buffer] + t.offset, t.nbytes))
-        expected.append(("write", 0, 1))
-        for t in call.in_transfers:
-            expected.append((channel[t.channel], address[t.buffer] + t.offset, t.nbytes))
-            if t.buffer == "input":  # PYNQ's send channel flushes a cacheable source on each transfer
-                expected.append(("flush", address["input"], driver.buffers["input"].nbytes))
-    expected.append(("invalidate", address["output"], driver.buffers["output"].nbytes))
-    assert board.log == expected
-    # only the buffers the CPU touches cross the cache
-    assert {e[1] for e in board.log if e[0] in ("flush", "invalidate")} == {address["input"], address["output"]}
+        last = {t.channel: t for t in call.transfers}
+        for name in ("params", "fmap_out"):
+            if name in last:
+                expected.append((where[name][0], "write", where[name][1] + 0x10, data(last[name])))
+        expected.append(("accel", "write", 0, 1))
+        expected.append(("dma0", "write", 0x10, data(last["fmap_in"])))
+        for name in ("fmap_in", "params", "fmap_out"):
+            if name in last:
+                expected.append((where[name][0], "read", where[name][1] + 4))
+        expected.append(("accel", "read", 0))
+
+    got = []
+    for device, op, offset, value in log:
+        if op == "read":
+            got.append((device, op, offset))
+        elif device != "accel" and offset % 0x30 in (0x08, 0x10):  # CURDESC/TAILDESC: the descriptor's transfer
+            got.append((device, op, offset, _descriptor(board, value)))
+        else:
+            got.append((device, op, offset, value))
+    assert got == expected
+    # DMASR polls: the restart saw Halted; every call's wait saw Idle and no error
+    polls = [v for d, op, off, v in log if d != "accel" and op == "read"]
+    assert all(not v & sgdma.SR_ERRORS for v in polls)
+    assert all(v & sgdma.SR_HALTED for v in polls[:3]) and all(v & sgdma.SR_IDLE for v in polls[3:])
+
+
+def test_mmio_accesses_per_frame_match_the_formula(setup):
+    """Counted on the board's log, derived here from the plan, and ``frame_mmio_accesses``: equal."""
+    net, model, config, plan, ref, xs, _ = setup
+    board, driver = _driver(setup)
+
+    def derived(steady: bool) -> int:
+        channels = {t.channel for c in plan.calls for t in c.transfers}
+        count = 4 * len(channels)  # restart: DMACR=0, DMASR, CURDESC, DMACR=RS
+        held = {k: v for c in plan.calls for k, v in c.registers} if steady else {}
+        for call in plan.calls:
+            changed = [k for k, v in call.registers if held.get(k) != v]
+            held.update(call.registers)
+            used = len({t.channel for t in call.transfers})
+            count += 2 * len(changed) + used + 1 + used + 1  # registers+readback, tails, ap_start, polls, ap_done
+        return count
+
+    first = sum(1 for e in _frame_log(board, driver, xs[0], fresh=False) if e[0] in MMIO)
+    steady = sum(1 for e in _frame_log(board, driver, xs[1], fresh=False) if e[0] in MMIO)
+    assert first == derived(False) == frame_mmio_accesses(plan, steady=False)
+    assert steady == derived(True) == frame_mmio_accesses(plan)
+    assert steady < plan.n_transfers + 10 * len(plan.calls)  # a handful per call, not ~7 per transfer
+    quiet_board, quiet = _driver(setup, verify_registers=False)
+    n = sum(1 for e in _frame_log(quiet_board, quiet, xs[0], fresh=False) if e[0] in MMIO)
+    assert n == frame_mmio_accesses(plan, verify_registers=False, steady=False)
 
 
 @pytest.mark.parametrize("fault, key, message", [
-    ("dma_error", "dma0.mm2s", "DMA fmap_in .* reported an error, status 0x"),
-    ("dma_error", "dma1.mm2s", "DMA params .* reported an error"),
-    ("dma_hang", "dma0.s2mm", "timeout after 0.2 s waiting for DMA fmap_out"),
-    ("dma_hang", "dma0.mm2s", "timeout after 0.2 s waiting for DMA fmap_in"),
+    ("dma_error", "dma0.mm2s", r"DMA fmap_in \(dma0 MM2S\) reported DMASlvErr, DMASR 0x[0-9a-f]{8} \(halted, "
+                               r"DMASlvErr\), at descriptor \d+ \((input|arena)\+0x[0-9a-f]+, [\d,]+ bytes, call \d+; "
+                               r"STATUS 0x20000000\)"),
+    ("dma_error", "dma1.mm2s", r"DMA params \(dma1 MM2S\) reported DMASlvErr.* at descriptor \d+ \(params\+0x"),
+    ("dma_error", "dma0.s2mm", r"DMA fmap_out \(dma0 S2MM\) reported DMASlvErr"),
+    ("dma_hang", "dma0.s2mm", r"timeout after 0.2 s waiting for DMA fmap_out \(dma0 S2MM\) to finish descriptor "
+                              r"\d+ .*DMASR 0x[0-9a-f]{8} \(running\)"),
+    ("dma_hang", "dma0.mm2s", r"timeout after 0.2 s waiting for DMA fmap_in \(dma0 MM2S\)"),
+    ("dma_hang", "dma1.mm2s", r"timeout after 0.2 s waiting for DMA params \(dma1 MM2S\)"),
     ("register_corrupt", "height", "register height reads back"),
 ])
 def test_faults_reported_and_recovered(setup, fault, key, message):
@@ -90,28 +195,49 @@ def test_faults_reported_and_recovered(setup, fault, key, message):
     if fault == "register_corrupt":
         board.faults.register_corrupt[key] = 1
     else:
-        getattr(board.faults, fault)[key] = 2  # the third transfer on that channel fails
+        getattr(board.faults, fault)[key] = 2  # the third descriptor on that channel fails
     with pytest.raises(AcceleratorError, match=message) as info:
         driver.forward(xs[0])
-    assert "call " in str(info.value) and "layers" in str(info.value)
+    assert re.search(r"during call \d+ \(layers \d+", str(info.value)), str(info.value)
+    assert ("dma0", "write", 0, sgdma.DMACR_RESET) in board.log  # the board was reset
     board.faults.register_corrupt.clear()
     for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):  # the next frame is fine
         assert np.array_equal(got, want)
 
 
-def test_misaligned_or_oversized_transfers_are_the_dmas_errors(setup):
+def test_a_dma_that_does_not_halt_is_a_clear_error_at_the_next_frame(setup):
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    board.faults.dma_hang["dma0.s2mm"] = 0
+    board.reset = lambda: None  # as if the soft reset were lost: the hung descriptor stays in flight
+    with pytest.raises(AcceleratorError, match="waiting for DMA fmap_out"):
+        driver.forward(xs[0])
+    with pytest.raises(AcceleratorError, match=r"waiting for DMA fmap_out \(dma0 S2MM\) to halt, DMASR 0x[0-9a-f]{8} "
+                                               r"\(running\) during the start of a frame"):
+        driver.forward(xs[0])
+    del board.reset  # the real reset again
+    board.reset()
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
+        assert np.array_equal(got, want)
+
+
+def test_transfers_the_dmas_cannot_carry_are_refused_before_anything_starts(setup):
     from zynqyolo.host.emu import EmulatedBoard
 
     net, model, config, plan, ref, xs, accel = setup
     board = EmulatedBoard(config, length_bits=14, accel=accel)  # Vivado's default 16 KiB length register
-    driver = Driver(board, plan, model, timeout_s=0.2)
-    with pytest.raises(AcceleratorError, match="refused a .* 14-bit length register"):
-        driver.forward(xs[0])
-    ch = board.dma0.sendchannel
-    ch.reset()
-    buf = board.allocate(64)
-    ch.transfer(buf, 4, 16)  # not 8-byte aligned: DMAIntErr, halted
-    assert ch.error and not ch.running
+    with pytest.raises(AcceleratorError, match=r"call \d+ \(layers [\d, ]+\): the \w+ \(dma\d \w+\) transfer of "
+                                               r"[\d,]+ bytes at \w+\+0x[0-9a-f]+ cannot be a DMA descriptor: it "
+                                               r"exceeds the 14-bit DMA buffer length register"):
+        Driver(board, plan, model)
+    call = plan.calls[3]
+    bad = dataclasses.replace(call.in_transfers[0], offset=call.in_transfers[0].offset + 4)
+    shifted = dataclasses.replace(plan, calls=plan.calls[:3] + (
+        dataclasses.replace(call, in_transfers=(bad,) + call.in_transfers[1:]),) + plan.calls[4:])
+    board = EmulatedBoard(config, accel=accel)
+    with pytest.raises(AcceleratorError, match=r"call 3 .*the fmap_in \(dma0 MM2S\) .*not in whole 8-byte bus words"):
+        Driver(board, shifted, model)
+    assert not [e for e in board.log if e[0] in MMIO]  # nothing was started
 
 
 def test_dse_choice_at_416_matches_reference_detections(model_files, photos, require_csim):

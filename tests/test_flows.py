@@ -560,14 +560,20 @@ def test_vivado_tcl_follows_the_design_point(tmp_path, config, board, part_patte
     ps7, dma0, dma1 = _props(run, "ps7"), _props(run, "dma0"), _props(run, "dma1")
     assert ps7["CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ"] == f"{config.clock_mhz:g}"
     assert ps7["CONFIG.PCW_S_AXI_HP0_DATA_WIDTH"] == ps7["CONFIG.PCW_S_AXI_HP1_DATA_WIDTH"] == str(config.bus_bits)
-    for dma in (dma0, dma1):
-        assert dma["CONFIG.c_include_sg"] == "0" and dma["CONFIG.c_sg_length_width"] == "21"
+    for dma in (dma0, dma1):  # scatter-gather mode, no status/control stream
+        assert dma["CONFIG.c_include_sg"] == "1" and dma["CONFIG.c_sg_include_stscntrl_strm"] == "0"
+        assert dma["CONFIG.c_sg_length_width"] == "21"
         assert dma["CONFIG.c_m_axi_mm2s_data_width"] == dma["CONFIG.c_m_axis_mm2s_tdata_width"] == "64"
     assert dma0["CONFIG.c_include_s2mm"] == "1" and dma1["CONFIG.c_include_s2mm"] == "0"
     nets = {tuple(a) for a in run.commands("connect_bd_intf_net")}
     assert {("/dma0/M_AXIS_MM2S", "/accel/in_r"), ("/dma1/M_AXIS_MM2S", "/accel/wts"),
             ("/accel/out_r", "/dma0/S_AXIS_S2MM"), ("/hp0_ic/M00_AXI", "/ps7/S_AXI_HP0"),
             ("/hp1_ic/M00_AXI", "/ps7/S_AXI_HP1"), ("/ctrl_ic/M00_AXI", "/accel/s_axi_control")} <= nets
+    # the descriptor fetch/update ports reach DDR through the HP port of their DMA's data, clocked
+    assert {("/dma0/M_AXI_SG", "/hp0_ic/S02_AXI"), ("/dma1/M_AXI_SG", "/hp1_ic/S01_AXI")} <= nets
+    clocked = {a[-1] for a in run.commands("connect_bd_net") if a[0] == "/ps7/FCLK_CLK0"}
+    assert {"/dma0/m_axi_sg_aclk", "/dma1/m_axi_sg_aclk", "/hp0_ic/S02_ACLK", "/hp1_ic/S01_ACLK"} <= clocked
+    assert "assign_bd_address" in [c["cmd"] for c in run.calls]  # every master, M_AXI_SG too, gets its segment
     order = [c["cmd"] for c in run.calls]
     assert order.index("validate_bd_design") < order.index("make_wrapper") < order.index("launch_runs")
     assert ["impl_1", "-to_step", "write_bitstream", "-jobs", "4"] in run.commands("launch_runs")
@@ -593,6 +599,7 @@ def test_vivado_tcl_every_cell_clocked_and_reset():
 
 @pytest.mark.parametrize("edit, message", [
     (("dma1/S_AXI_LITE", "dma1/M_AXI_S2MM"), "configured without its S2MM channel"),
+    (("{CONFIG.c_include_sg} {1}", "{CONFIG.c_include_sg} {0}"), "dma0 is configured without scatter-gather"),
     (("CONFIG.c_mm2s_burst_size", "CONFIG.c_mm2s_burst_length"), "axi_dma has no parameter c_mm2s_burst_length"),
     (("validate_bd_design\n", "validate_bd_designs\n"), "'validate_bd_designs' is not a vivado command"),
     (("{ctrl_ic/M00_AXI}", "{ctrl_ic/M03_AXI}"), "ctrl_ic has only 3 Mxx ports"),
@@ -795,6 +802,13 @@ def test_manifest_round_trip_and_refusals(tmp_path, mock_src, quant_model):
     with pytest.raises(ZynqyoloError, match="exceeds the bitstream's 14-bit DMA length register"):
         bitstream.check_manifest(narrow, DEFAULT, model.content_hash, plan=plan)
     bitstream.check_manifest({**manifest, "model_hash": None}, DEFAULT, "f" * 64)  # not tied to a model
+    assert manifest["dma"]["mode"] == "sg"
+    simple = {**manifest, "dma": {k: v for k, v in manifest["dma"].items() if k != "mode"}}  # an older bitstream
+    with pytest.raises(ZynqyoloError, match=r"DMAs in simple \(direct register\) mode .*Rebuild the bitstream"):
+        bitstream.check_manifest(simple, DEFAULT, model.content_hash)
+    with pytest.raises(ZynqyoloError, match="'simple' mode"):
+        bitstream.check_manifest({**manifest, "dma": {**manifest["dma"], "mode": "simple"}}, DEFAULT,
+                                 model.content_hash)
 
     (build.root / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(ZynqyoloError, match="format version 99"):

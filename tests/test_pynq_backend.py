@@ -1,6 +1,8 @@
-"""The pynq backend, driven through a fake ``pynq`` module whose overlay objects are the emulated
-board's: it issues exactly the sequence the emulated board records for the plan, gives the same
-bit-exact frame, and refuses a bitstream built for another design point or model."""
+"""The pynq backend, driven through a fake ``pynq`` module whose overlay objects and ``MMIO``
+mappings are the emulated board's: it issues exactly the sequence the emulated board records for
+the plan (the DMAs through ``pynq.MMIO``, never PYNQ's DMA driver), gives the same bit-exact
+frame, recovers from a fault, and refuses a bitstream built for another design point or model or
+with its DMAs in simple mode."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.dse.plan import make_plan
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.fetch import sha256_file
-from zynqyolo.host.driver import Driver
+from zynqyolo.host import sgdma
+from zynqyolo.host.driver import Driver, frame_mmio_accesses
 from zynqyolo.model import load_cfg
 
 pytestmark = [pytest.mark.csim, pytest.mark.usefixtures("require_csim")]
@@ -56,9 +59,15 @@ def _built_bitstream(small, tmp_path, capsys):
     return folder, manifest
 
 
-def _fake_pynq(board, loaded: list):
-    """A stand-in for the pynq package: Overlay's blocks are the emulated board's objects."""
+DMA_ADDRESSES = {"dma0": 0x4040_0000, "dma1": 0x4041_0000}
+
+
+def _fake_pynq(board, loaded: list, mapped: list | None = None):
+    """A stand-in for the pynq package: the overlay's blocks are the emulated board's; ``MMIO`` maps
+    the emulated DMAs' register spaces by physical address; touching ``overlay.dma0``/``dma1`` (which
+    would instantiate PYNQ's own DMA driver) fails."""
     fake = types.ModuleType("pynq")
+    mapped = [] if mapped is None else mapped
 
     class DefaultIP:
         bindto: list = []
@@ -71,12 +80,35 @@ def _fake_pynq(board, loaded: list):
         def __init__(self, description):
             self.description = description
 
+    class MMIO:
+        def __init__(self, base_addr, length=4):
+            mapped.append((base_addr, length))
+            self._dma = {DMA_ADDRESSES[n]: getattr(board, n) for n in DMA_ADDRESSES}[base_addr]
+            self.length = length
+
+        def read(self, offset=0, length=4):
+            assert 0 <= offset < self.length and length == 4
+            return self._dma.read(offset)
+
+        def write(self, offset, value):
+            assert 0 <= offset < self.length
+            self._dma.write(offset, value)
+
     class Overlay:
         def __init__(self, bitfile):
             loaded.append(bitfile)
-            self.dma0, self.dma1, self.accel = board.dma0, board.dma1, board.accel
+            self.accel = board.accel
+            self.ip_dict = {name: {"phys_addr": address, "addr_range": 0x10000, "type": "xilinx.com:ip:axi_dma:7.1"}
+                            for name, address in DMA_ADDRESSES.items()}
+            self.ip_dict["accel"] = {"phys_addr": 0x43C0_0000, "addr_range": 0x10000}
+
+        def __getattr__(self, name):
+            if name in DMA_ADDRESSES:
+                raise AssertionError(f"overlay.{name} would bind PYNQ's DMA driver to a scatter-gather DMA")
+            raise AttributeError(name)
 
     fake.DefaultIP = DefaultIP
+    fake.MMIO = MMIO
     fake.Overlay = Overlay
     fake.allocate = lambda shape, dtype, cacheable=True: board.allocate(shape[0], cacheable)
     return fake
@@ -97,7 +129,8 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
 
     board_behind = EmulatedBoard(config)
     loaded: list = []
-    fake = _fake_pynq(board_behind, loaded)
+    mapped: list = []
+    fake = _fake_pynq(board_behind, loaded, mapped)
     monkeypatch.setitem(sys.modules, "pynq", fake)
     pynq_board = PynqBoard(folder, plan, model.content_hash)
     pynq_driver = Driver(pynq_board, plan, model)
@@ -105,10 +138,30 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
 
     assert loaded == [str(folder / f"{config.name}.bit")]
     assert manifest["ip"]["vlnv"] in fake.DefaultIP.registered  # bound with bindto on the IP's VLNV
-    assert board_behind.log == emu.log  # same register writes, DMA transfers, flushes and invalidates
+    assert manifest["dma"]["mode"] == "sg" and pynq_board.dma_length_bits == manifest["dma"]["buffer_length_width"]
+    assert sorted(mapped) == sorted((a, 0x10000) for a in DMA_ADDRESSES.values())  # via pynq.MMIO, from ip_dict
+    # same MMIO accesses, descriptor executions, flushes and invalidates
+    assert board_behind.log == emu.log
+    assert sum(1 for e in emu.log if e[0] in ("accel", "dma0", "dma1")) == frame_mmio_accesses(plan, steady=False)
+    assert [e for e in emu.log if e[0] == "dma0.s2mm"] == [
+        ("dma0.s2mm", emu_driver.buffers[c.out_transfer.buffer].physical_address + c.out_transfer.offset,
+         c.out_transfer.nbytes) for c in plan.calls]
     want = IntegerReference(model).forward(x)
     for a, b, c in zip(pynq_out, emu_out, want):
         assert np.array_equal(a, b) and np.array_equal(a, c)
+
+    # after a fault (here before the IP is started) the PYNQ board soft-resets both DMAs through their
+    # registers, leaving them halted; the next frame restarts the rings and runs
+    board_behind.faults.register_corrupt["width"] = 2
+    board_behind.log.clear()
+    pynq_driver._shadow.clear()
+    with pytest.raises(ZynqyoloError, match="register width reads back"):
+        pynq_driver.forward(x)
+    board_behind.faults.register_corrupt.clear()
+    resets = [e for e in board_behind.log if e[1] == "write" and e[3] == sgdma.DMACR_RESET]
+    assert resets == [("dma0", "write", 0, sgdma.DMACR_RESET), ("dma1", "write", 0, sgdma.DMACR_RESET)]
+    for a, c in zip(pynq_driver.forward(x), want):
+        assert np.array_equal(a, c)
 
 
 def test_pynq_backend_refuses_another_design_or_model(small, tmp_path, capsys, monkeypatch):
@@ -123,6 +176,11 @@ def test_pynq_backend_refuses_another_design_or_model(small, tmp_path, capsys, m
         PynqBoard(folder, make_plan(model.network, model, other), model.content_hash)
     with pytest.raises(ZynqyoloError, match="quantised model differs"):
         PynqBoard(folder, make_plan(model.network, model, config), "0" * 64)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["dma"]["mode"]  # a bitstream with its DMAs in simple mode, from an older zynqyolo
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ZynqyoloError, match="simple .* mode .* scatter-gather"):
+        PynqBoard(folder, make_plan(model.network, model, config), model.content_hash)
     (folder / f"{config.name}.bit").write_bytes(b"tampered")
     with pytest.raises(ZynqyoloError, match="sha256"):
         PynqBoard(folder, make_plan(model.network, model, config), model.content_hash)

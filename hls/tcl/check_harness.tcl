@@ -8,11 +8,12 @@
 #   - Tcl 8.6-only commands are removed (Vivado and the HLS tools embed Tcl 8.5);
 #   - block-design cells exist before their pins are used; every pin and interface pin belongs to
 #     the cell's IP (the tables below), including pins an option removes (an AXI DMA without S2MM
-#     has no S2MM ports; an AXI interconnect has NUM_SI slave and NUM_MI master ports);
+#     has no S2MM ports, one without scatter-gather no M_AXI_SG; an AXI interconnect has NUM_SI
+#     slave and NUM_MI master ports);
 #   - every CONFIG.* property set on a cell is one of the IP's properties (the tables below);
 #   - HLS: files given to add_files and the -I folders of -cflags exist; csim/cosim -argv files exist.
 # Where the names come from: PG021 (AXI DMA v7.1: c_include_sg, c_sg_length_width 8..26, the
-# MM2S/S2MM ports), UG835 (Vivado Tcl commands), UG902/UG1399 (HLS commands), and block-design
+# MM2S/S2MM/SG ports), UG835 (Vivado Tcl commands), UG902/UG1399 (HLS commands), and block-design
 # scripts written by Vivado itself (write_bd_tcl) for processing_system7 5.5, axi_interconnect 2.1,
 # proc_sys_reset 5.0 and axi_dma 7.1 pin and parameter names.
 # Harness names start with zyh_ so the checked script (zy_*) cannot clobber them.
@@ -94,13 +95,13 @@ array set zyh_ip_props {
 # IP name -> pins and interface pins. Per-port names of the interconnect are checked by pattern.
 array set zyh_ip_pins {
     processing_system7 {FCLK_CLK0 FCLK_RESET0_N M_AXI_GP0_ACLK S_AXI_HP0_ACLK S_AXI_HP1_ACLK S_AXI_HP2_ACLK}
-    axi_dma {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk axi_resetn mm2s_introut s2mm_introut}
+    axi_dma {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk m_axi_sg_aclk axi_resetn mm2s_introut s2mm_introut}
     proc_sys_reset {slowest_sync_clk ext_reset_in aux_reset_in mb_debug_sys_rst dcm_locked
                     peripheral_aresetn interconnect_aresetn mb_reset bus_struct_reset peripheral_reset}
 }
 array set zyh_ip_intf {
     processing_system7 {M_AXI_GP0 S_AXI_HP0 S_AXI_HP1 S_AXI_HP2 DDR FIXED_IO}
-    axi_dma {S_AXI_LITE M_AXI_MM2S M_AXI_S2MM M_AXIS_MM2S S_AXIS_S2MM}
+    axi_dma {S_AXI_LITE M_AXI_MM2S M_AXI_S2MM M_AXI_SG M_AXIS_MM2S S_AXIS_S2MM}
 }
 set zyh_ip_pins(zyh_accel) $zyh_accel_pins
 set zyh_ip_intf(zyh_accel) $zyh_accel_intf_pins
@@ -139,6 +140,9 @@ proc zyh_check_pin {path intf} {
             if {[string match -nocase *${dir}* $pin] && [zyh_prop $cell c_include_$dir 1] == 0} {
                 zyh_fail "pin $path: $cell is configured without its [string toupper $dir] channel"
             }
+        }
+        if {[string match -nocase *_sg* $pin] && [zyh_prop $cell c_include_sg 1] == 0} {
+            zyh_fail "pin $path: $cell is configured without scatter-gather (c_include_sg 0)"
         }
     }
     if {$ip eq "processing_system7" && [regexp {^S_AXI_(HP\d)} $pin -> hp]} {
