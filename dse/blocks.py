@@ -408,18 +408,22 @@ class Control:
     """The s_axilite control interface of the top (one register per ``register_fields`` entry plus
     ap_ctrl) and what a hardware call costs the host that drives it (host/driver.py on PYNQ).
 
-    The host cost of one call, in MMIO accesses (each a Python ``MMIO`` read or write through PYNQ):
-    every register written by name (and read back when the driver verifies them), ap_start, each
-    DMA transfer start (PYNQ's simple-mode ``transfer``: running and idle reads, then address low,
-    address high and length writes: 5 accesses, pynq/lib/dma.py), one poll per wait (the driver's
-    error and idle reads: 2 accesses) for each input transfer, the parameter and output channels,
-    and one ap_ctrl read for ap_done. The cost per access is ``HostModel.mmio_access_us``.
+    The DMAs run in scatter-gather mode over descriptor chains the driver builds once per plan
+    (host/sgdma.py): a call's transfers, however many, cost one tail-descriptor write per channel
+    it uses. The host cost of one call, in MMIO accesses (each a Python ``MMIO`` read or write
+    through PYNQ): every register written by name (and read back when the driver verifies them),
+    one TAILDESC write per channel used (feature maps in and out, parameters for a conv call),
+    ap_start, one status read per channel used (the wait's poll; the DMA is usually done by the
+    time the host looks) and one ap_ctrl read for ap_done. Per frame, each of the three channels is
+    restarted at the head of its chain: DMACR, DMASR, CURDESC, DMACR (``FRAME_ACCESSES``). The
+    cost per access is ``HostModel.mmio_access_us``.
     """
 
-    DMA_TRANSFER_ACCESSES = 5  # pynq/lib/dma.py _SDMAChannel.transfer: 2 reads + 3 writes
-    POLL_ACCESSES = 2  # host/driver.py _channel_ready: channel.error + channel.idle
+    TAIL_ACCESSES = 1  # TAILDESC write per channel used (host/sgdma.py)
+    POLL_ACCESSES = 1  # host/sgdma.py: one DMASR read per poll (idle and error bits together)
     AP_START_ACCESSES = 1
     DONE_POLL_ACCESSES = 1
+    FRAME_ACCESSES = 3 * 4  # three channels: halt, read halted, CURDESC, run
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -427,12 +431,11 @@ class Control:
         return Resources(lut=CONTROL_BASE_LUT + bits, ff=bits)
 
     @classmethod
-    def call_accesses(cls, n_registers: int, n_transfers: int, n_in_transfers: int, has_params: bool,
-                      verify_registers: bool) -> int:
+    def call_accesses(cls, n_registers: int, has_params: bool, verify_registers: bool) -> int:
         """MMIO accesses the driver makes for one call (see the class docstring)."""
-        waits = n_in_transfers + (2 if has_params else 1)
-        return (n_registers * (2 if verify_registers else 1) + cls.AP_START_ACCESSES
-                + n_transfers * cls.DMA_TRANSFER_ACCESSES + waits * cls.POLL_ACCESSES + cls.DONE_POLL_ACCESSES)
+        channels = 3 if has_params else 2
+        return (n_registers * (2 if verify_registers else 1) + channels * (cls.TAIL_ACCESSES + cls.POLL_ACCESSES)
+                + cls.AP_START_ACCESSES + cls.DONE_POLL_ACCESSES)
 
 
 BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control)

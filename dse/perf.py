@@ -44,14 +44,14 @@ Memory and DMA
     (``dma_ms``): streaming DMA runs concurrently with compute.
 
 Host
-    Per call: MMIO accesses (registers, ap_start, DMA starts, polls; ``blocks.Control``) at a
-    measured per-access cost from Python on the board's ARM; per frame: flush of the input image
-    and invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte. All serial with
-    the PL (the driver issues one call at a time).
+    Per call: MMIO accesses (registers, ap_start, one tail-descriptor write and one status poll
+    per DMA channel used, ap_done; ``blocks.Control``) at a measured per-access cost from Python
+    on the board's ARM; per frame: the restart of the three descriptor chains, the flush of the
+    input image and the invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte.
+    All serial with the PL (the driver issues one call at a time).
 
 For the search, a plan made for one (p_oc, bits, tile_pixels) serves every p_ic, stage3_lanes and
-requant_lanes:
-the model reads only each Block's lanes, pixels, rows, band and kernel, and recomputes sub-folds
+requant_lanes: the model reads only each Block's lanes, pixels, rows, band and kernel, and recomputes sub-folds
 from the lanes and the evaluated p_ic (``CallShape``).
 """
 
@@ -219,8 +219,7 @@ class CallShape:
     in_nbytes: int
     out_nbytes: int
     registers: tuple[tuple[str, int], ...]
-    n_transfers_fixed: int  # in + out transfers (+1 for params if a conv call)
-    n_in_transfers: int
+    n_transfers: int  # DMA transfers (descriptors) of the call
     useful_macs: int
     writes_output_buffer: bool
 
@@ -283,7 +282,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         in_channels=sum(segs), out_channels=r["out_channels"], out_folds=r["out_folds"], in_folds=len(in_fold_lanes),
         bands=r["bands"], in_fold_lanes=in_fold_lanes, out_fold_lanes=out_fold_lanes, classes=classes_t,
         first_lanes=first_lanes, in_nbytes=in_nbytes, out_nbytes=call.out_transfer.nbytes,
-        registers=call.registers, n_transfers_fixed=len(call.transfers), n_in_transfers=len(call.in_transfers),
+        registers=call.registers, n_transfers=len(call.transfers),
         useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output")
 
 
@@ -590,9 +589,13 @@ def registers_written(shapes: tuple[CallShape, ...]) -> list[int]:
 def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel, n_written: int):
     cc = call_cycles(s, config)
     nbytes = {"fmap_in": s.in_nbytes, "params": params_nbytes(s, config), "fmap_out": s.out_nbytes}
-    accesses = Control.call_accesses(n_written, s.n_transfers_fixed, s.n_in_transfers, s.conv,
-                                     host.verify_registers)
+    accesses = Control.call_accesses(n_written, s.conv, host.verify_registers)
     return cc, nbytes, accesses
+
+
+def _frame_host_ms(host: HostModel) -> float:
+    """The per-frame restart of the DMA descriptor chains (charged to the first call)."""
+    return Control.FRAME_ACCESSES * host.mmio_access_us * 1e-3
 
 
 def _dma_ms(nbytes_total: int, pl_ms: float, memory: MemoryModel, mhz: float) -> tuple[float, float]:
@@ -609,8 +612,7 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
     objects' identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict
     no longer than the shapes."""
     mhz = config.clock_mhz
-    first_reads = shapes[0].n_in_transfers if shapes else 0  # see estimate_shapes: the input is flushed per transfer
-    latency = (io_nbytes[0] * (1 + first_reads) + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6
+    latency = (io_nbytes[0] + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6 + _frame_host_ms(host)
     pl_total = 0.0
     mac_iterations = 0
     useful = 0
@@ -623,8 +625,7 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
             if cache is not None:
                 cache[key] = hit
         pl_cycles, macs, nbytes_total = hit
-        accesses = Control.call_accesses(n_written, s.n_transfers_fixed, s.n_in_transfers, s.conv,
-                                         host.verify_registers)
+        accesses = Control.call_accesses(n_written, s.conv, host.verify_registers)
         pl_ms = pl_cycles / (mhz * 1e3)
         latency += pl_ms + _dma_ms(nbytes_total, pl_ms, memory, mhz)[1] + accesses * host.mmio_access_us * 1e-3
         pl_total += pl_cycles
@@ -651,15 +652,14 @@ def estimate_shapes(shapes: tuple[CallShape, ...], config: HwConfig, board: Boar
         cc, nbytes, accesses = _call_terms(s, config, memory, host, n_written)
         compute_ms, stall_ms = cc.compute / (mhz * 1e3), cc.stall / (mhz * 1e3)
         busy_ms, dma_ms = _dma_ms(sum(nbytes.values()), compute_ms + stall_ms, memory, mhz)
-        # the driver flushes the input once, and PYNQ's send channel flushes it again on each transfer
-        cache_bytes = (flush_nbytes * (1 + s.n_in_transfers) if s.index == shapes[0].index else 0) + \
-            (invalidate_nbytes if s.index == last_output else 0)
+        first = s.index == shapes[0].index
+        cache_bytes = (flush_nbytes if first else 0) + (invalidate_nbytes if s.index == last_output else 0)
         batches.append(BatchEstimate(
             index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
             compute_ms=compute_ms, stall_ms=stall_ms, dma_busy_ms=busy_ms, dma_ms=dma_ms,
-            host_call_ms=accesses * host.mmio_access_us * 1e-3, cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6,
+            host_call_ms=accesses * host.mmio_access_us * 1e-3 + (_frame_host_ms(host) if first else 0.0), cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6,
             useful_macs=s.useful_macs, mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy,
-            nbytes=nbytes, transfers=s.n_transfers_fixed, mmio_accesses=accesses, counts=cc.counts))
+            nbytes=nbytes, transfers=s.n_transfers, mmio_accesses=accesses, counts=cc.counts))
     by_block = design_resources(config, sigmoid_lut(config.bits).entries, leaky_mul_impl)
     total = Resources()
     for r in by_block.values():
