@@ -61,6 +61,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from zynqyolo.host import sgdma
 from zynqyolo.host.packing import PARAM_ENTRY_BYTES
 
 from .hwconfig import HwConfig
@@ -415,27 +416,23 @@ class Control:
     one TAILDESC write per channel used (feature maps in and out, parameters for a conv call),
     ap_start, one status read per channel used (the wait's poll; the DMA is usually done by the
     time the host looks) and one ap_ctrl read for ap_done. Per frame, each of the three channels is
-    restarted at the head of its chain: DMACR, DMASR, CURDESC, DMACR (``FRAME_ACCESSES``). The
-    cost per access is ``HostModel.mmio_access_us``.
+    restarted at the head of its chain (``FRAME_ACCESSES``). The cost per access is
+    ``HostModel.mmio_access_us``.
     """
 
-    TAIL_ACCESSES = 1  # TAILDESC write per channel used (host/sgdma.py)
-    POLL_ACCESSES = 1  # host/sgdma.py: one DMASR read per poll (idle and error bits together)
-    AP_START_ACCESSES = 1
-    DONE_POLL_ACCESSES = 1
-    FRAME_ACCESSES = 3 * 4  # three channels: halt, read halted, CURDESC, run
+    # per frame, every channel restarts at the head of its chain: DMACR, DMASR, CURDESC, DMACR
+    FRAME_ACCESSES = sgdma.RESTART_ACCESSES * len(sgdma.CHANNELS)
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         bits = sum(cfg.register_fields().values()) + AP_CTRL_BITS
         return Resources(lut=CONTROL_BASE_LUT + bits, ff=bits)
 
-    @classmethod
-    def call_accesses(cls, n_registers: int, has_params: bool, verify_registers: bool) -> int:
-        """MMIO accesses the driver makes for one call (see the class docstring)."""
-        channels = 3 if has_params else 2
-        return (n_registers * (2 if verify_registers else 1) + channels * (cls.TAIL_ACCESSES + cls.POLL_ACCESSES)
-                + cls.AP_START_ACCESSES + cls.DONE_POLL_ACCESSES)
+    @staticmethod
+    def call_accesses(n_registers: int, channels: int, verify_registers: bool) -> int:
+        """MMIO accesses the driver makes for one call using ``channels`` DMA channels (the class
+        docstring; the driver's own count, ``host.sgdma.call_mmio_accesses``)."""
+        return sgdma.call_mmio_accesses(n_registers, channels, verify_registers)
 
 
 BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control)

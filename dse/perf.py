@@ -51,8 +51,8 @@ Host
     All serial with the PL (the driver issues one call at a time).
 
 For the search, a plan made for one (p_oc, bits, tile_pixels) serves every p_ic, stage3_lanes and
-requant_lanes: the model reads only each Block's lanes, pixels, rows, band and kernel, and recomputes sub-folds
-from the lanes and the evaluated p_ic (``CallShape``).
+requant_lanes: the model reads only each Block's lanes, pixels, rows, band and kernel, and
+recomputes sub-folds from the lanes and the evaluated p_ic (``CallShape``).
 """
 
 from __future__ import annotations
@@ -220,6 +220,7 @@ class CallShape:
     out_nbytes: int
     registers: tuple[tuple[str, int], ...]
     n_transfers: int  # DMA transfers (descriptors) of the call
+    n_channels: int  # DMA channels they use
     useful_macs: int
     writes_output_buffer: bool
 
@@ -283,6 +284,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         bands=r["bands"], in_fold_lanes=in_fold_lanes, out_fold_lanes=out_fold_lanes, classes=classes_t,
         first_lanes=first_lanes, in_nbytes=in_nbytes, out_nbytes=call.out_transfer.nbytes,
         registers=call.registers, n_transfers=len(call.transfers),
+        n_channels=len({t.channel for t in call.transfers}),
         useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output")
 
 
@@ -589,7 +591,7 @@ def registers_written(shapes: tuple[CallShape, ...]) -> list[int]:
 def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel, n_written: int):
     cc = call_cycles(s, config)
     nbytes = {"fmap_in": s.in_nbytes, "params": params_nbytes(s, config), "fmap_out": s.out_nbytes}
-    accesses = Control.call_accesses(n_written, s.conv, host.verify_registers)
+    accesses = Control.call_accesses(n_written, s.n_channels, host.verify_registers)
     return cc, nbytes, accesses
 
 
@@ -625,7 +627,7 @@ def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: Me
             if cache is not None:
                 cache[key] = hit
         pl_cycles, macs, nbytes_total = hit
-        accesses = Control.call_accesses(n_written, s.conv, host.verify_registers)
+        accesses = Control.call_accesses(n_written, s.n_channels, host.verify_registers)
         pl_ms = pl_cycles / (mhz * 1e3)
         latency += pl_ms + _dma_ms(nbytes_total, pl_ms, memory, mhz)[1] + accesses * host.mmio_access_us * 1e-3
         pl_total += pl_cycles

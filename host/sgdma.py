@@ -287,6 +287,12 @@ def frame_mmio_accesses(plan: "Plan", verify_registers: bool = True, steady: boo
             if held.get(name) != value:
                 changed += 1
                 held[name] = value
-        channels = len({t.channel for t in call.transfers})
-        total += changed * (2 if verify_registers else 1) + channels + 1 + channels + 1
+        total += call_mmio_accesses(changed, len({t.channel for t in call.transfers}), verify_registers)
     return total
+
+
+def call_mmio_accesses(changed_registers: int, channels: int, verify_registers: bool = True) -> int:
+    """One call's MMIO accesses (see ``frame_mmio_accesses``): the changed registers (written, and read
+    back when ``verify_registers``), a TAILDESC write and a DMASR poll per channel the call uses,
+    ap_start and the ap_done read. The latency model (``dse.blocks.Control``) counts with this too."""
+    return changed_registers * (2 if verify_registers else 1) + channels * 2 + 2
