@@ -17,7 +17,7 @@ import numpy as np
 
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.hls.csim import CsimAccelerator
-from zynqyolo.host.packing import conv_input_slices, gather_words, pack_fmap, pack_params
+from zynqyolo.dse.packing import conv_input_slices, gather_words, pack_fmap, pack_params
 
 
 def conv_call(acc: CsimAccelerator, rng, c_in: int, c_out: int, size: int, ksize: int, stage3: int, stride: int):

@@ -20,7 +20,7 @@ import numpy as np
 def main() -> int:
     from zynqyolo.dse.hwconfig import HwConfig
     from zynqyolo.fetch import model_paths, photo
-    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.host.runner import CsimBackend
     from zynqyolo.model import load_cfg, load_weights
     from zynqyolo.model.intref import IntegerReference
     from zynqyolo.model.preprocess import letterbox, load_image

@@ -11,8 +11,8 @@ around them) and is the only place its numbers are written down (block: source; 
 - ``Stage3``: zy_stage3.h ``stage3``; STAGE3, YOLO_PHASE.
 - ``StreamIO``: zy_stream_io.h, the FIFOs of zy_accel.h, the AXI DMAs and interconnects of the block
   design (hls/bitstream.py); CONV_READ, OUT_WRITE.
-- ``Control``: the s_axilite registers of the top, and the MMIO accesses a call costs the host
-  driver (host/driver.py); the per-access cost and cache maintenance are ``perf.HostModel``.
+- ``Control``: the s_axilite registers of the top. The MMIO accesses a call costs the host driver
+  are ``dse.mmio`` (the driver's own count); their cost and cache maintenance are ``perf.HostModel``.
 
 Everything here is *modelled*: no synthesis or board run backs the resource figures, and the
 cycle composition (``zynqyolo.dse.perf``) is a model of the dataflow region. The loop iteration
@@ -61,11 +61,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from zynqyolo.host import sgdma
-from zynqyolo.host.packing import PARAM_ENTRY_BYTES
-
-from .hwconfig import HwConfig
-from .plan import ACC_BITS, STAGE3
+from .hwconfig import ACC_BITS, HwConfig
+from .packing import PARAM_ENTRY_BYTES
+from .registers import Stage3Mode
 
 # ------------------------------------------------------------------ memory geometry and the rule ----
 # UG473 (7 Series Memory Resources), RAMB18E1 port aspect ratios (depth, width); 512x36 is the
@@ -364,9 +362,9 @@ class Stage3:
     @staticmethod
     def slots(mode: int, pool_stride: int, height: int, width: int) -> int:
         """Pixel slots of one output fold."""
-        if mode == STAGE3["maxpool"] and pool_stride == 1:
+        if mode == Stage3Mode.MAXPOOL and pool_stride == 1:
             return (height + 1) * (width + 1)
-        if mode == STAGE3["upsample"]:
+        if mode == Stage3Mode.UPSAMPLE:
             return 4 * height * width
         return height * width
 
@@ -406,33 +404,13 @@ class StreamIO:
 
 # ================================================================ AXI-Lite control and the host ====
 class Control:
-    """The s_axilite control interface of the top (one register per ``register_fields`` entry plus
-    ap_ctrl) and what a hardware call costs the host that drives it (host/driver.py on PYNQ).
-
-    The DMAs run in scatter-gather mode over descriptor chains the driver builds once per plan
-    (host/sgdma.py): a call's transfers, however many, cost one tail-descriptor write per channel
-    it uses. The host cost of one call, in MMIO accesses (each a Python ``MMIO`` read or write
-    through PYNQ): every register written by name (and read back when the driver verifies them),
-    one TAILDESC write per channel used (feature maps in and out, parameters for a conv call),
-    ap_start, one status read per channel used (the wait's poll; the DMA is usually done by the
-    time the host looks) and one ap_ctrl read for ap_done. Per frame, each of the three channels is
-    restarted at the head of its chain (``FRAME_ACCESSES``). The cost per access is
-    ``HostModel.mmio_access_us``.
-    """
-
-    # per frame, every channel restarts at the head of its chain: DMACR, DMASR, CURDESC, DMACR
-    FRAME_ACCESSES = sgdma.RESTART_ACCESSES * len(sgdma.CHANNELS)
+    """The s_axilite control interface of the top: one register per ``register_fields`` entry plus
+    ap_ctrl. What a call costs the host that drives it (MMIO accesses) is ``dse.mmio``."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         bits = sum(cfg.register_fields().values()) + AP_CTRL_BITS
         return Resources(lut=CONTROL_BASE_LUT + bits, ff=bits)
-
-    @staticmethod
-    def call_accesses(n_registers: int, channels: int, verify_registers: bool) -> int:
-        """MMIO accesses the driver makes for one call using ``channels`` DMA channels (the class
-        docstring; the driver's own count, ``host.sgdma.call_mmio_accesses``)."""
-        return sgdma.call_mmio_accesses(n_registers, channels, verify_registers)
 
 
 BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control)

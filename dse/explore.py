@@ -16,8 +16,8 @@ evaluated, feasible or not, so the plots show the whole space.
 
 Speed: one plan per (p_oc, tile_pixels) serves every p_ic and lane count (``perf.CallShape``), a
 plan is reused for larger tiles once no call is split into bands, per-call cycles are memoised
-across searches (``SearchCache``), and the per-point latency is the fast path
-``perf.frame_latency_ms``; the full per-batch estimate is built for the chosen point only.
+(``SearchCache``, shared by the searches of a caller that passes one), and the per-point latency is
+``perf.frame_latency``; the full per-batch estimate (resources by block) is built for the chosen point only.
 """
 
 from __future__ import annotations
@@ -229,8 +229,8 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
            cache: Optional["SearchCache"] = None) -> SearchResult:
     """Evaluate the grid for our architecture; the best point has the least modelled frame latency
     among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's. ``cache``
-    shares plans and per-call cycles between searches (of any clock, board and cap); by default one
-    cache per process (a few tens of MB for YOLOv3-tiny at both precisions)."""
+    shares plans and per-call cycles between searches (of any clock, board and cap; a few tens of MB
+    for YOLOv3-tiny at both precisions); by default each search has its own."""
     from zynqyolo.model.fixed import sigmoid_lut
 
     t0 = time.perf_counter()
@@ -245,7 +245,7 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
     host = host or perf.HostModel.for_board(b)
     memory = perf.MemoryModel.for_board(b)
     resources = _ResourceCache(sigmoid_lut(bits).entries, leaky_mul_impl)
-    cache = cache if cache is not None else _DEFAULT_CACHE
+    cache = cache if cache is not None else SearchCache()
     network_hash = network.content_hash
     total = space.size
     points: list[Point] = []
@@ -259,10 +259,10 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
                     if shapes is None:
                         points.append(Point(cfg, None, res, False, plan_error))
                         continue
-                    latency, cycles, _, useful = perf.frame_latency_ms(shapes, cfg, memory, host, io, cache.cycles)
+                    frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
                     fits = res.fits(dev, cap)
                     reason = "" if fits else _over(res, dev, cap)
-                    points.append(Point(cfg, latency, res, fits, reason, cycles, useful))
+                    points.append(Point(cfg, frame.latency_ms, res, fits, reason, frame.pl_cycles, frame.useful_macs))
             if progress is not None:
                 progress(len(points), total)
     feasible = [p for p in points if p.feasible]
@@ -282,7 +282,7 @@ class SearchCache:
     def __init__(self):
         self._plans: dict[tuple, tuple] = {}
         self._canonical: dict[perf.CallShape, perf.CallShape] = {}  # equal shapes -> one object
-        self.cycles: dict = {}  # perf.frame_latency_ms's memo, keyed on the canonical shapes
+        self.cycles: dict = {}  # perf.call_terms's memo, keyed on the canonical shapes
 
     def shapes(self, network: Network, network_hash: str, board, clock_mhz: float, bits: int, p_oc: int,
                tile: int) -> tuple[Optional[tuple], Optional[tuple], str]:
@@ -306,9 +306,6 @@ class SearchCache:
             out = (None, None, f"plan: {exc}")
         self._plans[key] = out
         return out
-
-
-_DEFAULT_CACHE = SearchCache()
 
 
 class _ResourceCache:

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 SUPPORTED_BITS = (16, 8)
+ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder), both precisions (44 bits needed at 16-bit)
+MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
 

@@ -58,17 +58,20 @@ recomputes sub-folds from the lanes and the evaluated p_ic (``CallShape``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Optional
 
-from zynqyolo.host.packing import param_stream_nbytes
+from zynqyolo.model.fixed import sigmoid_lut
 from zynqyolo.model.ir import Network
+from zynqyolo.model.quantize import HardwareFormats
 
+from . import mmio
 from .blocks import (LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLES, OUT_WRITE_DEPTH, STAGE2_DEPTH, STAGE3_DEPTH, AccumulateTile,
-                     ConvEngine, Control, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer, design_resources)
+                     ConvEngine, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer, design_resources)
 from .devices import Board, Device
-from .hwconfig import HwConfig
-from .plan import ACC_BITS, STAGE3, Call, Plan, make_plan
+from .hwconfig import ACC_BITS, HwConfig
+from .packing import param_stream_nbytes
+from .plan import Call, Channel, Plan, make_plan
+from .registers import Stage3Mode
 
 KIND = "modelled"
 LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "BIAS_LOAD", "ACC",
@@ -132,35 +135,6 @@ class MemoryModel:
 
 
 # ------------------------------------------------------------------ plans without calibration ----
-class FormatStandIn:
-    """What ``make_plan`` reads from a quantised model, without calibrating one.
-
-    Formats only set the ``yolo_shift`` register (the sigmoid index alignment) and pass the
-    plan's format checks (accumulator width, requantisation shift range); neither changes a loop
-    count or a byte count. The stand-in gives every tensor the sigmoid table's input frac (so
-    yolo_shift is 0) and every conv a 48-bit accumulator with shift 0. Its content hash names it,
-    so a plan made with it can never drive a board or the C simulation of a real model
-    (``host.frame.check_model`` refuses it).
-    """
-
-    def __init__(self, network: Network, bits: int, network_hash: Optional[str] = None):
-        import numpy as np
-
-        from zynqyolo.model.fixed import sigmoid_lut
-
-        self.network = network
-        self.bits = bits
-        lut = sigmoid_lut(bits)
-        self.sigmoid = SimpleNamespace(in_frac=lut.in_frac, entries=lut.entries)
-        self.content_hash = f"formats-stand-in-{bits}bit-{(network_hash or network.content_hash)[:16]}"
-        neutral = SimpleNamespace(acc_width=ACC_BITS, acc_fracs=np.zeros(1, dtype=np.int64),
-                                  output=SimpleNamespace(frac=0))
-        self.convs = {conv.index: neutral for conv in network.convs}
-
-    def format_of(self, index: int):
-        return SimpleNamespace(frac=self.sigmoid.in_frac)
-
-
 def network_maxima(network: Network) -> dict[str, int]:
     """The HwConfig maxima this network needs (as plan._check_capacity checks them)."""
     widths = [network.width] + [layer.out_shape.w for layer in network.layers]
@@ -172,7 +146,7 @@ def network_maxima(network: Network) -> dict[str, int]:
 
 def plan_for(network: Network, config: HwConfig, network_hash: Optional[str] = None) -> Plan:
     """The plan of ``network`` on ``config`` with stand-in formats (for modelling only)."""
-    return make_plan(network, FormatStandIn(network, config.bits, network_hash), config)
+    return make_plan(network, HardwareFormats.neutral(network, config.bits, ACC_BITS, network_hash), config)
 
 
 # ---------------------------------------------------------------------------- call shapes ----
@@ -238,9 +212,9 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
     r = call.regs
     h, w = r["height"], r["width"]
     mode, stride = r["stage3"], r["pool_stride"]
-    if mode == STAGE3["maxpool"]:
+    if mode == Stage3Mode.MAXPOOL:
         oh, ow = (h - 1) // stride + 1, (w - 1) // stride + 1
-    elif mode == STAGE3["upsample"]:
+    elif mode == Stage3Mode.UPSAMPLE:
         oh, ow = 2 * h, 2 * w
     else:
         oh, ow = h, w
@@ -265,7 +239,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                                                                              b.out_pixels)
             slots = written = 0
             if last:
-                slots = (4 if mode == STAGE3["upsample"] else 1) * b.out_pixels
+                slots = (4 if mode == Stage3Mode.UPSAMPLE else 1) * b.out_pixels
                 if b.band == r["bands"] - 1:
                     slots += extra
                 written = oh * ow * b.out_pixels / (h * w)
@@ -312,7 +286,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     p_ic, lpw, p_oc = config.p_ic, config.lanes_per_word, config.p_oc
     c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY
     s3l, rl = config.stage3_lanes, config.requant_lanes
-    yolo = shape.mode == STAGE3["yolo"]
+    yolo = shape.mode == Stage3Mode.YOLO
     slots = Stage3.slots(shape.mode, shape.pool_stride, shape.height, shape.width)
     out_px = shape.out_height * shape.out_width
     for lanes in shape.out_fold_lanes:
@@ -577,96 +551,110 @@ class DesignEstimate:
         return d
 
 
-def registers_written(shapes: tuple[CallShape, ...]) -> list[int]:
-    """Registers the driver writes per call: only those that differ from what the IP holds, i.e.
-    from the previous call (frame after frame, so the first call follows the last one)."""
-    held = dict(shapes[-1].registers) if shapes else {}
-    written = []
-    for s in shapes:
-        written.append(sum(1 for name, value in s.registers if held.get(name) != value))
-        held = dict(s.registers)
-    return written
+@dataclass(frozen=True)
+class CallTerms:
+    """What one call costs the PL and the DDR, wherever it sits in the frame (the search memoises it)."""
+
+    cycles: CallCycles
+    nbytes: dict[str, int]  # by DMA channel
 
 
-def _call_terms(s: CallShape, config: HwConfig, memory: MemoryModel, host: HostModel, n_written: int):
-    cc = call_cycles(s, config)
-    nbytes = {"fmap_in": s.in_nbytes, "params": params_nbytes(s, config), "fmap_out": s.out_nbytes}
-    accesses = Control.call_accesses(n_written, s.n_channels, host.verify_registers)
-    return cc, nbytes, accesses
+def call_terms(shape: CallShape, config: HwConfig, cache: Optional[dict] = None) -> CallTerms:
+    """One call's cycles and bytes on ``config``. ``cache`` (a dict the caller keeps; ``batch_estimates``
+    keeps each frame's register writes and its batches in it too) memoises by (call shape, p_oc, p_ic,
+    stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal shapes of plans
+    for different p_oc are one object, but their cycles differ); it keys on the shape object's
+    identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict no
+    longer than the shapes."""
+    key = (id(shape), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        check_shape_config(shape, config)
+        hit = CallTerms(call_cycles(shape, config), {Channel.FMAP_IN: shape.in_nbytes,
+                                                     Channel.PARAMS: params_nbytes(shape, config),
+                                                     Channel.FMAP_OUT: shape.out_nbytes})
+        if cache is not None:
+            cache[key] = hit
+    return hit
 
 
-def _frame_host_ms(host: HostModel) -> float:
-    """The per-frame restart of the DMA descriptor chains (charged to the first call)."""
-    return Control.FRAME_ACCESSES * host.mmio_access_us * 1e-3
+def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: MemoryModel, host: HostModel,
+                    io_nbytes: tuple[int, int], cache: Optional[dict] = None) -> tuple[BatchEstimate, ...]:
+    """Every call of a frame, in order: the one place the frame's latency terms are composed.
 
-
-def _dma_ms(nbytes_total: int, pl_ms: float, memory: MemoryModel, mhz: float) -> tuple[float, float]:
-    busy_ms = nbytes_total / memory.ddr_bytes_per_s * 1e3
-    return busy_ms, max(0.0, busy_ms - pl_ms) + DMA_START_CYCLES / (mhz * 1e3)
-
-
-def frame_latency_ms(shapes: tuple[CallShape, ...], config: HwConfig, memory: MemoryModel, host: HostModel,
-                     io_nbytes: tuple[int, int], cache: Optional[dict] = None) -> tuple[float, float, int, int]:
-    """Fast path for the search: (latency_ms, PL cycles, MAC iterations, useful MACs), the same terms
-    as ``estimate_shapes``. ``cache`` (a dict the caller keeps) memoises per-call results by (call
-    shape, p_oc, p_ic, stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal
-    shapes of plans for different p_oc are one object, but their cycles differ); it keys on the shape
-    objects' identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict
-    no longer than the shapes."""
-    mhz = config.clock_mhz
-    latency = (io_nbytes[0] + io_nbytes[1]) * host.cache_ns_per_byte * 1e-6 + _frame_host_ms(host)
-    pl_total = 0.0
-    mac_iterations = 0
-    useful = 0
-    for s, n_written in zip(shapes, registers_written(shapes)):
-        key = (id(s), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
-        hit = cache.get(key) if cache is not None else None
-        if hit is None:
-            cc = call_cycles(s, config)
-            hit = (cc.compute + cc.stall, cc.mac_iterations, s.in_nbytes + params_nbytes(s, config) + s.out_nbytes)
+    Per call: compute and stall cycles at the clock; the DDR time of its bytes not hidden under its
+    PL work, plus the DMA start latency; its MMIO accesses (``dse.mmio``: the registers that differ
+    from the previous call's, the IP holding the last call's registers from the previous frame);
+    the flush of the input image (first call) and the invalidation of the YOLO outputs (the last call
+    that writes the output buffer); the restart of the descriptor chains (first call)."""
+    mhz_k = config.clock_mhz * 1e3
+    flush_nbytes, invalidate_nbytes = io_nbytes
+    last_output = max((s.index for s in shapes if s.writes_output_buffer), default=shapes[-1].index)
+    frame_host_ms = mmio.FRAME_ACCESSES * host.mmio_access_us * 1e-3
+    written = cache.get(("written", id(shapes))) if cache is not None else None
+    if written is None:
+        written = mmio.registers_written(shapes)
+        if cache is not None:
+            cache[("written", id(shapes))] = written
+    out = []
+    for n, (s, n_written) in enumerate(zip(shapes, written)):
+        first, last = n == 0, s.index == last_output
+        key = ("batch", id(s), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes, mhz_k, first,
+               last, n_written, io_nbytes, host, memory)
+        batch = cache.get(key) if cache is not None else None
+        if batch is None:
+            terms = call_terms(s, config, cache)
+            cc = terms.cycles
+            compute_ms, stall_ms = cc.compute / mhz_k, cc.stall / mhz_k
+            busy_ms = sum(terms.nbytes.values()) / memory.ddr_bytes_per_s * 1e3
+            dma_ms = max(0.0, busy_ms - compute_ms - stall_ms) + DMA_START_CYCLES / mhz_k
+            accesses = mmio.call_mmio_accesses(n_written, s.n_channels, host.verify_registers)
+            cache_bytes = (flush_nbytes if first else 0) + (invalidate_nbytes if last else 0)
+            batch = BatchEstimate(
+                index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
+                compute_ms=compute_ms, stall_ms=stall_ms, dma_busy_ms=busy_ms, dma_ms=dma_ms,
+                host_call_ms=accesses * host.mmio_access_us * 1e-3 + (frame_host_ms if first else 0.0),
+                cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6, useful_macs=s.useful_macs,
+                mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy, nbytes=terms.nbytes,
+                transfers=s.n_transfers, mmio_accesses=accesses, counts=cc.counts)
             if cache is not None:
-                cache[key] = hit
-        pl_cycles, macs, nbytes_total = hit
-        accesses = Control.call_accesses(n_written, s.n_channels, host.verify_registers)
-        pl_ms = pl_cycles / (mhz * 1e3)
-        latency += pl_ms + _dma_ms(nbytes_total, pl_ms, memory, mhz)[1] + accesses * host.mmio_access_us * 1e-3
-        pl_total += pl_cycles
-        mac_iterations += macs
-        useful += s.useful_macs
-    return latency, pl_total, mac_iterations, useful
+                cache[key] = batch
+        out.append(batch)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class FrameLatency:
+    """A frame's modelled latency and PL work: the sums of ``batch_estimates`` (what the search ranks by)."""
+
+    latency_ms: float
+    pl_cycles: float
+    mac_iterations: int
+    useful_macs: int
+
+    @classmethod
+    def of(cls, batches: tuple[BatchEstimate, ...]) -> "FrameLatency":
+        return cls(sum(b.latency_ms for b in batches), sum(b.pl_cycles for b in batches),
+                   sum(b.mac_iterations for b in batches), sum(b.useful_macs for b in batches))
+
+
+def frame_latency(shapes: tuple[CallShape, ...], config: HwConfig, memory: MemoryModel, host: HostModel,
+                  io_nbytes: tuple[int, int], cache: Optional[dict] = None) -> FrameLatency:
+    return FrameLatency.of(batch_estimates(shapes, config, memory, host, io_nbytes, cache))
 
 
 def estimate_shapes(shapes: tuple[CallShape, ...], config: HwConfig, board: Board, host: HostModel,
                     io_nbytes: tuple[int, int], leaky_mul_impl: str = LEAKY_MUL_IMPL) -> DesignEstimate:
     """The full estimate (per batch) of ``config`` from call shapes of a compatible plan."""
-    from zynqyolo.model.fixed import sigmoid_lut
-
     if config.bus_bits > board.hp_port_bits:
         raise ValueError(f"the design streams {config.bus_bits}-bit words but {board.name}'s HP ports are "
                          f"{board.hp_port_bits}-bit (hls/bitstream.py refuses to build it)")
-    memory = MemoryModel.for_board(board)
-    mhz = config.clock_mhz
-    batches = []
-    flush_nbytes, invalidate_nbytes = io_nbytes
-    last_output = max((s.index for s in shapes if s.writes_output_buffer), default=shapes[-1].index)
-    for s, n_written in zip(shapes, registers_written(shapes)):
-        check_shape_config(s, config)
-        cc, nbytes, accesses = _call_terms(s, config, memory, host, n_written)
-        compute_ms, stall_ms = cc.compute / (mhz * 1e3), cc.stall / (mhz * 1e3)
-        busy_ms, dma_ms = _dma_ms(sum(nbytes.values()), compute_ms + stall_ms, memory, mhz)
-        first = s.index == shapes[0].index
-        cache_bytes = (flush_nbytes if first else 0) + (invalidate_nbytes if s.index == last_output else 0)
-        batches.append(BatchEstimate(
-            index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
-            compute_ms=compute_ms, stall_ms=stall_ms, dma_busy_ms=busy_ms, dma_ms=dma_ms,
-            host_call_ms=accesses * host.mmio_access_us * 1e-3 + (_frame_host_ms(host) if first else 0.0), cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6,
-            useful_macs=s.useful_macs, mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy,
-            nbytes=nbytes, transfers=s.n_transfers, mmio_accesses=accesses, counts=cc.counts))
+    batches = batch_estimates(shapes, config, MemoryModel.for_board(board), host, io_nbytes)
     by_block = design_resources(config, sigmoid_lut(config.bits).entries, leaky_mul_impl)
     total = Resources()
     for r in by_block.values():
         total = total + r
-    return DesignEstimate(config, board, board.device, tuple(batches), total, by_block, host, leaky_mul_impl)
+    return DesignEstimate(config, board, board.device, batches, total, by_block, host, leaky_mul_impl)
 
 
 def estimate(config: HwConfig, network: Network, board: Board, *, plan: Optional[Plan] = None,

@@ -23,18 +23,29 @@ about YOLOv3-tiny that is not in here.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass, field
 
-from zynqyolo.hls.registers import check_registers
-from zynqyolo.host.packing import WORD_BYTES, conv_input_slices, param_stream_nbytes
 from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yolo
+from zynqyolo.model.quantize import HardwareFormats
 
-from .hwconfig import HwConfig
+from .hwconfig import ACC_BITS, HwConfig
+from .packing import WORD_BYTES, conv_input_slices, param_stream_nbytes
+from .registers import Stage3Mode, check_registers
 
-ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder); the preamble carries 48-bit biases
 MIN_BAND_PIXELS = 3
-STAGE3 = {"bypass": 0, "maxpool": 1, "upsample": 2, "yolo": 3}
+
+
+class Channel(str, enum.Enum):
+    """The three DMA channels a frame's transfers use (the value is the name plans and JSON carry)."""
+
+    FMAP_IN = "fmap_in"  # DMA0 MM2S: feature maps into the ``in`` stream
+    PARAMS = "params"  # DMA1 MM2S: the parameter stream ``wts``
+    FMAP_OUT = "fmap_out"  # DMA0 S2MM: the ``out`` stream back to DDR
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,7 @@ class Tensor:
 class Transfer:
     """One DMA transfer: which DMA channel, which buffer, where and how much (bytes)."""
 
-    channel: str  # "fmap_in" (DMA0 MM2S), "params" (DMA1 MM2S), "fmap_out" (DMA0 S2MM)
+    channel: Channel
     buffer: str  # "input", "arena", "output" or "params"
     offset: int
     nbytes: int
@@ -134,7 +145,7 @@ class Plan:
 
     def dma_bytes(self) -> dict[str, int]:
         """Bytes moved per frame by kind."""
-        kinds = {"fmap_in": 0, "params": 0, "fmap_out": 0}
+        kinds = dict.fromkeys(Channel, 0)
         for call in self.calls:
             for t in call.transfers:
                 kinds[t.channel] += t.nbytes
@@ -174,16 +185,16 @@ def _check_capacity(network: Network, config: HwConfig) -> None:
 MAX_REQUANT_SHIFT = 44
 
 
-def _check_formats(network: Network, model) -> None:
+def _check_formats(network: Network, formats: HardwareFormats) -> None:
     """The kernels' fixed widths: 48-bit accumulators, requantisation shifts 0..MAX_REQUANT_SHIFT."""
     for conv in network.convs:
-        q = model.convs[conv.index]
-        if q.acc_width > ACC_BITS:
-            raise ValueError(f"layer {conv.index}: the quantised model needs a {q.acc_width}-bit accumulator; "
+        width = formats.acc_widths[conv.index]
+        if width > ACC_BITS:
+            raise ValueError(f"layer {conv.index}: the quantised model needs a {width}-bit accumulator; "
                              f"the kernels have {ACC_BITS} bits")
-        shifts = q.acc_fracs - q.output.frac
-        if shifts.min() < 0 or shifts.max() > MAX_REQUANT_SHIFT:
-            raise ValueError(f"layer {conv.index}: requantisation shifts {shifts.min()}..{shifts.max()} are outside "
+        lo, hi = formats.shift_ranges[conv.index]
+        if lo < 0 or hi > MAX_REQUANT_SHIFT:
+            raise ValueError(f"layer {conv.index}: requantisation shifts {lo}..{hi} are outside "
                              f"0..{MAX_REQUANT_SHIFT}; quantise with coarser weight formats")
 
 
@@ -205,13 +216,13 @@ def _stage3(layer) -> tuple[int, int]:
         if layer.size != 2 or layer.stride not in (1, 2) or layer.padding != 1:
             raise ValueError(f"layer {layer.index}: only 2x2 max-pool with stride 1 or 2 and darknet's default "
                              f"padding is supported (got size {layer.size}, stride {layer.stride})")
-        return STAGE3["maxpool"], layer.stride
+        return Stage3Mode.MAXPOOL, layer.stride
     if isinstance(layer, Upsample):
         if layer.stride != 2:
             raise ValueError(f"layer {layer.index}: only x2 upsampling is supported (got x{layer.stride})")
-        return STAGE3["upsample"], 1
+        return Stage3Mode.UPSAMPLE, 1
     if isinstance(layer, Yolo):
-        return STAGE3["yolo"], 1
+        return Stage3Mode.YOLO, 1
     raise ValueError(f"layer {layer.index} ({layer.kind}) cannot run in stage 3")
 
 
@@ -267,14 +278,18 @@ def _resolve(network: Network, index: int) -> tuple[int, ...]:
     return (index,)
 
 
-def make_plan(network: Network, model, config: HwConfig) -> Plan:
-    """Build the plan. ``model`` is a ``QuantizedModel`` (formats, per-channel shifts, sigmoid table)."""
-    if model.network.content_hash != network.content_hash:
+def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> Plan:
+    """Build the plan from a quantised model's formats (``QuantizedModel.hardware_formats()``, or
+    ``HardwareFormats.neutral`` for modelling)."""
+    if not isinstance(formats, HardwareFormats):
+        raise TypeError(f"make_plan needs HardwareFormats (QuantizedModel.hardware_formats()), not "
+                        f"{type(formats).__name__}")
+    if formats.network_hash != network.content_hash:
         raise ValueError("the quantised model was made for another network (content hashes differ)")
-    if model.bits != config.bits:
-        raise ValueError(f"HwConfig.bits={config.bits} but the quantised model is {model.bits}-bit")
+    if formats.bits != config.bits:
+        raise ValueError(f"HwConfig.bits={config.bits} but the quantised model is {formats.bits}-bit")
     _check_capacity(network, config)
-    _check_formats(network, model)
+    _check_formats(network, formats)
     fused = _fusions(network)
     fused_into = {v: k for k, v in fused.items()}
 
@@ -290,7 +305,7 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
     stored = [INPUT] + [b[-1] for b in batches]
     tensors, buffer_nbytes = _allocate(network, config, stored)
 
-    sigmoid_in_frac = model.sigmoid.in_frac
+    sigmoid_in_frac = formats.sigmoid_in_frac
     calls: list[Call] = []
     param_offsets: dict[int, tuple[int, int]] = {}
     params_nbytes = 0
@@ -304,7 +319,7 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
         c_in, h, w = network.shape_of(first.inputs[0]).as_tuple()
         conv = first if isinstance(first, Conv) else None
         stage3_layer = last if (conv is None or len(batch) == 2) else None
-        stage3, pool_stride = _stage3(stage3_layer) if stage3_layer is not None else (STAGE3["bypass"], 1)
+        stage3, pool_stride = _stage3(stage3_layer) if stage3_layer is not None else (Stage3Mode.BYPASS, 1)
         out_channels = conv.filters if conv else c_in
         in_folds = [(ti, f) for ti, t in enumerate(seg_tensors) for f in range(len(t.fold_lanes))]
         if conv is not None and conv.in_shape.c != sum(t.channels for t in seg_tensors):
@@ -325,8 +340,8 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
         bands = math.ceil(h / band_rows)
 
         yolo_shift = 0
-        if stage3 == STAGE3["yolo"]:
-            yolo_shift = model.format_of(stage3_layer.inputs[0]).frac - sigmoid_in_frac
+        if stage3 == Stage3Mode.YOLO:
+            yolo_shift = formats.frac_of(stage3_layer.inputs[0]) - sigmoid_in_frac
         registers = {
             "conv_enable": int(conv is not None),
             "leaky": int(conv is not None and conv.activation == "leaky"),
@@ -341,7 +356,7 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
             "out_folds": config.folds(out_channels),
             "bands": bands,
             "band_rows": band_rows,
-            "yolo_period": stage3_layer.classes + 5 if stage3 == STAGE3["yolo"] else 0,
+            "yolo_period": stage3_layer.classes + 5 if stage3 == Stage3Mode.YOLO else 0,
             "yolo_shift": yolo_shift,
         }
         try:
@@ -357,9 +372,9 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
         def add_in(buffer: str, offset: int, nbytes: int) -> None:
             last = in_transfers[-1] if in_transfers else None
             if last is not None and last.buffer == buffer and last.offset + last.nbytes == offset:
-                in_transfers[-1] = Transfer("fmap_in", buffer, last.offset, last.nbytes + nbytes)
+                in_transfers[-1] = Transfer(Channel.FMAP_IN, buffer, last.offset, last.nbytes + nbytes)
             else:
-                in_transfers.append(Transfer("fmap_in", buffer, offset, nbytes))
+                in_transfers.append(Transfer(Channel.FMAP_IN, buffer, offset, nbytes))
 
         param_transfers: tuple[Transfer, ...] = ()
         if conv is None:
@@ -388,14 +403,14 @@ def make_plan(network: Network, model, config: HwConfig) -> Plan:
             in_lanes = [seg_tensors[ti].fold_lanes[f] for ti, f in in_folds]
             nbytes = param_stream_nbytes(config, conv.size, out_channels, in_lanes, bands)
             param_offsets[conv.index] = (params_nbytes, nbytes)
-            param_transfers = (Transfer("params", "params", params_nbytes, nbytes),)
+            param_transfers = (Transfer(Channel.PARAMS, "params", params_nbytes, nbytes),)
             params_nbytes += math.ceil(nbytes / 64) * 64
         out_t = tensors[batch[-1]]
-        out_transfer = Transfer("fmap_out", out_t.buffer, out_t.offset, out_t.nbytes)
+        out_transfer = Transfer(Channel.FMAP_OUT, out_t.buffer, out_t.offset, out_t.nbytes)
         calls.append(Call(len(calls), batch, tuple(registers.items()), segments, batch[-1], tuple(in_transfers),
                           param_transfers, out_transfer, tuple(blocks)))
 
     routes = {layer.index: _resolve(network, layer.index) for layer in network.layers if isinstance(layer, Route)}
     buffer_nbytes["params"] = params_nbytes
-    return Plan(config, network.content_hash, model.content_hash, tensors, routes, tuple(calls), buffer_nbytes,
+    return Plan(config, network.content_hash, formats.model_hash, tensors, routes, tuple(calls), buffer_nbytes,
                 param_offsets, tuple(y.index for y in network.yolos))

@@ -1,4 +1,4 @@
-"""The Vivado flow: from a design point (and its plan) to a PYNQ overlay, and the bitstream manifest.
+"""The Vivado flow: from a design point (and its plan) to a PYNQ overlay and its manifest.
 
 Block design (Zynq-7000 boards with a PS7 board preset: Zedboard, PYNQ-Z2)::
 
@@ -20,10 +20,11 @@ the plan: the largest single transfer must fit, ``max(14, bits needed)``; a plan
 26 bits is refused. The AXI interconnects convert the DMAs' AXI4 to the HP ports' AXI3. The host
 polls the DMA and accelerator status registers (no interrupts are wired).
 
-The manifest (``manifest.json``, written last) records the design point and its hash, the model
-hash, the plan summary, the DMAs (``"mode": "sg"``, length register width), board, part, clock,
-tool versions and the sha256 of every file; the host refuses a bitstream whose manifest does not
-match its design point and model, or whose DMAs are not in scatter-gather mode (``check_manifest``).
+``write_manifest`` writes the manifest (``manifest.json``, last) from the build folder: the design
+point and its hash, the model hash, the plan summary, the DMAs (``"mode": "sg"``, length register
+width), board, part, clock, tool versions and the sha256 of every file. Its schema and the checks
+the host makes before loading a bitstream (``load_manifest``, ``check_manifest``) are
+``zynqyolo.hls.manifest``.
 """
 
 from __future__ import annotations
@@ -39,13 +40,13 @@ from zynqyolo.atomic import write_bytes_atomic, write_text_atomic
 from zynqyolo.dse.devices import get_board
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
+from zynqyolo.fetch import sha256_file
 
-from . import flow
-from .flow import CONTROL_BUNDLE, HLS_DIR, STREAMS, rtl_port, sha256_file, staged_dir, tcl_list, tcl_word
+from . import tcl
+from .manifest import DMA_MODE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from .tcl import CONTROL_BUNDLE, HLS_DIR, STREAMS, rtl_port, staged_dir, tcl_list, tcl_word
+from .tools import run_hls
 
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "zynqyolo-bitstream-manifest"
-MANIFEST_VERSION = 1
 MARKER = ".zynqyolo-build"  # marks a folder this flow made (and may replace)
 SCRIPT = "build_bitstream.tcl"
 HLS_SUBDIR = "hls"
@@ -59,8 +60,6 @@ DMA_LENGTH_WIDTH_MIN = 14
 DMA_LENGTH_WIDTH_MAX = 26
 # AXI3 (the Zynq-7000 HP ports) bursts are at most 16 beats (UG585); the DMAs issue bursts that size.
 DMA_BURST_BEATS = 16
-# The DMAs run in scatter-gather mode (the manifest says so; older bitstreams had them in simple mode).
-DMA_MODE = "sg"
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
         ("zy_clock_mhz", tcl_word(f"{config.clock_mhz:g}")),
         ("zy_dma_length_width", tcl_word(length_width)),
         ("zy_ip_repo", tcl_word(ip_repo)),
-        ("zy_ip_vlnv", tcl_word(flow.ip_vlnv(config))),
+        ("zy_ip_vlnv", tcl_word(tcl.ip_vlnv(config))),
         ("zy_proj_name", tcl_word(PROJECT_NAME)),
         ("zy_bd", tcl_word(BD_NAME)),
         ("zy_ps_cell", tcl_word(bd.ps_cell)),
@@ -284,7 +283,7 @@ class BuildDir:
     root: Path
     config: HwConfig
     board: str
-    hls: flow.HlsProject
+    hls: tcl.HlsProject
     length_width: int
     model_hash: str | None
     plan_summary: dict | None
@@ -340,12 +339,12 @@ def write_build(config: HwConfig, board_name: str, out_root, *, model_path=None,
         if built:
             raise ZynqyoloError(f"{root} holds a built bitstream; remove it or pass --force to rebuild")
     with staged_dir(root, MARKER, "bitstream folder") as tmp:
-        hls = flow.write_hls_project(config, tmp / HLS_SUBDIR, hls_tool, steps=BUILD_HLS_STEPS, src_root=src_root,
-                                     render_header=render_header, vectors=vectors, log=log)
+        hls = tcl.write_hls_project(config, tmp / HLS_SUBDIR, hls_tool, steps=BUILD_HLS_STEPS, src_root=src_root,
+                                    render_header=render_header, vectors=vectors, log=log)
         ip_repo = hls.ip_repo.relative_to(tmp).as_posix()
         write_text_atomic(tmp / SCRIPT, render_build_tcl(config, board_name, width, ip_repo))
         write_text_atomic(tmp / MARKER, config.content_hash + "\n")
-    hls = flow.load_project(root / HLS_SUBDIR)
+    hls = tcl.load_project(root / HLS_SUBDIR)
     return BuildDir(root, config, board_name, hls, width, model_hash, plan_summary)
 
 
@@ -356,14 +355,14 @@ def load_plan(config: HwConfig, model_path):
 
     model = load_model(model_path, bits=config.bits)
     try:
-        return make_plan(model.network, model, config)
+        return make_plan(model.network, model.hardware_formats(), config)
     except ValueError as exc:
         raise ZynqyoloError(f"this design point cannot run {model_path}: {exc}") from None
 
 
 def _tracked_files(root: Path) -> dict[str, str]:
     """sha256 of the generated files and the hand-off (not the tool's working trees or logs)."""
-    skip_dirs = {f"{HLS_SUBDIR}/{flow.PROJECT_NAME}", VIVADO_SUBDIR}
+    skip_dirs = {f"{HLS_SUBDIR}/{tcl.PROJECT_NAME}", VIVADO_SUBDIR}
     files = {}
     for path in sorted(root.rglob("*")):
         rel = path.relative_to(root).as_posix()
@@ -392,7 +391,7 @@ def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dic
                 "max_transfer_bytes": (1 << build.length_width) - 1,
                 "data_width_bits": build.config.bus_bits, "burst_beats": DMA_BURST_BEATS,
                 "fmap": "dma0", "params": "dma1"},
-        "ip": {"vlnv": flow.ip_vlnv(build.config), "top": flow.TOP, "cell": "accel",
+        "ip": {"vlnv": tcl.ip_vlnv(build.config), "top": tcl.TOP, "cell": "accel",
                "streams": {c: rtl_port(c) for c in STREAMS}},
         "board": build.board,
         "part": build.config.part,
@@ -407,68 +406,6 @@ def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dic
     }
     write_text_atomic(build.root / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
-
-
-def load_manifest(directory) -> dict:
-    """Read ``manifest.json`` from a bitstream folder and verify the .bit/.hwh it lists (sha256)."""
-    directory = Path(directory)
-    path = directory / MANIFEST if directory.is_dir() else directory
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ZynqyoloError(f"no bitstream manifest at {path}; build one with 'zynqyolo build'") from None
-    except (OSError, ValueError) as exc:
-        raise ZynqyoloError(f"{path}: unreadable manifest: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != MANIFEST_FORMAT:
-        raise ZynqyoloError(f"{path}: not a zynqyolo bitstream manifest")
-    if manifest.get("format_version") != MANIFEST_VERSION:
-        raise ZynqyoloError(f"{path}: manifest format version {manifest.get('format_version')}, this zynqyolo reads "
-                            f"version {MANIFEST_VERSION}")
-    missing = [k for k in ("design_hash", "design", "model_hash", "dma", "board", "part", "files", "built")
-               if k not in manifest]
-    if missing:
-        raise ZynqyoloError(f"{path}: manifest lacks {', '.join(missing)}")
-    for kind, name in (manifest.get("bitstream") or {}).items():
-        file = path.parent / name
-        if not file.is_file():
-            raise ZynqyoloError(f"{path}: the {kind} file {name} it lists is missing")
-        if sha256_file(file) != manifest["files"].get(name):
-            raise ZynqyoloError(f"{path}: {name} does not match its sha256 in the manifest (replaced or damaged)")
-    return manifest
-
-
-def check_manifest(manifest: dict, config: HwConfig, model_hash: str | None, plan=None) -> None:
-    """Refuse a bitstream made for another design point or model, or with its DMAs in simple mode
-    (a manifest without ``"dma": {"mode": "sg"}``): a ZynqyoloError naming what differs.
-
-    A manifest without a model hash was sized for any plan (26-bit DMA lengths) and accepts any
-    model; ``plan`` (optional) is also checked against the DMA length register."""
-    mode = (manifest.get("dma") or {}).get("mode")
-    if mode != DMA_MODE:
-        raise ZynqyoloError(f"bitstream {manifest.get('design_name', '?')} has its AXI DMAs in "
-                            f"{'simple (direct register)' if mode is None else repr(mode)} mode (built by an older "
-                            f"zynqyolo); this host drives them in scatter-gather mode. Rebuild the bitstream with "
-                            "'zynqyolo build'")
-    problems = []
-    if manifest.get("design_hash") != config.content_hash:
-        recorded = manifest.get("design") or {}
-        fields = sorted(k for k in set(recorded) | set(config.to_dict()) if recorded.get(k) != config.to_dict().get(k))
-        detail = ", ".join(f"{k}: bitstream {recorded.get(k)!r} vs requested {config.to_dict().get(k)!r}"
-                           for k in fields) or "the recorded design point was edited"
-        problems.append(f"design point differs (hash {str(manifest.get('design_hash'))[:12]} vs "
-                        f"{config.content_hash[:12]}; {detail})")
-    recorded_model = manifest.get("model_hash")
-    if recorded_model is not None and recorded_model != model_hash:
-        problems.append(f"quantised model differs (bitstream built for {recorded_model[:12]}, requested "
-                        f"{str(model_hash)[:12]})")
-    if plan is not None:
-        width = int(manifest["dma"]["buffer_length_width"])
-        if plan.largest_transfer() >= 1 << width:
-            problems.append(f"the plan's largest transfer ({plan.largest_transfer():,} bytes) exceeds the "
-                            f"bitstream's {width}-bit DMA length register")
-    if problems:
-        raise ZynqyoloError(f"bitstream {manifest.get('design_name', '?')} does not fit: " + "; ".join(problems)
-                            + ". Build a bitstream for this design point and model with 'zynqyolo build'")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -508,7 +445,7 @@ def hand_off(build: BuildDir) -> dict:
 
 def run_build(build: BuildDir, log: Callable[[str], None] = print) -> dict:
     """HLS (csim, csynth, export), then Vivado, then the hand-off and the manifest."""
-    report = flow.run_hls(build.hls, BUILD_HLS_STEPS, log=log)
+    report = run_hls(build.hls, BUILD_HLS_STEPS, log=log)
     result = run_vivado(build, log=log)
     bitstream = hand_off(build)
     tools = {"hls": f"{build.hls.tool} {report.get('tool_version')}" if report else None,
@@ -519,6 +456,6 @@ def run_build(build: BuildDir, log: Callable[[str], None] = print) -> dict:
     return write_manifest(build, tools=tools, bitstream=bitstream, vivado_result=result, hls_report=report)
 
 
-__all__ = ["BOARDS", "BOARD_FLOWS", "BlockDesign", "BuildDir", "block_design", "check_board", "check_manifest",
-           "check_plan", "dma_length_width", "find_vivado", "load_manifest", "load_plan", "render_build_tcl",
-           "run_build", "write_build", "write_manifest"]
+__all__ = ["BOARDS", "BOARD_FLOWS", "BlockDesign", "BuildDir", "block_design", "check_board", "check_plan",
+           "dma_length_width", "find_vivado", "load_plan", "render_build_tcl", "run_build", "write_build",
+           "write_manifest"]

@@ -39,10 +39,11 @@ import numpy as np
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
 
-from .header import HEADER_NAME, render_header
-from .registers import call_words, check_registers
+from zynqyolo.dse.registers import call_words, check_registers
 
-HLS_DIR = Path(__file__).resolve().parent
+from . import HLS_DIR
+from .header import HEADER_NAME, render_header
+
 INCLUDE_DIR = HLS_DIR / "include"
 TOP_DIR = HLS_DIR / "top"
 TOP_SOURCES = ("yolo_accel.cpp", "csim_bridge.cpp")

@@ -19,16 +19,13 @@ import json
 from pathlib import Path
 
 from zynqyolo.atomic import write_text_atomic
-from zynqyolo.dse.hwconfig import SIGNED_REGISTERS, HwConfig
+from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig
+from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
+from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
 
 HEADER_NAME = "zynqyolo_config.h"
 
-ACC_BITS = 48  # stage-1/2 accumulator width, both precisions (44 bits needed at 16-bit, see fixed.py)
-ENTRY_BITS = 64  # one preamble entry of the parameter stream: bias [0, 48), shift [48, 54)
-BIAS_BITS = 48
-SHIFT_BITS = 6
-MAX_KSIZE = 3
 
 # Register fields whose value is two's complement (all others are unsigned). HwConfig.register_fields
 # gives only widths; yolo_shift is the signed right shift of the sigmoid index (may be negative).
@@ -118,6 +115,11 @@ static constexpr int REGISTER_FIELD_COUNT = {n_fields};
 {ap_reg_types}
 #endif
 
+// The stage3 register (dse.registers.Stage3Mode).
+enum stage3_mode {{
+{stage3_modes}
+}};
+
 // One call's register values, as the top function receives them.
 struct registers {{
 {reg_struct}
@@ -160,6 +162,7 @@ def render_header(cfg: HwConfig) -> str:
         return f"typedef {'ap_int' if signed else 'ap_uint'}<{width}> reg_{name}_t;"
 
     body = _TEMPLATE.format(
+        stage3_modes="\n".join(f"    STAGE3_{m.name} = {m.value}," for m in Stage3Mode),
         header_name=HEADER_NAME,
         name=cfg.name,
         design_json=json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":")),

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from zynqyolo.errors import ZynqyoloError
 
-from .flow import HLS_DIR
+from .tcl import HLS_DIR
 
 HARNESS = HLS_DIR / "tcl" / "check_harness.tcl"
 

@@ -27,7 +27,7 @@ channel; then each used channel's DMASR is polled until Idle (with the tail desc
 set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
 timeout raises an ``AcceleratorError`` naming the DMA, the call and the DMASR value, after which
 the board is reset and the next frame starts afresh. The YOLO tensors are then invalidated (the
-only buffer the CPU reads) and decoded. ``sgdma.frame_mmio_accesses`` counts the MMIO accesses
+only buffer the CPU reads) and decoded. ``dse.mmio.frame_mmio_accesses`` counts the MMIO accesses
 of a frame.
 """
 
@@ -39,18 +39,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zynqyolo.dse.plan import Call, Plan
+from zynqyolo.dse.mmio import changed_registers
+from zynqyolo.dse.plan import Call, Channel, Plan
+from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START
 from zynqyolo.errors import AcceleratorError, ZynqyoloError
 
 from . import sgdma
 from .frame import FrameIO, build_params
 
-AP_START, AP_DONE = 1, 2
 CPU_BUFFERS = ("input", "output")  # the only buffers the CPU writes or reads per frame
 
-__all__ = ["AcceleratorError", "Driver", "DriverBackend", "FrameTiming", "detect_stream", "frame_mmio_accesses",
-           "open_driver"]
-frame_mmio_accesses = sgdma.frame_mmio_accesses
+__all__ = ["AcceleratorError", "Driver", "DriverBackend", "FrameTiming", "detect_stream", "open_driver"]
 
 
 @dataclass
@@ -154,9 +153,7 @@ class Driver:
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
         where = self._where(call)
-        for name, value in call.registers:
-            if self._shadow.get(name) == value:
-                continue  # the IP keeps its registers between calls: write only what changes
+        for name, value in changed_registers(self._shadow, call.registers):  # the IP keeps its registers
             setattr(accel.register_map, name, value & 0xFFFFFFFF)
             self._shadow[name] = value
             if self.verify_registers:
@@ -165,21 +162,21 @@ class Driver:
                     raise AcceleratorError(f"register {name} reads back {got} after writing {value} during "
                                            f"{where}: wrong bitstream, or a bus problem")
         tails = self.ring.tails[call.index]
-        for name in ("params", "fmap_out"):  # armed before the IP starts
+        for name in (Channel.PARAMS, Channel.FMAP_OUT):  # armed before the IP starts
             if tails[name] is not None:
                 self.channels[name].tail(self.ring.address(tails[name]))
-        accel.write(0x00, AP_START)
-        if tails["fmap_in"] is not None:
-            self.channels["fmap_in"].tail(self.ring.address(tails["fmap_in"]))
-        for name in ("fmap_in", "params", "fmap_out"):
+        accel.write(AP_CTRL, AP_START)
+        if tails[Channel.FMAP_IN] is not None:
+            self.channels[Channel.FMAP_IN].tail(self.ring.address(tails[Channel.FMAP_IN]))
+        for name in Channel:
             if tails[name] is not None:
                 self._wait_channel(self.channels[name], tails[name], where)
         seen_done = []
 
         def done():
-            ctrl = accel.read(0x00)
+            ctrl = accel.read(AP_CTRL)
             seen_done.append(ctrl)
-            return bool(ctrl & AP_DONE) or bool(ctrl & 4 and not ctrl & AP_START)
+            return bool(ctrl & AP_DONE) or bool(ctrl & AP_IDLE and not ctrl & AP_START)
 
         self._wait(done, lambda: f"the accelerator's ap_done (ap_ctrl {seen_done[-1]:#x})", where)
 
@@ -259,7 +256,7 @@ def open_driver(board: str, model, config, bitstream=None, timeout_s: float = 5.
     from zynqyolo.dse.plan import make_plan
 
     try:
-        plan = make_plan(model.network, model, config)
+        plan = make_plan(model.network, model.hardware_formats(), config)
     except ValueError as exc:
         raise ZynqyoloError(str(exc)) from None
     if board == "emu":

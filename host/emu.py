@@ -47,12 +47,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START
+
 from . import sgdma
 from .sgdma import (CURDESC, CURDESC_MSB, DMACR, DMACR_DEFAULT, DMACR_RESET, DMACR_RS, DMASR, MM2S, S2MM, TAILDESC,
                     TAILDESC_MSB)
-
-# HLS ap_ctrl bits
-AP_START, AP_DONE, AP_IDLE, AP_READY = 1, 2, 4, 8
 
 
 class EmuBuffer(np.ndarray):
@@ -341,7 +340,7 @@ class EmuAccelerator:
 
     def write(self, offset: int, value: int) -> None:
         self.board.log.append(("accel", "write", offset, value))
-        if offset == 0:
+        if offset == AP_CTRL:
             if value & AP_START:
                 self.ctrl = (self.ctrl & ~(AP_IDLE | AP_DONE)) | AP_START
             return
@@ -352,7 +351,7 @@ class EmuAccelerator:
         self.regs[name] = value & ((1 << bits) - 1)
 
     def read(self, offset: int) -> int:
-        if offset == 0:
+        if offset == AP_CTRL:
             self.board.run_if_ready()
             value = self.ctrl
             self.ctrl &= ~AP_DONE  # ap_done clears on read (COR), as in the HLS control interface

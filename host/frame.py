@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from zynqyolo.dse.packing import pack_fmap, pack_params, unpack_fmap
 from zynqyolo.dse.plan import Plan, Tensor
 from zynqyolo.model.fixed import align_bias
 from zynqyolo.model.float_ref import yolo_sigmoid_channels
 from zynqyolo.model.intref import IntegerReference
 from zynqyolo.model.ir import INPUT
-
-from .packing import pack_fmap, pack_params, unpack_fmap
 
 
 def check_model(plan: Plan, model) -> None:

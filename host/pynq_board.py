@@ -57,7 +57,7 @@ class PynqBoard:
     name = "pynq"
 
     def __init__(self, bitstream_dir: str | Path, plan, model_hash: str):
-        from zynqyolo.hls.bitstream import check_manifest, load_manifest
+        from zynqyolo.hls.manifest import check_manifest, load_manifest
 
         bitstream_dir = Path(bitstream_dir)
         manifest = load_manifest(bitstream_dir)  # verifies the .bit/.hwh sha256s it lists

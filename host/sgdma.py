@@ -1,5 +1,4 @@
-"""AXI DMA in scatter-gather mode: the register and descriptor facts, a plan's descriptor ring, and
-the host's MMIO cost of a frame. The only module that knows the AXI DMA's registers and descriptors
+"""AXI DMA in scatter-gather mode: the register and descriptor facts and a plan's descriptor ring. The only module that knows the AXI DMA's registers and descriptors
 (Xilinx PG021, AXI DMA v7.1, scatter-gather mode, 32-bit addresses, no status/control stream).
 
 Registers (per DMA; the MM2S channel at 0x00, the S2MM channel at 0x30): DMACR +0x00 (RS bit 0,
@@ -19,7 +18,7 @@ in plan order, one packet per transfer (SOF|EOF), the last descriptor linking ba
 lives in one non-cacheable DMA buffer and records, per call and channel, the index of the call's
 last descriptor (its tail), or None. Per frame the host clears every STATUS word (one numpy
 assignment) and restarts each used channel at its chain's first descriptor; per call it writes one
-TAILDESC per channel the call uses. ``frame_mmio_accesses`` counts the resulting MMIO accesses.
+TAILDESC per channel the call uses. ``dse.mmio.frame_mmio_accesses`` counts the resulting MMIO accesses.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from zynqyolo.dse.plan import Channel
 from zynqyolo.errors import AcceleratorError
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ ADDRESS_LIMIT = 1 << 32  # the DMAs are built with 32-bit addresses (c_addr_widt
 class ChannelSpec:
     """One DMA channel the plan uses: which DMA (a board attribute) and which register block."""
 
-    name: str  # the plan's channel name
+    name: Channel
     dma: str  # "dma0" or "dma1"
     base: int  # MM2S or S2MM
 
@@ -92,8 +92,8 @@ class ChannelSpec:
         return f"{self.dma} {'MM2S' if self.base == MM2S else 'S2MM'}"
 
 
-CHANNELS = (ChannelSpec("fmap_in", "dma0", MM2S), ChannelSpec("params", "dma1", MM2S),
-            ChannelSpec("fmap_out", "dma0", S2MM))
+CHANNELS = (ChannelSpec(Channel.FMAP_IN, "dma0", MM2S), ChannelSpec(Channel.PARAMS, "dma1", MM2S),
+            ChannelSpec(Channel.FMAP_OUT, "dma0", S2MM))
 CHANNEL = {spec.name: spec for spec in CHANNELS}
 
 
@@ -259,40 +259,3 @@ def reset_dma(regs, name: str, timeout_s: float = 1.0) -> None:
         if time.monotonic() > deadline:
             raise AcceleratorError(f"DMA {name}: the soft reset (DMACR.Reset) did not complete within {timeout_s:g} s")
         time.sleep(0)
-
-
-# -- the host's MMIO cost of a frame --------------------------------------------------------------------
-
-RESTART_ACCESSES = 4  # per used channel and frame: DMACR=0, DMASR read (halted), CURDESC, DMACR=RS
-
-
-def frame_mmio_accesses(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> int:
-    """MMIO accesses (AXI-Lite reads and writes of the accelerator and the DMAs) the driver makes for
-    one frame of ``plan`` when every wait is satisfied by its first poll.
-
-    Per frame: ``RESTART_ACCESSES`` per channel the plan uses (the ring restart). Per call: each
-    register whose value differs from what the IP holds is written (and read back when
-    ``verify_registers``); one TAILDESC write per channel the call uses; ap_start; one DMASR read per
-    channel the call uses (its wait); one ap_ctrl read (ap_done). ``steady``: the IP holds the
-    registers the previous frame left (every frame but the first, and the first after a fault)."""
-    used = {t.channel for call in plan.calls for t in call.transfers}
-    held: dict[str, int] = {}
-    if steady:
-        for call in plan.calls:
-            held.update(call.registers)
-    total = RESTART_ACCESSES * len(used)
-    for call in plan.calls:
-        changed = 0
-        for name, value in call.registers:
-            if held.get(name) != value:
-                changed += 1
-                held[name] = value
-        total += call_mmio_accesses(changed, len({t.channel for t in call.transfers}), verify_registers)
-    return total
-
-
-def call_mmio_accesses(changed_registers: int, channels: int, verify_registers: bool = True) -> int:
-    """One call's MMIO accesses (see ``frame_mmio_accesses``): the changed registers (written, and read
-    back when ``verify_registers``), a TAILDESC write and a DMASR poll per channel the call uses,
-    ap_start and the ap_done read. The latency model (``dse.blocks.Control``) counts with this too."""
-    return changed_registers * (2 if verify_registers else 1) + channels * 2 + 2

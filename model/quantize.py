@@ -66,8 +66,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +73,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from zynqyolo.atomic import atomic_writer
 from zynqyolo.errors import ZynqyoloError
 
 from .fixed import (FLOAT64_EXACT_BITS, LEAKY_MUL, LEAKY_SHIFT, FixedFormat, SigmoidLut, accumulator_width,
@@ -125,6 +124,36 @@ class ConvQuant:
 
 
 @dataclass(frozen=True)
+class HardwareFormats:
+    """What the hardware plan (``dse.plan.make_plan``) reads of a quantised model: the formats that set
+    registers (the sigmoid index alignment of each YOLO input) and those the kernels' fixed widths
+    must hold (accumulator width, requantisation shift range, per conv). No weights."""
+
+    network_hash: str
+    bits: int
+    model_hash: str  # the quantised model's content hash (a plan names the model it was made for)
+    sigmoid_in_frac: int
+    tensor_fracs: dict[int, int]  # INPUT and every layer -> frac of its output format
+    acc_widths: dict[int, int]  # conv -> accumulator width
+    shift_ranges: dict[int, tuple[int, int]]  # conv -> (min, max) of acc_frac - out_frac over its channels
+
+    def frac_of(self, index: int) -> int:
+        return self.tensor_fracs[index]
+
+    @classmethod
+    def neutral(cls, network: Network, bits: int, acc_bits: int, network_hash: str | None = None) -> "HardwareFormats":
+        """Formats for modelling a network without calibrating it: every tensor at the sigmoid
+        table's input frac (so every yolo_shift is 0), every conv an ``acc_bits`` accumulator with
+        shift 0. Neither changes a loop count or a byte count. Its model hash names it, so a plan made
+        with it can never drive a board or the C simulation of a real model (``host.frame`` refuses it)."""
+        network_hash = network_hash or network.content_hash
+        frac = sigmoid_lut(bits).in_frac
+        return cls(network_hash, bits, f"formats-stand-in-{bits}bit-{network_hash[:16]}", frac,
+                   {i: frac for i in [INPUT] + [layer.index for layer in network.layers]},
+                   {c.index: acc_bits for c in network.convs}, {c.index: (0, 0) for c in network.convs})
+
+
+@dataclass(frozen=True)
 class QuantizedModel:
     """A quantised network: integer parameters and every format; what ``intref`` runs."""
 
@@ -144,6 +173,15 @@ class QuantizedModel:
 
     def format_of(self, index: int) -> FixedFormat:
         return self.input_format if index == INPUT else self.formats[index]
+
+    def hardware_formats(self) -> HardwareFormats:
+        """What the hardware plan reads of this model (``HardwareFormats``)."""
+        fracs = {INPUT: self.input_format.frac}
+        fracs.update({layer.index: self.formats[layer.index].frac for layer in self.network.layers})
+        shifts = {i: q.acc_fracs - q.output.frac for i, q in self.convs.items()}
+        return HardwareFormats(self.network.content_hash, self.bits, self.content_hash, self.sigmoid.in_frac, fracs,
+                               {i: q.acc_width for i, q in self.convs.items()},
+                               {i: (int(v.min()), int(v.max())) for i, v in shifts.items()})
 
     def _meta(self) -> dict:
         return {
@@ -506,7 +544,7 @@ def float64_exact(model: QuantizedModel, conv: Conv) -> bool:
 
 
 def save_model(model: QuantizedModel, path: str | Path) -> Path:
-    """Write ``model`` as one ``.npz`` atomically (temporary file, then rename)."""
+    """Write ``model`` as one ``.npz`` atomically (``atomic.atomic_writer``: temporary file, then rename)."""
     path = Path(path)
     if path.is_dir():
         raise ZynqyoloError(f"output {path} is a directory; give a file name such as {path / 'model-q16.npz'}")
@@ -515,17 +553,8 @@ def save_model(model: QuantizedModel, path: str | Path) -> Path:
     meta = model._meta()
     arrays = model._arrays()
     digest = _content_hash(meta, arrays)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)), content_hash=np.array(digest), **arrays)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the artifact ordinary permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(path) as fh:
+        np.savez(fh, meta=np.array(json.dumps(meta, sort_keys=True)), content_hash=np.array(digest), **arrays)
     return path
 
 

@@ -29,7 +29,7 @@ def models(model_files, photos, require_csim):
 
 
 def _frame(model, config, photo):
-    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.host.runner import CsimBackend
     from zynqyolo.model.intref import IntegerReference
     from zynqyolo.model.preprocess import letterbox, load_image
 

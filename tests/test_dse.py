@@ -18,7 +18,7 @@ import pytest
 
 from zynqyolo.dse import blocks, devices, explore, perf, yu2020
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.host.sgdma import frame_mmio_accesses
+from zynqyolo.dse.mmio import FRAME_ACCESSES, frame_mmio_accesses, registers_written
 from zynqyolo.model import load_cfg
 
 REDUCED = 128  # input size of the default tier's C simulation (13x13 maps become 4x4)
@@ -63,7 +63,7 @@ def cli():
 
 
 def _zero_call(acc, call, config):
-    from zynqyolo.hls.registers import call_words
+    from zynqyolo.dse.registers import call_words
 
     n = call_words(config, call.regs)
     return acc.call(call.regs, np.zeros(n.in_words, np.uint64), np.zeros(n.wts_words, np.uint64))
@@ -189,9 +189,9 @@ def test_a_plan_serves_every_p_ic_and_lane_count(net416):
         assert shared.latency_ms == pytest.approx(own.latency_ms, rel=1e-12)
         assert [b.counts for b in shared.batches] == [b.counts for b in own.batches]
         io = (plan.buffer_nbytes["input"], plan.buffer_nbytes["output"])
-        fast = perf.frame_latency_ms(perf.plan_shapes(plan, net416), cfg, perf.MemoryModel.for_board(board),
-                                     perf.HostModel.for_board(board), io)
-        assert fast[0] == pytest.approx(own.latency_ms, rel=1e-9)
+        frame = perf.frame_latency(perf.plan_shapes(plan, net416), cfg, perf.MemoryModel.for_board(board),
+                                   perf.HostModel.for_board(board), io)
+        assert frame.latency_ms == pytest.approx(own.latency_ms, rel=1e-9)
 
 
 def test_formats_do_not_change_the_model(net128, model_files, photos):
@@ -203,24 +203,16 @@ def test_formats_do_not_change_the_model(net128, model_files, photos):
     q = calibrate(net128, load_weights(model_files[1], net128), [photos["bus"]], bits=16)
     cfg = HwConfig(p_oc=16, p_ic=8, stage3_lanes=8)
     board = devices.get_board("zedboard")
-    real_plan, stand_in_plan = make_plan(net128, q, cfg), perf.plan_for(net128, cfg)
+    real_plan, stand_in_plan = make_plan(net128, q.hardware_formats(), cfg), perf.plan_for(net128, cfg)
     real = perf.estimate(cfg, net128, board, plan=real_plan)
     stand_in = perf.estimate(cfg, net128, board)
     assert any(c.regs["yolo_shift"] != 0 for c in real_plan.calls)  # formats did differ
     assert (real.compute_ms, real.dma_ms) == (stand_in.compute_ms, stand_in.dma_ms)
     # The only difference: the driver writes (and reads back) only registers that change from call to
     # call, and yolo_shift, the one register formats set, changes around the YOLO calls.
-    extra = (_registers_written(real_plan) - _registers_written(stand_in_plan)) * 2 * real.host.mmio_access_us
-    assert real.latency_ms == pytest.approx(stand_in.latency_ms + extra * 1e-3)
-
-
-def _registers_written(plan) -> int:
-    """Register writes per frame when the IP keeps its registers between calls (and frames)."""
-    held, total = dict(plan.calls[-1].registers), 0
-    for call in plan.calls:
-        total += sum(1 for name, value in call.registers if held[name] != value)
-        held = dict(call.registers)
-    return total
+    extra = (sum(registers_written(real_plan.calls)) - sum(registers_written(stand_in_plan.calls))) * 2
+    assert extra > 0
+    assert real.latency_ms == pytest.approx(stand_in.latency_ms + extra * real.host.mmio_access_us * 1e-3)
 
 
 # ------------------------------------------------------------------------- against the C simulation ----
@@ -326,7 +318,7 @@ def test_chosen_design_plans_and_runs_bit_exact(z020, model_files, photos, toolc
     """The xc7z020 100 MHz choice: make_plan accepts it with a calibrated model at 416, and a whole
     frame at reduced size through the C simulation equals the integer reference bit for bit."""
     from zynqyolo.dse.plan import make_plan
-    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.host.runner import CsimBackend
     from zynqyolo.model import load_weights
     from zynqyolo.model.intref import IntegerReference
     from zynqyolo.model.preprocess import letterbox, load_image
@@ -336,7 +328,7 @@ def test_chosen_design_plans_and_runs_bit_exact(z020, model_files, photos, toolc
     for size in (416, REDUCED):
         net = load_cfg(model_files[0], width=size, height=size)
         q = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
-        plan = make_plan(net, q, config)
+        plan = make_plan(net, q.hardware_formats(), config)
         assert len(plan.calls) == 14
     ref = IntegerReference(q)
     codes = ref.quantize_input(letterbox(load_image(photos["zidane"]), net.width, net.height))
@@ -467,7 +459,7 @@ def test_host_model_provenance_and_terms(net416):
     assert cache == pytest.approx((plan.buffer_nbytes["input"] + plan.buffer_nbytes["output"]) * 0.9e-6)
     # MMIO accesses: the driver's own count of a steady frame (host/sgdma.py, itself held to the accesses
     # counted on the emulated board by tests/test_driver.py), at the per-access cost
-    assert sum(b.mmio_accesses for b in e.batches) + blocks.Control.FRAME_ACCESSES == frame_mmio_accesses(plan)
+    assert sum(b.mmio_accesses for b in e.batches) + FRAME_ACCESSES == frame_mmio_accesses(plan)
     host_calls = sum(b.host_call_ms for b in e.batches)
     assert host_calls == pytest.approx(frame_mmio_accesses(plan) * host.mmio_access_us * 1e-3)
     # the first call: registers that differ from the last call's, 3 channels (tail write + poll each),
@@ -476,4 +468,4 @@ def test_host_model_provenance_and_terms(net416):
     written0 = sum(1 for name, value in c0.registers if dict(plan.calls[-1].registers)[name] != value)
     assert e.batches[0].mmio_accesses == written0 * 2 + 3 * 2 + 1 + 1
     quiet = perf.estimate(e.config, net416, board, host=perf.HostModel.for_board(board, verify_registers=False))
-    assert quiet.host_ms == pytest.approx(e.host_ms - _registers_written(plan) * host.mmio_access_us * 1e-3)
+    assert quiet.host_ms == pytest.approx(e.host_ms - sum(registers_written(plan.calls)) * host.mmio_access_us * 1e-3)

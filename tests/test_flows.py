@@ -23,11 +23,12 @@ import pytest
 from zynqyolo import cli
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
-from zynqyolo.hls import bitstream, flow, tclcheck
+from zynqyolo.fetch import sha256_file
+from zynqyolo.hls import bitstream, tcl, tclcheck, tools, vectors
+from zynqyolo.hls.manifest import check_manifest, load_manifest
 
 pytestmark = pytest.mark.skipif(tclcheck.tclsh() is None, reason="tclsh not on PATH (apt-get install tcl)")
 
-HAVE_REAL_TOP = (flow.HLS_DIR / "top" / flow.TOP_FILE).is_file()
 DEFAULT = HwConfig()
 PYNQ_Z2 = HwConfig(part="xc7z020clg400-1")
 
@@ -113,7 +114,7 @@ def mock_src(tmp_path):
         (root / "include" / "mock_word.h").write_text(
             "#pragma once\n#include <ap_int.h>\n"
             "namespace zy { struct mock_word { ap_uint<64> data; ap_uint<8> keep; ap_uint<1> last; }; }\n")
-        (root / "top" / flow.TOP_FILE).write_text(_mock_top(config, kind))
+        (root / "top" / tcl.TOP_FILE).write_text(_mock_top(config, kind))
         return root
 
     return make
@@ -140,7 +141,7 @@ def design_file(tmp_path):
 
 
 def _upsample_only(config: HwConfig = DEFAULT):
-    return [flow.upsample_vector(config)]
+    return [vectors.upsample_vector(config)]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -149,18 +150,18 @@ def _upsample_only(config: HwConfig = DEFAULT):
 
 
 def test_hls_project_files_and_hashes(tmp_path, mock_src):
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
-                                     vectors=_upsample_only())
-    meta = json.loads((project.root / flow.PROJECT_FILE).read_text())
-    assert meta["design_hash"] == DEFAULT.content_hash and meta["ip_vlnv"] == flow.ip_vlnv(DEFAULT)
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                    vectors=_upsample_only())
+    meta = json.loads((project.root / tcl.PROJECT_FILE).read_text())
+    assert meta["design_hash"] == DEFAULT.content_hash and meta["ip_vlnv"] == tcl.ip_vlnv(DEFAULT)
     for rel, sha in meta["files"].items():
-        assert flow.sha256_file(project.root / rel) == sha, rel
+        assert sha256_file(project.root / rel) == sha, rel
     assert {"run_hls.tcl", "build/zynqyolo_config.h", "tb/tb_yolo_accel.cpp", "tb/vectors.txt",
             "src/top/yolo_accel.cpp", "src/top/yolo_accel_decl.h", "src/include/mock_word.h"} <= set(meta["files"])
     from zynqyolo.hls.header import render_header
 
     assert (project.root / "build/zynqyolo_config.h").read_text() == render_header(DEFAULT)
-    assert flow.load_project(project.root) == project
+    assert tcl.load_project(project.root) == project
 
 
 def _calls(run, name):
@@ -169,47 +170,47 @@ def _calls(run, name):
 
 def test_hls_tcl_follows_the_design_point(tmp_path, mock_src):
     config = HwConfig(clock_mhz=142.857, part="xc7z020clg400-1")
-    project = flow.write_hls_project(config, tmp_path / "prj", "vitis_hls", src_root=mock_src(config=config),
-                                     vectors=_upsample_only(config))
+    project = tcl.write_hls_project(config, tmp_path / "prj", "vitis_hls", src_root=mock_src(config=config),
+                                    vectors=_upsample_only(config))
     run = tclcheck.check_hls_script(project.script)  # syntax, stubs, every file and -I folder exists
     assert _calls(run, "set_top") == [["yolo_accel"]]
     assert _calls(run, "set_part") == [["xc7z020clg400-1"]]
     assert _calls(run, "create_clock") == [["-period", "7.000", "-name", "default"]]
     src, tb = _calls(run, "add_files")
     assert src[0] == str(project.root / "src/top/yolo_accel.cpp") and tb[:2] == ["-tb", str(project.root / "tb" /
-                                                                                             flow.TB_FILE)]
+                                                                                             tcl.TB_FILE)]
     cflags = src[src.index("-cflags") + 1].split()
     assert cflags[0] == "-std=c++14" and f"-I{project.root / 'build'}" in cflags  # the generated header
-    assert _calls(run, "csim_design") == [["-argv", str(project.root / "tb" / flow.VECTORS_FILE)]]
+    assert _calls(run, "csim_design") == [["-argv", str(project.root / "tb" / tcl.VECTORS_FILE)]]
     [export] = _calls(run, "export_design")
     opts = dict(zip(export[::2], export[1::2]))
     assert opts["-format"] == "ip_catalog"
-    assert f"{opts['-vendor']}:{opts['-library']}:{opts['-ipname']}:{opts['-version']}" == flow.ip_vlnv(config)
+    assert f"{opts['-vendor']}:{opts['-library']}:{opts['-ipname']}:{opts['-version']}" == tcl.ip_vlnv(config)
     assert config.content_hash[:8] in opts["-ipname"] and config.content_hash in opts["-description"]
     assert _calls(run, "exit") == [["0"]] and not _calls(run, "cosim_design")
 
-    vivado_hls = flow.write_hls_project(config, tmp_path / "prj2", "vivado_hls", src_root=mock_src(config=config),
-                                        vectors=_upsample_only(config))
+    vivado_hls = tcl.write_hls_project(config, tmp_path / "prj2", "vivado_hls", src_root=mock_src(config=config),
+                                       vectors=_upsample_only(config))
     run = tclcheck.check_hls_script(vivado_hls.script)
     assert _calls(run, "add_files")[0][2].startswith("-std=c++0x ")
 
 
 def test_hls_steps_are_selectable(tmp_path, mock_src):
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
-                                     steps=("csynth", "cosim"), vectors=_upsample_only())
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                    steps=("csynth", "cosim"), vectors=_upsample_only())
     run = tclcheck.run_stubbed(project.script, "hls")
     assert run.ok() and [c["cmd"] for c in run.calls if c["cmd"].endswith("_design")] == ["csynth_design",
                                                                                             "cosim_design"]
-    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "csim"})
+    run = tclcheck.run_stubbed(project.script, "hls", env={tcl.ENV_STEPS: "csim"})
     assert run.ok() and [c["cmd"] for c in run.calls if c["cmd"].endswith("_design")] == ["csim_design"]
-    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "export"})
+    run = tclcheck.run_stubbed(project.script, "hls", env={tcl.ENV_STEPS: "export"})
     assert run.status == 1 and not [c for c in run.calls if c["cmd"].endswith("_design")]
-    run = tclcheck.run_stubbed(project.script, "hls", env={flow.ENV_STEPS: "csim bogus"})
+    run = tclcheck.run_stubbed(project.script, "hls", env={tcl.ENV_STEPS: "csim bogus"})
     assert run.status == 1
-    assert flow.normalize_steps("export,csim,csynth") == ("csim", "csynth", "export")
+    assert tcl.normalize_steps("export,csim,csynth") == ("csim", "csynth", "export")
     for bad in ("cosim", "csim,synth", ""):
         with pytest.raises(ZynqyoloError):
-            flow.normalize_steps(bad)
+            tcl.normalize_steps(bad)
 
 
 def test_top_declaration_and_stream_ports():
@@ -224,31 +225,30 @@ def test_top_declaration_and_stream_ports():
             helper(x);
         }
         """)
-    decl = flow.top_declaration(source)
+    decl = tcl.top_declaration(source)
     assert '#include "a.h"' in decl and "#include <vector>" in decl and "commented_out" not in decl
     assert decl.rstrip().endswith("void yolo_accel(hls::stream<word_t>& in, hls::stream<std::pair<int, int> >& wts, "
                                   "hls::stream<word_t>& out, ap_uint<9> height, zy::reg_width_t width);")
-    assert flow.top_stream_args(source) == ["in", "wts", "out"]
-    assert [flow.rtl_port(n) for n in ("in", "wts", "out")] == ["in_r", "wts", "out_r"]
+    assert tcl.top_stream_args(source) == ["in", "wts", "out"]
+    assert [tcl.rtl_port(n) for n in ("in", "wts", "out")] == ["in_r", "wts", "out_r"]
     with pytest.raises(ZynqyoloError, match="no definition"):
-        flow.top_declaration("void other(int x) {}")
+        tcl.top_declaration("void other(int x) {}")
 
 
-@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
 def test_real_top_has_the_ports_the_block_design_wires():
-    source = (flow.HLS_DIR / "top" / flow.TOP_FILE).read_text()
-    assert flow.top_stream_args(source) == list(flow.STREAMS)
-    decl = flow.top_declaration(source)
+    source = (tcl.HLS_DIR / "top" / tcl.TOP_FILE).read_text()
+    assert tcl.top_stream_args(source) == list(tcl.STREAMS)
+    decl = tcl.top_declaration(source)
     assert decl.count("zy::reg_") == len(DEFAULT.register_fields())
     for name in DEFAULT.register_fields():  # each register is its own AXI-Lite port of the control bundle
-        assert re.search(rf"INTERFACE s_axilite port={name} bundle={flow.CONTROL_BUNDLE}\b", source), name
-    assert re.search(rf"INTERFACE s_axilite port=return bundle={flow.CONTROL_BUNDLE}\b", source)
-    for port in flow.STREAMS:
+        assert re.search(rf"INTERFACE s_axilite port={name} bundle={tcl.CONTROL_BUNDLE}\b", source), name
+    assert re.search(rf"INTERFACE s_axilite port=return bundle={tcl.CONTROL_BUNDLE}\b", source)
+    for port in tcl.STREAMS:
         assert re.search(rf"INTERFACE axis port={port}\b", source), port
 
 
 def test_vectors_file_and_upsample_vector():
-    v = flow.upsample_vector(DEFAULT, height=2, width=3)
+    v = vectors.upsample_vector(DEFAULT, height=2, width=3)
     lanes = DEFAULT.fold_lanes(DEFAULT.p_oc + DEFAULT.lanes_per_word)
     assert lanes == (24, 4) and v.registers["stage3"] == 2 and v.registers["out_folds"] == 2
     words = [n * DEFAULT.bits // 64 for n in lanes]  # words per pixel of each fold
@@ -256,12 +256,13 @@ def test_vectors_file_and_upsample_vector():
     fold1 = v.in_words[:2 * 3 * words[0]].reshape(2, 3, words[0])
     out1 = v.out_words[:4 * 6 * words[0]].reshape(4, 6, words[0])
     assert np.array_equal(out1[3, 5], fold1[1, 2]) and np.array_equal(out1[2, 0], fold1[1, 0])
-    text = flow.render_vectors(DEFAULT, [v])
+    text = vectors.render_vectors(DEFAULT, [v])
     lines = text.splitlines()
     assert lines[:3] == ["zynqyolo-vectors 1", f"design {DEFAULT.content_hash}", f"call {v.name}"]
     assert [ln.split()[1] for ln in lines if ln.startswith("reg ")] == list(DEFAULT.register_fields())
     with pytest.raises(ValueError):
-        flow.render_vectors(DEFAULT, [flow.TestVector("x y", v.registers, v.in_words, v.wts_words, v.out_words, "")])
+        vectors.render_vectors(DEFAULT, [vectors.TestVector("x y", v.registers, v.in_words, v.wts_words,
+                                                            v.out_words, "")])
 
 
 @pytest.fixture(scope="module")
@@ -279,7 +280,7 @@ def object_cache(tmp_path_factory):
     return tmp_path_factory.mktemp("objects")
 
 
-def _compile_tb(project: flow.HlsProject, ap_dir: Path, exe: Path, cache: Path, opt: str = "-O1"):
+def _compile_tb(project: tcl.HlsProject, ap_dir: Path, exe: Path, cache: Path, opt: str = "-O1"):
     """Build the testbench and the top as csim_design does (ap_int types, the project's -I paths).
     Objects are cached by content: the testbench object is shared by tops with the same signature."""
     import hashlib
@@ -288,7 +289,7 @@ def _compile_tb(project: flow.HlsProject, ap_dir: Path, exe: Path, cache: Path, 
     flags = ["g++", "-std=c++14", opt, "-Wall", "-Wno-unknown-pragmas", "-isystem", str(ap_dir), f"-I{r}/build",
              f"-I{r}/src/include", f"-I{r}/src/top"]
     objects = []
-    for src in (r / "tb" / flow.TB_FILE, r / "src/top" / flow.TOP_FILE):
+    for src in (r / "tb" / tcl.TB_FILE, r / "src/top" / tcl.TOP_FILE):
         key = hashlib.sha256(" ".join(flags[:3]).encode() + b"".join(
             p.read_bytes() for p in sorted((r / "build").glob("*.h")) + sorted((r / "src").rglob("*.h")) + [src]))
         obj = cache / f"{key.hexdigest()[:16]}.o"
@@ -304,11 +305,12 @@ def _compile_tb(project: flow.HlsProject, ap_dir: Path, exe: Path, cache: Path, 
 @pytest.mark.parametrize("kind, passes", [("scalar", True), ("struct", True), ("no_tlast_end", False),
                                           ("bad_word", False)])
 def test_testbench_replays_vectors(tmp_path, mock_src, ap_types, object_cache, kind, passes):
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(kind),
-                                     vectors=[flow.upsample_vector(DEFAULT), flow.upsample_vector(DEFAULT, 2, 2, 4)])
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(kind),
+                                    vectors=[vectors.upsample_vector(DEFAULT),
+                                             vectors.upsample_vector(DEFAULT, 2, 2, 4)])
     build = _compile_tb(project, ap_types, tmp_path / "tb", object_cache)
     assert build.returncode == 0, build.stderr[-3000:]
-    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / flow.VECTORS_FILE)], capture_output=True,
+    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / tcl.VECTORS_FILE)], capture_output=True,
                          text=True)
     if passes:
         assert run.returncode == 0 and run.stdout.count("PASS") == 2, run.stdout
@@ -319,40 +321,38 @@ def test_testbench_replays_vectors(tmp_path, mock_src, ap_types, object_cache, k
 
 @pytest.mark.csim
 def test_testbench_refuses_vectors_of_another_design(tmp_path, mock_src, ap_types, object_cache):
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
-                                     vectors=_upsample_only())
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                    vectors=_upsample_only())
     assert _compile_tb(project, ap_types, tmp_path / "tb", object_cache).returncode == 0
     other = HwConfig(clock_mhz=125.0)
     vec = tmp_path / "other.txt"
-    vec.write_text(flow.render_vectors(other, [flow.upsample_vector(other)]))
+    vec.write_text(vectors.render_vectors(other, [vectors.upsample_vector(other)]))
     run = subprocess.run([str(tmp_path / "tb"), str(vec)], capture_output=True, text=True)
     assert run.returncode == 2 and "vectors are for design" in run.stdout
 
 
 @pytest.mark.csim
-@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
 def test_testbench_passes_on_the_real_kernels(tmp_path, ap_types, object_cache):
     """The generated project of the real kernels, compiled as csim_design would: both default
     vectors (upsample from the DDR layout, conv from the Python csim) must pass."""
     notes = []
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", log=notes.append)
-    meta = json.loads((project.root / flow.PROJECT_FILE).read_text())
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", log=notes.append)
+    meta = json.loads((project.root / tcl.PROJECT_FILE).read_text())
     assert [v["name"].split("_")[0] for v in meta["vectors"]] == ["upsample", "conv3x3"], notes
     tclcheck.check_hls_script(project.script)
     build = _compile_tb(project, ap_types, tmp_path / "tb", object_cache)
     assert build.returncode == 0, build.stderr[-3000:]
-    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / flow.VECTORS_FILE)], capture_output=True,
+    run = subprocess.run([str(tmp_path / "tb"), str(project.root / "tb" / tcl.VECTORS_FILE)], capture_output=True,
                          text=True)
     assert run.returncode == 0 and run.stdout.count("PASS") == 2, run.stdout
 
 
 @pytest.mark.csim
-@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
 def test_upsample_vector_agrees_with_the_csim():
     pytest.importorskip("zynqyolo.hls.csim")
     from zynqyolo.hls.csim import CsimAccelerator
 
-    v = flow.upsample_vector(DEFAULT)
+    v = vectors.upsample_vector(DEFAULT)
     got = CsimAccelerator(DEFAULT).call(v.registers, v.in_words, v.wts_words).out_words
     assert np.array_equal(got, v.out_words)
 
@@ -364,17 +364,17 @@ def test_no_partial_hls_project_on_failure(tmp_path, mock_src):
         raise ValueError("header generation failed")
 
     with pytest.raises(ValueError, match="header generation failed"):
-        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src(), render_header=broken_header,
-                               vectors=_upsample_only())
+        tcl.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src(), render_header=broken_header,
+                              vectors=_upsample_only())
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["src_scalar"]
 
-    good = flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
+    good = tcl.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
     before = {p: p.read_bytes() for p in good.root.rglob("*") if p.is_file()}
     with pytest.raises(ZynqyoloError, match="kernel sources not found"):
-        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=tmp_path / "nowhere", vectors=_upsample_only())
+        tcl.write_hls_project(DEFAULT, out, "vitis_hls", src_root=tmp_path / "nowhere", vectors=_upsample_only())
     with pytest.raises(ValueError):
-        flow.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("scalar"), render_header=broken_header,
-                               vectors=_upsample_only())
+        tcl.write_hls_project(DEFAULT, out, "vitis_hls", src_root=mock_src("scalar"), render_header=broken_header,
+                              vectors=_upsample_only())
     assert {p: p.read_bytes() for p in good.root.rglob("*") if p.is_file()} == before  # the old one is intact
     assert sorted(p.name for p in tmp_path.iterdir()) == ["prj", "src_scalar", "src_struct"]
 
@@ -382,7 +382,7 @@ def test_no_partial_hls_project_on_failure(tmp_path, mock_src):
     mine.mkdir()
     (mine / "notes.txt").write_text("keep me")
     with pytest.raises(ZynqyoloError, match="not a HLS project made by zynqyolo"):
-        flow.write_hls_project(DEFAULT, mine, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
+        tcl.write_hls_project(DEFAULT, mine, "vitis_hls", src_root=mock_src("struct"), vectors=_upsample_only())
     assert (mine / "notes.txt").read_text() == "keep me"
 
 
@@ -435,7 +435,7 @@ VITIS_HLS_XML = """<profile>
 def test_parse_csynth_report(tmp_path):
     path = tmp_path / "yolo_accel_csynth.xml"
     path.write_text(VIVADO_HLS_XML)
-    r = flow.parse_csynth_report(path)
+    r = tools.parse_csynth_report(path)
     assert r["tool_version"] == "2019.1" and r["part"] == "xc7z020clg484-1" and r["target_clock_ns"] == 10.0
     assert r["estimated_clock_ns"] == 8.51
     assert r["latency_cycles"] == {"best": 12, "worst": None} and r["interval_cycles"] == {"min": 13, "max": None}
@@ -444,14 +444,14 @@ def test_parse_csynth_report(tmp_path):
     assert [(lp["name"], lp.get("PipelineII")) for lp in r["loops"]] == [("CONV_READ", 1),
                                                                          ("CONV_READ/CONV_INNER", 1)]
     path.write_text(VITIS_HLS_XML)
-    r = flow.parse_csynth_report(path)
+    r = tools.parse_csynth_report(path)
     assert r["resources"]["DSP"] == 8 and r["latency_cycles"]["worst"] == 140
     assert r["loops"] == [{"name": "OUT_WRITE", "TripCount": 64, "PipelineII": 1}]
     path.write_text("<profile><unclosed>")
     with pytest.raises(ZynqyoloError, match="unreadable"):
-        flow.parse_csynth_report(path)
+        tools.parse_csynth_report(path)
     with pytest.raises(ZynqyoloError, match="did csynth run"):
-        flow.parse_csynth_report(tmp_path / "missing" / "yolo_accel_csynth.xml")
+        tools.parse_csynth_report(tmp_path / "missing" / "yolo_accel_csynth.xml")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -507,23 +507,23 @@ def fake_tools(bare_path):
 
 
 def test_run_hls_steps_logs_and_report(tmp_path, mock_src, fake_tools, monkeypatch):
-    project = flow.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
-                                     vectors=_upsample_only())
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(),
+                                    vectors=_upsample_only())
     messages = []
-    report = flow.run_hls(project, ("csim", "csynth"), log=messages.append)
+    report = tools.run_hls(project, ("csim", "csynth"), log=messages.append)
     log = project.log.read_text()
     assert "zynqyolo: step csim: done" in log and "zynqyolo: step csynth: done" in log and "step export" not in log
     assert report["resources"]["DSP"] == 8 and report["steps"] == ["csim", "csynth"]
     assert json.loads(project.report_json.read_text()) == report
     assert any("ZYNQYOLO_HLS_STEPS='csim csynth' vitis_hls -f run_hls.tcl" in m for m in messages)
 
-    assert flow.run_hls(project, ("csim",), log=messages.append) is None
+    assert tools.run_hls(project, ("csim",), log=messages.append) is None
     monkeypatch.setenv("ZY_FAIL_COMMAND", "csynth_design")
     with pytest.raises(ZynqyoloError, match=r"failed at step csynth \(.*simulated failure.*\).*hls.log"):
-        flow.run_hls(project, ("csim", "csynth", "export"), log=messages.append)
+        tools.run_hls(project, ("csim", "csynth", "export"), log=messages.append)
     monkeypatch.setenv("ZY_FAIL_COMMAND", "export_design")
     with pytest.raises(ZynqyoloError, match="step export.*y2k22"):
-        flow.run_hls(project, ("csynth", "export"), log=messages.append)
+        tools.run_hls(project, ("csynth", "export"), log=messages.append)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -536,7 +536,7 @@ def _stub_vivado(tmp_path, config=DEFAULT, board="zedboard", width=24, env=None,
     script.write_text(text if text is not None else
                       bitstream.render_build_tcl(config, board, width, "hls/hls_prj/sol/impl/ip"))
     tclcheck.check_syntax(script)
-    return tclcheck.run_stubbed(script, "vivado", flow.ip_vlnv(config), bitstream.accel_pins(), env=env,
+    return tclcheck.run_stubbed(script, "vivado", tcl.ip_vlnv(config), bitstream.accel_pins(), env=env,
                                 fake_outputs=True)
 
 
@@ -628,7 +628,7 @@ def test_vivado_tcl_names_missing_accelerator_ports(tmp_path):
     script = tmp_path / "build_bitstream.tcl"
     script.write_text(bitstream.render_build_tcl(DEFAULT, "zedboard", 24, "hls/hls_prj/sol/impl/ip"))
     ports = (bitstream.accel_pins()[0], ("s_axi_control", "in", "wts", "out"))  # an IP without HLS's renaming
-    run = tclcheck.run_stubbed(script, "vivado", flow.ip_vlnv(DEFAULT), ports, fake_outputs=True)
+    run = tclcheck.run_stubbed(script, "vivado", tcl.ip_vlnv(DEFAULT), ports, fake_outputs=True)
     assert not run.ok() and "has no interface in_r (it has: /accel/s_axi_control /accel/in" in run.errors[-1]
 
 
@@ -691,7 +691,7 @@ def test_cli_hls_dry_run(run_cli, design_file, tmp_path, bare_path):
                                      "--dry-run")
     assert status == 0, stderr
     assert f"cd {out} && ZYNQYOLO_HLS_STEPS='csim csynth' vitis_hls -f run_hls.tcl > hls.log 2>&1" in stdout
-    assert (out / "run_hls.tcl").is_file() and (out / flow.PROJECT_FILE).is_file()
+    assert (out / "run_hls.tcl").is_file() and (out / tcl.PROJECT_FILE).is_file()
     assert "no conv test vector" in stderr  # no g++ on this PATH: the upsample vector only
     status, stdout, _ = run_cli("hls", "--design", design_file(), "--out", out, "--tool", "vivado_hls", "--dry-run")
     assert status == 0 and "vivado_hls -f run_hls.tcl" in stdout
@@ -713,7 +713,7 @@ def test_cli_build_dry_run(run_cli, design_file, tmp_path, bare_path, quant_mode
                                      "--out", tmp_path / "bitstreams", "--dry-run")
     assert status == 0, stderr
     root = tmp_path / "bitstreams" / "zedboard" / DEFAULT.name
-    manifest = bitstream.load_manifest(root)
+    manifest = load_manifest(root)
     plan = bitstream.load_plan(DEFAULT, model_path)
     assert manifest["built"] is False and manifest["bitstream"] is None
     assert manifest["design_hash"] == DEFAULT.content_hash and manifest["model_hash"] == model.content_hash
@@ -722,11 +722,11 @@ def test_cli_build_dry_run(run_cli, design_file, tmp_path, bare_path, quant_mode
     assert manifest["tools"] == {"hls": None, "vivado": None}
     assert (manifest["board"], manifest["part"], manifest["clock_mhz"]) == ("zedboard", DEFAULT.part, 100.0)
     for rel, sha in manifest["files"].items():
-        assert flow.sha256_file(root / rel) == sha, rel
+        assert sha256_file(root / rel) == sha, rel
     assert {"build_bitstream.tcl", "hls/run_hls.tcl", "hls/build/zynqyolo_config.h"} <= set(manifest["files"])
     script = (root / "build_bitstream.tcl").read_text()
     ip_repo = re.search(r"set zy_ip_repo +\{([^}]*)\}", script).group(1)
-    assert root / ip_repo == flow.load_project(root / "hls").ip_repo  # where export_design puts the IP
+    assert root / ip_repo == tcl.load_project(root / "hls").ip_repo  # where export_design puts the IP
     assert f"set zy_dma_length_width          {{{manifest['dma']['buffer_length_width']}}}" in script
     assert "vivado -mode batch -notrace -source build_bitstream.tcl" in stdout
     assert "vitis_hls -f run_hls.tcl" in stdout and "DMA buffer length width" in stderr
@@ -734,7 +734,7 @@ def test_cli_build_dry_run(run_cli, design_file, tmp_path, bare_path, quant_mode
     # again: the dry-run folder is replaced; a built one is not, unless --force
     assert run_cli("build", "--design", design_file(), "--board", "zedboard", "--out", tmp_path / "bitstreams",
                    "--dry-run")[0] == 0
-    assert bitstream.load_manifest(root)["model_hash"] is None
+    assert load_manifest(root)["model_hash"] is None
     data = json.loads((root / "manifest.json").read_text())
     (root / "manifest.json").write_text(json.dumps({**data, "built": True}))
     status, _, stderr = run_cli("build", "--design", design_file(), "--board", "zedboard", "--out",
@@ -764,16 +764,16 @@ def test_cli_build_with_fake_tools(run_cli, design_file, tmp_path, fake_tools, q
                                      "--out", tmp_path / "bitstreams")
     assert status == 0, stderr
     root = tmp_path / "bitstreams" / "zedboard" / DEFAULT.name
-    manifest = bitstream.load_manifest(root)
+    manifest = load_manifest(root)
     assert manifest["built"] is True
     assert manifest["bitstream"] == {"bit": f"{DEFAULT.name}.bit", "hwh": f"{DEFAULT.name}.hwh"}
     assert manifest["tools"] == {"hls": "vitis_hls 2022.2", "vivado": "2022.2"}
     assert manifest["hls_report"]["resources"]["DSP"] == 8 and manifest["vivado_result"]["wns_ns"] > 0
     assert (root / f"{DEFAULT.name}.bit").read_text() == "fake bitstream\n"
-    bitstream.check_manifest(manifest, DEFAULT, model.content_hash)
+    check_manifest(manifest, DEFAULT, model.content_hash)
     (root / f"{DEFAULT.name}.bit").write_text("another bitstream\n")
     with pytest.raises(ZynqyoloError, match="does not match its sha256"):
-        bitstream.load_manifest(root)
+        load_manifest(root)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -786,38 +786,37 @@ def test_manifest_round_trip_and_refusals(tmp_path, mock_src, quant_model):
     build = bitstream.write_build(DEFAULT, "zedboard", tmp_path, model_path=model_path, src_root=mock_src(),
                                   vectors=_upsample_only())
     written = bitstream.write_manifest(build)
-    manifest = bitstream.load_manifest(build.root)
+    manifest = load_manifest(build.root)
     assert manifest == written
-    bitstream.check_manifest(manifest, DEFAULT, model.content_hash)
+    check_manifest(manifest, DEFAULT, model.content_hash)
     plan = bitstream.load_plan(DEFAULT, model_path)
-    bitstream.check_manifest(manifest, DEFAULT, model.content_hash, plan=plan)
+    check_manifest(manifest, DEFAULT, model.content_hash, plan=plan)
 
     with pytest.raises(ZynqyoloError, match=r"design point differs .*p_oc: bitstream 24 vs requested 32"):
-        bitstream.check_manifest(manifest, HwConfig(p_oc=32), model.content_hash)
+        check_manifest(manifest, HwConfig(p_oc=32), model.content_hash)
     with pytest.raises(ZynqyoloError, match="quantised model differs"):
-        bitstream.check_manifest(manifest, DEFAULT, "0" * 64)
+        check_manifest(manifest, DEFAULT, "0" * 64)
     with pytest.raises(ZynqyoloError, match="quantised model differs"):
-        bitstream.check_manifest(manifest, DEFAULT, None)
+        check_manifest(manifest, DEFAULT, None)
     narrow = {**manifest, "dma": {**manifest["dma"], "buffer_length_width": 14}}
     with pytest.raises(ZynqyoloError, match="exceeds the bitstream's 14-bit DMA length register"):
-        bitstream.check_manifest(narrow, DEFAULT, model.content_hash, plan=plan)
-    bitstream.check_manifest({**manifest, "model_hash": None}, DEFAULT, "f" * 64)  # not tied to a model
+        check_manifest(narrow, DEFAULT, model.content_hash, plan=plan)
+    check_manifest({**manifest, "model_hash": None}, DEFAULT, "f" * 64)  # not tied to a model
     assert manifest["dma"]["mode"] == "sg"
     simple = {**manifest, "dma": {k: v for k, v in manifest["dma"].items() if k != "mode"}}  # an older bitstream
     with pytest.raises(ZynqyoloError, match=r"DMAs in simple \(direct register\) mode .*Rebuild the bitstream"):
-        bitstream.check_manifest(simple, DEFAULT, model.content_hash)
+        check_manifest(simple, DEFAULT, model.content_hash)
     with pytest.raises(ZynqyoloError, match="'simple' mode"):
-        bitstream.check_manifest({**manifest, "dma": {**manifest["dma"], "mode": "simple"}}, DEFAULT,
-                                 model.content_hash)
+        check_manifest({**manifest, "dma": {**manifest["dma"], "mode": "simple"}}, DEFAULT, model.content_hash)
 
     (build.root / "manifest.json").write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(ZynqyoloError, match="format version 99"):
-        bitstream.load_manifest(build.root)
+        load_manifest(build.root)
     (build.root / "manifest.json").write_text("{not json")
     with pytest.raises(ZynqyoloError, match="unreadable manifest"):
-        bitstream.load_manifest(build.root)
+        load_manifest(build.root)
     with pytest.raises(ZynqyoloError, match="no bitstream manifest"):
-        bitstream.load_manifest(tmp_path / "nowhere")
+        load_manifest(tmp_path / "nowhere")
 
 
 def test_manifest_lists_the_hand_off(tmp_path, mock_src):
@@ -829,11 +828,11 @@ def test_manifest_lists_the_hand_off(tmp_path, mock_src):
         (build.export_dir / f"{PYNQ_Z2.name}.{kind}").write_text(kind)
     names = bitstream.hand_off(build)
     manifest = bitstream.write_manifest(build, bitstream=names)
-    assert manifest["files"][f"{PYNQ_Z2.name}.bit"] == flow.sha256_file(build.root / f"{PYNQ_Z2.name}.bit")
+    assert manifest["files"][f"{PYNQ_Z2.name}.bit"] == sha256_file(build.root / f"{PYNQ_Z2.name}.bit")
     assert not any(k.startswith("vivado/") for k in manifest["files"])
     (build.root / f"{PYNQ_Z2.name}.hwh").unlink()
     with pytest.raises(ZynqyoloError, match="hwh file .* is missing"):
-        bitstream.load_manifest(build.root)
+        load_manifest(build.root)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -842,14 +841,13 @@ def test_manifest_lists_the_hand_off(tmp_path, mock_src):
 
 
 @pytest.mark.vivado
-@pytest.mark.skipif(flow.find_tool() is None, reason="Vivado/Vitis HLS not on PATH")
-@pytest.mark.skipif(not HAVE_REAL_TOP, reason="the accelerator top hls/top/yolo_accel.cpp is not written yet")
+@pytest.mark.skipif(tools.find_tool() is None, reason="Vivado/Vitis HLS not on PATH")
 def test_real_hls_csim_and_csynth(tmp_path):
     config = HwConfig(p_oc=8, p_ic=4, stage3_lanes=4, max_width=32, max_height=32, max_in_channels=64,
                       max_out_channels=64, tile_pixels=64)
-    project = flow.write_hls_project(config, tmp_path / "hls", flow.find_tool(), steps=("csim", "csynth"))
-    report = flow.run_hls(project)
+    project = tcl.write_hls_project(config, tmp_path / "hls", tools.find_tool(), steps=("csim", "csynth"))
+    report = tools.run_hls(project)
     log = project.log.read_text()
     assert "zynqyolo: step csim: done" in log and log.count("PASS ") >= 1, log[-3000:]
-    assert report["top"] == flow.TOP and report["part"].startswith("xc7z020")
+    assert report["top"] == tcl.TOP and report["part"].startswith("xc7z020")
     assert report["available"]["DSP"] == 220 and report["resources"]["DSP"] > 0 and report["resources"]["LUT"] > 0

@@ -10,7 +10,7 @@ import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.hls.header import HEADER_NAME, render_header, write_header
-from zynqyolo.hls.registers import call_words, check_registers
+from zynqyolo.dse.registers import call_words, check_registers
 from zynqyolo.model.fixed import sigmoid_lut
 
 

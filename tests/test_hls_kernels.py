@@ -27,7 +27,7 @@ import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
-from zynqyolo.host.packing import (conv_input_slices, gather_words, pack_fmap, pack_params, unpack_fmap)
+from zynqyolo.dse.packing import (conv_input_slices, gather_words, pack_fmap, pack_params, unpack_fmap)
 from zynqyolo.model.fixed import FixedFormat, align_bias, maxpool, requantize, sigmoid_lut, upsample
 from zynqyolo.model.float_ref import im2col, yolo_sigmoid_channels
 from zynqyolo.model.ir import Conv, MaxPool, Route, Upsample, Yolo
@@ -477,7 +477,7 @@ def test_register_validation_names_the_field(accelerators):
 def test_stream_mismatch_is_an_error(accelerators, monkeypatch):
     """If the host's stream lengths and the kernel disagree, the call fails loudly (it would hang)."""
     from zynqyolo.hls import csim
-    from zynqyolo.hls.registers import CallWords
+    from zynqyolo.dse.registers import CallWords
 
     acc = accelerators["oc24ic8-b16-t64"]
     cfg = acc.config

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.host.packing import (conv_input_slices, fmap_words, fold_offsets, gather_words, in_fold_channels,
+from zynqyolo.dse.packing import (conv_input_slices, fmap_words, fold_offsets, gather_words, in_fold_channels,
                                    pack_fmap, pack_lanes, pack_params, param_words, unpack_fmap, unpack_lanes,
                                    unpack_params)
 

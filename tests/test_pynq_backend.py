@@ -19,7 +19,8 @@ from zynqyolo.dse.plan import make_plan
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.fetch import sha256_file
 from zynqyolo.host import sgdma
-from zynqyolo.host.driver import Driver, frame_mmio_accesses
+from zynqyolo.dse.mmio import frame_mmio_accesses
+from zynqyolo.host.driver import Driver
 from zynqyolo.model import load_cfg
 
 pytestmark = [pytest.mark.csim, pytest.mark.usefixtures("require_csim")]
@@ -120,7 +121,7 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
     from zynqyolo.model.intref import IntegerReference
 
     model, config, design, qpath, root, x = small
-    plan = make_plan(model.network, model, config)
+    plan = make_plan(model.network, model.hardware_formats(), config)
     folder, manifest = _built_bitstream(small, tmp_path, capsys)
 
     emu = EmulatedBoard(config)
@@ -173,17 +174,17 @@ def test_pynq_backend_refuses_another_design_or_model(small, tmp_path, capsys, m
     monkeypatch.setitem(sys.modules, "pynq", _fake_pynq(EmulatedBoard(config), []))
     other = HwConfig(p_oc=16, p_ic=4, tile_pixels=256)
     with pytest.raises(ZynqyoloError, match="design point differs.*p_ic"):
-        PynqBoard(folder, make_plan(model.network, model, other), model.content_hash)
+        PynqBoard(folder, make_plan(model.network, model.hardware_formats(), other), model.content_hash)
     with pytest.raises(ZynqyoloError, match="quantised model differs"):
-        PynqBoard(folder, make_plan(model.network, model, config), "0" * 64)
+        PynqBoard(folder, make_plan(model.network, model.hardware_formats(), config), "0" * 64)
     manifest = json.loads((folder / "manifest.json").read_text())
     del manifest["dma"]["mode"]  # a bitstream with its DMAs in simple mode, from an older zynqyolo
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(ZynqyoloError, match="simple .* mode .* scatter-gather"):
-        PynqBoard(folder, make_plan(model.network, model, config), model.content_hash)
+        PynqBoard(folder, make_plan(model.network, model.hardware_formats(), config), model.content_hash)
     (folder / f"{config.name}.bit").write_bytes(b"tampered")
     with pytest.raises(ZynqyoloError, match="sha256"):
-        PynqBoard(folder, make_plan(model.network, model, config), model.content_hash)
+        PynqBoard(folder, make_plan(model.network, model.hardware_formats(), config), model.content_hash)
 
 
 def test_pynq_missing_is_a_clear_error(small, tmp_path, capsys, monkeypatch):
@@ -193,4 +194,4 @@ def test_pynq_missing_is_a_clear_error(small, tmp_path, capsys, monkeypatch):
     folder, _ = _built_bitstream(small, tmp_path, capsys)
     monkeypatch.setitem(sys.modules, "pynq", None)  # import pynq raises ImportError
     with pytest.raises(ZynqyoloError, match="pynq package"):
-        PynqBoard(folder, make_plan(model.network, model, config), model.content_hash)
+        PynqBoard(folder, make_plan(model.network, model.hardware_formats(), config), model.content_hash)

@@ -143,7 +143,7 @@ def test_save_is_atomic(models, tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "savez", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(ZynqyoloError, match="cannot write .*model.npz: disk full"):
         save_model(models[16], target)
     assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary left behind
 

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.dse.mmio import frame_mmio_accesses
 from zynqyolo.dse.plan import Transfer
+from zynqyolo.dse.registers import AP_CTRL, AP_START
 from zynqyolo.errors import AcceleratorError
 from zynqyolo.host import sgdma
-from zynqyolo.host.emu import AP_START, EmulatedBoard
+from zynqyolo.host.emu import EmulatedBoard
 from zynqyolo.host.sgdma import (CURDESC, DMACR, DMACR_RESET, DMACR_RS, DMASR, MM2S, S2MM, SR_DMA_DEC_ERR,
                                  SR_DMA_INT_ERR, SR_ERR_IRQ, SR_HALTED, SR_IDLE, SR_IOC_IRQ, SR_SG_DEC_ERR,
                                  SR_SG_INT_ERR, ST_CMPLT, ST_DMA_DEC_ERR, ST_DMA_INT_ERR, ST_RXEOF, ST_RXSOF, TAILDESC)
@@ -172,14 +174,14 @@ def test_stream_to_memory_descriptors_are_completed_by_the_ips_packet():
     dma.write(S2MM + TAILDESC, _desc(mem, 0))
     assert _executed(board) == [("dma0.s2mm", out.physical_address, 64)]  # armed
     assert not dma.read(S2MM + DMASR) & SR_IDLE  # the IP has not started: nothing arrives
-    board.accel.write(0, AP_START)
+    board.accel.write(AP_CTRL, AP_START)
     sr = dma.read(S2MM + DMASR)  # the IP runs: its 32-byte packet fills the armed descriptor
     assert sr & SR_IDLE and board.accel.read(0) & 2
     assert words[0, 7] == ST_CMPLT | ST_RXSOF | ST_RXEOF | 32
     assert np.array_equal(np.asarray(out[:32]).view(np.uint64), np.arange(1, 5))
     # the next call's packet (32 bytes) does not fit the 16-byte descriptor: DMAIntErr
     dma.write(S2MM + TAILDESC, _desc(mem, 1))
-    board.accel.write(0, AP_START)
+    board.accel.write(AP_CTRL, AP_START)
     sr = dma.read(S2MM + DMASR)
     assert sr & SR_DMA_INT_ERR and sr & SR_HALTED and words[1, 7] == ST_DMA_INT_ERR
 
@@ -193,7 +195,7 @@ def test_stopping_with_a_descriptor_in_flight_halts_only_when_it_completes():
     dma.write(S2MM + TAILDESC, _desc(mem, 0))
     dma.write(S2MM + DMACR, 0)
     assert not dma.read(S2MM + DMASR) & SR_HALTED  # the armed descriptor is still in flight
-    board.accel.write(0, AP_START)
+    board.accel.write(AP_CTRL, AP_START)
     assert dma.read(S2MM + DMASR) & SR_HALTED and words[0, 7] & ST_CMPLT
 
 
@@ -289,12 +291,12 @@ def test_frame_mmio_accesses_formula():
     # restart: 4 accesses x 3 channels. Calls (registers written x2, tails, ap_start, polls, ap_done):
     # first frame: call 0 writes a, b (4) + 3 tails + 1 + 3 polls + 1 = 12; call 1 writes b (2) + 2 + 1 + 2 + 1 = 8;
     # call 2 writes a (2) + 3 + 1 + 3 + 1 = 10.  Steady: call 0 rewrites a, b (the last call left a=4, b=3).
-    assert sgdma.frame_mmio_accesses(PLAN, steady=False) == 12 + 12 + 8 + 10
-    assert sgdma.frame_mmio_accesses(PLAN) == 12 + 12 + 8 + 10
-    assert sgdma.frame_mmio_accesses(PLAN, verify_registers=False) == 12 + 10 + 7 + 9
+    assert frame_mmio_accesses(PLAN, steady=False) == 12 + 12 + 8 + 10
+    assert frame_mmio_accesses(PLAN) == 12 + 12 + 8 + 10
+    assert frame_mmio_accesses(PLAN, verify_registers=False) == 12 + 10 + 7 + 9
     same = _plan([({"a": 1}, (), (_t("fmap_in", "input", 0, 64),), _t("fmap_out", "output", 0, 64))] * 2)
-    assert sgdma.frame_mmio_accesses(same, steady=False) == 8 + (2 + 2 + 1 + 2 + 1) + (2 + 1 + 2 + 1)
-    assert sgdma.frame_mmio_accesses(same) == 8 + 2 * (2 + 1 + 2 + 1)  # fmap_in + fmap_out only: 2 restarts
+    assert frame_mmio_accesses(same, steady=False) == 8 + (2 + 2 + 1 + 2 + 1) + (2 + 1 + 2 + 1)
+    assert frame_mmio_accesses(same) == 8 + 2 * (2 + 1 + 2 + 1)  # fmap_in + fmap_out only: 2 restarts
 
 
 def test_soft_reset_helper_resets_the_whole_dma():

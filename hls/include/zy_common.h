@@ -139,10 +139,10 @@ struct out_shape {
 
 inline out_shape stage3_shape(int mode, int stride, int h, int w) {
     out_shape s;
-    if (mode == 1) {  // max-pool 2x2, darknet padding: (h + 1 - 2) / stride + 1
+    if (mode == STAGE3_MAXPOOL) {  // max-pool 2x2, darknet padding: (h + 1 - 2) / stride + 1
         s.height = (h - 1) / stride + 1;
         s.width = (w - 1) / stride + 1;
-    } else if (mode == 2) {  // upsample x2
+    } else if (mode == STAGE3_UPSAMPLE) {  // upsample x2
         s.height = 2 * h;
         s.width = 2 * w;
     } else {

@@ -217,7 +217,7 @@ void stage3(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, const r
         const int groups = (lanes + SL - 1) / SL;
         bool raw[C::p_oc] = {};
 #pragma HLS ARRAY_PARTITION variable=raw complete
-        if (mode == 3) {
+        if (mode == STAGE3_YOLO) {
             int k = phase0;
         YOLO_PHASE:
             for (int j = 0; j < C::p_oc; j++) {
@@ -228,14 +228,14 @@ void stage3(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, const r
             }
             phase0 = k;
         }
-        if (mode == 1 && r.pool_stride == 2) {
+        if (mode == STAGE3_MAXPOOL && r.pool_stride == 2) {
             maxpool2_fold<C>(in, out, h, w, groups);
-        } else if (mode == 1) {
+        } else if (mode == STAGE3_MAXPOOL) {
             maxpool1_fold<C>(in, out, h, w, groups);
-        } else if (mode == 2) {
+        } else if (mode == STAGE3_UPSAMPLE) {
             upsample_fold<C>(in, out, h, w, groups);
         } else {
-            pointwise_fold<C>(in, out, h * w, groups, mode == 3, raw, shift);
+            pointwise_fold<C>(in, out, h * w, groups, mode == STAGE3_YOLO, raw, shift);
         }
     }
 }

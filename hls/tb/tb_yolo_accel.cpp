@@ -1,7 +1,7 @@
 // C testbench of the accelerator top for Vivado/Vitis HLS csim_design and cosim_design.
 //
 // Design note. The testbench holds no data and no knowledge of the network: it replays calls
-// from a vectors file written by zynqyolo.hls.flow (argv[1]) and compares the output stream
+// from a vectors file written by zynqyolo.hls.vectors (argv[1]) and compares the output stream
 // word for word. Each call gives the AXI-Lite register values by name, the words of the
 // feature-map input stream ("in", DMA0 MM2S), of the parameter stream ("wts", DMA1 MM2S) and
 // the expected output stream ("out", DMA0 S2MM).

@@ -1,4 +1,4 @@
-# Body of run_hls.tcl (Vivado HLS 2019.1-2020.1, Vitis HLS 2020.2-2023.x). zynqyolo.hls.flow
+# Body of run_hls.tcl (Vivado HLS 2019.1-2020.1, Vitis HLS 2020.2-2023.x). zynqyolo.hls.tcl
 # writes the design point's settings (zy_* variables) above this body; the two together are the
 # generated script. Steps: csim, csynth, cosim, export, run in that order; the list comes from
 # $ZYNQYOLO_HLS_STEPS or the default below. The project is reset at the start, so cosim and
@@ -38,7 +38,7 @@ open_solution -reset $zy_solution
 set_part $zy_part
 create_clock -period $zy_period_ns -name default
 
-# One step: markers in the log (zynqyolo.hls.flow reads them), a clear failure, exit code 1.
+# One step: markers in the log (zynqyolo.hls.tools reads them), a clear failure, exit code 1.
 proc zy_step {name script} {
     puts "zynqyolo: step $name: begin"
     set t0 [clock seconds]

@@ -26,7 +26,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..errors import ZynqyoloError
     from ..fetch import model_paths, photo_paths
-    from ..host.workflow import default_model, load_images, time_baseline, time_board
+    from ..workflow import default_model, load_images, time_baseline, time_board
     from ..model import load_cfg, load_weights
     from ..model.preprocess import letterbox
     from ..model.quantize import load_model

@@ -8,6 +8,7 @@ from pathlib import Path
 
 def register(sub) -> None:
     from ..hls.bitstream import BOARDS
+    from ..hls.tcl import HLS_TOOLS
 
     p = sub.add_parser("build", help="build the bitstream of a design point for a board (HLS + Vivado)",
                        description="Write bitstreams/<board>/<design name>/ with the Vivado script, the HLS project "
@@ -21,7 +22,7 @@ def register(sub) -> None:
                         "manifest (without it: the widest registers, and any model is accepted)")
     p.add_argument("--out", type=Path, default=Path("bitstreams"), metavar="DIR",
                    help="root of the bitstream folders (default: bitstreams/)")
-    p.add_argument("--hls-tool", choices=("vitis_hls", "vivado_hls"),
+    p.add_argument("--hls-tool", choices=HLS_TOOLS,
                    help="HLS tool (default: the first of vitis_hls, vivado_hls on PATH)")
     p.add_argument("--force", action="store_true", help="replace a folder that already holds a built bitstream")
     p.add_argument("--dry-run", action="store_true", help="write and check, print the commands, run no tool")
@@ -31,11 +32,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..dse.hwconfig import HwConfig
     from ..errors import ZynqyoloError
-    from ..hls import bitstream, flow, tclcheck
+    from ..hls import bitstream, tcl, tclcheck, tools
 
     config = HwConfig.load(args.design)
     bitstream.check_board(config, args.board)
-    hls_tool = flow.find_tool(args.hls_tool)
+    hls_tool = tools.find_tool(args.hls_tool)
     vivado = bitstream.find_vivado()
     if not args.dry_run and (hls_tool is None or vivado is None):
         missing = " and ".join(n for n, t in (("vivado", vivado), (args.hls_tool or "vitis_hls/vivado_hls", hls_tool))
@@ -47,11 +48,11 @@ def run(args) -> int:
                             "(Debian/Ubuntu: apt-get install tcl)")
     say = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     build = bitstream.write_build(config, args.board, args.out, model_path=args.model,
-                                  hls_tool=hls_tool or args.hls_tool or flow.HLS_TOOLS[0], replace_built=args.force,
+                                  hls_tool=hls_tool or args.hls_tool or tcl.HLS_TOOLS[0], replace_built=args.force,
                                   log=say)
     if tclcheck.tclsh() is not None:
         tclcheck.check_hls_script(build.hls.script)
-        tclcheck.check_vivado_script(build.script, flow.ip_vlnv(config), bitstream.accel_pins())
+        tclcheck.check_vivado_script(build.script, tcl.ip_vlnv(config), bitstream.accel_pins())
         say(f"checked: the design point's part {config.part} is the {args.board}'s; both scripts parse (tclsh) and "
             "run against stubs of the Vivado/HLS commands, IP parameters and pins they use")
     else:

@@ -34,8 +34,8 @@ def run(args) -> int:
     from ..errors import ZynqyoloError
     from ..fetch import fetch, photo
     from ..host.driver import DriverBackend, open_driver
-    from ..host.workflow import default_model, time_baseline
-    from ..model.detector import detect
+    from ..workflow import default_model, time_baseline
+    from ..backends import detect
     from ..model.draw import draw_detections, save_image_atomic
     from ..model.intref import IntegerReference
     from ..model.postprocess import load_names

@@ -10,7 +10,7 @@ from ..errors import ZynqyoloError
 
 
 def register(sub) -> None:
-    from ..model.detector import BACKENDS
+    from ..backends import BACKENDS
     from ..model.postprocess import DEFAULT_CONF, DEFAULT_NMS
 
     p = sub.add_parser("detect", help="detect objects in images",
@@ -47,7 +47,7 @@ def _outputs(images: list[Path], output: Path | None) -> list[Path | None]:
 
 def run(args) -> int:
     from ..fetch import model_paths
-    from ..model.detector import detect, open_backend
+    from ..backends import detect, open_backend
     from ..model.draw import draw_detections, save_image_atomic
     from ..model.postprocess import load_names
     from ..model.preprocess import load_image

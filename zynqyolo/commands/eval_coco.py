@@ -10,7 +10,7 @@ from ..errors import ZynqyoloError
 
 
 def register(sub) -> None:
-    from ..model.detector import BACKENDS
+    from ..backends import BACKENDS
     from ..model.metrics import COCO_EVAL_CONF
 
     p = sub.add_parser("eval-coco", help="COCO mAP of a backend on local COCO images and annotations",
@@ -33,7 +33,7 @@ def register(sub) -> None:
 
 def open_backend(name: str, args):
     """Backend factory: the project's registry (``model.detector``) for torch / onnx / ref."""
-    from ..model.detector import open_backend as registry
+    from ..backends import open_backend as registry
 
     return registry(name, cfg=args.cfg, weights=args.weights, model=args.model)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    from ..hls.flow import DEFAULT_STEPS, HLS_TOOLS, STEPS
+    from ..hls.tcl import DEFAULT_STEPS, HLS_TOOLS, STEPS
 
     p = sub.add_parser("hls", help="write (and run) the HLS project of a design point",
                        description="Write the Vivado/Vitis HLS project of a design point (generated header, kernel "
@@ -28,13 +28,13 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..dse.hwconfig import HwConfig
     from ..errors import ZynqyoloError
-    from ..hls import flow, tclcheck
+    from ..hls import tcl, tclcheck, tools
 
     config = HwConfig.load(args.design)
-    steps = flow.normalize_steps(args.steps)
-    tool = flow.find_tool(args.tool)
+    steps = tcl.normalize_steps(args.steps)
+    tool = tools.find_tool(args.tool)
     if tool is None and not args.dry_run:
-        wanted = args.tool or " or ".join(flow.HLS_TOOLS)
+        wanted = args.tool or " or ".join(tcl.HLS_TOOLS)
         raise ZynqyoloError(f"{wanted} is not on PATH: source the Xilinx settings64.sh of Vivado/Vitis HLS "
                             "2019.1-2023.x first, or use --dry-run to write and check the project without it")
     out = args.out if args.out is not None else Path("build") / "hls" / config.name
@@ -42,7 +42,7 @@ def run(args) -> int:
     if args.dry_run and tclcheck.tclsh() is None:
         raise ZynqyoloError("--dry-run checks the generated Tcl with tclsh, which is not on PATH "
                             "(Debian/Ubuntu: apt-get install tcl)")
-    project = flow.write_hls_project(config, out, tool or args.tool or flow.HLS_TOOLS[0], steps=steps, log=say)
+    project = tcl.write_hls_project(config, out, tool or args.tool or tcl.HLS_TOOLS[0], steps=steps, log=say)
     if tclcheck.tclsh() is not None:
         tclcheck.check_hls_script(project.script)
         say("checked: run_hls.tcl parses (tclsh) and runs against stubs of the HLS commands; every file, "
@@ -53,7 +53,7 @@ def run(args) -> int:
     if args.dry_run:
         print(project.shell_command(steps))
         return 0
-    report = flow.run_hls(project, steps, log=say)
+    report = tools.run_hls(project, steps, log=say)
     if report is not None:
         lat = report["latency_cycles"]
         res = report["resources"]

@@ -15,10 +15,9 @@ from typing import Callable, Protocol
 import numpy as np
 
 from zynqyolo.errors import ZynqyoloError
-
-from .ir import Network
-from .postprocess import DEFAULT_CONF, DEFAULT_NMS, Detection, decode
-from .preprocess import letterbox
+from zynqyolo.model.ir import Network
+from zynqyolo.model.postprocess import DEFAULT_CONF, DEFAULT_NMS, Detection, decode
+from zynqyolo.model.preprocess import letterbox
 
 
 class Backend(Protocol):
@@ -36,7 +35,7 @@ class TorchBackend:
     def __init__(self, network: Network, weights):
         import torch
 
-        from .torch_model import build_torch_model
+        from zynqyolo.model.torch_model import build_torch_model
 
         self.network = network
         self._torch = torch
@@ -55,8 +54,7 @@ class OnnxBackend:
 
     def __init__(self, network: Network, weights, path: Path | None = None):
         from zynqyolo.fetch import home
-
-        from .onnx_backend import OnnxModel, export_onnx
+        from zynqyolo.model.onnx_backend import OnnxModel, export_onnx
 
         self.network = network
         if path is None:
@@ -72,9 +70,8 @@ class OnnxBackend:
 
 def _load_float(cfg: Path | None, weights: Path | None, size: int | None):
     from zynqyolo.fetch import model_paths
-
-    from .cfg import load_cfg
-    from .weights import load_weights
+    from zynqyolo.model.cfg import load_cfg
+    from zynqyolo.model.weights import load_weights
 
     if cfg is None or weights is None:
         default_cfg, default_weights, _ = model_paths()
@@ -99,13 +96,13 @@ def _onnx(opts: dict) -> Backend:
 
 
 def _cpu(opts: dict) -> Backend:
-    from .float_ref import FloatReference
+    from zynqyolo.model.float_ref import FloatReference
 
     return FloatReference(*_load_float(opts.get("cfg"), opts.get("weights"), opts.get("size")))
 
 
 def _quantised(opts: dict):
-    from .quantize import load_model
+    from zynqyolo.model.quantize import load_model
 
     path = opts.get("model")
     if path is None:
@@ -113,14 +110,14 @@ def _quantised(opts: dict):
                             "(make one with 'zynqyolo quantize --bits 16 -o FILE')")
     network = None
     if opts.get("cfg") is not None:  # refuse a model made for another cfg
-        from .cfg import load_cfg
+        from zynqyolo.model.cfg import load_cfg
 
         network = load_cfg(opts["cfg"], width=opts.get("size"), height=opts.get("size"))
     return load_model(path, network=network)
 
 
 def _ref(opts: dict) -> Backend:
-    from .intref import IntegerReference
+    from zynqyolo.model.intref import IntegerReference
 
     return IntegerReference(_quantised(opts))
 
@@ -137,7 +134,7 @@ def _design(opts: dict, model):
 
 
 def _csim(opts: dict) -> Backend:
-    from zynqyolo.hls.runner import CsimBackend
+    from zynqyolo.host.runner import CsimBackend
 
     model = _quantised(opts)
     try:

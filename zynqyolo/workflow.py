@@ -48,7 +48,7 @@ def _median_ms(values: list[float]) -> float:
 
 def time_board(driver, images: list[np.ndarray], conf: float = 0.25, nms: float = 0.45, names=None) -> dict:
     """Run ``images`` (uint8 RGB) through the driver with CPU/accelerator overlap; medians in ms."""
-    from .driver import detect_stream
+    from zynqyolo.host.driver import detect_stream
 
     board = driver.board
     kernel_before = getattr(board, "kernel_s", None)

@@ -11,22 +11,38 @@ the C simulation it would read past a buffer, so the csim bridge never sees one.
 
 from __future__ import annotations
 
+import enum
 import math
 from dataclasses import dataclass
 
-from zynqyolo.dse.hwconfig import HwConfig
+from .hwconfig import MAX_KSIZE, HwConfig
 
-from .header import MAX_KSIZE
 
-STAGE3_MODES = {0: "bypass", 1: "maxpool", 2: "upsample", 3: "yolo"}
+class Stage3Mode(enum.IntEnum):
+    """The ``stage3`` register: what stage 3 does to a call's output (emitted into the generated header
+    as ``zy::STAGE3_<NAME>``)."""
+
+    BYPASS = 0
+    MAXPOOL = 1
+    UPSAMPLE = 2
+    YOLO = 3
+
+
+# ap_ctrl, the block-level control register of the top (UG1399 "Block-Level Control Protocols",
+# ap_ctrl_hs at offset 0x00 of s_axi_control).
+AP_CTRL = 0x00
+AP_START = 1 << 0
+AP_DONE = 1 << 1
+AP_IDLE = 1 << 2
+AP_READY = 1 << 3
 
 
 def stage3_shape(stage3: int, pool_stride: int, height: int, width: int) -> tuple[int, int]:
     """(rows, cols) of a call's output: darknet 2x2 max-pool (``(h - 1) // stride + 1``), x2
     upsample, or unchanged."""
-    if stage3 == 1:
+    if stage3 == Stage3Mode.MAXPOOL:
         return (height - 1) // pool_stride + 1, (width - 1) // pool_stride + 1
-    if stage3 == 2:
+    if stage3 == Stage3Mode.UPSAMPLE:
         return 2 * height, 2 * width
     return height, width
 
@@ -56,8 +72,8 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
 
     if regs["ksize"] not in (1, MAX_KSIZE):
         bad("ksize", "must be 1 or 3")
-    if regs["stage3"] not in STAGE3_MODES:
-        bad("stage3", f"must be one of {STAGE3_MODES}")
+    if regs["stage3"] not in set(Stage3Mode):
+        bad("stage3", "must be one of " + ", ".join(f"{m.value} ({m.name.lower()})" for m in Stage3Mode))
     if regs["pool_stride"] not in (1, 2):
         bad("pool_stride", "must be 1 or 2")
     if not 1 <= regs["height"] <= cfg.max_height:
@@ -72,7 +88,7 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
         bad("out_channels", f"must be in 1..{cfg.max_out_channels}")
     if regs["out_folds"] != cfg.folds(regs["out_channels"]):
         bad("out_folds", f"must be ceil(out_channels / p_oc) = {cfg.folds(regs['out_channels'])}")
-    if regs["stage3"] == 3 and regs["yolo_period"] < 1:
+    if regs["stage3"] == Stage3Mode.YOLO and regs["yolo_period"] < 1:
         bad("yolo_period", "must be positive for a YOLO call")
     if regs["conv_enable"]:
         bands, rows, h = regs["bands"], regs["band_rows"], regs["height"]

@@ -15,7 +15,8 @@ import numpy as np
 
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.dse.plan import Call, Plan, make_plan
-from zynqyolo.host.frame import FrameIO, build_params
+
+from .frame import FrameIO, build_params
 
 
 @dataclass
@@ -37,12 +38,12 @@ class CsimBackend:
     name = "csim"
 
     def __init__(self, model, config: HwConfig, native: bool = True):
-        from .csim import CsimAccelerator
+        from zynqyolo.hls.csim import CsimAccelerator
 
         self.model = model
         self.network = model.network
         self.config = config
-        self.plan: Plan = make_plan(model.network, model, config)
+        self.plan: Plan = make_plan(model.network, model.hardware_formats(), config)
         self.io = FrameIO(self.plan, model)
         self.accel = CsimAccelerator(config, native=native)
         self.buffers = {name: np.zeros(n, dtype=np.uint8) for name, n in self.plan.buffer_nbytes.items()}
@@ -72,8 +73,9 @@ class CsimBackend:
 
     def forward_codes(self, codes: np.ndarray) -> list[np.ndarray]:
         """Integer input codes -> YOLO output codes (for bit-exact comparison with the reference)."""
-        from zynqyolo.host.frame import write_tensor
         from zynqyolo.model.ir import INPUT
+
+        from .frame import write_tensor
 
         write_tensor(self.buffers, self.plan.tensors[INPUT], codes, self.plan)
         self.run_calls()

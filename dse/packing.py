@@ -39,7 +39,7 @@ from typing import Sequence
 
 import numpy as np
 
-from zynqyolo.dse.hwconfig import HwConfig
+from .hwconfig import HwConfig
 
 WORD_BYTES = 8  # packed streams are uint64 words (a 128-bit bus word is two of them)
 PARAM_ENTRY_BYTES = 8  # one 64-bit preamble entry (bias, shift) per MAC row of each output fold
