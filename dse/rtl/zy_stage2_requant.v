@@ -60,10 +60,12 @@ module zy_stage2_requant #(
         shift_2 <= shift_1;
     end
     wire neg = leaky && accb_r[ACC-1];
-    // step 3: leaky product (two register levels in both flavours)
+    // step 3: leaky product and the leaky mux: three register levels in both flavours (v_rr is
+    // three edges after accb_r), so the mux takes neg_rr and the rounding takes r_rrr, the sign and
+    // shift of the same vector (II 1: a new vector every cycle)
     wire signed [63:0] accb_w = {{(64-ACC){accb_r[ACC-1]}}, accb_r};
     reg signed [63:0] v_r, v_rr;
-    reg [6:0] r_r, r_rr;
+    reg [6:0] r_r, r_rr, r_rrr;
     reg neg_r, neg_rr;
     reg signed [63:0] x_r;
     generate
@@ -78,7 +80,7 @@ module zy_stage2_requant #(
                 prod_rr <= prod_r;
                 x_r <= accb_w;
                 v_r <= x_r;
-                v_rr <= neg_r ? prod_rr : v_r;
+                v_rr <= neg_rr ? prod_rr : v_r;
             end
         end else begin : fabric
             // t = 3x; a = t + (t << 4) = 3x * 0x11; b = a + (a << 8) = 3x * 0x1111; v = (b << 2) + x
@@ -90,7 +92,7 @@ module zy_stage2_requant #(
                 a_r <= t + (t <<< 4);
                 x2 <= x1;
                 v_r <= ((a_r + (a_r <<< 8)) <<< 2) + x1;
-                v_rr <= neg_r ? v_r : x2;
+                v_rr <= neg_rr ? v_r : x2;
             end
         end
     endgenerate
@@ -99,13 +101,14 @@ module zy_stage2_requant #(
         neg_rr <= neg_r;
         r_r    <= {1'b0, shift_2} + (neg ? LEAKY_SHIFT : 0);
         r_rr   <= r_r;
+        r_rrr  <= r_rr;
     end
     // step 4: round half up by r
-    wire [6:0] hi = r_rr > 63 ? 7'd63 : r_rr;
-    wire [6:0] lo = (r_rr - 1) > 63 ? 7'd63 : r_rr - 1;
+    wire [6:0] hi = r_rrr > 63 ? 7'd63 : r_rrr;
+    wire [6:0] lo = (r_rrr - 1) > 63 ? 7'd63 : r_rrr - 1;
     reg signed [63:0] y_r;
     always @(posedge clk)
-        y_r <= (r_rr == 0) ? v_rr : (v_rr >>> hi) + ((v_rr >>> lo) & 64'sd1);
+        y_r <= (r_rrr == 0) ? v_rr : (v_rr >>> hi) + ((v_rr >>> lo) & 64'sd1);
     // step 5: saturation
     localparam signed [63:0] MAXC = (64'sd1 <<< (BITS - 1)) - 1;
     localparam signed [63:0] MINC = -(64'sd1 <<< (BITS - 1));

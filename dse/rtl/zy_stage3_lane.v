@@ -31,7 +31,8 @@ module zy_stage3_lane #(
     wire [BITS:0] ax = cur[BITS-1] ? -{cur[BITS-1], cur} : {1'b0, cur};
     wire [5:0] sh = yshift;
     wire [5:0] nsh = -yshift;
-    wire [BITS+16:0] idx = (yshift > 0) ? ((ax >> sh) + ((ax >> (sh - 1)) & 1)) : (ax << nsh);
+    // |x| << 32 (yolo_shift = -32, the register's minimum) must reach the clamp: BITS + 33 bits
+    wire [BITS+32:0] idx = (yshift > 0) ? ((ax >> sh) + ((ax >> (sh - 1)) & 1)) : (ax << nsh);
     always @(posedge clk) begin
         hold <= cur;
         hmax_wr <= hmax;
