@@ -1,12 +1,16 @@
-"""The MAC-array and stage-2/3 constants of dse/blocks.py against a fresh yosys synthesis of dse/rtl.
+"""The committed resource fit (dse/rtl/fit.json, which dse/blocks.py reads) against a fresh yosys
+synthesis of dse/rtl.
 
-Tolerance: 10 % on each fitted LUT/FF figure (yosys's ABC mapping moves a few percent between
-versions), exact on DSP48E1 counts. Runs the quick calibration (16-bit, three small arrays, the
-lanes): about a minute on two cores.
+Tolerance: 10 % on each LUT/FF figure (yosys's ABC mapping moves a few percent between versions),
+exact on DSP48E1 counts; with the same yosys version as fit.json the fresh cell counts must equal
+the stored inputs exactly. Runs the quick calibration (16-bit, three small arrays, the lanes):
+about a minute on two cores.
 """
 
 import importlib.util
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,59 +22,78 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys not on PATH (Debian: apt-get install yosys)"),
 ]
 
-CALIBRATE = Path(__file__).resolve().parents[1] / "dse" / "rtl" / "calibrate.py"
+RTL_DIR = Path(__file__).resolve().parents[1] / "dse" / "rtl"
 REL_TOL = 0.10
+
+
+def load(name: str):
+    key = f"zy_rtl_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, RTL_DIR / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
+@pytest.fixture(scope="module")
+def stored():
+    return json.loads((RTL_DIR / "fit.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def fresh():
-    spec = importlib.util.spec_from_file_location("zy_rtl_calibrate", CALIBRATE)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    pytest.importorskip("scipy", reason="dse/rtl/fit.py needs scipy (pip install scipy)")
+    mod = load("calibrate")
     return mod, mod.calibrate(quick=True)
 
 
-def test_mac_array_matches_the_committed_fit(fresh):
+def test_fresh_points_equal_the_stored_inputs_with_the_same_yosys(fresh, stored):
     mod, res = fresh
-    lm, lr, l0, fm, fr, f0 = blocks.MAC_ARRAY_FIT[16]
+    if res["yosys"] != stored["yosys"]:
+        pytest.skip(f"{res['yosys']} is not fit.json's {stored['yosys']}: cell counts may move (tolerances below)")
+    inputs = {(r["block"], r["bits"], json.dumps(r["params"], sort_keys=True)): r["cells"] for r in stored["inputs"]}
+    for p in res["points"]:
+        key = (p["key"][0], p["key"][1], json.dumps(p["params"], sort_keys=True))
+        assert key in inputs, key
+        assert {q: p[q] for q in inputs[key]} == inputs[key], key
+
+
+def test_mac_array_matches_the_fit(fresh, stored):
+    mod, res = fresh
+    fit = stored["coefficients"]["16"]["mac_array"]
     for p in res["points"]:
         if p["key"][0] != "array":
             continue
         _, bits, p_oc, p_ic = p["key"]
         macs = p_oc * p_ic
-        assert p["dsp"] == macs * blocks.DSP_PER_MAC
-        lut = lm * macs + lr * p_oc + l0  # the deep-bank term is not in the quick points
-        ff = fm * macs + fr * p_oc + f0
-        assert mod.deep_bank_extra(p_oc, p_ic) == 0
-        assert p["lut"] == pytest.approx(lut, rel=REL_TOL), p["key"]
-        assert p["ff"] == pytest.approx(ff, rel=REL_TOL), p["key"]
+        extra = macs * mod.deep_bank_extra(p_oc, p_ic)
+        assert p["dsp"] == round(fit["dsp"]["per_mac"] * macs)
+        for q in ("lut", "ff"):
+            c = fit[q]
+            want = c["per_mac"] * macs + c["per_row"] * p_oc + c["fixed"] + c["per_deep_bank"] * extra
+            assert p[q] == pytest.approx(want, rel=REL_TOL), (p["key"], q)
         # the weight banks' LUTRAM agrees with the model's memory rule
         assert p["lutram_lut"] == macs * blocks.lutram_luts(2 * 9 * p_oc // p_ic, bits)
 
 
-@pytest.mark.parametrize("impl", ["dsp", "fabric"])
-def test_stage2_requantiser_matches(fresh, impl):
+@pytest.mark.parametrize("name,model", [("stage2_acc", "stage2_acc"), ("stage2_dsp", "stage2_requant_dsp"),
+                                        ("stage2_fabric", "stage2_requant_fabric"), ("stage3", "stage3_lane")])
+def test_lane_matches_the_fit(fresh, stored, name, model):
     _, res = fresh
-    lut, ff, dsp = blocks.STAGE2_REQUANT[16][impl]
-    got = res["fits"]["16"][f"stage2_{impl}"]
-    assert got["dsp"] == dsp
-    assert got["lut"] == pytest.approx(lut, rel=REL_TOL) and got["ff"] == pytest.approx(ff, rel=REL_TOL)
+    got = res["fits"]["16"][name]
+    fit = stored["coefficients"]["16"][model]
+    for q in ("lut", "ff"):
+        assert got[q] == pytest.approx(fit[q]["fixed"], rel=REL_TOL), q
+    if "dsp" in fit:
+        assert got["dsp"] == round(fit["dsp"]["fixed"])
 
 
-def test_stage2_accumulate_lane_and_select_match(fresh):
+def test_requantiser_select_matches_the_fit(fresh, stored):
     mod, res = fresh
     fits = res["fits"]["16"]
-    lut, ff = blocks.STAGE2_ACC_LANE
-    assert fits["stage2_acc"]["lut"] == pytest.approx(lut, rel=REL_TOL)
-    assert fits["stage2_acc"]["ff"] == pytest.approx(ff, rel=REL_TOL)
+    fit = stored["coefficients"]["16"]["stage2_requant_fabric"]
     per_group = (fits["stage2_fabric_select"]["lut"] - fits["stage2_fabric"]["lut"]) / (mod.SELECT_GROUPS - 1)
     # a few LUTs either way on a small difference: absolute tolerance
-    assert per_group == pytest.approx(blocks.STAGE2_SELECT_LUT_PER_GROUP[16], abs=6)
+    assert per_group == pytest.approx(fit["lut"]["per_group"], abs=6)
     assert fits["stage2_fabric_select"]["ff"] == fits["stage2_fabric"]["ff"]
-
-
-def test_stage3_lane_matches(fresh):
-    _, res = fresh
-    lut, ff = blocks.STAGE3_LANE[16]
-    got = res["fits"]["16"]["stage3"]
-    assert got["lut"] == pytest.approx(lut, rel=REL_TOL) and got["ff"] == pytest.approx(ff, rel=REL_TOL)

@@ -13,24 +13,32 @@ clock buffers. Cells are counted as (yosys cell names):
   kept apart because the model charges memories by its own rule (blocks.memory);
 - ``ff``: FDRE/FDSE/FDCE/FDPE; ``dsp``: DSP48E1; ``bram18``: RAMB18E1 + 2 x RAMB36E1.
 
-Fits (least squares, per precision):
+Fits (bounded least squares, scipy.optimize.lsq_linear with every coefficient >= 0, in fit.py;
+``python dse/rtl/fit.py`` runs this calibration and writes the fit to dse/rtl/fit.json, which
+dse/blocks.py reads), per precision:
 
 - MAC array (zy_mac_array.v): lut, ff = a * (p_oc * p_ic) + b * p_oc + c; dsp per MAC; lutram LUTs
   per weight bank against the model's rule;
 - stage-2 accumulate lane (zy_stage2_acc.v), stage-2 requantiser (zy_stage2_requant.v) in both leaky
   flavours, and stage-3 lane (zy_stage3_lane.v): one synthesis each (a lane is a fixed circuit), per
   precision; the requantiser's lane select is fitted from a second synthesis serving SELECT_GROUPS
-  lanes: lut/ff = fixed + per_group * (groups - 1).
+  lanes: lut/ff = fixed + per_group * (groups - 1). The stage-3 lane is built with the sigmoid
+  table of its precision (SIGMOID_TABLE: entries and output frac of model.fixed.sigmoid_lut).
+
+The circuits compute what the kernels compute: tests/test_rtl_*.py simulate them (cocotb, Icarus
+Verilog) against model.fixed bit for bit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +51,9 @@ FIT_BITS = (16, 8)
 ARRAY_POINTS = ((8, 4), (16, 4), (24, 4), (8, 8), (16, 8), (24, 8), (16, 16))
 QUICK_ARRAY_POINTS = ((8, 4), (8, 8), (16, 8))
 SELECT_GROUPS = 4  # requantiser fit: one lane (GROUPS=1) and one serving four lanes in turn
+# model.fixed.sigmoid_lut(bits): (entries, out.frac) of the table the stage-3 lane indexes
+# (tests/test_rtl_fit.py checks them against model.fixed)
+SIGMOID_TABLE = {16: (2048, 16), 8: (256, 8)}
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
 LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
@@ -102,8 +113,24 @@ def lane_jobs(bits: int) -> dict[str, tuple[str, str, dict[str, int]]]:
         # the same requantiser serving SELECT_GROUPS lanes in turn: the select's cost per extra group
         "stage2_fabric_select": ("zy_stage2_requant.v", "zy_stage2_requant",
                                  {"BITS": bits, "LEAKY_IMPL": 1, "GROUPS": SELECT_GROUPS}),
-        "stage3": ("zy_stage3_lane.v", "zy_stage3_lane", {"BITS": bits, "OUT_FRAC": bits - 2}),
+        "stage3": ("zy_stage3_lane.v", "zy_stage3_lane", stage3_params(bits)),
     }
+
+
+def stage3_params(bits: int) -> dict[str, int]:
+    entries, out_frac = SIGMOID_TABLE[bits]
+    return {"BITS": bits, "IDX_BITS": max(1, (entries - 1).bit_length()), "ENTRIES": entries, "OUT_FRAC": out_frac}
+
+
+def _fit():
+    """fit.py by path (dse/rtl is not a package)."""
+    name = "zy_rtl_fit"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, RTL_DIR / "fit.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
 
 
 def deep_bank_extra(p_oc: int, p_ic: int) -> int:
@@ -113,13 +140,13 @@ def deep_bank_extra(p_oc: int, p_ic: int) -> int:
 
 
 def fit_array(runs: list[tuple[int, int, dict]]) -> dict[str, float]:
-    """lut/ff = per_mac * macs + per_row * p_oc + fixed + per_deep_bank * macs * deep_bank_extra;
-    dsp and lutram LUTs per MAC (means)."""
+    """lut/ff = per_mac * macs + per_row * p_oc + fixed + per_deep_bank * macs * deep_bank_extra, every
+    coefficient >= 0 (fit.nonneg_lsq: scipy.optimize.lsq_linear); dsp and lutram LUTs per MAC (means)."""
     a = np.array([[p_oc * p_ic, p_oc, 1.0, p_oc * p_ic * deep_bank_extra(p_oc, p_ic)] for p_oc, p_ic, _ in runs])
     out: dict[str, float] = {}
     for key in ("lut", "ff"):
         y = np.array([r[key] for _, _, r in runs], dtype=float)
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        coef = _fit().nonneg_lsq(a, y)
         pred = a @ coef
         (out[f"{key}_per_mac"], out[f"{key}_per_row"], out[f"{key}_fixed"],
          out[f"{key}_per_deep_bank"]) = (float(c) for c in coef)

@@ -1,0 +1,180 @@
+"""Fit the resource coefficients of dse/blocks.py to the yosys synthesis points of calibrate.py.
+
+Usage: ``python dse/rtl/fit.py [--quick] [--jobs N] [--out PATH]`` runs the calibration syntheses
+(calibrate.calibrate, needs yosys) and writes the fit, by default to dse/rtl/fit.json next to this
+script; ``--points FILE`` refits the ``inputs`` of an existing fit file instead (no yosys).
+
+Every coefficient is fitted by ``scipy.optimize.lsq_linear`` (method ``bvls``: an exact
+bounded least-squares solve, so a refit of the stored inputs reproduces the stored coefficients),
+each bounded to ``>= 0`` (all of them are costs: cells per MAC, per row, per group, fixed cells):
+
+- MAC array (zy_mac_array.v), per precision: ``q = per_mac * p_oc * p_ic + per_row * p_oc + fixed
+  + per_deep_bank * p_oc * p_ic * calibrate.deep_bank_extra(p_oc, p_ic)`` for q in lut, ff over the
+  ARRAY_POINTS; ``dsp = per_mac * macs`` and ``lutram_lut = per_mac * macs``;
+- stage-2 accumulate lane, requantiser (product as a multiply, "dsp"), stage-3 lane: one synthesis
+  each, ``q = fixed``;
+- requantiser with the product in the fabric: ``q = fixed + per_group * (groups - 1)`` over the
+  one-lane synthesis and the one serving calibrate.SELECT_GROUPS lanes.
+
+fit.json: ``yosys`` (version), ``script`` (the synthesis command of each point is in its input),
+``inputs`` (every synthesis point: block, bits, params, cells), ``coefficients``
+(bits -> model -> quantity -> term -> value), ``residuals`` (per point and quantity: measured,
+fitted, relative = |fitted - measured| / max(measured, 1); per model and quantity the max relative,
+and the overall max). dse/blocks.py reads its constants from the coefficients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import lsq_linear
+
+RTL_DIR = Path(__file__).resolve().parent
+FIT_JSON = RTL_DIR / "fit.json"
+QUANTITIES = ("lut", "ff", "dsp", "lutram_lut", "bram18")
+
+
+def _calibrate():
+    """calibrate.py by path (dse/rtl is not a package)."""
+    name = "zy_rtl_calibrate"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, RTL_DIR / "calibrate.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name]
+
+
+def nonneg_lsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """min ||a x - y|| subject to x >= 0 (scipy.optimize.lsq_linear, bounded-variable least squares)."""
+    a = np.asarray(a, dtype=float)
+    y = np.asarray(y, dtype=float)
+    res = lsq_linear(a, y, bounds=(0.0, np.inf), method="bvls", tol=1e-12)
+    if not res.success:
+        raise RuntimeError(f"lsq_linear did not converge: {res.message}")
+    return res.x
+
+
+def _array_row(params: dict) -> list[float]:
+    p_oc, p_ic = params["P_OC"], params["P_IC"]
+    macs = p_oc * p_ic
+    return [macs, p_oc, 1.0, macs * _calibrate().deep_bank_extra(p_oc, p_ic)]
+
+
+# model -> the calibrate.py blocks (point keys) it is fitted over, and per group of quantities its
+# terms and the design row of a point's params (the module docstring's equations)
+MODELS = {
+    "mac_array": {"blocks": ("array",), "fits": {
+        ("lut", "ff"): (("per_mac", "per_row", "fixed", "per_deep_bank"), _array_row),
+        ("dsp", "lutram_lut"): (("per_mac",), lambda p: [p["P_OC"] * p["P_IC"]])}},
+    "stage2_acc": {"blocks": ("stage2_acc",), "fits": {
+        ("lut", "ff", "dsp"): (("fixed",), lambda p: [1.0])}},
+    "stage2_requant_dsp": {"blocks": ("stage2_dsp",), "fits": {
+        ("lut", "ff", "dsp"): (("fixed",), lambda p: [1.0])}},
+    "stage2_requant_fabric": {"blocks": ("stage2_fabric", "stage2_fabric_select"), "fits": {
+        ("lut", "ff", "dsp"): (("fixed", "per_group"), lambda p: [1.0, p["GROUPS"] - 1.0])}},
+    "stage3_lane": {"blocks": ("stage3",), "fits": {
+        ("lut", "ff"): (("fixed",), lambda p: [1.0])}},
+}
+
+
+def relative_script(script: str) -> str:
+    """The yosys command with the Verilog path relative to the repository (dse/rtl/<file>.v)."""
+    return script.replace(str(RTL_DIR) + "/", "dse/rtl/")
+
+
+def inputs_from_calibration(res: dict) -> list[dict]:
+    """calibrate.calibrate() output -> the fit inputs: one record per synthesis point."""
+    out = []
+    for p in res["points"]:
+        block, bits = p["key"][0], int(p["key"][1])
+        out.append({"block": block, "bits": bits, "params": dict(p["params"]),
+                    "cells": {q: int(p[q]) for q in QUANTITIES}, "script": relative_script(p.get("script", ""))})
+    return sorted(out, key=lambda r: (-r["bits"], r["block"], sorted(r["params"].items())))
+
+
+def fit(inputs: list[dict]) -> tuple[dict, dict]:
+    """(coefficients, residuals) of the MODELS over the fit inputs."""
+    coefficients: dict = {}
+    per_point: list[dict] = []
+    max_rel: dict = {}
+    for bits in sorted({r["bits"] for r in inputs}, reverse=True):
+        coef_bits: dict = {}
+        for model, spec in MODELS.items():
+            pts = [r for r in inputs if r["bits"] == bits and r["block"] in spec["blocks"]]
+            if not pts:
+                continue
+            coef_model: dict = {}
+            for quantities, (terms, row) in spec["fits"].items():
+                a = np.array([row(r["params"]) for r in pts], dtype=float)
+                for q in quantities:
+                    y = np.array([r["cells"][q] for r in pts], dtype=float)
+                    x = nonneg_lsq(a, y)
+                    coef_model[q] = {t: float(v) for t, v in zip(terms, x)}
+                    pred = a @ x
+                    for r, f, m in zip(pts, pred, y):
+                        rel = abs(f - m) / max(m, 1.0)
+                        per_point.append({"model": model, "block": r["block"], "bits": bits, "params": r["params"],
+                                          "quantity": q, "measured": int(m), "fitted": float(f), "relative": float(rel)})
+                        key = f"{model}.{q}"
+                        max_rel[key] = max(max_rel.get(key, 0.0), float(rel))
+            coef_bits[model] = coef_model
+        coefficients[str(bits)] = coef_bits
+    residuals = {"points": per_point, "max_relative": max_rel,
+                 "max_relative_all": max(max_rel.values()) if max_rel else 0.0}
+    return coefficients, residuals
+
+
+def build(res: dict) -> dict:
+    """The fit.json document from a calibrate.calibrate() result."""
+    inputs = inputs_from_calibration(res)
+    coefficients, residuals = fit(inputs)
+    return {"yosys": res.get("yosys", ""),
+            "script": "read_verilog; chparam; synth_xilinx -family xc7 -top <top> -noiopad -noclkbuf; stat",
+            "cells": "lut: LUT1-6, INV, SRL16E, SRLC32E; lutram_lut: LUTs of the distributed RAMs "
+                     "(calibrate.LUTRAM_CELLS: RAM32M/RAM64M 4 each, ...); ff: FDRE/FDSE/FDCE/FDPE; "
+                     "dsp: DSP48E1; bram18: RAMB18E1 + 2 x RAMB36E1",
+            "inputs": inputs, "coefficients": coefficients, "residuals": residuals}
+
+
+def write(doc: dict, path: Path = FIT_JSON) -> Path:
+    path.write_text(json.dumps(doc, indent=1, sort_keys=False) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="16-bit only, three small arrays (calibrate --quick)")
+    ap.add_argument("--jobs", type=int, default=None, help="parallel yosys runs")
+    ap.add_argument("--out", type=Path, default=FIT_JSON, help="where to write the fit (default dse/rtl/fit.json)")
+    ap.add_argument("--points", type=Path, default=None, help="refit the inputs of this fit file (no yosys)")
+    args = ap.parse_args(argv)
+    if args.points is not None:
+        old = json.loads(args.points.read_text())
+        for r in old["inputs"]:
+            r["script"] = relative_script(r.get("script", ""))
+        coefficients, residuals = fit(old["inputs"])
+        doc = {**build({"yosys": old["yosys"], "points": []}), **{k: old[k] for k in ("yosys", "inputs")},
+               "coefficients": coefficients, "residuals": residuals}
+    else:
+        cal = _calibrate()
+        kwargs = {} if args.jobs is None else {"jobs": args.jobs}
+        doc = build(cal.calibrate(quick=args.quick, **kwargs))
+    write(doc, args.out)
+    for bits, models in doc["coefficients"].items():
+        print(f"-- {bits}-bit")
+        for model, qs in models.items():
+            print(f"{model:22s} " + "; ".join(f"{q}: " + " ".join(f"{t} {v:.3f}" for t, v in terms.items())
+                                              for q, terms in qs.items()))
+    print("max relative residual:", " ".join(f"{k} {v:.3f}" for k, v in doc["residuals"]["max_relative"].items()))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
