@@ -46,6 +46,7 @@ from .header import HEADER_NAME, render_header
 
 INCLUDE_DIR = HLS_DIR / "include"
 TOP_DIR = HLS_DIR / "top"
+SIM_DIR = HLS_DIR / "sim"  # simulation-only stand-ins for vendor headers
 TOP_SOURCES = ("yolo_accel.cpp", "csim_bridge.cpp")
 LIBRARY_NAME = "libzynqyolo_csim.so"
 
@@ -79,8 +80,20 @@ def ap_types_dir() -> Path:
     return first.parent
 
 
+def system_includes(ap_dir: Path) -> list[str]:
+    """g++ flags for the vendor-side headers: the ap_types folder, and hls/sim's stand-ins
+    (ap_axi_sdata.h) only where the ap_types folder lacks the vendor's own."""
+    flags = ["-isystem", str(ap_dir)]
+    for stand_in in sorted(SIM_DIR.glob("*.h")):
+        if not (ap_dir / stand_in.name).exists():
+            flags += ["-isystem", str(SIM_DIR)]
+            break
+    return flags
+
+
 def _sources() -> list[Path]:
-    files = sorted(INCLUDE_DIR.glob("*.h")) + sorted(TOP_DIR.glob("*.h")) + [TOP_DIR / s for s in TOP_SOURCES]
+    files = (sorted(INCLUDE_DIR.glob("*.h")) + sorted(TOP_DIR.glob("*.h")) + [TOP_DIR / s for s in TOP_SOURCES]
+             + sorted(SIM_DIR.glob("*.h")))
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise ZynqyoloError(f"HLS sources missing from the installation: {missing}")
@@ -144,7 +157,7 @@ def build_library(config: HwConfig, native: bool = True, log=lambda msg: None) -
     try:
         (tmp / HEADER_NAME).write_text(render_header(config))
         cmd = [cxx, *CXX_FLAGS, *FLAVOUR_FLAGS[native], f"-I{tmp}", f"-I{INCLUDE_DIR}", f"-I{TOP_DIR}",
-               "-isystem", str(ap_dir), *[str(TOP_DIR / s) for s in TOP_SOURCES], "-o", str(tmp / LIBRARY_NAME)]
+               *system_includes(ap_dir), *[str(TOP_DIR / s) for s in TOP_SOURCES], "-o", str(tmp / LIBRARY_NAME)]
         log(f"compiling the {'native' if native else 'ap_int'} C simulation of {config.name}")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         (tmp / "build.log").write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)

@@ -286,11 +286,13 @@ def _compile_tb(project: tcl.HlsProject, ap_dir: Path, exe: Path, cache: Path, o
     import hashlib
 
     r = project.root
-    flags = ["g++", "-std=c++14", opt, "-Wall", "-Wno-unknown-pragmas", "-isystem", str(ap_dir), f"-I{r}/build",
+    from zynqyolo.hls.csim import system_includes
+
+    flags = ["g++", "-std=c++14", opt, "-Wall", "-Wno-unknown-pragmas", *system_includes(ap_dir), f"-I{r}/build",
              f"-I{r}/src/include", f"-I{r}/src/top"]
     objects = []
     for src in (r / "tb" / tcl.TB_FILE, r / "src/top" / tcl.TOP_FILE):
-        key = hashlib.sha256(" ".join(flags[:3]).encode() + b"".join(
+        key = hashlib.sha256(" ".join(flags).encode() + b"".join(
             p.read_bytes() for p in sorted((r / "build").glob("*.h")) + sorted((r / "src").rglob("*.h")) + [src]))
         obj = cache / f"{key.hexdigest()[:16]}.o"
         if not obj.is_file():
@@ -302,8 +304,17 @@ def _compile_tb(project: tcl.HlsProject, ap_dir: Path, exe: Path, cache: Path, o
 
 
 @pytest.mark.csim
-@pytest.mark.parametrize("kind, passes", [("scalar", True), ("struct", True), ("no_tlast_end", False),
-                                          ("bad_word", False)])
+def test_testbench_refuses_a_top_without_tlast(tmp_path, mock_src, ap_types, object_cache):
+    """An output port of plain words (no TKEEP/TLAST, what a user struct becomes in Vitis HLS) does not compile."""
+    project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src("struct"),
+                                    vectors=[vectors.upsample_vector(DEFAULT)])
+    build = _compile_tb(project, ap_types, tmp_path / "tb", object_cache)
+    assert build.returncode != 0
+    assert "must carry TKEEP and TLAST" in build.stderr
+
+
+@pytest.mark.csim
+@pytest.mark.parametrize("kind, passes", [("scalar", True), ("no_tlast_end", False), ("bad_word", False)])
 def test_testbench_replays_vectors(tmp_path, mock_src, ap_types, object_cache, kind, passes):
     project = tcl.write_hls_project(DEFAULT, tmp_path / "prj", "vitis_hls", src_root=mock_src(kind),
                                     vectors=[vectors.upsample_vector(DEFAULT),

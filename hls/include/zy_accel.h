@@ -33,15 +33,15 @@ template <class C>
 void accel(hls::stream<axis_word_t<C> >& in, hls::stream<axis_word_t<C> >& wts, hls::stream<axis_word_t<C> >& out,
           const registers& r) {
 #pragma HLS DATAFLOW
-    hls::stream<pixel_t<C> > pix("pix");
+    chan<pixel_t<C> > pix("pix");
 #pragma HLS STREAM variable=pix depth=2
-    hls::stream<psum_t<C> > psum("psum");
+    chan<psum_t<C> > psum("psum");
 #pragma HLS STREAM variable=psum depth=2
-    hls::stream<param_t<C> > params("params");
+    chan<param_t<C> > params("params");
 #pragma HLS STREAM variable=params depth=2
-    hls::stream<pixel_t<C> > acc_out("acc_out");
+    chan<pixel_t<C> > acc_out("acc_out");
 #pragma HLS STREAM variable=acc_out depth=2
-    hls::stream<pixel_t<C> > s3_out("s3_out");
+    chan<pixel_t<C> > s3_out("s3_out");
 #pragma HLS STREAM variable=s3_out depth=2
 
     read_input_stream<C>(in, pix, r);

@@ -72,7 +72,7 @@ typename C::data_t requantize(const typename C::acc_t& acc_b, const typename C::
 }
 
 template <class C>
-void accumulate_bypass(hls::stream<psum_t<C> >& psum, hls::stream<pixel_t<C> >& out, const registers& r) {
+void accumulate_bypass(chan<psum_t<C> >& psum, chan<pixel_t<C> >& out, const registers& r) {
     const int pixels = fold_count<C>(r.in_channels_a) * r.height * r.width;
 ACC_BYPASS:
     for (int i = 0; i < pixels; i++) {
@@ -89,8 +89,8 @@ ACC_BYPASS:
 }
 
 template <class C>
-void accumulate_stage(hls::stream<psum_t<C> >& psum, hls::stream<param_t<C> >& params,
-                      hls::stream<pixel_t<C> >& out, const registers& r) {
+void accumulate_stage(chan<psum_t<C> >& psum, chan<param_t<C> >& params,
+                      chan<pixel_t<C> >& out, const registers& r) {
     static_assert(checks<C>::ok, "configuration checks");
     typedef typename C::acc_t acc_t;
     if (!r.conv_enable) {

@@ -22,6 +22,9 @@
 #define ZY_COMMON_H
 
 #include <hls_stream.h>
+#ifndef ZYNQYOLO_NATIVE_TYPES
+#include <ap_axi_sdata.h>
+#endif
 
 #include "zy_counters.h"
 #include "zynqyolo_config.h"
@@ -69,15 +72,28 @@ struct param_t {
     typename C::shift_t shift;
 };
 
-// An AXI4-Stream beat. Field names follow ap_axiu (data/keep/last) so that Vivado HLS packs the
-// struct as an AXI4-Stream interface with TDATA/TKEEP/TLAST; to use Xilinx's own type, replace
-// it by ap_axiu<bus_bits, 0, 0, 0> from ap_axi_sdata.h (same field names).
+// An AXI4-Stream beat with side channels: ap_axiu<bus_bits, 0, 0, 0> (UG1399 "AXI4-Stream
+// Interfaces with Side-Channels") gives the top's ports TDATA, TKEEP, TSTRB and TLAST. A user
+// struct would not: Vitis HLS packs it whole into TDATA, and AXI DMA's S2MM channel completes a
+// transfer only on TLAST (PG021). The native-types C simulation uses a struct with the same
+// member names (never synthesised).
+#ifdef ZYNQYOLO_NATIVE_TYPES
 template <class C>
 struct axis_word_t {
     typename C::word_t data;
     typename C::keep_t keep;
+    typename C::keep_t strb;
     typename C::last_t last;
 };
+#else
+template <class C>
+using axis_word_t = ap_axiu<C::bus_bits, 0, 0, 0>;
+#endif
+
+// Internal dataflow channels (one producer, one consumer). In synthesis and the sequential C
+// simulation an hls::stream, its depth set by a STREAM pragma where it is declared (zy_accel.h).
+template <class T>
+using chan = hls::stream<T>;
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }

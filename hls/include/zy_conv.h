@@ -90,7 +90,7 @@ struct line_writer {
 // Read the next input pixel of the band into the line buffer (row slot row % ksize) and the
 // newest-pixel register, and advance the raster position.
 template <class C>
-void read_pixel(hls::stream<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C::max_width][C::p_oc],
+void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C::max_width][C::p_oc],
                 pixel_t<C>& newest, line_writer& wr, int ksize, int width) {
 #pragma HLS INLINE
     newest = checked_read(pix);
@@ -139,7 +139,7 @@ void mac_step(typename C::acc_t acc[C::p_oc], const typename C::weight_t w[C::p_
 }
 
 template <class C>
-void conv_bypass(hls::stream<pixel_t<C> >& pix, hls::stream<psum_t<C> >& psum, const registers& r) {
+void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers& r) {
     const int pixels = fold_count<C>(r.in_channels_a) * r.height * r.width;
 CONV_BYPASS:
     for (int i = 0; i < pixels; i++) {
@@ -156,8 +156,8 @@ CONV_BYPASS:
 }
 
 template <class C>
-void conv_stage(hls::stream<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, hls::stream<param_t<C> >& params,
-                hls::stream<psum_t<C> >& psum, const registers& r) {
+void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<param_t<C> >& params,
+                chan<psum_t<C> >& psum, const registers& r) {
     static_assert(checks<C>::ok, "configuration checks");
     typedef typename C::data_t data_t;
     typedef typename C::acc_t acc_t;

@@ -61,7 +61,7 @@ typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift) {
 }
 
 template <class C>
-void pointwise_fold(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, int pixels, int groups, bool yolo,
+void pointwise_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int pixels, int groups, bool yolo,
                     const bool raw[C::p_oc], int shift) {
     const int SL = C::stage3_lanes;
     pixel_t<C> cur = pixel_t<C>(), res = pixel_t<C>();
@@ -105,7 +105,7 @@ inline void next_group(int& g, int& x, int& y, int groups, int last_x) {
 }
 
 template <class C>
-void maxpool2_fold(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, int h, int w, int groups) {
+void maxpool2_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width / 2 + 1][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
@@ -141,7 +141,7 @@ STAGE3:
 }
 
 template <class C>
-void maxpool1_fold(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, int h, int w, int groups) {
+void maxpool1_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
@@ -175,7 +175,7 @@ STAGE3:
 }
 
 template <class C>
-void upsample_fold(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, int h, int w, int groups) {
+void upsample_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
@@ -203,7 +203,7 @@ STAGE3:
 }
 
 template <class C>
-void stage3(hls::stream<pixel_t<C> >& in, hls::stream<pixel_t<C> >& out, const registers& r) {
+void stage3(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, const registers& r) {
     static_assert(checks<C>::ok, "configuration checks");
     const int SL = C::stage3_lanes;
     const int mode = r.stage3;

@@ -23,7 +23,7 @@ namespace zy {
 
 // Unpack `pixels` pixels of a fold with `lanes` lanes from the input stream.
 template <class C>
-void read_fold_pixels(hls::stream<axis_word_t<C> >& in, hls::stream<pixel_t<C> >& pix, int lanes, int pixels) {
+void read_fold_pixels(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, int lanes, int pixels) {
     const int words_per_pixel = lanes / C::lanes_per_word;
     const int words = pixels * words_per_pixel;
     pixel_t<C> px = pixel_t<C>();  // lanes >= `lanes` stay 0
@@ -50,7 +50,7 @@ CONV_READ:
 // The input stream of a call: for a conv call the band's input rows of every block (o, b, f)
 // (o, b, f) order; for a bypass call every fold of the tensor once.
 template <class C>
-void read_input_stream(hls::stream<axis_word_t<C> >& in, hls::stream<pixel_t<C> >& pix, const registers& r) {
+void read_input_stream(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, const registers& r) {
     if (!r.conv_enable) {
         const int folds = fold_count<C>(r.in_channels_a);
         for (int f = 0; f < folds; f++) {
@@ -71,7 +71,7 @@ void read_input_stream(hls::stream<axis_word_t<C> >& in, hls::stream<pixel_t<C> 
 
 // Stage-3 pixels -> output bus words (fold-major), last = 1 on the call's final word.
 template <class C>
-void write_output(hls::stream<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& out, const registers& r) {
+void write_output(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& out, const registers& r) {
     const int channels = r.out_channels;
     const int folds = r.out_folds;
     const out_shape shape = stage3_shape(r.stage3, r.pool_stride, r.height, r.width);
@@ -97,6 +97,7 @@ void write_output(hls::stream<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& o
                 set_lane<C>(beat.data, j, v);
             }
             beat.keep = -1;
+            beat.strb = -1;
             beat.last = (o == folds - 1 && i == words - 1) ? 1 : 0;
             out.write(beat);
             wi = wi == words_per_pixel - 1 ? 0 : wi + 1;

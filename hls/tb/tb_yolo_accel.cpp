@@ -10,10 +10,11 @@
 //   void yolo_accel(hls::stream<I>& in, hls::stream<P>& wts, hls::stream<O>& out, <one argument
 //                   per register field, in HwConfig.register_fields() order>);
 //   void yolo_accel(hls::stream<I>& in, hls::stream<P>& wts, hls::stream<O>& out, zy::registers regs);
-// A stream element is either a plain ap_uint<bus_bits> or an AXI4-Stream struct with a `data`
-// member and optional `keep`, `strb` and `last` members. With `last`, the input words carry
-// TLAST on the last word of the call (what one DMA transfer gives) and the output must carry it
-// on its last word only (AXI DMA S2MM ends a transfer on TLAST).
+// An input stream element is either a plain ap_uint<bus_bits> or an AXI4-Stream struct with a
+// `data` member and optional `keep`, `strb` and `last` members; with `last`, the input words carry
+// TLAST on the last word of the call (what one DMA transfer gives). The output element must have
+// `keep` and `last` (ap_axiu / hls::axis: Vitis HLS gives a user struct no side channels) and
+// carry TLAST on its last word only: AXI DMA S2MM completes a transfer only on TLAST (PG021).
 //
 // What breaks: a vectors file made for another design point is refused (ZYNQYOLO_HW_HASH); a
 // top with another argument list fails to compile with a static_assert naming the expected form.
@@ -116,6 +117,9 @@ void invoke(void (*top)(hls::stream<I>&, hls::stream<P>&, hls::stream<O>&, S), h
 
 template <typename I, typename P, typename O, typename... R>
 int run_call(void (*top)(hls::stream<I>&, hls::stream<P>&, hls::stream<O>&, R...), const Call& c) {
+    static_assert(has_keep<O>::value && has_last<O>::value,
+                  "the top's output stream must carry TKEEP and TLAST (ap_axiu<bus_bits, 0, 0, 0> or hls::axis): "
+                  "AXI DMA S2MM completes a transfer only on TLAST");
     hls::stream<I> in;
     hls::stream<P> wts;
     hls::stream<O> out;
