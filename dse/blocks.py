@@ -58,8 +58,10 @@ Conventions and the rules this file applies everywhere:
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, fields
+from pathlib import Path
 
 from .hwconfig import ACC_BITS, HwConfig
 from .packing import PARAM_ENTRY_BYTES
@@ -87,35 +89,44 @@ PLATFORM_FF = 46_700 - REF_CONV_IP_FF  # 11,900
 # reference-model.md "Resources": 27 BRAM18 for the two AXI DMAs' FIFOs (same IP, same family).
 DMA_FIFO_BRAM18 = 27
 # --- MAC array and stage-2/3 lanes: measured by synthesis of our own RTL models -----------------
-# Yosys 0.23 (git sha1 7ce5011c24b) synth_xilinx -family xc7 -noiopad -noclkbuf; the scripts,
-# the cell-to-resource rules and the fits are dse/rtl/calibrate.py (re-run it to reproduce;
-# tests/test_dse_rtl.py checks these numbers against a fresh synthesis).
-# dse/rtl/zy_mac_array.v, fitted over p_oc x p_ic in {8x4, 16x4, 24x4, 8x8, 16x8, 24x8, 16x16} at
-# 16 and 8 bits: lut/ff = per_mac * p_oc * p_ic + per_row * p_oc + fixed (max residual 9 % LUT,
-# 2 % FF); the weight banks' LUTRAM is left to the memory rule (WeightBuffer; yosys's RAM64M count
-# matches the rule for banks of <= 64 words), the deep-bank read-mux term of the fit is dropped
-# because the rule puts deeper banks in BRAM. DSP48E1: exactly 1 per MAC at both precisions.
-MAC_ARRAY_FIT = {  # bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed)
-    16: (1.96, 100.5, 220.0, 17.38, 38.9, 176.0),
-    8: (1.08, 100.5, 134.0, 8.84, 42.7, 101.0),
-}
-# dse/rtl/zy_stage2_acc.v, one accumulate lane (p_oc of them): the tile add and the held sum; 48-bit,
-# the same at both precisions (LUT, FF).
-STAGE2_ACC_LANE = (98, 97)
-# dse/rtl/zy_stage2_requant.v, one requantiser (requant_lanes of them) serving one lane, per precision and
-# leaky flavour (LUT, FF, DSP48E1): "dsp" = the product written as a multiply (yosys splits 48 x 17
-# bits over 3 DSP48E1; 2 is the UG479 minimum, which Vivado may reach), "fabric" = shift-adds (3 x
-# 64-bit adders more). The 64-bit variable round-half-up shift (barrel shifter) is most of it.
-STAGE2_REQUANT = {  # bits -> impl -> (lut, ff, dsp)
-    16: {"dsp": (676, 368, 3), "fabric": (826, 524, 0)},
-    8: {"dsp": (666, 360, 3), "fabric": (845, 516, 0)},
-}
-# The same requantiser serving calibrate.SELECT_GROUPS = 4 lanes in turn (fabric): 928 / 936 LUT at
-# 16 / 8 bits, FF unchanged; its selects of the lane's sum, bias and shift cost (928 - 826) / 3 and
-# (936 - 845) / 3 LUT per extra group (p_oc / requant_lanes groups).
-STAGE2_SELECT_LUT_PER_GROUP = {16: 34.0, 8: 30.3}
-# dse/rtl/zy_stage3_lane.v (max-pool compares, sigmoid index shift/clamp, output select), per lane.
-STAGE3_LANE = {16: (303, 77), 8: (193, 45)}  # bits -> (lut, ff)
+# dse/rtl/fit.json, written by dse/rtl/fit.py (scipy lsq_linear, non-negative) from Yosys 0.23
+# syntheses of dse/rtl/*.v (synth_xilinx -family xc7 -noiopad -noclkbuf; the scripts, the
+# cell-to-resource rules and the points are in the file; re-run dse/rtl/calibrate.py). The circuits
+# are simulated bit for bit against model.fixed by the rtl tier (tests/test_rtl_*.py, cocotb and
+# Icarus); tests/test_rtl_fit.py re-fits the stored points, tests/test_dse_rtl.py re-synthesises.
+# - MAC array (zy_mac_array.v) over p_oc x p_ic in {8x4, 16x4, 24x4, 8x8, 16x8, 24x8, 16x16} at 16
+#   and 8 bits: lut/ff = per_mac * p_oc * p_ic + per_row * p_oc + fixed (max residual 9 % LUT, 2 %
+#   FF); the weight banks' LUTRAM is left to the memory rule (WeightBuffer), the deep-bank read-mux
+#   term of the fit is dropped because the rule puts deeper banks in BRAM. DSP48E1: 1 per MAC.
+# - one stage-2 accumulate lane (zy_stage2_acc.v, p_oc of them): the tile add and the held sum.
+# - one requantiser (zy_stage2_requant.v, requant_lanes of them) per precision and leaky flavour:
+#   "dsp" = the product written as a multiply (yosys splits 48 x 17 bits over 3 DSP48E1; 2 is the
+#   UG479 minimum), "fabric" = shift-adds. The 64-bit variable round-half-up shift is most of it.
+#   Its select of the lane's sum, bias and shift costs per_group LUTs per extra group (p_oc /
+#   requant_lanes groups; fitted from a second synthesis serving 4 lanes).
+# - one stage-3 lane (zy_stage3_lane.v: max-pool compares, sigmoid index shift/clamp, select).
+RTL_FIT_JSON = Path(__file__).resolve().parent / "rtl" / "fit.json"
+
+
+def load_rtl_fit(path: Path = RTL_FIT_JSON):
+    """(MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE) from fit.json."""
+    coef = json.loads(path.read_text())["coefficients"]
+    mac, requant, select, stage3 = {}, {}, {}, {}
+    for key, c in coef.items():
+        bits = int(key)
+        m = c["mac_array"]
+        mac[bits] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
+        requant[bits] = {impl: tuple(round(c[f"stage2_requant_{impl}"][q]["fixed"]) for q in ("lut", "ff", "dsp"))
+                         for impl in ("dsp", "fabric")}
+        select[bits] = c["stage2_requant_fabric"]["lut"]["per_group"]
+        stage3[bits] = tuple(round(c["stage3_lane"][q]["fixed"]) for q in ("lut", "ff"))
+    acc = coef["16"]["stage2_acc"]
+    return mac, (round(acc["lut"]["fixed"]), round(acc["ff"]["fixed"])), requant, select, stage3
+
+
+# bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed); (LUT, FF);
+# bits -> impl -> (lut, ff, dsp); bits -> LUT per extra group; bits -> (lut, ff)
+MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE = load_rtl_fit()
 # Margins from our hand RTL to what the HLS tool builds, placed by Vivado (judgement, not measured):
 # the MAC-array RTL leaves out the weight loader's lane demux and counters, the line-buffer
 # addressing and the loop control of conv_stage, and HLS pipelines conservatively: x1.5 on its
@@ -182,9 +193,14 @@ def lutram_luts(depth: int, width: int) -> int:
     return math.ceil(depth / 64) * math.ceil(width / RAM64M_BITS) * LUTS_PER_RAMXM
 
 
+def storage_impl(depth: int) -> str:
+    """The memory rule as a BIND_STORAGE implementation: ``lutram`` up to LUTRAM_MAX_DEPTH words, else ``bram``."""
+    return "lutram" if depth <= LUTRAM_MAX_DEPTH else "bram"
+
+
 def memory(depth: int, width: int, banks: int = 1) -> Resources:
     """``banks`` identical memories of ``depth`` x ``width`` bits, placed by the module's rule."""
-    if depth <= LUTRAM_MAX_DEPTH:
+    if storage_impl(depth) == "lutram":
         return Resources(lut=banks * lutram_luts(depth, width))
     return Resources(bram18=banks * bram18_blocks(depth, width))
 
@@ -276,9 +292,12 @@ class LineBuffer:
     """
 
     @staticmethod
+    def depth(cfg: HwConfig) -> int:
+        return 3 * cfg.max_width  # max_ksize rows (zy_common.h checks max_ksize == 3)
+
+    @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        words = 3 * cfg.max_width  # max_ksize rows (zy_common.h checks max_ksize == 3)
-        return memory(words, cfg.p_oc * cfg.bits) + Resources(ff=cfg.p_oc * cfg.bits)
+        return memory(LineBuffer.depth(cfg), cfg.p_oc * cfg.bits) + Resources(ff=cfg.p_oc * cfg.bits)
 
     @staticmethod
     def fill_pixels(band: int, band_rows: int, height: int, width: int, ksize: int, out_pixels: int) -> int:
@@ -292,8 +311,14 @@ class LineBuffer:
 
 # ================================================================ stage 1: weight double buffer ====
 class WeightBuffer:
-    """``wbuf[2][9 * p_oc/p_ic][p_oc][p_ic]``, the last two dimensions partitioned: p_oc * p_ic
-    memories of 2 * 9 * (p_oc/p_ic) words of ``bits``.
+    """``wbuf[WPS][2 * SLICES]`` of bus words (zy_conv.h), the first dimension partitioned: WPS =
+    p_oc * p_ic / lanes_per_word memories (one per word of a (tap, sub-fold) slice) of 2 * 9 *
+    (p_oc/p_ic) bus words each, one write port (the loader) and one read port (the MAC array).
+
+    The loader writes one word per cycle into the bank a wrapping counter selects: the write data
+    fans out to every bank, only the write enable is decoded, one equality compare of the
+    log2(WPS)-bit counter per bank (one LUT6 for up to 6 bits, UG474 "CLB overview"); the MAC
+    array reads every bank at one address, so no read mux.
 
     A block's weights are ``k^2 * S * p_oc * p_ic / lanes_per_word`` words. The next block's words
     load one per CONV_MAC iteration; the first block's, and whatever does not fit under the
@@ -301,9 +326,19 @@ class WeightBuffer:
     """
 
     @staticmethod
+    def banks(cfg: HwConfig) -> int:
+        return cfg.macs // cfg.lanes_per_word
+
+    @staticmethod
+    def depth(cfg: HwConfig) -> int:
+        return 2 * 9 * cfg.subfolds
+
+    @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        depth = 2 * 9 * cfg.subfolds
-        return memory(depth, cfg.bits, banks=cfg.macs)
+        banks = WeightBuffer.banks(cfg)
+        select_bits = max(1, math.ceil(math.log2(banks)))
+        write_enable = Resources(lut=banks * ceil_div(select_bits, 6))
+        return memory(WeightBuffer.depth(cfg), cfg.bus_bits, banks=banks) + write_enable
 
     @staticmethod
     def words(cfg: HwConfig, p_ic: int, lanes: int, ksize: int) -> int:
@@ -350,14 +385,25 @@ class Stage3:
     """
 
     @staticmethod
+    def row_buffer_depths(cfg: HwConfig) -> dict[str, int]:
+        """Words per bank of each row buffer (``stage3_lanes`` banks, lanes cyclic)."""
+        per_bank = cfg.p_oc // cfg.stage3_lanes
+        return {"POOL2": (cfg.max_width // 2 + 1) * per_bank, "POOL1": cfg.max_width * per_bank,
+                "UPSAMPLE": cfg.max_width * per_bank}
+
+    @staticmethod
+    def sigmoid_copies(cfg: HwConfig) -> int:
+        """Dual-port copies of the sigmoid ROM: one per two lanes."""
+        return ceil_div(cfg.stage3_lanes, 2)
+
+    @staticmethod
     def resources(cfg: HwConfig, sigmoid_entries: int) -> Resources:
         sl = cfg.stage3_lanes
-        per_bank = cfg.p_oc // sl
-        pool2 = memory((cfg.max_width // 2 + 1) * per_bank, cfg.bits, banks=sl)
-        pool1 = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
-        upsample = memory(cfg.max_width * per_bank, cfg.bits, banks=sl)
-        rom = memory(sigmoid_entries, cfg.bits, banks=ceil_div(sl, 2))
-        return pool2 + pool1 + upsample + rom + stage3_lanes(sl, cfg.bits)
+        rows = Resources()
+        for depth in Stage3.row_buffer_depths(cfg).values():
+            rows = rows + memory(depth, cfg.bits, banks=sl)
+        rom = memory(sigmoid_entries, cfg.bits, banks=Stage3.sigmoid_copies(cfg))
+        return rows + rom + stage3_lanes(sl, cfg.bits)
 
     @staticmethod
     def slots(mode: int, pool_stride: int, height: int, width: int) -> int:
@@ -427,6 +473,14 @@ def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = 
         "stream_io_dma": StreamIO.resources(cfg),
         "control": Control.resources(cfg),
     }
+
+
+def storage_plan(cfg: HwConfig, sigmoid_entries: int) -> dict[str, str]:
+    """The BIND_STORAGE implementation of every kernel array, by the memory rule the resource
+    functions above charge (the generated header's ZY_IMPL_<NAME>, zynqyolo.hls.header)."""
+    depths = {"WEIGHTS": WeightBuffer.depth(cfg), "LINE": LineBuffer.depth(cfg), "TILE": cfg.tile_pixels,
+              "BIAS": cfg.folds(cfg.max_out_channels), **Stage3.row_buffer_depths(cfg), "SIGMOID": sigmoid_entries}
+    return {name: storage_impl(depth) for name, depth in depths.items()}
 
 
 def total_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from zynqyolo.atomic import write_text_atomic
+from zynqyolo.dse.blocks import Stage3, storage_plan
 from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
@@ -125,10 +126,20 @@ struct registers {{
 {reg_struct}
 }};
 
+// Memory implementation of each kernel array (BIND_STORAGE impl), chosen by the design point's
+// memory rule (dse.blocks.storage_plan).
+{storage_impls}
+
 // Sigmoid table of the {bits}-bit design (model.fixed.sigmoid_lut({bits})): entry k holds
 // sigmoid(k / 2**{sig_in_frac}) as an unsigned code with {sig_out_frac} fractional bits.
-static const config::code_t SIGMOID_TABLE[{sig_entries}] = {{
+#define ZY_SIGMOID_VALUES \\
 {table}
+
+// One copy per two stage-3 lanes (a dual-port ROM each, dse.blocks.Stage3.sigmoid_copies): the
+// stage3_lanes lookups of a cycle never share a port.
+static const int SIGMOID_COPIES = {sig_copies};
+static const config::code_t SIGMOID_ROM[{sig_copies}][{sig_entries}] = {{
+{rom_rows}
 }};
 
 }}  // namespace zy
@@ -138,10 +149,11 @@ static const config::code_t SIGMOID_TABLE[{sig_entries}] = {{
 
 
 def _table_text(values, per_line: int = 16) -> str:
+    """The values as the lines of a macro body (each line but the last continued)."""
     rows = []
     for i in range(0, len(values), per_line):
-        rows.append("    " + ", ".join(str(int(v)) for v in values[i:i + per_line]) + ",")
-    return "\n".join(rows)
+        rows.append("    " + ", ".join(str(int(v)) for v in values[i:i + per_line]))
+    return ", \\\n".join(rows)
 
 
 def render_header(cfg: HwConfig) -> str:
@@ -185,6 +197,10 @@ def render_header(cfg: HwConfig) -> str:
         ap_reg_types="\n".join(ctype(n, w, False) for n, w in fields.items()),
         reg_struct="\n".join(f"    reg_{n}_t {n};" for n in fields),
         table=_table_text(table),
+        sig_copies=Stage3.sigmoid_copies(cfg),
+        rom_rows=",\n".join("    {ZY_SIGMOID_VALUES}" for _ in range(Stage3.sigmoid_copies(cfg))),
+        storage_impls="\n".join(f"#define ZY_IMPL_{name} {impl}"
+                                 for name, impl in storage_plan(cfg, lut.entries).items()),
     )
     head, rest = body.split("{content_hash}\n", 1)
     digest = hashlib.sha256(rest.encode()).hexdigest()

@@ -31,10 +31,11 @@ def test_header_carries_the_design_point(cfg):
 @pytest.mark.parametrize("bits", [16, 8])
 def test_header_sigmoid_table_is_the_model_table(bits):
     text = render_header(HwConfig(bits=bits, p_oc=24, p_ic=8))
-    body = re.search(r"SIGMOID_TABLE\[(\d+)\] = \{(.*?)\};", text, re.S)
-    values = np.array([int(v) for v in body.group(2).replace("\n", " ").split(",") if v.strip()])
-    assert int(body.group(1)) == values.size
+    body = re.search(r"#define ZY_SIGMOID_VALUES \\\n(.*?)\n\n", text, re.S).group(1)
+    values = np.array([int(v) for v in body.replace("\\", " ").split(",")])
     assert np.array_equal(values, sigmoid_lut(bits).table())
+    entries = int(re.search(r"SIGMOID_ROM\[\d+\]\[(\d+)\]", text).group(1))
+    assert entries == values.size
 
 
 def test_header_content_hash_line(tmp_path):

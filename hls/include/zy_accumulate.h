@@ -103,8 +103,10 @@ void accumulate_stage(chan<psum_t<C> >& psum, chan<param_t<C> >& params,
     const int RL = C::requant_lanes;
     acc_t bias[C::max_out_folds][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=bias dim=2 complete
+    ZY_BIND_STORAGE(bias, ram_s2p, ZY_IMPL_BIAS)
     typename C::shift_t shift[C::max_out_folds][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=shift dim=2 complete
+    ZY_BIND_STORAGE(shift, ram_s2p, ZY_IMPL_BIAS)
     int bo = 0, bl = 0;
 BIAS_LOAD:
     for (int i = 0; i < out_folds * C::p_oc; i++) {
@@ -123,22 +125,23 @@ BIAS_LOAD:
 
     acc_t tile[C::tile_pixels][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=tile dim=2 complete
-    const int in_folds = in_fold_count<C>(r.in_channels_a, r.in_channels_b);
+    ZY_BIND_STORAGE(tile, ram_s2p, ZY_IMPL_TILE)
+    const int in_folds = fold_count<C>(r.in_channels_a) + fold_count<C>(r.in_channels_b);
     const int w_img = r.width;
     const int h_img = r.height;
-    for (int o = 0; o < out_folds; o++) {
+    int o = 0;
+    for (fold_cursor c = first_fold<C>(r.out_channels); c.left > 0; next_fold<C>(c)) {
         // requantiser groups of this output fold: its real lanes, requant_lanes at a time
-        const int groups = (fold_lanes<C>(r.out_channels, o) + RL - 1) / RL;
+        const int groups = (c.lanes + RL - 1) / RL;
+        int row0 = 0;
         for (int b = 0; b < (int)r.bands; b++) {
-            const int row0 = b * r.band_rows;
-            const int pixels = (imin(h_img, row0 + r.band_rows) - row0) * w_img;
-            const int iters = (in_folds - 1) * pixels + pixels * groups;
-            int f = 0, p = 0, g = 0;
+            const int rows = imin(h_img, row0 + (int)r.band_rows) - row0;
+            int f = 0, g = 0, p = 0, x = 0, y = 0;  // pixel p = (y, x) of the band
             acc_t sums[C::p_oc];  // the last fold's sums of the pixel being requantised
 #pragma HLS ARRAY_PARTITION variable=sums complete
             pixel_t<C> px = pixel_t<C>();  // lanes beyond groups * RL stay 0
         ACC:
-            for (int i = 0; i < iters; i++) {
+            for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=tile inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=173056
@@ -164,19 +167,31 @@ BIAS_LOAD:
                     }
                     if (g == groups - 1) out.write(px);
                 }
+                const bool band_pixel_last = x == w_img - 1 && y == rows - 1;
+                done = last && g == groups - 1 && band_pixel_last;
                 if (last && g < groups - 1) {
                     g++;
                 } else {
                     g = 0;
-                    if (p == pixels - 1) {
+                    if (band_pixel_last) {
                         p = 0;
+                        x = 0;
+                        y = 0;
                         f++;
                     } else {
                         p++;
+                        if (x == w_img - 1) {
+                            x = 0;
+                            y++;
+                        } else {
+                            x++;
+                        }
                     }
                 }
             }
+            row0 += r.band_rows;
         }
+        o++;
     }
 }
 

@@ -29,6 +29,14 @@
 #include "zy_counters.h"
 #include "zynqyolo_config.h"
 
+// Pragmas whose arguments come from the generated header (UG1399 "Using #define with Pragma
+// Directives": one level of macro hierarchy lets the arguments expand). ZY_BIND_STORAGE(var,
+// type, impl) binds an array to a memory type and implementation (BIND_STORAGE); the impl of each
+// array is chosen by the design point (dse.blocks.storage_plan, ZY_IMPL_* in zynqyolo_config.h).
+#define ZY_PRAGMA_SUB(x) _Pragma(#x)
+#define ZY_PRAGMA(x) ZY_PRAGMA_SUB(x)
+#define ZY_BIND_STORAGE(v, t, i) ZY_PRAGMA(HLS BIND_STORAGE variable=v type=t impl=i)
+
 namespace zy {
 
 template <class C>
@@ -103,49 +111,98 @@ int fold_count(int channels) {
     return (channels + C::p_oc - 1) / C::p_oc;
 }
 
-// Lanes of fold f of a tensor with `channels` channels (HwConfig.fold_lanes).
+// Bus words of one pixel of a tensor with `channels` channels, all folds together.
 template <class C>
-int fold_lanes(int channels, int f) {
-    const int padded = (channels + C::lanes_per_word - 1) / C::lanes_per_word * C::lanes_per_word;
-    return imin(C::p_oc, padded - f * C::p_oc);
+int words_of(int channels) {
+    return (channels + C::lanes_per_word - 1) / C::lanes_per_word;
 }
 
-// Lanes of input fold f of a route input: segment A's folds, then segment B's folds.
-template <class C>
-int in_fold_lanes(int channels_a, int channels_b, int f) {
-    const int folds_a = fold_count<C>(channels_a);
-    return f < folds_a ? fold_lanes<C>(channels_a, f) : fold_lanes<C>(channels_b, f - folds_a);
-}
-
-template <class C>
-int in_fold_count(int channels_a, int channels_b) {
-    return fold_count<C>(channels_a) + fold_count<C>(channels_b);
-}
-
-// Geometry of one block (o, b, f).
-struct block_geom {
-    int f;            // input fold
-    int row0, row1;   // output rows [row0, row1) of the band
-    int read0, read1; // input rows streamed for the band, [read0, read1)
-    int lanes;        // lanes of input fold f
-    int subfolds;     // S_f = ceil(lanes / p_ic)
+// The folds of a tensor with `channels` channels in order: fold f has min(p_oc, left) lanes,
+// `left` counting down from the channels rounded up to whole bus words (HwConfig.fold_lanes).
+struct fold_cursor {
+    int left;
+    int lanes;
 };
 
 template <class C>
-block_geom make_block(const registers& r, int b, int f) {
-    block_geom g;
-    const int k = r.ksize;
-    const int pad = k / 2;
-    const int h = r.height;
-    g.f = f;
-    g.row0 = b * r.band_rows;
-    g.row1 = imin(h, g.row0 + r.band_rows);
-    g.read0 = imax(0, g.row0 - pad);
-    g.read1 = imin(h, g.row1 + pad);
-    g.lanes = in_fold_lanes<C>(r.in_channels_a, r.in_channels_b, f);
-    g.subfolds = (g.lanes + C::p_ic - 1) / C::p_ic;
-    return g;
+fold_cursor first_fold(int channels) {
+    fold_cursor c;
+    c.left = words_of<C>(channels) * C::lanes_per_word;
+    c.lanes = imin(C::p_oc, c.left);
+    return c;
 }
+
+template <class C>
+void next_fold(fold_cursor& c) {
+    c.left -= C::p_oc;
+    c.lanes = imin(C::p_oc, c.left);
+}
+
+// The blocks (o, b, f) of a conv call in order: out fold o, band b, input fold f (route inputs:
+// segment A's folds, then segment B's). Everything is advanced incrementally (adds and compares,
+// no run-time multiply or divide): the band's output rows [row0, row1), the input rows streamed
+// for it [read0, read1) (the band plus the halo, clipped), the lanes of input fold f and its
+// sub-folds S = ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
+template <class C>
+struct block_walker {
+    int h, band_rows, pad, folds_a, in_folds, bands, out_folds;
+    int padded_a, padded_b;  // channels of segments A and B rounded up to whole bus words
+    int o, b, f;
+    int row0, row1, read0, read1;
+    int left;  // lanes of the current segment from fold f on
+    int lanes, subfolds;
+
+    void start(const registers& r) {
+        h = r.height;
+        band_rows = r.band_rows;
+        pad = r.ksize == 3 ? 1 : 0;
+        bands = r.bands;
+        out_folds = r.out_folds;
+        folds_a = fold_count<C>(r.in_channels_a);
+        in_folds = folds_a + fold_count<C>(r.in_channels_b);
+        padded_a = words_of<C>(r.in_channels_a) * C::lanes_per_word;
+        padded_b = words_of<C>(r.in_channels_b) * C::lanes_per_word;
+        o = 0;
+        b = 0;
+        row0 = 0;
+        start_fold0();
+    }
+
+    bool last() const { return o == out_folds - 1 && b == bands - 1 && f == in_folds - 1; }
+
+    void next() {
+        if (f + 1 < in_folds) {
+            f++;
+            left = f == folds_a ? padded_b : left - C::p_oc;
+            set_lanes();
+            return;
+        }
+        if (b + 1 < bands) {
+            b++;
+            row0 += band_rows;
+        } else {
+            b = 0;
+            row0 = 0;
+            o++;
+        }
+        start_fold0();
+    }
+
+  private:
+    void start_fold0() {
+        f = 0;
+        left = padded_a;
+        row1 = imin(h, row0 + band_rows);
+        read0 = imax(0, row0 - pad);
+        read1 = imin(h, row1 + pad);
+        set_lanes();
+    }
+
+    void set_lanes() {
+        lanes = imin(C::p_oc, left);
+        subfolds = (lanes + C::p_ic - 1) / C::p_ic;
+    }
+};
 
 // Output geometry of stage 3 for an h x w conv output.
 struct out_shape {
@@ -155,9 +212,9 @@ struct out_shape {
 
 inline out_shape stage3_shape(int mode, int stride, int h, int w) {
     out_shape s;
-    if (mode == STAGE3_MAXPOOL) {  // max-pool 2x2, darknet padding: (h + 1 - 2) / stride + 1
-        s.height = (h - 1) / stride + 1;
-        s.width = (w - 1) / stride + 1;
+    if (mode == STAGE3_MAXPOOL) {  // max-pool 2x2, darknet padding: (h + 1 - 2) / stride + 1, stride 1 or 2
+        s.height = (stride == 2 ? (h - 1) >> 1 : h - 1) + 1;
+        s.width = (stride == 2 ? (w - 1) >> 1 : w - 1) + 1;
     } else if (mode == STAGE3_UPSAMPLE) {  // upsample x2
         s.height = 2 * h;
         s.width = 2 * w;

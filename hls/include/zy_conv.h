@@ -3,30 +3,41 @@
 // Design note
 // - Dataflow process between read_input_stream (pixels of one input fold at a time) and stage 2
 //   (exact partial sums). A call is a sequence of blocks (o, b, f): out fold o, band b of
-//   band_rows output rows, input fold f (make_block in zy_common.h gives their geometry; the
-//   input stream, this stage, stage 2 and the parameter stream all follow this order).
+//   band_rows output rows, input fold f (block_walker in zy_common.h; the input stream, this
+//   stage, stage 2 and the parameter stream all follow this order).
 // - MAC array p_oc x p_ic at II 1. The pipelined loop CONV_MAC iterates (output pixel, tap t,
 //   sub-fold s), t = ky * ksize + kx, s over S_f = ceil(L_f / p_ic) groups of p_ic input lanes:
 //   a 3x3 block takes pixels * 9 * S_f cycles, a 1x1 block pixels * S_f (native 1x1, no 3x3
 //   padding). Each iteration multiplies one tap of p_ic input lanes by the p_oc x p_ic weight
-//   slice [t][s] and adds into p_oc exact accumulators; after the last (t, s) of a pixel the
-//   p_oc partial sums go to stage 2.
-// - Line buffer: ksize rows x max_width pixels x p_oc lanes, row r in slot r % ksize. Reads run
-//   ahead of the window exactly as far as needed: before output pixel (y, x) the buffer holds
-//   input up to (min(y + pad, last row), min(x + pad, width - 1)) in raster order. The prefill
-//   (loop LINE_FILL) brings the first pixel's window; inside CONV_MAC at most one pixel is read
-//   per iteration, in the first two taps of a pixel (at most 1 + pad new pixels are needed per
-//   output pixel), so a new pixel lands in the row of the window that is read last (ky = 2) and
-//   overwrites only the row above the window. Zero padding outside the image is a mux, the
-//   stream carries only real rows. The buffer is reshaped so one address holds a whole pixel
-//   (one write per pixel, one read per tap). The pixel read last is also kept in a register
-//   and taps at its position read the register: a 1x1 conv never reads the buffer, and a 3x3
-//   tap reads a buffer address at least 6 iterations after it was written, which is what
-//   DEPENDENCE inter false on the buffer declares.
-// - Weights: double buffer [2][ksize^2 * S_max][p_oc][p_ic], the last two dims fully
-//   partitioned. Block n computes from buffer n & 1 while the next block's words are loaded
-//   into the other one, one word per CONV_MAC iteration; words that do not fit under the
-//   compute (tiny images) load after it (loop WEIGHT_LOAD, which also loads the first block).
+//   slice (t, s) and adds into p_oc exact accumulators; after the last (t, s) of a pixel the
+//   p_oc partial sums go to stage 2. The loop runs until its last (y, x, t, s): no trip count
+//   product is computed.
+// - Index arithmetic: counters, compares and adds only. The line-buffer slot of a row is a ring
+//   counter relative to the block's first streamed row (each block refills the buffer), the
+//   weight slice is a running address, the sub-fold's p_ic lanes are a one-hot select of the
+//   pixel word. No run-time division, modulo or multiply in any loop.
+// - Line buffer: ksize rows x max_width pixels x p_oc lanes, reshaped so one address holds a
+//   whole pixel (one write per pixel, one read per tap). Reads run ahead of the window exactly
+//   as far as needed: before output pixel (y, x) the buffer holds input up to (min(y + pad,
+//   last row), min(x + pad, width - 1)) in raster order. The prefill (loop LINE_FILL) brings the
+//   first pixel's window; inside CONV_MAC at most one pixel is read per iteration, in the first
+//   two taps of a pixel (at most 1 + pad new pixels are needed per output pixel), so a new pixel
+//   lands in the row of the window that is read last (ky = 2) and overwrites only the row above
+//   the window. Zero padding outside the image is a mux, the stream carries only real rows. The
+//   pixel read last is also kept in a register and taps at its position read the register: a
+//   1x1 conv never reads the buffer, and a 3x3 tap reads a buffer address at least 6 iterations
+//   after it was written, which is what DEPENDENCE inter false on the buffer declares.
+// - Weights: a double buffer of packed bus words, WPS = p_oc * p_ic / lanes_per_word banks
+//   (completely partitioned), each 2 * SLICES words deep: word j of slice (t, s) of half h is
+//   bank j, address h * SLICES + t * S + s. The loader stores one word per cycle, into the bank
+//   of a wrapping counter at a running address (a WPS-way write demux, one store port per bank);
+//   CONV_MAC reads all banks at one address per cycle. Block n computes from half n & 1 while the
+//   next block's words go into the other half, one word per CONV_MAC iteration; words that do not
+//   fit under the compute (tiny images) load after it (loop WEIGHT_LOAD, which also loads the
+//   first block). DEPENDENCE inter/intra false on the buffer: within a block the loader writes
+//   only the half the MAC array does not read, and a half is read only after the loader has
+//   finished it (the leftover WEIGHT_LOAD of the previous block completes before the next block
+//   starts). The banks are bound by the design point (ZY_IMPL_WEIGHTS, usually LUTRAM).
 // - Parameter stream `wts`: first out_folds * p_oc preamble entries (bias, shift), forwarded to
 //   stage 2 (loop PREAMBLE); then, per block (o, b, f), for t, s, oc, ic the weight code of
 //   output channel o * p_oc + oc and input lane s * p_ic + ic of fold f, lanes_per_word per word.
@@ -42,53 +53,59 @@
 
 namespace zy {
 
+// Geometry of the weight double buffer.
+template <class C>
+struct wbuf_geom {
+    static const int WPS = C::p_oc * C::p_ic / C::lanes_per_word;  // bus words per (tap, sub-fold) slice
+    static const int SLICES = C::max_ksize * C::max_ksize * (C::p_oc / C::p_ic);  // slices of a block, at most
+    static const int DEPTH = 2 * SLICES;
+    static_assert(C::p_oc * C::p_ic % C::lanes_per_word == 0, "a weight slice must be whole bus words");
+};
+
+// Bus words of one block's weights: k^2 * S slices of WPS words, by repeated addition (S <= p_oc / p_ic).
 template <class C>
 int weight_words(int ksize, int subfolds) {
-    return ksize * ksize * subfolds * (C::p_oc * C::p_ic / C::lanes_per_word);
+    int slices = 0;
+    for (int i = 0; i < C::p_oc / C::p_ic; i++) {
+#pragma HLS UNROLL
+        if (i < subfolds) slices += ksize == 3 ? 9 : 1;
+    }
+    return slices * wbuf_geom<C>::WPS;
 }
 
-// The weight-buffer writer: unpacks parameter words into one half of the double buffer, entry by
-// entry in (t, s, oc, ic) order.
+// The weight-buffer writer: one parameter word per call of load(), into bank `bank` (a wrapping
+// counter) at the running address `addr`.
 template <class C>
 struct weight_loader {
-    static const int slices = C::max_ksize * C::max_ksize * (C::p_oc / C::p_ic);
-    int ts, oc, ic;
+    int bank, addr;
 
-    void start() {
-        ts = 0;
-        oc = 0;
-        ic = 0;
+    void start(int half) {
+        bank = 0;
+        addr = half ? wbuf_geom<C>::SLICES : 0;
     }
 
-    void load(const typename C::word_t& w, typename C::weight_t buf[slices][C::p_oc][C::p_ic]) {
+    void load(const typename C::word_t& w, typename C::word_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
-        for (int j = 0; j < C::lanes_per_word; j++) {
-#pragma HLS UNROLL
-            buf[ts][oc][ic] = get_lane<C>(w, j);
-            if (ic == C::p_ic - 1) {
-                ic = 0;
-                if (oc == C::p_oc - 1) {
-                    oc = 0;
-                    ts++;
-                } else {
-                    oc++;
-                }
-            } else {
-                ic++;
-            }
+        buf[bank][addr] = w;
+        if (bank == wbuf_geom<C>::WPS - 1) {
+            bank = 0;
+            addr++;
+        } else {
+            bank++;
         }
     }
 };
 
-// The raster position of the line buffer's writer: the next input pixel goes to (row, col); the
-// pixel read last is also held in a register (taps at its position read the register).
+// The raster position of the line buffer's writer: the next input pixel goes to (row, col), row
+// slot `slot` (ring counter, relative to the block's first streamed row); the pixel read last is
+// also held in a register (taps at its position read the register).
 struct line_writer {
-    int row, col, reads;
+    int row, col, slot;
     int newest_row, newest_col;
 };
 
-// Read the next input pixel of the band into the line buffer (row slot row % ksize) and the
-// newest-pixel register, and advance the raster position.
+// Read the next input pixel of the band into the line buffer and the newest-pixel register, and
+// advance the raster position.
 template <class C>
 void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C::max_width][C::p_oc],
                 pixel_t<C>& newest, line_writer& wr, int ksize, int width) {
@@ -98,12 +115,12 @@ void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C:
     wr.newest_col = wr.col;
     for (int j = 0; j < C::p_oc; j++) {
 #pragma HLS UNROLL
-        line[wr.row % ksize][wr.col][j] = newest.lane[j];
+        line[wr.slot][wr.col][j] = newest.lane[j];
     }
-    wr.reads++;
     if (wr.col == width - 1) {
         wr.col = 0;
         wr.row++;
+        wr.slot = wr.slot == ksize - 1 ? 0 : wr.slot + 1;
     } else {
         wr.col++;
     }
@@ -112,18 +129,20 @@ void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C:
 // Weight words [from, to) of a block that are not overlapped with compute.
 template <class C>
 void load_weights(hls::stream<axis_word_t<C> >& wts, weight_loader<C>& loader,
-                  typename C::weight_t buf[weight_loader<C>::slices][C::p_oc][C::p_ic], int from, int to) {
+                  typename C::word_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::DEPTH], int from, int to) {
 WEIGHT_LOAD:
     for (int i = from; i < to; i++) {
 #pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=buf inter false
         ZY_COUNT(WEIGHT_LOAD);
         loader.load(checked_read(wts).data, buf);
     }
 }
 
-// One p_oc x p_ic MAC step: acc[oc] += sum_ic w[oc][ic] * x[ic], exact.
+// One p_oc x p_ic MAC step: acc[oc] += sum_ic w[oc][ic] * x[ic], exact. The weights of entry
+// e = oc * p_ic + ic are lane e mod lanes_per_word of slice word e / lanes_per_word (compile-time).
 template <class C>
-void mac_step(typename C::acc_t acc[C::p_oc], const typename C::weight_t w[C::p_oc][C::p_ic],
+void mac_step(typename C::acc_t acc[C::p_oc], const typename C::word_t words[wbuf_geom<C>::WPS],
               const typename C::data_t x[C::p_ic]) {
 #pragma HLS INLINE
     for (int oc = 0; oc < C::p_oc; oc++) {
@@ -131,7 +150,9 @@ void mac_step(typename C::acc_t acc[C::p_oc], const typename C::weight_t w[C::p_
         typename C::acc_t sum = acc[oc];
         for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
-            const typename C::prod_t p = w[oc][ic] * x[ic];
+            const int e = oc * C::p_ic + ic;
+            const typename C::weight_t w = get_lane<C>(words[e / C::lanes_per_word], e % C::lanes_per_word);
+            const typename C::prod_t p = w * x[ic];
             sum += p;
         }
         acc[oc] = sum;
@@ -140,18 +161,29 @@ void mac_step(typename C::acc_t acc[C::p_oc], const typename C::weight_t w[C::p_
 
 template <class C>
 void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers& r) {
-    const int pixels = fold_count<C>(r.in_channels_a) * r.height * r.width;
-CONV_BYPASS:
-    for (int i = 0; i < pixels; i++) {
+    const int folds = fold_count<C>(r.in_channels_a);
+    for (int f = 0; f < folds; f++) {
+        int y = 0, x = 0;
+    CONV_BYPASS:
+        for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
-        ZY_COUNT(CONV_BYPASS);
-        const pixel_t<C> px = checked_read(pix);
-        psum_t<C> ps;
-        for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS LOOP_TRIPCOUNT min=1 max=173056
+            ZY_COUNT(CONV_BYPASS);
+            const pixel_t<C> px = checked_read(pix);
+            psum_t<C> ps;
+            for (int j = 0; j < C::p_oc; j++) {
 #pragma HLS UNROLL
-            ps.lane[j] = px.lane[j];
+                ps.lane[j] = px.lane[j];
+            }
+            psum.write(ps);
+            done = y == (int)r.height - 1 && x == (int)r.width - 1;
+            if (x == (int)r.width - 1) {
+                x = 0;
+                y++;
+            } else {
+                x++;
+            }
         }
-        psum.write(ps);
     }
 }
 
@@ -161,91 +193,103 @@ void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<
     static_assert(checks<C>::ok, "configuration checks");
     typedef typename C::data_t data_t;
     typedef typename C::acc_t acc_t;
-    typedef typename C::weight_t weight_t;
-    const int SLICES = weight_loader<C>::slices;
+    typedef typename C::word_t word_t;
+    const int WPS = wbuf_geom<C>::WPS;
+    const int SLICES = wbuf_geom<C>::SLICES;
+    const int SUB = C::p_oc / C::p_ic;  // sub-folds of a full input fold
     const int ENTRIES_PER_WORD = C::bus_bits / C::entry_bits;
+    const int PREAMBLE_WORDS_PER_FOLD = C::p_oc / ENTRIES_PER_WORD;
 
     if (!r.conv_enable) {
         conv_bypass<C>(pix, psum, r);
         return;
     }
 
-    const int out_folds = r.out_folds;
-PREAMBLE:
-    for (int i = 0; i < out_folds * C::p_oc / ENTRIES_PER_WORD; i++) {
+    for (int o = 0; o < (int)r.out_folds; o++) {
+    PREAMBLE:
+        for (int i = 0; i < PREAMBLE_WORDS_PER_FOLD; i++) {
 #pragma HLS PIPELINE II=1
-        ZY_COUNT(PREAMBLE);
-        const typename C::word_t w = checked_read(wts).data;
-        for (int j = 0; j < ENTRIES_PER_WORD; j++) {
-            params.write(decode_entry<C>(get_entry<C>(w, j)));
+            ZY_COUNT(PREAMBLE);
+            const word_t w = checked_read(wts).data;
+            for (int j = 0; j < ENTRIES_PER_WORD; j++) {
+                params.write(decode_entry<C>(get_entry<C>(w, j)));
+            }
         }
     }
 
     data_t line[C::max_ksize][C::max_width][C::p_oc];
 #pragma HLS ARRAY_RESHAPE variable=line dim=3 complete
-    weight_t wbuf[2][SLICES][C::p_oc][C::p_ic];
-#pragma HLS ARRAY_PARTITION variable=wbuf dim=3 complete
-#pragma HLS ARRAY_PARTITION variable=wbuf dim=4 complete
+    ZY_BIND_STORAGE(line, ram_s2p, ZY_IMPL_LINE)
+    word_t wbuf[WPS][wbuf_geom<C>::DEPTH];
+#pragma HLS ARRAY_PARTITION variable=wbuf dim=1 complete
+    ZY_BIND_STORAGE(wbuf, ram_s2p, ZY_IMPL_WEIGHTS)
     weight_loader<C> loader;
 
     const int k = r.ksize;
-    const int kk = k * k;
-    const int pad = k / 2;
+    const int kk = k == 3 ? 9 : 1;
+    const int pad = k == 3 ? 1 : 0;
     const int w_img = r.width;
     const int h_img = r.height;
-    const int bands = r.bands;
-    const int in_folds = in_fold_count<C>(r.in_channels_a, r.in_channels_b);
-    const int blocks = out_folds * bands * in_folds;
 
+    block_walker<C> g;
+    g.start(r);
     // First block's weights: nothing to overlap with yet.
-    loader.start();
-    load_weights<C>(wts, loader, wbuf[0], 0, weight_words<C>(k, make_block<C>(r, 0, 0).subfolds));
+    loader.start(0);
+    load_weights<C>(wts, loader, wbuf, 0, weight_words<C>(k, g.subfolds));
 
-    int b = 0, f = 0;
+    int cur = 0;
 BLOCKS:
-    for (int n = 0; n < blocks; n++) {
-        const block_geom g = make_block<C>(r, b, f);
-        const int cur = n & 1;
-        // The next block's fold and its weight words (0 after the last block).
-        const int f_next = f + 1 == in_folds ? 0 : f + 1;
-        const int b_next = f + 1 == in_folds ? (b + 1 == bands ? 0 : b + 1) : b;
-        const int next_words = n + 1 < blocks ? weight_words<C>(k, make_block<C>(r, b_next, f_next).subfolds) : 0;
-        loader.start();
+    for (bool last_block = false; !last_block;) {
+        last_block = g.last();
+        // The next block's weight words (0 after the last block).
+        block_walker<C> nxt = g;
+        nxt.next();
+        const int next_words = last_block ? 0 : weight_words<C>(k, nxt.subfolds);
+        loader.start(1 - cur);
         int loaded = 0;
 
         const int S = g.subfolds;
-        const int rows_in = g.read1 - g.read0;
-        const int total_reads = rows_in * w_img;
-        // Where the next input pixel goes, and how many of the band's streamed pixels were read.
+        // Where the next input pixel goes.
         line_writer wr = {g.read0, 0, 0, -1, -1};
         pixel_t<C> newest = pixel_t<C>();
 
-        const int need0 = (imin(g.row0 + pad, g.read1 - 1) - g.read0) * w_img + imin(pad, w_img - 1);
+        // The newest input pixel the window of output pixel (y, x) needs: (ny, nx).
+        int ny = imin(g.row0 + pad, g.read1 - 1);
+        const int nx0 = imin(pad, w_img - 1);
     LINE_FILL:
-        for (int i = 0; i <= need0; i++) {
+        for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1024
             ZY_COUNT(LINE_FILL);
+            done = wr.row == ny && wr.col == nx0;
             read_pixel<C>(pix, line, newest, wr, k, w_img);
         }
 
-        const int iters = (g.row1 - g.row0) * w_img * kk * S;
         int y = g.row0, x = 0, t = 0, ky = 0, kx = 0, s = 0;
+        int nx = nx0;
+        // Line-buffer slot of input row y - pad, relative to read0 (y = row0: -1 when the band
+        // starts at the top of a 3x3 image, i.e. slot 2).
+        int base = g.row0 < pad ? k - pad : 0;
+        const int slice0 = cur ? SLICES : 0;
+        int raddr = slice0;
         acc_t acc[C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=acc complete
     CONV_MAC:
-        for (int i = 0; i < iters; i++) {
+        for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=line inter false
+#pragma HLS DEPENDENCE variable=wbuf inter false
+#pragma HLS DEPENDENCE variable=wbuf intra false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1557504
             ZY_COUNT(CONV_MAC);
             // Overlapped load of the next block's weights, one word per cycle.
             if (loaded < next_words) {
-                loader.load(checked_read(wts).data, wbuf[1 - cur]);
+                loader.load(checked_read(wts).data, wbuf);
                 loaded++;
             }
-            // Line-buffer fill: keep the input read up to the window's newest pixel.
-            const int need = (imin(y + pad, g.read1 - 1) - g.read0) * w_img + imin(x + pad, w_img - 1);
-            if (t < 2 && wr.reads <= need && wr.reads < total_reads) {
+            // Line-buffer fill: keep the input read up to the window's newest pixel (ny, nx).
+            const bool behind = wr.row < ny || (wr.row == ny && wr.col <= nx);
+            if (t < 2 && behind && wr.row < g.read1) {
                 read_pixel<C>(pix, line, newest, wr, k, w_img);
             }
             if (t == 0 && s == 0) {
@@ -259,17 +303,35 @@ BLOCKS:
             const int ix = x + kx - pad;
             const bool inside = iy >= 0 && iy < h_img && ix >= 0 && ix < w_img;
             const bool fresh = iy == wr.newest_row && ix == wr.newest_col;
+            const int slot_sum = base + ky;
+            const int slot = slot_sum >= k ? slot_sum - k : slot_sum;
+            const int col = inside ? ix : 0;
+            data_t px[C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=px complete
+            for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                px[j] = fresh ? newest.lane[j] : line[slot][col][j];
+            }
             data_t xin[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=xin complete
-            const int slot = inside ? iy % k : 0;
-            const int col = inside ? ix : 0;
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
-                const int lane = s * C::p_ic + ic;
-                xin[ic] = !inside ? data_t(0) : fresh ? newest.lane[lane] : line[slot][col][lane];
+                data_t v = 0;
+                for (int sf = 0; sf < SUB; sf++) {
+#pragma HLS UNROLL
+                    if (sf == s) v = px[sf * C::p_ic + ic];
+                }
+                xin[ic] = inside ? v : data_t(0);
             }
-            mac_step<C>(acc, wbuf[cur][t * S + s], xin);
-            if (t == kk - 1 && s == S - 1) {
+            word_t words[WPS];
+#pragma HLS ARRAY_PARTITION variable=words complete
+            for (int j = 0; j < WPS; j++) {
+#pragma HLS UNROLL
+                words[j] = wbuf[j][raddr];
+            }
+            mac_step<C>(acc, words, xin);
+            const bool pixel_done = t == kk - 1 && s == S - 1;
+            if (pixel_done) {
                 psum_t<C> ps;
                 for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
@@ -277,20 +339,28 @@ BLOCKS:
                 }
                 psum.write(ps);
             }
-            // Advance (s, t, x, y).
-            if (s == S - 1) {
+            done = pixel_done && x == w_img - 1 && y == g.row1 - 1;
+            // Advance (s, t, x, y) and the addresses that follow them.
+            if (pixel_done) {
                 s = 0;
-                if (t == kk - 1) {
-                    t = 0;
-                    ky = 0;
-                    kx = 0;
-                    if (x == w_img - 1) {
-                        x = 0;
-                        y++;
-                    } else {
-                        x++;
-                    }
+                t = 0;
+                ky = 0;
+                kx = 0;
+                raddr = slice0;
+                if (x == w_img - 1) {
+                    x = 0;
+                    nx = nx0;
+                    y++;
+                    if (ny < g.read1 - 1) ny++;
+                    base = base == k - 1 ? 0 : base + 1;
                 } else {
+                    x++;
+                    if (nx < w_img - 1) nx++;
+                }
+            } else {
+                raddr++;
+                if (s == S - 1) {
+                    s = 0;
                     t++;
                     if (kx == k - 1) {
                         kx = 0;
@@ -298,19 +368,15 @@ BLOCKS:
                     } else {
                         kx++;
                     }
+                } else {
+                    s++;
                 }
-            } else {
-                s++;
             }
         }
         // Weight words of the next block that did not fit under this block's compute.
-        load_weights<C>(wts, loader, wbuf[1 - cur], loaded, next_words);
-        if (f + 1 == in_folds) {
-            f = 0;
-            b = b + 1 == bands ? 0 : b + 1;
-        } else {
-            f++;
-        }
+        load_weights<C>(wts, loader, wbuf, loaded, next_words);
+        cur = 1 - cur;
+        g = nxt;
     }
 }
 

@@ -21,7 +21,15 @@
 //   k = c mod yolo_period; k in {2, 3} (tw, th) passes the signed code, others read the sigmoid
 //   table at index min(round_shift(|x|, yolo_shift), entries - 1) and give T[index] for x >= 0,
 //   2^out_frac - T[index] for x < 0, as an unsigned lane code. The per-lane phase k is built once
-//   per fold (loop YOLO_PHASE), so no divider sits in the datapath.
+//   per fold (loop YOLO_PHASE), so no divider sits in the datapath. The table is replicated, one
+//   dual-port ROM per two lanes (SIGMOID_ROM[copies], the generated header), so the stage3_lanes
+//   lookups of a cycle never share a port and the loop holds II 1.
+// - Loops run until their last slot (counters and compares, no trip-count products). Each row
+//   buffer is read and written in the same pipelined loop at addresses a row apart: an entry is
+//   read again at least width + 1 >= 4 slots after it was written, more than the loop's depth
+//   (a RAM read, a compare, a write: 3 cycles), hence DEPENDENCE inter false on every row buffer;
+//   the same-slot read-then-write of max-pool stride 1 is an intra-iteration order the tool keeps.
+//   The row buffers are bound by the design point (ZY_IMPL_POOL2, ZY_IMPL_POOL1, ZY_IMPL_UPSAMPLE).
 // What breaks if a parameter is wrong: a yolo_shift that does not match the head's frac reads
 //   the wrong table entries (results wrong, not unsafe); stage3_lanes must divide p_oc.
 #ifndef ZY_STAGE3_H
@@ -39,7 +47,7 @@ typename C::data_t max_code(const typename C::data_t& a, const typename C::data_
 
 // model.fixed.SigmoidLut.apply for one code: the result is an unsigned code in the lane's bits.
 template <class C>
-typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift) {
+typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift, int copy) {
 #pragma HLS INLINE
     typedef typename C::index_t index_t;
     const index_t ax = x < 0 ? index_t(-(index_t)x) : index_t(x);
@@ -50,7 +58,7 @@ typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift) {
         idx = ax << (-shift);
     }
     if (idx > C::sigmoid_entries - 1) idx = C::sigmoid_entries - 1;
-    const typename C::code_t t = SIGMOID_TABLE[(int)idx];
+    const typename C::code_t t = SIGMOID_ROM[copy][(int)idx];
     typename C::code_t y;
     if (x < 0) {
         y = (typename C::code_t)((1 << C::sigmoid_out_frac) - (int)t);
@@ -58,33 +66,6 @@ typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift) {
         y = t;
     }
     return (typename C::data_t)y;
-}
-
-template <class C>
-void pointwise_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int pixels, int groups, bool yolo,
-                    const bool raw[C::p_oc], int shift) {
-    const int SL = C::stage3_lanes;
-    pixel_t<C> cur = pixel_t<C>(), res = pixel_t<C>();
-    int g = 0;
-STAGE3:
-    for (int i = 0; i < pixels * groups; i++) {
-#pragma HLS PIPELINE II=1
-#pragma HLS LOOP_TRIPCOUNT min=1 max=519168
-        ZY_COUNT(STAGE3);
-        if (g == 0) cur = checked_read(in);
-        for (int j = 0; j < SL; j++) {
-#pragma HLS UNROLL
-            const int lane = g * SL + j;
-            const typename C::data_t v = cur.lane[lane];
-            res.lane[lane] = (yolo && !raw[lane]) ? sigmoid_lane<C>(v, shift) : v;
-        }
-        if (g == groups - 1) {
-            out.write(res);
-            g = 0;
-        } else {
-            g++;
-        }
-    }
 }
 
 // Advance the (lane group g, column x, row y) counters of a stage-3 raster loop over pixels of
@@ -105,15 +86,43 @@ inline void next_group(int& g, int& x, int& y, int groups, int last_x) {
 }
 
 template <class C>
+void pointwise_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups, bool yolo,
+                    const bool raw[C::p_oc], int shift) {
+    const int SL = C::stage3_lanes;
+#pragma HLS ARRAY_PARTITION variable=SIGMOID_ROM dim=1 complete
+    ZY_BIND_STORAGE(SIGMOID_ROM, rom_2p, ZY_IMPL_SIGMOID)
+    pixel_t<C> cur = pixel_t<C>(), res = pixel_t<C>();
+    int g = 0, x = 0, y = 0;
+STAGE3:
+    for (bool done = false; !done;) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=519168
+        ZY_COUNT(STAGE3);
+        if (g == 0) cur = checked_read(in);
+        for (int j = 0; j < SL; j++) {
+#pragma HLS UNROLL
+            const int lane = g * SL + j;
+            const typename C::data_t v = cur.lane[lane];
+            res.lane[lane] = (yolo && !raw[lane]) ? sigmoid_lane<C>(v, shift, j / 2) : v;
+        }
+        if (g == groups - 1) out.write(res);
+        done = g == groups - 1 && x == w - 1 && y == h - 1;
+        next_group(g, x, y, groups, w - 1);
+    }
+}
+
+template <class C>
 void maxpool2_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width / 2 + 1][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
+    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_POOL2)
     pixel_t<C> cur = pixel_t<C>(), hold = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
-    for (int i = 0; i < h * w * groups; i++) {
+    for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=rowbuf inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=519168
         ZY_COUNT(STAGE3);
         if (g == 0) cur = checked_read(in);
@@ -136,6 +145,7 @@ STAGE3:
         if (g == groups - 1) {
             if (window_col_done && !first_row) out.write(res);
         }
+        done = g == groups - 1 && x == w - 1 && y == h - 1;
         next_group(g, x, y, groups, w - 1);
     }
 }
@@ -145,11 +155,13 @@ void maxpool1_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, 
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
+    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_POOL1)
     pixel_t<C> cur = pixel_t<C>(), prev = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
-    for (int i = 0; i < (h + 1) * (w + 1) * groups; i++) {
+    for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=rowbuf inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=519168
         ZY_COUNT(STAGE3);
         const bool in_row = y < h;
@@ -170,6 +182,7 @@ STAGE3:
         if (g == groups - 1) {
             if (emit) out.write(res);
         }
+        done = g == groups - 1 && x == w && y == h;
         next_group(g, x, y, groups, w);
     }
 }
@@ -179,11 +192,13 @@ void upsample_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, 
     const int SL = C::stage3_lanes;
     typename C::data_t rowbuf[C::max_width][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
+    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_UPSAMPLE)
     pixel_t<C> cur = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
-    for (int i = 0; i < 4 * h * w * groups; i++) {
+    for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=rowbuf inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=519168
         ZY_COUNT(STAGE3);
         const bool fresh = !(y & 1) && !(x & 1);  // first use of input pixel (y/2, x/2)
@@ -198,6 +213,7 @@ STAGE3:
         if (g == groups - 1) {
             out.write(res);
         }
+        done = g == groups - 1 && x == 2 * w - 1 && y == 2 * h - 1;
         next_group(g, x, y, groups, 2 * w - 1);
     }
 }
@@ -212,9 +228,8 @@ void stage3(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, const registers& r) {
     const int period = r.yolo_period;
     const int shift = r.yolo_shift;
     int phase0 = 0;  // (o * p_oc) mod yolo_period
-    for (int o = 0; o < (int)r.out_folds; o++) {
-        const int lanes = fold_lanes<C>(r.out_channels, o);
-        const int groups = (lanes + SL - 1) / SL;
+    for (fold_cursor c = first_fold<C>(r.out_channels); c.left > 0; next_fold<C>(c)) {
+        const int groups = (c.lanes + SL - 1) / SL;
         bool raw[C::p_oc] = {};
 #pragma HLS ARRAY_PARTITION variable=raw complete
         if (mode == STAGE3_YOLO) {
@@ -235,7 +250,7 @@ void stage3(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, const registers& r) {
         } else if (mode == STAGE3_UPSAMPLE) {
             upsample_fold<C>(in, out, h, w, groups);
         } else {
-            pointwise_fold<C>(in, out, h * w, groups, mode == STAGE3_YOLO, raw, shift);
+            pointwise_fold<C>(in, out, h, w, groups, mode == STAGE3_YOLO, raw, shift);
         }
     }
 }

@@ -6,7 +6,7 @@
 //   are 0. Stream order of a conv call: for out fold o, band b, input fold f: the input rows
 //   [r0 - pad, r1 + pad) clipped to [0, height) of fold f, row-major; of a bypass call: the
 //   whole tensor once, fold by fold. The same order drives stage 1, so the two must agree
-//   (make_block in zy_common.h is the single description of a block).
+//   (block_walker in zy_common.h is the single description of a block).
 // - write_output (loop OUT_WRITE, II 1, one word per cycle): packs each stage-3 pixel of fold o
 //   into fold_lanes(out_channels, o) / lanes_per_word words; lanes of channels >= out_channels
 //   are forced to 0 (padding lanes); the last word of the call carries last = 1, so the whole
@@ -21,26 +21,38 @@
 
 namespace zy {
 
-// Unpack `pixels` pixels of a fold with `lanes` lanes from the input stream.
+// Unpack `rows` x `width` pixels of a fold with `lanes` lanes from the input stream.
 template <class C>
-void read_fold_pixels(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, int lanes, int pixels) {
-    const int words_per_pixel = lanes / C::lanes_per_word;
-    const int words = pixels * words_per_pixel;
+void read_fold_pixels(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, int lanes, int rows, int width) {
+    const int WORDS_MAX = C::p_oc / C::lanes_per_word;
+    const int last_word = lanes / C::lanes_per_word - 1;  // words of a pixel - 1
     pixel_t<C> px = pixel_t<C>();  // lanes >= `lanes` stay 0
-    int wi = 0;
+    int wi = 0, x = 0, y = 0;
 CONV_READ:
-    for (int i = 0; i < words; i++) {
+    for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=173056
         ZY_COUNT(CONV_READ);
         const typename C::word_t w = checked_read(in).data;
-        for (int j = 0; j < C::lanes_per_word; j++) {
+        for (int q = 0; q < WORDS_MAX; q++) {
 #pragma HLS UNROLL
-            px.lane[wi * C::lanes_per_word + j] = get_lane<C>(w, j);
+            if (q == wi) {
+                for (int j = 0; j < C::lanes_per_word; j++) {
+#pragma HLS UNROLL
+                    px.lane[q * C::lanes_per_word + j] = get_lane<C>(w, j);
+                }
+            }
         }
-        if (wi == words_per_pixel - 1) {
+        if (wi == last_word) {
             pix.write(px);
             wi = 0;
+            done = x == width - 1 && y == rows - 1;
+            if (x == width - 1) {
+                x = 0;
+                y++;
+            } else {
+                x++;
+            }
         } else {
             wi++;
         }
@@ -48,60 +60,73 @@ CONV_READ:
 }
 
 // The input stream of a call: for a conv call the band's input rows of every block (o, b, f)
-// (o, b, f) order; for a bypass call every fold of the tensor once.
+// in (o, b, f) order; for a bypass call every fold of the tensor once.
 template <class C>
 void read_input_stream(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, const registers& r) {
     if (!r.conv_enable) {
-        const int folds = fold_count<C>(r.in_channels_a);
-        for (int f = 0; f < folds; f++) {
-            read_fold_pixels<C>(in, pix, fold_lanes<C>(r.in_channels_a, f), r.height * r.width);
+        for (fold_cursor c = first_fold<C>(r.in_channels_a); c.left > 0; next_fold<C>(c)) {
+            read_fold_pixels<C>(in, pix, c.lanes, r.height, r.width);
         }
         return;
     }
-    const int in_folds = in_fold_count<C>(r.in_channels_a, r.in_channels_b);
-    for (int o = 0; o < (int)r.out_folds; o++) {
-        for (int b = 0; b < (int)r.bands; b++) {
-            for (int f = 0; f < in_folds; f++) {
-                const block_geom g = make_block<C>(r, b, f);
-                read_fold_pixels<C>(in, pix, g.lanes, (g.read1 - g.read0) * r.width);
-            }
-        }
+    block_walker<C> g;
+    g.start(r);
+    for (bool last = false; !last; g.next()) {
+        last = g.last();
+        read_fold_pixels<C>(in, pix, g.lanes, g.read1 - g.read0, r.width);
     }
 }
 
 // Stage-3 pixels -> output bus words (fold-major), last = 1 on the call's final word.
 template <class C>
 void write_output(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& out, const registers& r) {
-    const int channels = r.out_channels;
-    const int folds = r.out_folds;
+    const int WORDS_MAX = C::p_oc / C::lanes_per_word;
     const out_shape shape = stage3_shape(r.stage3, r.pool_stride, r.height, r.width);
-    const int pixels = shape.height * shape.width;
-    for (int o = 0; o < folds; o++) {
-        const int words_per_pixel = fold_lanes<C>(channels, o) / C::lanes_per_word;
-        const int words = pixels * words_per_pixel;
-        const int base = o * C::p_oc;
+    int base = 0;  // channel of lane 0 of this fold
+    for (fold_cursor c = first_fold<C>(r.out_channels); c.left > 0; next_fold<C>(c)) {
+        const int last_word = c.lanes / C::lanes_per_word - 1;
+        const bool last_fold = c.left <= C::p_oc;
         pixel_t<C> px;
-        int wi = 0;
+        int wi = 0, x = 0, y = 0;
     OUT_WRITE:
-        for (int i = 0; i < words; i++) {
+        for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=173056
             ZY_COUNT(OUT_WRITE);
             if (wi == 0) px = checked_read(pix);
             axis_word_t<C> beat;
             beat.data = 0;
-            for (int j = 0; j < C::lanes_per_word; j++) {
+            for (int q = 0; q < WORDS_MAX; q++) {
 #pragma HLS UNROLL
-                const int lane = wi * C::lanes_per_word + j;
-                const typename C::data_t v = base + lane < channels ? px.lane[lane] : typename C::data_t(0);
-                set_lane<C>(beat.data, j, v);
+                if (q == wi) {
+                    for (int j = 0; j < C::lanes_per_word; j++) {
+#pragma HLS UNROLL
+                        const int lane = q * C::lanes_per_word + j;
+                        const typename C::data_t v = base + lane < (int)r.out_channels ? px.lane[lane]
+                                                                                        : typename C::data_t(0);
+                        set_lane<C>(beat.data, j, v);
+                    }
+                }
             }
+            const bool pixel_end = wi == last_word;
+            done = pixel_end && x == shape.width - 1 && y == shape.height - 1;
             beat.keep = -1;
             beat.strb = -1;
-            beat.last = (o == folds - 1 && i == words - 1) ? 1 : 0;
+            beat.last = last_fold && done ? 1 : 0;
             out.write(beat);
-            wi = wi == words_per_pixel - 1 ? 0 : wi + 1;
+            if (pixel_end) {
+                wi = 0;
+                if (x == shape.width - 1) {
+                    x = 0;
+                    y++;
+                } else {
+                    x++;
+                }
+            } else {
+                wi++;
+            }
         }
+        base += C::p_oc;
     }
 }
 
