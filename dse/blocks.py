@@ -459,7 +459,81 @@ class Control:
         return Resources(lut=CONTROL_BASE_LUT + bits, ff=bits)
 
 
-BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control)
+# ========================================================== loop control and lane selects ====
+# Modelled from CLB primitives (UG474, 7 Series CLB User Guide; UltraScale+ UG574 is the same for
+# these): an n-bit counter with a clear is n LUTs in front of a carry chain and n flip-flops; an
+# equality or magnitude compare of two n-bit run-time values is ceil(n / 3) LUT6 feeding the carry
+# chain; a LUT6 is one 4:1 multiplexer per bit (wider selects add a LUT per 4 inputs, with the
+# F7/F8 muxes), or two 2:1 multiplexers with a shared select (LUT6_2). Each pipelined loop also
+# has its pipeline's valid/stall logic: LOOP_FSM_LUT LUTs and one flip-flop per stage (estimate).
+# Not synthesised: the least certain term after the platform; HLS_ARRAY_MARGIN applies on top.
+LOOP_FSM_LUT = 12
+LOOP_DEPTH_FF = 6
+
+
+def _bits(max_value: int) -> int:
+    return max(1, int(max_value).bit_length())
+
+
+class LoopLogic:
+    """The control of the kernels' pipelined loops (counters, exit and position compares) and the
+    lane selects the datapath blocks above do not contain. Counted per loop from the code
+    (zy_conv.h, zy_stream_io.h, zy_accumulate.h, zy_stage3.h), widths from the design point's maxima.
+    """
+
+    @staticmethod
+    def loops(cfg: HwConfig) -> dict[str, tuple[list[int], list[int]]]:
+        """label -> (counter maxima, compared-value maxima) of each pipelined loop (several STAGE3 variants)."""
+        w, h, sub = cfg.max_width, cfg.max_height, cfg.subfolds
+        slices2 = WeightBuffer.depth(cfg)
+        banks = WeightBuffer.banks(cfg)
+        block_words = 9 * sub * banks
+        groups3 = ceil_div(cfg.p_oc, cfg.stage3_lanes)
+        wpp = cfg.p_oc // cfg.lanes_per_word
+        in_folds = cfg.folds(cfg.max_in_channels) + 1
+        writer = [h, w, 3]  # line writer row, column, slot
+        return {
+            "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, banks, slices2] + writer,
+                         [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, banks]),
+            "LINE_FILL": (writer, [h, w]),
+            "WEIGHT_LOAD": ([block_words], [block_words]),
+            "PREAMBLE": ([cfg.p_oc], [cfg.p_oc]),
+            "CONV_READ": ([wpp, w, h], [wpp, w, h]),
+            "CONV_BYPASS": ([w, h], [w, h]),
+            "BIAS_LOAD": ([cfg.p_oc, cfg.folds(cfg.max_out_channels)], [cfg.p_oc]),
+            "ACC": ([in_folds, cfg.p_oc // cfg.requant_lanes, cfg.tile_pixels, w, h],
+                    [in_folds, cfg.p_oc // cfg.requant_lanes, w, h]),
+            "ACC_BYPASS": ([w, h], [w, h]),
+            "YOLO_PHASE": ([cfg.p_oc, 255], [255]),
+            "STAGE3": ([groups3, w, h], [groups3, w, h]),
+            "STAGE3_MAXPOOL2": ([groups3, w, h], [groups3, w, h, w]),
+            "STAGE3_MAXPOOL1": ([groups3, w + 1, h + 1], [groups3, w, h, w, h]),
+            "STAGE3_UPSAMPLE": ([groups3, 2 * w, 2 * h], [groups3, 2 * w, 2 * h]),
+            "OUT_WRITE": ([wpp, w, h], [wpp, w, h, cfg.max_out_channels]),
+        }
+
+    @staticmethod
+    def selects(cfg: HwConfig) -> int:
+        """LUTs of the run-time lane selects: the p_ic lanes of sub-fold s out of a pixel, the
+        newest-pixel bypass of the line buffer, stage 3's lane group out of a pixel, the output
+        word's lanes out of a pixel (each a ceil(N / 4)-LUT mux per bit; 2:1 muxes two bits a LUT)."""
+        bits = cfg.bits
+        sub = cfg.subfolds
+        conv = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0) + ceil_div(cfg.p_oc * bits, 2)
+        stage3 = cfg.stage3_lanes * bits * ceil_div(ceil_div(cfg.p_oc, cfg.stage3_lanes), 4)
+        out = cfg.lanes_per_word * bits * ceil_div(cfg.p_oc // cfg.lanes_per_word, 4)
+        return conv + stage3 + out
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        lut = ff = 0
+        for counters, compares in LoopLogic.loops(cfg).values():
+            lut += sum(_bits(c) for c in counters) + sum(ceil_div(_bits(c), 3) for c in compares) + LOOP_FSM_LUT
+            ff += sum(_bits(c) for c in counters) + LOOP_DEPTH_FF
+        return Resources(lut=round(HLS_ARRAY_MARGIN * (lut + LoopLogic.selects(cfg))), ff=round(HLS_ARRAY_MARGIN * ff))
+
+
+BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control, LoopLogic)
 
 
 def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> dict[str, Resources]:
@@ -472,6 +546,7 @@ def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = 
         "stage3": Stage3.resources(cfg, sigmoid_entries),
         "stream_io_dma": StreamIO.resources(cfg),
         "control": Control.resources(cfg),
+        "loop_logic": LoopLogic.resources(cfg),
     }
 
 

@@ -11,8 +11,10 @@ MAC array take a pixel's lanes at the same pace, and searching them apart would 
 for a few hundred LUTs; ``zynqyolo estimate`` evaluates any pair); tile_pixels a power of two from 512 to 16384 words
 (each fills its BRAM18 depth: a tile of 600 costs what 1024 costs); bus_bits 64 (the C simulation
 supports only a 64-bit bus so far, ``hls/csim.py``, so 128-bit UltraScale+ HP ports are not
-searched); maxima from the network; clock and precision from the request. All points are
-evaluated, feasible or not, so the plots show the whole space.
+searched); maxima from the network; precision from the request; the clock is the one the board's PS
+makes for the requested clock (``devices.achieved_clock_mhz``: the fastest PLL / (d0 x d1) not above
+it, so 150 MHz on a Zynq-7000 board is 142.857143 MHz), and every point and the design file carry
+it. All points are evaluated, feasible or not, so the plots show the whole space.
 
 Speed: one plan per (p_oc, tile_pixels) serves every p_ic and lane count (``perf.CallShape``), a
 plan is reused for larger tiles once no call is split into bands, per-call cycles are memoised
@@ -68,6 +70,32 @@ def resolve_board(device: str, board: Optional[str] = None) -> devices.Board:
         return devices.get_board(DEFAULT_BOARD[part])
     except ValueError as exc:
         raise ZynqyoloError(str(exc)) from None
+
+
+def pl_clock_mhz(board: devices.Board, requested_mhz: float) -> float:
+    """The PL clock ``board``'s PS makes for ``requested_mhz`` (``devices.achieved_clock_mhz``), after
+    checking the request is a clock this tool handles (1..1000 MHz)."""
+    if isinstance(requested_mhz, bool) or not isinstance(requested_mhz, (int, float)) \
+            or not math.isfinite(requested_mhz) or not 1.0 <= requested_mhz <= 1000.0:
+        raise ZynqyoloError(f"--clock-mhz must be in 1..1000, got {requested_mhz!r}")
+    return devices.achieved_clock_mhz(board, float(requested_mhz))
+
+
+def clock_note(board: devices.Board, requested_mhz: Optional[float], achieved_mhz: float) -> dict:
+    """How the PS makes ``achieved_mhz`` (for JSON output and the note the CLI prints)."""
+    src = board.pl_clock
+    return {"requested_mhz": requested_mhz, "achieved_mhz": achieved_mhz, "source": src.pll, "source_mhz": src.mhz,
+            "divisor": src.divisor(achieved_mhz), "board": board.name}
+
+
+def clock_message(note: dict) -> Optional[str]:
+    """A one-line note when the PS makes a clock other than the requested one, else None."""
+    req, got = note.get("requested_mhz"), note["achieved_mhz"]
+    if req is None or math.isclose(req, got, rel_tol=devices.CLOCK_TOLERANCE):
+        return None
+    return (f"note: {note['board']}'s PS cannot make {req:g} MHz: its PL clock is the {note['source']} "
+            f"({note['source_mhz']:g} MHz) / {note['divisor']} = {got:g} MHz, the fastest not above the request; "
+            f"the design point and the model use {got:g} MHz")
 
 
 def check_cap(cap: float) -> float:
@@ -176,6 +204,7 @@ class SearchResult:
     host: perf.HostModel
     leaky_mul_impl: str
     reference: Optional[dict] = field(default=None)  # the yu2020 final point, for comparison
+    requested_clock_mhz: Optional[float] = None  # what was asked; clock_mhz is what the PS makes
 
     @property
     def feasible_points(self) -> list[Point]:
@@ -196,6 +225,8 @@ class SearchResult:
             "board": self.board.name,
             "cap": self.cap,
             "clock_mhz": self.clock_mhz,
+            "requested_clock_mhz": self.requested_clock_mhz,
+            "pl_clock": clock_note(self.board, self.requested_clock_mhz, self.clock_mhz),
             "bits": self.bits,
             "latency_ms": best["latency_ms"],
             "resources": best["resources"],
@@ -239,8 +270,8 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
     dev = b.device
     if bits not in (16, 8):
         raise ZynqyoloError(f"--bits must be 16 or 8, got {bits}")
-    if not 1.0 <= float(clock_mhz) <= 1000.0:
-        raise ZynqyoloError(f"--clock-mhz must be in 1..1000, got {clock_mhz}")
+    requested = float(clock_mhz)
+    clock_mhz = pl_clock_mhz(b, clock_mhz)
     space = space or search_space(bits, network)
     host = host or perf.HostModel.for_board(b)
     memory = perf.MemoryModel.for_board(b)
@@ -270,9 +301,9 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
         raise NoFeasibleDesign(_nothing_fits(points, dev, b, cap))
     best = min(feasible, key=lambda p: _rank(p, dev))
     best_estimate = perf.estimate(best.config, network, b, host=host, leaky_mul_impl=leaky_mul_impl)
-    return SearchResult("zynqyolo", network, dev, b, cap, float(clock_mhz), bits, space, points, best,
+    return SearchResult("zynqyolo", network, dev, b, cap, clock_mhz, bits, space, points, best,
                         best_estimate, time.perf_counter() - t0, host, leaky_mul_impl,
-                        reference=reference_point(network, dev))
+                        reference=reference_point(network, dev), requested_clock_mhz=requested)
 
 
 class SearchCache:
@@ -317,7 +348,7 @@ class _ResourceCache:
         self._parts = (
             (blocks.ConvEngine.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
             (blocks.LineBuffer.resources, lambda c: (c.p_oc, c.bits, c.max_width)),
-            (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
+            (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits, c.bus_bits)),
             (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
              lambda c: (c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_out_channels)),
             (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
@@ -325,6 +356,9 @@ class _ResourceCache:
             (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),
             (blocks.Control.resources, lambda c: (c.max_width, c.max_height, c.max_in_channels, c.max_out_channels,
                                                   c.p_oc)),
+            (blocks.LoopLogic.resources, lambda c: (c.p_oc, c.p_ic, c.bits, c.bus_bits, c.stage3_lanes, c.requant_lanes,
+                                                    c.tile_pixels, c.max_width, c.max_height, c.max_in_channels,
+                                                    c.max_out_channels)),
         )
         self._memo: list[dict] = [{} for _ in self._parts]
 
@@ -394,9 +428,11 @@ class Yu2020Exploration:
     network: Network
     device: devices.Device
     cap: float
-    clock_mhz: float
+    clock_mhz: float  # what the board's PS makes for the request
     result: object  # yu2020.SearchResult
     wall_s: float
+    board: Optional[devices.Board] = None  # whose PS makes the clock
+    requested_clock_mhz: Optional[float] = None
 
     @property
     def best(self):
@@ -417,7 +453,9 @@ class Yu2020Exploration:
     def to_dict(self, *, include_points: bool = False) -> dict:
         best = self.best.estimate.to_dict()
         d = {"kind": perf.KIND, "arch": "yu2020", "device": self.device.part, "board": None, "cap": self.cap,
-             "clock_mhz": self.clock_mhz, "bits": 16, "latency_ms": best["latency_ms"],
+             "clock_mhz": self.clock_mhz, "requested_clock_mhz": self.requested_clock_mhz,
+             "pl_clock": (clock_note(self.board, self.requested_clock_mhz, self.clock_mhz) if self.board else None),
+             "bits": 16, "latency_ms": best["latency_ms"],
              "resources": best["resources"], "params": best["params"], "batches": best["batches"],
              "best": {k: v for k, v in best.items() if k != "batches"},
              "search": {"points_evaluated": len(self.result.points), "feasible": len(self.result.feasible_points),
@@ -440,6 +478,8 @@ def search_yu2020(network: Network, device: str, *, clock_mhz: float, cap: float
     cap = check_cap(cap)
     if bits != 16:
         raise ZynqyoloError(f"--arch yu2020 models the reference's 16-bit (Q8.8) datapath only, not {bits}-bit")
+    board = resolve_board(device)
+    requested, clock_mhz = float(clock_mhz), pl_clock_mhz(board, clock_mhz)
     try:
         dev = devices.get_device(device)
         params_clock = yu2020.Yu2020Params(**{**yu2020.REFERENCE_POINT.to_dict(), "clock_mhz": float(clock_mhz)})
@@ -453,7 +493,7 @@ def search_yu2020(network: Network, device: str, *, clock_mhz: float, cap: float
             f"no point of the reference's grid fits {dev.part} under a cap of {cap:g}: the smallest needs "
             f"{e.dsp} DSP ({e.dsp / dev.dsp:.0%}) and {e.bram18} BRAM18 ({e.bram18 / dev.bram18:.0%}). "
             "Use a larger part or raise --cap.")
-    return Yu2020Exploration(network, dev, cap, float(clock_mhz), result, time.perf_counter() - t0)
+    return Yu2020Exploration(network, dev, cap, float(clock_mhz), result, time.perf_counter() - t0, board, requested)
 
 
 # ---------------------------------------------------------------------- a view for plots and tables ----

@@ -471,3 +471,13 @@ def test_host_model_provenance_and_terms(net416):
     assert e.batches[0].mmio_accesses == written0 * 2 + 3 * 2 + 1 + 1
     quiet = perf.estimate(e.config, net416, board, host=perf.HostModel.for_board(board, verify_registers=False))
     assert quiet.host_ms == pytest.approx(e.host_ms - sum(registers_written(plan.calls)) * host.mmio_access_us * 1e-3)
+
+
+def test_every_pipelined_loop_has_its_control_charged():
+    """Each loop label the kernels count (and the latency model times) has its control in LoopLogic;
+    a loop with more counters costs more."""
+    cfg = HwConfig()
+    loops = blocks.LoopLogic.loops(cfg)
+    assert set(perf.LOOP_LABELS) <= {label.split("_MAXPOOL")[0].split("_UPSAMPLE")[0] for label in loops}
+    wide = blocks.LoopLogic.resources(HwConfig(max_width=1024, max_height=1024))
+    assert wide.lut > blocks.LoopLogic.resources(cfg).lut > 0
