@@ -261,7 +261,8 @@ def test_search_xc7z020(z020, mhz, capsys):
     # ties go to fewer resources: no feasible point as fast with a smaller summed resource fraction
     util = r.best.utilisation(r.device)
     assert not [p for p in feasible if p.latency_ms <= fastest + 1e-6 and p.utilisation(r.device) < util - 1e-12]
-    assert e.resources.fits(r.device, 0.9) and e.config.bus_bits == 64 and e.config.clock_mhz == mhz
+    assert e.resources.fits(r.device, 0.9) and e.config.bus_bits == 64
+    assert e.config.clock_mhz == r.clock_mhz == devices.achieved_clock_mhz("zedboard", mhz)  # 150 -> 1000/7
     assert r.best.resources == e.resources and r.best.latency_ms == pytest.approx(e.latency_ms, rel=1e-9)
     assert e.mac_efficiency >= 0.80
     assert e.latency_ms == pytest.approx(e.compute_ms + e.stall_ms + e.dma_ms + e.host_ms)
@@ -312,6 +313,65 @@ def test_pareto_fronts(z020):
         for p in front:
             assert not any(getattr(q.resources, key) <= getattr(p.resources, key) and q.latency_ms < p.latency_ms
                            for q in r.feasible_points)
+
+
+# ------------------------------------------------------------------------------- PL clocks ----
+def _slowest_not_above(pll_mhz: float, mhz: float) -> float:
+    """By brute force over both 6-bit divisors (UG585 FPGA0_CLK_CTRL: 1..63 each)."""
+    made = [pll_mhz / (a * b) for a in range(1, 64) for b in range(1, 64)]
+    below = [f for f in made if f <= mhz]
+    return round(max(below) if below else min(made), 6)
+
+
+def test_pl_clocks_the_ps_can_make():
+    zed = devices.get_board("zedboard")
+    assert zed.pl_clock.pll == "IO PLL" and zed.pl_clock.mhz == 1000.0
+    assert devices.achieved_clock_mhz(zed, 150) == 142.857143 and round(zed.achieved_clock_mhz(150), 2) == 142.86
+    assert devices.achieved_clock_mhz(zed, 100) == 100.0
+    assert devices.achieved_clock_mhz(zed, 142.857143) == 142.857143  # an achieved clock stays
+    assert devices.achieved_clock_mhz(zed, 142.857) == 142.857143  # to the tolerance (6 printed digits)
+    assert devices.achieved_clock_mhz(zed, 142.8) == 125.0  # not above the request: 1000 / 8
+    assert devices.achieved_clock_mhz(zed, 0.2) == round(1000 / 63 ** 2, 6)  # below all: the slowest
+    assert devices.achieved_clock_mhz(zed, 99.99) == 100.0  # within 2e-4: the same clock, not 1000 / 11
+    for mhz in (1.0, 33.0, 77.7, 99.9, 166.0, 199.9, 250.0, 333.4):
+        assert devices.achieved_clock_mhz(zed, mhz) == _slowest_not_above(1000.0, mhz), mhz
+    pynq = devices.get_board("pynq-z2")  # 50 MHz PS_CLK x 20: the same IO PLL
+    assert pynq.pl_clock.ref_clk_mhz == 50.0 and pynq.achieved_clock_mhz(150) == 142.857143
+    assert devices.achieved_clock_mhz("ultra96v2", 150) == 150.0  # 1500 MHz IOPLL / 10
+    assert devices.achieved_clock_mhz("kv260", 100) == 99.999  # 33.333 MHz x 45 = 1499.985, / 15
+    assert zed.pl_clock.divisor(142.857143) == 7 and zed.pl_clock.divisor(150) is None
+    for bad in (0, -5, float("nan"), True):
+        with pytest.raises(ValueError, match="positive number"):
+            devices.achieved_clock_mhz(zed, bad)
+    for b in devices.BOARDS:  # every board names where its PLL comes from
+        assert b.pl_clock.source and b.pl_clock.divisor(b.achieved_clock_mhz(100)) is not None
+
+
+def test_cli_dse_and_estimate_use_the_clock_the_ps_makes(cli, capsys, tmp_path, z020):
+    design = tmp_path / "design150.json"
+    assert cli(["dse", "--device", "xc7z020", "--clock-mhz", "150", "--bits", "16", "-o", str(design), "--json"]) == 0
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert d["params"]["clock_mhz"] == d["clock_mhz"] == 142.857143 and d["requested_clock_mhz"] == 150
+    assert d["pl_clock"] == {"requested_mhz": 150.0, "achieved_mhz": 142.857143, "source": "IO PLL",
+                             "source_mhz": 1000.0, "divisor": 7, "board": "zedboard"}
+    assert "cannot make 150 MHz" in err and "/ 7 = 142.857 MHz" in err
+    assert HwConfig.load(design).clock_mhz == 142.857143 and d["params"] == z020[150].best.config.to_dict()
+    assert d["latency_ms"] == pytest.approx(z020[150].best_estimate.latency_ms)
+    # the design carries its clock: estimate models it without a note; --clock-mhz asks for another
+    e = _json(cli, capsys, "estimate", "--design", str(design), "--json")
+    assert e["params"]["clock_mhz"] == 142.857143 and e["latency_ms"] == pytest.approx(d["latency_ms"])
+    assert cli(["estimate", "--design", str(design), "--clock-mhz", "150", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["params"] == d["params"] and "cannot make 150 MHz" in err
+    assert cli(["estimate", "--design", str(design), "--clock-mhz", "100", "--json"]) == 0
+    out, err = capsys.readouterr()
+    e100 = json.loads(out)
+    assert e100["params"]["clock_mhz"] == 100.0 and "note" not in err and e100["latency_ms"] > e["latency_ms"]
+    assert z020[100].best.config.clock_mhz == 100.0 and z020[100].requested_clock_mhz == 100
+    _fails(cli, capsys, ["estimate", "--design", str(design), "--clock-mhz", "0.5"], "--clock-mhz", "1..1000")
+    y = _json(cli, capsys, "estimate", "--arch", "yu2020", "--clock-mhz", "150", "--json")
+    assert y["params"]["clock_mhz"] == 142.857143
 
 
 # ------------------------------------------------------------------ the chosen design really runs ----

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +19,10 @@ def register(sub) -> None:
     p.add_argument("--device", required=True, metavar="PART",
                    help="part (xc7z020, xczu5ev, ...), full ordering code, or board name (zedboard, kv260, ...)")
     p.add_argument("--board", help="board whose DDR and CPU enter the model (default: the part's usual board)")
-    p.add_argument("--clock-mhz", type=float, required=True, metavar="F", help="PL clock in MHz")
+    p.add_argument("--clock-mhz", type=float, required=True, metavar="F",
+                   help="PL clock in MHz; the board's PS makes the fastest clock not above it (its PLL divided by "
+                        "two 6-bit divisors: 150 on a Zynq-7000 board gives 1000/7 = 142.857), which the design "
+                        "point carries")
     p.add_argument("--bits", type=int, choices=(16, 8), required=True, help="datapath precision")
     p.add_argument("--arch", choices=("zynqyolo", "yu2020"), default="zynqyolo",
                    help="zynqyolo (ours, default) or yu2020 (the reference design's own model and grid)")
@@ -111,6 +115,9 @@ def run(args) -> int:
         device = result.device
     d = result.to_dict()
     dev = {"dsp": device.dsp, "bram18": device.bram18, "lut": device.lut, "ff": device.ff}
+    note = explore.clock_message(d["pl_clock"]) if d.get("pl_clock") else None
+    if note:
+        print(note, file=sys.stderr)
     if args.output is not None:
         if args.arch == "zynqyolo":
             result.best.config.save(args.output)
