@@ -54,9 +54,16 @@ class HwConfig:
         def bad(name: str, why: str):
             raise ValueError(f"HwConfig.{name}={getattr(self, name)!r}: {why}")
 
-        for f in fields(self):
-            if f.type in ("int", int) and (not isinstance(getattr(self, f.name), int) or getattr(self, f.name) <= 0):
-                bad(f.name, "must be a positive integer")
+        from zynqyolo import validate
+
+        for f in fields(self):  # types first (True is no integer, "fast" no clock), then the relations
+            value, what = getattr(self, f.name), f"HwConfig.{f.name}"
+            if f.type in ("int", int):
+                validate.integer(value, what, lo=1)
+            elif f.type in ("float", float):
+                object.__setattr__(self, f.name, validate.number(value, what))  # 100 and 100.0: one hash
+            elif f.type in ("str", str):
+                validate.text(value, what)
         if self.bits not in SUPPORTED_BITS:
             bad("bits", f"supported widths are {SUPPORTED_BITS}")
         if self.bus_bits not in SUPPORTED_BUS_BITS:
@@ -173,15 +180,21 @@ class HwConfig:
     def load(cls, path: str | Path) -> "HwConfig":
         from zynqyolo.errors import ZynqyoloError
 
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ZynqyoloError(f"design file not found: {path}") from None
-        except (OSError, ValueError) as exc:
-            raise ZynqyoloError(f"cannot read design file {path}: {exc}") from None
+        from zynqyolo import validate
+
+        if not Path(path).exists():
+            raise ZynqyoloError(f"design file not found: {path}")
+        data = validate.json_file(path, "design file")
         body = data.get("hwconfig", data) if isinstance(data, dict) else None
         if not isinstance(body, dict):
             raise ZynqyoloError(f"{path}: not a design file (expected a JSON object with 'hwconfig')")
+        if isinstance(data, dict) and data.get("arch") == "yu2020":
+            raise ZynqyoloError(f"{path}: a design of the reference architecture (yu2020), not of ours; use it with "
+                                "'zynqyolo estimate --design' (or write ours with 'zynqyolo dse -o')")
+        missing = [f.name for f in fields(cls) if f.name not in body]
+        if missing:  # a design point is written out whole: defaults must never fill in a hand-made one
+            raise ZynqyoloError(f"{path}: the design point lacks {', '.join(missing)}; write design files with "
+                                "'zynqyolo dse -o FILE' (or HwConfig.save), which list every field")
         try:
             config = cls.from_dict(body)
         except (TypeError, ValueError) as exc:

@@ -165,10 +165,17 @@ class FixedFormat:
 
     @classmethod
     def from_dict(cls, data: dict) -> "FixedFormat":
+        from zynqyolo import validate
+
+        what = "fixed-point format"
+        data = validate.mapping(data, what, required=("width", "frac", "signed", "rounding", "overflow"))
         try:
-            return cls(int(data["width"]), int(data["frac"]), bool(data["signed"]), str(data["rounding"]),
-                       str(data["overflow"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            return cls(validate.integer(data["width"], f"{what} width", lo=1, hi=64),
+                       validate.integer(data["frac"], f"{what} frac"),
+                       validate.boolean(data["signed"], f"{what} signed"),
+                       validate.text(data["rounding"], f"{what} rounding"),
+                       validate.text(data["overflow"], f"{what} overflow"))
+        except (TypeError, ValueError) as exc:
             raise ZynqyoloError(f"malformed fixed-point format {data!r}: {exc}") from None
 
     def __str__(self) -> str:
@@ -415,9 +422,14 @@ class SigmoidLut:
 
     @classmethod
     def from_dict(cls, data: dict) -> "SigmoidLut":
+        from zynqyolo import validate
+
+        data = validate.mapping(data, "sigmoid table spec", required=("in_frac", "entries", "out"))
         try:
-            return cls(int(data["in_frac"]), int(data["entries"]), FixedFormat.from_dict(data["out"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            return cls(validate.integer(data["in_frac"], "sigmoid in_frac"),
+                       validate.integer(data["entries"], "sigmoid entries", lo=1, hi=1 << 20),
+                       FixedFormat.from_dict(data["out"]))
+        except (TypeError, ValueError) as exc:
             raise ZynqyoloError(f"malformed sigmoid table spec {data!r}: {exc}") from None
 
 

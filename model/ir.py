@@ -190,20 +190,26 @@ class Network:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Network":
+        """The inverse of ``to_dict``; every field type-checked (``zynqyolo.validate``), so a
+        hand-edited or foreign description is an ``InvalidInput`` naming the field."""
+        from zynqyolo import validate
+
         kinds = {k.kind: k for k in (Conv, MaxPool, Route, Upsample, Yolo)}
+        data = validate.mapping(data, "network", required=("width", "height", "channels", "layers"))
         layers = []
-        for item in data["layers"]:
-            item = dict(item)
-            layer_cls = kinds[item.pop("kind")]
-            for key in ("in_shape", "out_shape"):
-                if key in item:
-                    item[key] = Shape(**item[key])
-            item["inputs"] = tuple(item["inputs"])
-            if layer_cls is Yolo:
-                item["mask"] = tuple(item["mask"])
-                item["anchors"] = tuple(tuple(a) for a in item["anchors"])
-            layers.append(layer_cls(**item))
-        return cls(data["width"], data["height"], data["channels"], tuple(layers))
+        for n, item in enumerate(validate.sequence(data["layers"], "network layers")):
+            where = f"network layer {n}"
+            item = validate.mapping(item, where, required=("kind",))
+            kind = validate.text(item["kind"], f"{where} kind", choices=kinds)
+            layer_cls = kinds[kind]
+            names = {f.name: f.type for f in dataclasses.fields(layer_cls)}
+            given = {k: v for k, v in item.items() if k != "kind"}
+            if set(given) != set(names):
+                raise validate.InvalidInput(f"{where} ({kind}): fields {sorted(given)}, expected {sorted(names)}")
+            layers.append(layer_cls(**{k: _typed(v, names[k], f"{where} {k}") for k, v in given.items()}))
+        return cls(validate.integer(data["width"], "network width", lo=1),
+                   validate.integer(data["height"], "network height", lo=1),
+                   validate.integer(data["channels"], "network channels", lo=1), tuple(layers))
 
     def summary(self) -> str:
         lines = [f"{'#':>3} {'layer':<14} {'input':>16} {'output':>16} {'MMAC':>8}"]
@@ -215,3 +221,24 @@ class Network:
             lines.append(f"{layer.index:>3} {layer.kind:<14} {ins_s:>16} {o.c}x{o.h}x{o.w:<8} {macs}")
         lines.append(f"total {self.macs / 1e9:.4f} GMAC, {self.n_params} parameters")
         return "\n".join(lines)
+
+
+def _typed(value, annotation: str, what: str):
+    """``value`` (from JSON) as the IR field type ``annotation`` (the dataclasses' annotations)."""
+    from zynqyolo import validate
+
+    if annotation == "int":
+        return validate.integer(value, what)
+    if annotation == "bool":
+        return validate.boolean(value, what)
+    if annotation == "str":
+        return validate.text(value, what)
+    if annotation == "Shape":
+        shape = validate.mapping(value, what, required=("c", "h", "w"))
+        return Shape(*(validate.integer(shape[k], f"{what}.{k}", lo=0) for k in ("c", "h", "w")))
+    if annotation == "tuple[int, ...]":
+        return tuple(validate.integer(v, f"{what}[{i}]") for i, v in enumerate(validate.sequence(value, what)))
+    if annotation == "tuple[tuple[int, int], ...]":
+        return tuple(tuple(validate.integer(x, f"{what}[{i}]") for x in validate.sequence(pair, f"{what}[{i}]", 2))
+                     for i, pair in enumerate(validate.sequence(value, what)))
+    raise TypeError(f"no JSON reading for IR field type {annotation!r}")  # a new IR field type: add it here

@@ -73,6 +73,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from zynqyolo import validate
 from zynqyolo.atomic import atomic_writer
 from zynqyolo.errors import ZynqyoloError
 
@@ -118,9 +119,15 @@ class ConvQuant:
 
     @classmethod
     def from_dict(cls, d: dict) -> "ConvQuant":
-        return cls(int(d["index"]), FixedFormat.from_dict(d["input"]), int(d["weight_width"]),
-                   tuple(int(f) for f in d["weight_fracs"]), FixedFormat.from_dict(d["bias"]),
-                   FixedFormat.from_dict(d["output"]), int(d["acc_width"]))
+        d = validate.mapping(d, "conv format", required=("index", "input", "weight_width", "weight_fracs", "bias",
+                                                          "output", "acc_width"))
+        where = f"conv {d['index']!r}"
+        return cls(validate.integer(d["index"], "conv index", lo=0), FixedFormat.from_dict(d["input"]),
+                   validate.integer(d["weight_width"], f"{where} weight_width", lo=1, hi=64),
+                   tuple(validate.integer(f, f"{where} weight_fracs[{i}]")
+                         for i, f in enumerate(validate.sequence(d["weight_fracs"], f"{where} weight_fracs"))),
+                   FixedFormat.from_dict(d["bias"]), FixedFormat.from_dict(d["output"]),
+                   validate.integer(d["acc_width"], f"{where} acc_width", lo=1, hi=64))
 
 
 @dataclass(frozen=True)
@@ -564,11 +571,20 @@ def load_model(path: str | Path, network: Network | None = None, bits: int | Non
     path = Path(path)
     if not path.is_file():
         raise ZynqyoloError(f"quantised model not found: {path} (make one with 'zynqyolo quantize')")
+    remake = "make it with 'zynqyolo quantize'"
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ZynqyoloError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if magic != b"PK\x03\x04":  # an .npz is a zip archive; anything else is not ours (and is never unpickled)
+        raise ZynqyoloError(f"{path}: not a zynqyolo quantised model (.npz): not a zip archive; {remake}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             files = {name: npz[name] for name in npz.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ZynqyoloError(f"{path}: not a zynqyolo quantised model (.npz): {exc}") from None
+        raise ZynqyoloError(f"{path}: not a zynqyolo quantised model (.npz): {str(exc).split('. ')[0]}; "
+                            f"{remake}") from None
     if "meta" not in files or "content_hash" not in files:
         raise ZynqyoloError(f"{path}: not a zynqyolo quantised model (no meta/content_hash)")
     try:
@@ -576,6 +592,12 @@ def load_model(path: str | Path, network: Network | None = None, bits: int | Non
         stored_hash = str(files.pop("content_hash"))
     except (ValueError, TypeError) as exc:
         raise ZynqyoloError(f"{path}: unreadable metadata: {exc}") from None
+    try:
+        validate.mapping(meta, "metadata")
+        for name, array in files.items():  # every array holds integer codes: no floats, booleans or strings
+            validate.int_array(array, f"array {name}")
+    except validate.InvalidInput as exc:
+        raise ZynqyoloError(f"{path}: malformed quantised model: {exc}; {remake}") from None
     if _content_hash(meta, files) != stored_hash:
         raise ZynqyoloError(f"{path}: content hash mismatch: the file was modified or damaged after it was "
                             "written; make it again with 'zynqyolo quantize'")
@@ -587,18 +609,24 @@ def load_model(path: str | Path, network: Network | None = None, bits: int | Non
                             f"{LEAKY_MUL}/2^{LEAKY_SHIFT}; quantise again")
     try:
         stored_net = Network.from_dict(meta["network"])
+        convs = {c.index: c for c in (ConvQuant.from_dict(c) for c in validate.sequence(meta["convs"], "convs"))}
         model = QuantizedModel(
-            network=stored_net, bits=int(meta["bits"]), method=str(meta["method"]),
-            headroom_bits=int(meta["headroom_bits"]),
+            network=stored_net, bits=validate.integer(meta["bits"], "bits"),
+            method=validate.text(meta["method"], "method"),
+            headroom_bits=validate.integer(meta["headroom_bits"], "headroom_bits", lo=0),
             input_format=FixedFormat.from_dict(meta["input_format"]),
-            formats=tuple(FixedFormat.from_dict(f) for f in meta["formats"]),
-            convs={int(c["index"]): ConvQuant.from_dict(c) for c in meta["convs"]},
-            weights={int(c["index"]): files[f"w{c['index']}"] for c in meta["convs"]},
-            biases={int(c["index"]): files[f"b{c['index']}"] for c in meta["convs"]},
+            formats=tuple(FixedFormat.from_dict(f) for f in validate.sequence(meta["formats"], "formats")),
+            convs=convs,
+            weights={i: files[f"w{i}"] for i in convs},
+            biases={i: files[f"b{i}"] for i in convs},
             sigmoid=SigmoidLut.from_dict(meta["sigmoid"]), sigmoid_table=files["sigmoid_table"],
-            calibration=tuple(meta["calibration"]), content_hash=stored_hash)
+            calibration=tuple(validate.mapping(c, "calibration image", required=("name", "sha256")) for c in
+                              validate.sequence(meta["calibration"], "calibration")),
+            content_hash=stored_hash)
+    except validate.InvalidInput as exc:
+        raise ZynqyoloError(f"{path}: malformed quantised model: {exc}; {remake}") from None
     except (KeyError, TypeError, ValueError) as exc:
-        raise ZynqyoloError(f"{path}: malformed quantised model: missing or bad {exc}") from None
+        raise ZynqyoloError(f"{path}: malformed quantised model: missing or bad {exc}; {remake}") from None
     if stored_net.content_hash != meta.get("network_hash"):
         raise ZynqyoloError(f"{path}: the stored network does not match its recorded hash")
     if network is not None and network.content_hash != stored_net.content_hash:
