@@ -221,33 +221,53 @@ class DriverBackend:
         return self.driver.forward(x)
 
 
-def detect_stream(driver: Driver, images, conf: float, nms: float, names=None):
+def detect_stream(driver, images, conf: float, nms: float, names=None, prepare=None, finish=None):
     """Detections for many images, overlapping the CPU's letterbox of image n+1 and decode of
-    image n-1 with the accelerator's work on image n. Yields (detections, FrameTiming)."""
+    image n-1 (on a worker thread) with the accelerator's work on image n. Yields (result,
+    FrameTiming) in order.
+
+    ``images`` is read lazily, one ahead (a camera or a video works). ``driver``: a ``Driver`` (its
+    per-frame ``timing`` is yielded) or any detection backend (``forward``; the timing then holds the
+    forward pass as ``accelerator_s``). ``prepare(image) -> (x, context)`` and ``finish(outputs,
+    context) -> result`` replace the default letterbox and decode (context: the image; result: its
+    detections)."""
     from zynqyolo.model.postprocess import decode
     from zynqyolo.model.preprocess import letterbox
 
-    net = driver.model.network
+    net = driver.model.network if isinstance(driver, Driver) else driver.network
 
-    def prepare(image):
-        return letterbox(image, net.width, net.height)
+    if prepare is None:
+        def prepare(image):
+            return letterbox(image, net.width, net.height), image
 
-    images = list(images)
+    if finish is None:
+        def finish(outs, image):
+            return decode(outs, net, (image.shape[1], image.shape[0]), conf=conf, nms=nms, names=names)
+
+    frames = iter(images)
+    done = object()
+
+    def read_and_prepare():
+        image = next(frames, done)
+        return done if image is done else prepare(image)
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_x = pool.submit(prepare, images[0]) if images else None
-        pending_decode = None
-        for i, image in enumerate(images):
-            x = pending_x.result()
-            if i + 1 < len(images):
-                pending_x = pool.submit(prepare, images[i + 1])
+        pending_x = pool.submit(read_and_prepare)
+        pending_result = None
+        while True:
+            prepared = pending_x.result()
+            if prepared is done:
+                break
+            x, context = prepared
+            pending_x = pool.submit(read_and_prepare)  # the next frame, while the accelerator runs this one
+            start = time.perf_counter()
             outs = driver.forward(x)
-            timing = driver.timing
-            if pending_decode is not None:
-                yield pending_decode.result()
-            pending_decode = pool.submit(lambda o=outs, im=image, t=timing: (
-                decode(o, net, (im.shape[1], im.shape[0]), conf=conf, nms=nms, names=names), t))
-        if pending_decode is not None:
-            yield pending_decode.result()
+            timing = getattr(driver, "timing", None) or FrameTiming(accelerator_s=time.perf_counter() - start)
+            if pending_result is not None:
+                yield pending_result.result()
+            pending_result = pool.submit(lambda o=outs, c=context, t=timing: (finish(o, c), t))
+        if pending_result is not None:
+            yield pending_result.result()
 
 
 def open_driver(board: str, model, config, bitstream=None, timeout_s: float = 5.0) -> Driver:

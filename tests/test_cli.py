@@ -14,8 +14,13 @@ pytest.importorskip("torch", reason="the detect CLI tests use the torch backend"
 
 
 def _detect_json(capsys, *args):
+    """The detections of each input, from the JSON lines (each names its input, in order)."""
     assert main(["detect", *map(str, args), "--json"]) == 0
-    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    argv = [str(a) for a in args]
+    images = [a for n, a in enumerate(argv) if not a.startswith("-") and (n == 0 or argv[n - 1] != "-o")]
+    assert [line["image"] for line in lines] == images[:len(lines)] and set(lines[0]) == {"image", "detections"}
+    return [line["detections"] for line in lines]
 
 
 def test_bus_photo(capsys, photos, tmp_path):

@@ -42,12 +42,26 @@ def test_demo_end_to_end(tmp_path, capsys, model_files):
 
 
 def test_bench_json(capsys):
+    """bench labels every figure: the stages measured here (this machine, emulated board), the board's
+    accelerator and end-to-end frame modelled, the CPU baseline measured here and said to be this
+    machine's, and no speed-up computed from this machine's CPU figures."""
+    from zynqyolo.dse import arm
+
     assert main(["bench", "--backend", "emu", "--frames", "2", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    acc = report["accelerator"]
-    assert acc["modelled"]["kind"] == "modelled" and acc["modelled"]["latency_ms"] > 0
-    for key in ("preprocess_ms", "accelerator_ms", "postprocess_ms", "host_python_ms"):
-        assert acc["measured_here"][key] >= 0
-    assert report["baseline_measured_here"]["float32"]["frame_ms"] > 0
-    assert len(report["baseline_measured_here"]["integer"]["per_layer_ms"]) == 24
+    measured = report["measured"]
+    for key in ("letterbox_ms", "pack_ms", "accelerator_ms", "unpack_ms", "decode_ms", "host_python_ms"):
+        assert measured[key] >= 0
+    assert "this machine" in measured["kind"] and report["machine"] in measured["kind"]
+    board = report["modelled_board"]
+    assert board["kind"] == "modelled" and board["accelerator_ms"] > 0
+    e2e = board["end_to_end"]
+    assert e2e["kind"] == "modelled" and e2e["latency_ms"] > board["accelerator_ms"] + e2e["arm_ms"] * 0.999
+    assert e2e["throughput_fps"] >= 1e3 / e2e["latency_ms"]  # pipelining never slows the rate down
+    assert board["arm_only"]["darknet_baremetal"]["ms"] == arm.DARKNET_BAREMETAL_MS
+    base = report["cpu_baseline_measured"]
+    assert base["float32"]["frame_ms"] > 0 and len(base["integer"]["per_layer_ms"]) == 24
+    assert not base["on_board"] and "not the board" in base["kind"]
+    assert "speedup_measured_on_board" not in report
+    assert not any("speedup" in k and "float32" in k for k in report)
     assert main(["bench", "--frames", "0"]) == 2

@@ -2,11 +2,15 @@
 
 - ``default_model``: the 16- or 8-bit quantised YOLOv3-tiny, calibrated on the fetched photos
   once and cached (hash-checked) under ``$ZYNQYOLO_HOME/models``;
-- ``time_board``: frames through the host driver, split into preprocess / accelerator /
-  postprocess, plus the share of the accelerator time spent inside the emulator's C
-  simulation (what remains is the host Python that will run on the board's ARM);
-- ``time_baseline``: the ARM-only baseline (numpy float32 and the integer reference), per
-  frame and per layer, measured wherever it runs.
+- ``time_board``: frames through the host driver (pipelined, ``detect_stream``), split into
+  letterbox / pack / accelerator / unpack / decode, plus the share of the accelerator time spent
+  inside the emulator's C simulation (what remains is the host Python that will run on the board's ARM);
+- ``time_baseline``: the CPU-only baseline (numpy float32, the integer reference and, when OpenCV is
+  installed, OpenCV's DNN module on the darknet files), per frame, measured wherever it runs:
+  on a board that is the ARM-only baseline, elsewhere it is *this machine's* figure (``machine()``
+  names it) and never the board's;
+- ``modelled_board``: what the models say of the board for a design point (accelerator, end-to-end
+  frame, ARM-only baselines), all labelled modelled or with their source.
 """
 
 from __future__ import annotations
@@ -46,24 +50,58 @@ def _median_ms(values: list[float]) -> float:
     return statistics.median(values) * 1e3 if values else float("nan")
 
 
-def time_board(driver, images: list[np.ndarray], conf: float = 0.25, nms: float = 0.45, names=None) -> dict:
+def machine() -> str:
+    """This machine, as figures measured on it are labelled: 'x86_64, 2 cores' (or the board's ARM)."""
+    import os
+    import platform
+
+    return f"{platform.machine() or 'unknown CPU'}, {os.cpu_count() or '?'} cores"
+
+
+def on_board() -> bool:
+    """True on a PYNQ board (an ARM CPU with pynq installed): only there are CPU figures the board's."""
+    import importlib.util
+    import platform
+
+    return platform.machine().lower().startswith(("arm", "aarch64")) and importlib.util.find_spec("pynq") is not None
+
+
+def time_board(driver, images: list[np.ndarray], conf: float = 0.25, nms: float = 0.45, names=None,
+               resize: str = "darknet") -> dict:
     """Run ``images`` (uint8 RGB) through the driver with CPU/accelerator overlap; medians in ms."""
     from zynqyolo.host.driver import detect_stream
+    from zynqyolo.model.postprocess import decode
+    from zynqyolo.model.preprocess import letterbox
 
+    net = driver.model.network
     board = driver.board
     kernel_before = getattr(board, "kernel_s", None)
-    stages: dict[str, list[float]] = {"preprocess": [], "accelerator": [], "postprocess": []}
+    stages: dict[str, list[float]] = {k: [] for k in ("letterbox", "pack", "accelerator", "unpack", "decode")}
+
+    def prepare(image):
+        t0 = time.perf_counter()
+        x = letterbox(image, net.width, net.height, resize)
+        stages["letterbox"].append(time.perf_counter() - t0)
+        return x, image
+
+    def finish(outs, image):
+        t0 = time.perf_counter()
+        dets = decode(outs, net, (image.shape[1], image.shape[0]), conf=conf, nms=nms, names=names)
+        stages["decode"].append(time.perf_counter() - t0)
+        return dets
+
     detections = []
     wall = time.perf_counter()
-    for dets, timing in detect_stream(driver, images, conf, nms, names):
+    for dets, timing in detect_stream(driver, images, conf, nms, names, prepare=prepare, finish=finish):
         detections.append(dets)
-        stages["preprocess"].append(timing.preprocess_s)
+        stages["pack"].append(timing.preprocess_s)
         stages["accelerator"].append(timing.accelerator_s)
-        stages["postprocess"].append(timing.postprocess_s)
+        stages["unpack"].append(timing.postprocess_s)
     wall = time.perf_counter() - wall
     result = {f"{k}_ms": _median_ms(v) for k, v in stages.items()}
     result["frames"] = len(images)
     result["wall_per_frame_ms"] = wall / max(len(images), 1) * 1e3
+    result["pipelined_fps"] = len(images) / wall if wall > 0 else float("inf")
     result["calls_per_frame"] = len(driver.plan.calls)
     result["dma_transfers_per_frame"] = driver.plan.n_transfers
     if kernel_before is not None:
@@ -73,12 +111,14 @@ def time_board(driver, images: list[np.ndarray], conf: float = 0.25, nms: float 
     return {"timing": result, "detections": detections}
 
 
-def time_baseline(network, weights, model, xs: list[np.ndarray]) -> dict:
-    """ARM-only baseline on letterboxed inputs: numpy float32 and integer reference, medians in ms."""
+def time_baseline(network, weights, model, xs: list[np.ndarray], opencv_dnn: bool = True) -> dict:
+    """CPU-only baseline on letterboxed inputs, medians in ms: numpy float32, the integer reference,
+    and OpenCV's DNN module on the darknet cfg and weights (the strongest CPU path on a PYNQ image's
+    armhf OpenCV) when ``cv2`` imports. ``where`` says which CPU ran it (``machine()``)."""
     from zynqyolo.model.float_ref import FloatReference
     from zynqyolo.model.intref import IntegerReference
 
-    out = {}
+    out = {"where": machine(), "on_board": on_board()}
     for name, ref in (("float32", FloatReference(network, weights)), ("integer", IntegerReference(model))):
         frames, layers = [], np.zeros(len(network.layers))
         for x in xs:
@@ -89,7 +129,48 @@ def time_baseline(network, weights, model, xs: list[np.ndarray]) -> dict:
         per_layer = {f"{layer.index}:{layer.kind}": round(float(s) / len(xs) * 1e3, 3)
                      for layer, s in zip(network.layers, layers)}
         out[name] = {"frame_ms": _median_ms(frames), "per_layer_ms": per_layer}
+    if opencv_dnn:
+        dnn = time_opencv_dnn(network, xs)
+        if dnn is not None:
+            out["opencv_dnn"] = dnn
     return out
+
+
+def time_opencv_dnn(network, xs: list[np.ndarray]) -> dict | None:
+    """OpenCV's darknet importer (``cv2.dnn.readNetFromDarknet``) on the fetched cfg and weights, run on
+    the same letterboxed inputs; None without OpenCV (or with OpenCV 5, which dropped the importer)."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    if not hasattr(cv2.dnn, "readNetFromDarknet") or (network.width, network.height) != (416, 416):
+        return None
+    from zynqyolo.fetch import model_paths
+
+    cfg, weights, _ = model_paths()
+    net = cv2.dnn.readNetFromDarknet(str(cfg), str(weights))
+    names = net.getUnconnectedOutLayersNames()
+    frames = []
+    for x in [xs[0], *xs]:  # the first run builds the network's buffers: not timed
+        start = time.perf_counter()
+        net.setInput(np.ascontiguousarray(x[None], dtype=np.float32))
+        net.forward(names)
+        frames.append(time.perf_counter() - start)
+    return {"frame_ms": _median_ms(frames[1:]), "threads": cv2.getNumThreads()}
+
+
+def modelled_board(config, network, board, plan=None, frame_wh: tuple[int, int] = (640, 480),
+                   resize: str = "darknet") -> dict:
+    """The board as the models see it, for ``config``: the accelerator's frame, the end-to-end frame
+    (the ARM's steps around it, ``dse.arm``) and the ARM-only baselines. All modelled or sourced."""
+    from zynqyolo.dse import arm, perf
+
+    plan = plan or perf.plan_for(network, config)
+    e = perf.estimate(config, network, board, plan=plan)
+    return {"board": board.name, "clock_mhz": config.clock_mhz, "design": config.name,
+            "accelerator_ms": e.latency_ms, "kind": "modelled", "estimate": e,
+            "end_to_end": arm.end_to_end(e, plan, network, frame_wh, resize).to_dict(),
+            "arm_only": arm.arm_only_baselines(network, board.cpu_clock_mhz)}
 
 
 def load_images(paths: list[Path]) -> list[np.ndarray]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import sys
 from pathlib import Path
 
 from ..errors import ZynqyoloError
@@ -18,7 +20,9 @@ def register(sub) -> None:
                    help="yu2020: evaluate the reference's model at --param values (default: its final point)")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="yu2020 parameter (N_max, P_mem, OITR, P_acc, P_pool, P_up, P_yolo); repeatable")
-    p.add_argument("--clock-mhz", type=float, metavar="F", help="yu2020 only: clock (default 100 MHz)")
+    p.add_argument("--clock-mhz", type=float, metavar="F",
+                   help="clock to model (default: the design's; yu2020: 100 MHz); the board's PS makes the fastest "
+                        "clock not above it (150 on a Zynq-7000 board gives 142.857), which is what is modelled")
     p.add_argument("--board", help="board whose DDR and CPU enter the model (default: from the design's part)")
     p.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     p.add_argument("--cfg", type=Path, help="darknet cfg (default: the fetched yolov3-tiny.cfg at its 416x416)")
@@ -26,7 +30,40 @@ def register(sub) -> None:
                    help="stage 2's leaky multiplier: fabric (as written: BIND_OP impl=fabric) or dsp (what-if)")
     p.add_argument("--no-verify-registers", action="store_true",
                    help="model a host that does not read every register back")
+    p.add_argument("--frame", default="640x480", metavar="WxH",
+                   help="camera/video frame size for the end-to-end frame's ARM steps (default 640x480)")
+    p.add_argument("--resize", choices=("darknet", "opencv"), default="darknet",
+                   help="the letterbox the end-to-end frame assumes (default darknet: bit-exact)")
     p.set_defaults(func=run)
+
+
+def _frame_size(text: str) -> tuple[int, int]:
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        size = None
+    if not sep or size is None or min(size) < 2:
+        raise ZynqyoloError(f"--frame {text!r}: expected WIDTHxHEIGHT, e.g. 640x480")
+    return size
+
+
+def _board_clock(config, board, requested_mhz):
+    """``config`` at the clock ``board``'s PS makes for ``requested_mhz`` (default: the design's own
+    clock, which a design from 'zynqyolo dse' already is), and how the PS makes it."""
+    import dataclasses
+
+    from ..dse import explore
+
+    from ..dse.devices import CLOCK_TOLERANCE
+
+    requested = config.clock_mhz if requested_mhz is None else requested_mhz
+    clock = explore.pl_clock_mhz(board, requested)
+    if math.isclose(clock, config.clock_mhz, rel_tol=CLOCK_TOLERANCE):
+        clock = config.clock_mhz  # the design's own clock, to its digits: the design hash stays
+    else:
+        config = dataclasses.replace(config, clock_mhz=clock)
+    return config, explore.clock_note(board, requested, clock)
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -43,12 +80,17 @@ def _yu2020(args, network, params_overrides: dict[str, str]) -> dict:
     from ..dse import devices, explore, yu2020
 
     params = explore.yu2020_params(params_overrides)
-    if args.clock_mhz is not None:
+    clock = None
+    if args.clock_mhz is not None:  # the reference ran on a Zedboard: its PS makes the clock
+        board = explore.resolve_board("zedboard")
+        clock = explore.clock_note(board, args.clock_mhz, explore.pl_clock_mhz(board, args.clock_mhz))
         try:
-            params = yu2020.Yu2020Params(**{**params.to_dict(), "clock_mhz": args.clock_mhz})
+            params = yu2020.Yu2020Params(**{**params.to_dict(), "clock_mhz": clock["achieved_mhz"]})
         except ValueError as exc:
             raise ZynqyoloError(f"inconsistent yu2020 parameters: {exc}") from None
     d = yu2020.evaluate(params, network).to_dict()
+    if clock is not None:
+        d["requested_clock_mhz"], d["pl_clock"] = clock["requested_mhz"], clock
     d["kind"] = "modelled"
     d["device"] = "xc7z020"
     for b in d["batches"]:
@@ -86,25 +128,43 @@ def run(args) -> int:
         d = _yu2020(args, network, overrides)
         device = devices.get_device("xc7z020")
     else:
-        if args.param or args.clock_mhz is not None:
-            raise ZynqyoloError("--param and --clock-mhz apply to --arch yu2020; our design file carries its clock")
+        if args.param:
+            raise ZynqyoloError("--param applies to --arch yu2020")
         if args.design is None:
             raise ZynqyoloError("give --design FILE (from 'zynqyolo dse -o FILE'), or --arch yu2020")
+        from ..dse import arm
+
+        frame = _frame_size(args.frame)
         config = HwConfig.load(args.design)
         board = explore.resolve_board(config.part, args.board)
+        config, clock = _board_clock(config, board, args.clock_mhz)
         host = perf.HostModel.for_board(board, verify_registers=not args.no_verify_registers)
         try:
-            e = perf.estimate(config, network, board, host=host, leaky_mul_impl=args.leaky_mul)
+            plan = perf.plan_for(network, config)
+            e = perf.estimate(config, network, board, host=host, leaky_mul_impl=args.leaky_mul, plan=plan)
         except ValueError as exc:
             raise ZynqyoloError(f"{args.design}: cannot model this design here: {exc}") from None
         d = e.to_dict()
+        d["requested_clock_mhz"], d["pl_clock"] = clock["requested_mhz"], clock
+        # The whole frame on the board: the ARM's letterbox, packing, unpacking, decode and NMS around
+        # the accelerator, and the frame rate of the pipelined detect_stream (all modelled, dse/arm.py).
+        d["end_to_end"] = arm.end_to_end(e, plan, network, frame, args.resize).to_dict()
         device = e.device
     dev = {"dsp": device.dsp, "bram18": device.bram18, "lut": device.lut, "ff": device.ff}
+    note = explore.clock_message(d["pl_clock"]) if d.get("pl_clock") else None
+    if note:
+        print(note, file=sys.stderr)
     if args.json:
         print(json.dumps(d, indent=2))
         return 0
     console = Console()
     report.print_estimate(d, dev, console)
+    if "end_to_end" in d:
+        e2e = d["end_to_end"]
+        steps = ", ".join(f"{k} {v['ms']:.1f}" for k, v in e2e["arm"]["steps"].items())
+        console.print(f"end to end on {d['board']} (modelled, a {args.frame} frame, {args.resize} letterbox): "
+                      f"{e2e['latency_ms']:.0f} ms per frame, {e2e['throughput_fps']:.2f} fps pipelined; ARM side "
+                      f"{e2e['arm_ms']:.0f} ms ({e2e['arm_share']:.0%} of the latency: {steps} ms)")
     if arch == "zynqyolo" and not d["fits_device"]:
         console.print(f"[red]this design point does not fit {d['device']}[/red]")
     return 0

@@ -1,0 +1,140 @@
+"""``zynqyolo.Detector`` and video input, checked against independent paths: the integer
+reference's forward pass decoded directly, and the same frames saved as photos."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zynqyolo.cli import main
+
+FRAME_WH = (320, 240)
+
+
+def _reference_detections(model, image, names):
+    """The integer reference's detections, straight from the model layer (no Detector)."""
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.postprocess import decode
+    from zynqyolo.model.preprocess import letterbox
+
+    net = model.network
+    outs = IntegerReference(model).forward(letterbox(image, net.width, net.height))
+    return decode(outs, net, (image.shape[1], image.shape[0]), names=names)
+
+
+@pytest.fixture(scope="module")
+def model16():
+    from zynqyolo.workflow import default_model
+
+    return default_model(16)
+
+
+@pytest.fixture(scope="module")
+def frames(photos):
+    """Three photos as frames of one size (what a video of them holds)."""
+    out = []
+    for name in ("bus", "zidane", "astronaut"):
+        with Image.open(photos[name]) as im:
+            out.append(np.asarray(im.convert("RGB").resize(FRAME_WH, Image.BILINEAR)))
+    return out
+
+
+def test_detector_takes_paths_pil_and_arrays(model16, photos, model_files):
+    from zynqyolo import Detector
+    from zynqyolo.model.postprocess import load_names
+    from zynqyolo.model.preprocess import load_image
+
+    det = Detector("ref", model=model16)
+    image = load_image(photos["bus"])
+    expected = _reference_detections(model16, image, load_names(model_files[2]))
+    assert len(expected) >= 3
+    assert det.detect(photos["bus"]) == expected
+    assert det.detect(Image.open(photos["bus"])) == expected
+    assert det.detect(image) == expected
+    assert {"letterbox_ms", "network_ms", "decode_ms", "total_ms"} <= set(det.timings)
+    assert all(v >= 0 for v in det.timings.values())
+    picture = det.draw(image, expected)
+    assert picture.size == (image.shape[1], image.shape[0])
+    assert list(det.detect_stream([photos["bus"], image])) == [expected, expected]
+    from zynqyolo.errors import ZynqyoloError
+
+    with pytest.raises(ZynqyoloError, match="uint8"):
+        det.detect(image.astype(np.float32))
+    with pytest.raises(ZynqyoloError, match="unknown backend"):
+        Detector("gpu")
+
+
+def test_lossless_video_gives_the_photos_detections(tmp_path, capsys, frames, model16):
+    """A video written losslessly (FFV1) from photos gives, frame by frame, the detections of
+    those frames saved as photos; the annotated video has every frame."""
+    from zynqyolo.model.quantize import save_model
+    from zynqyolo.video import VideoSource, write_video
+
+    video = write_video(tmp_path / "clip.mkv", frames)
+    with VideoSource(video) as source:
+        back = list(source)
+    assert len(back) == len(frames) and all(np.array_equal(a, b) for a, b in zip(back, frames))  # lossless
+    stills = []
+    for k, frame in enumerate(frames):
+        stills.append(tmp_path / f"frame{k}.png")
+        Image.fromarray(frame).save(stills[-1])
+    qpath = save_model(model16, tmp_path / "model.npz")
+    common = ["--backend", "ref", "--model", str(qpath), "--json"]
+    assert main(["detect", str(video), "-o", str(tmp_path / "annotated.mkv"), *common]) == 0
+    per_frame = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main(["detect", *map(str, stills), *common]) == 0
+    per_photo = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in per_frame] == list(range(len(frames)))
+    assert all(r["image"] == str(video) for r in per_frame)
+    assert [r["image"] for r in per_photo] == [str(p) for p in stills]
+    assert [r["detections"] for r in per_frame] == [r["detections"] for r in per_photo]
+    assert sum(len(r["detections"]) for r in per_frame) >= 3
+    with VideoSource(tmp_path / "annotated.mkv") as source:
+        annotated = list(source)
+    assert len(annotated) == len(frames) and not np.array_equal(annotated[0], frames[0])  # boxes drawn
+    assert not list(tmp_path.glob(".*partial*"))  # no temporary file left
+
+
+def test_video_errors_leave_nothing(tmp_path, capsys, frames):
+    from zynqyolo.video import write_video
+
+    video = write_video(tmp_path / "clip.mkv", frames[:1])
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+    for argv, word in ((["detect", str(bad), "--backend", "cpu"], "cannot open"),
+                       (["detect", str(video), "-o", str(tmp_path / "out.png"), "--backend", "cpu"], "is a video"),
+                       (["detect", "--backend", "cpu"], "--camera"),
+                       (["detect", str(video), "--frames", "0", "--backend", "cpu"], "--frames")):
+        assert main(argv) == 2
+        assert word in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "notes.mp4"]
+
+
+@pytest.mark.csim
+@pytest.mark.usefixtures("require_csim")
+def test_detector_on_the_emulated_board_is_the_integer_reference(model_files, photos):
+    """Small network (128x128) and design point, so the C simulation is quick: ``detect`` and the
+    pipelined ``detect_stream`` both give the integer reference's detections."""
+    from zynqyolo import Detector
+    from zynqyolo.dse.hwconfig import HwConfig
+    from zynqyolo.model import load_cfg, load_weights
+    from zynqyolo.model.postprocess import load_names
+    from zynqyolo.model.preprocess import load_image
+    from zynqyolo.model.quantize import calibrate
+
+    net = load_cfg(model_files[0], width=128, height=128)
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
+    det = Detector("emu", model=model, design=HwConfig(p_oc=16, p_ic=8, tile_pixels=256))
+    names = load_names(model_files[2])
+    images = [load_image(photos[n]) for n in ("bus", "zidane", "astronaut")]
+    expected = [_reference_detections(model, im, names) for im in images]
+    assert any(expected)
+    assert det.detect(images[0]) == expected[0]
+    assert {"letterbox_ms", "pack_ms", "accelerator_ms", "unpack_ms", "decode_ms"} <= set(det.timings)
+    streamed = list(det.detect_stream(iter(images), with_images=True))
+    assert [d for _, d in streamed] == expected
+    assert all(a is b for (a, _), b in zip(streamed, images))
+    assert det.timings["fps"] > 0
