@@ -15,7 +15,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from .hwconfig import MAX_KSIZE, HwConfig
+from .hwconfig import MAX_KSIZE, SIGNED_REGISTERS, HwConfig
 
 
 class Stage3Mode(enum.IntEnum):
@@ -45,6 +45,28 @@ def stage3_shape(stage3: int, pool_stride: int, height: int, width: int) -> tupl
     if stage3 == Stage3Mode.UPSAMPLE:
         return 2 * height, 2 * width
     return height, width
+
+
+def encode_register(cfg: HwConfig, name: str, value: int) -> int:
+    """The bit pattern of ``value`` in register field ``name`` (two's complement in the field's
+    width for ``SIGNED_REGISTERS``): what is written over AXI-Lite and what the IP reads back.
+    The one place a register value becomes bits (the driver, the emulated IP and PYNQ's
+    ``register_map`` writes all go through it); a value the field cannot hold is a ValueError."""
+    width = cfg.register_fields()[name]
+    lo, hi = cfg.register_range(name)
+    if isinstance(value, bool) or not hasattr(value, "__index__") or not lo <= int(value) <= hi:
+        raise ValueError(f"register {name}={value!r} does not fit its {width}-bit field ({lo}..{hi})")
+    return int(value) & ((1 << width) - 1)
+
+
+def decode_register(cfg: HwConfig, name: str, word: int) -> int:
+    """The value a register field holds, from the 32-bit word read back (bits above the field's
+    width are ignored, as the HLS control interface returns them as 0): ``encode_register``'s inverse."""
+    width = cfg.register_fields()[name]
+    bits = int(word) & ((1 << width) - 1)
+    if name in SIGNED_REGISTERS and bits >> (width - 1):
+        return bits - (1 << width)
+    return bits
 
 
 def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:

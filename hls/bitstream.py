@@ -3,12 +3,22 @@
 Block design (Zynq-7000 boards with a PS7 board preset: Zedboard, PYNQ-Z2)::
 
     ps7  (board preset; FCLK0 = clock_mhz; M_AXI_GP0; S_AXI_HP0 and S_AXI_HP1 at the bus width)
-      M_AXI_GP0 -> ctrl_ic -> accel/s_axi_control, dma0/S_AXI_LITE, dma1/S_AXI_LITE
+      M_AXI_GP0 -> ctrl_ic -> accel/s_axi_control, dma0/S_AXI_LITE, dma1/S_AXI_LITE, reset_gpio/S_AXI
     dma0 (AXI DMA, MM2S + S2MM, scatter-gather): M_AXIS_MM2S -> accel/in,  accel/out -> S_AXIS_S2MM
       M_AXI_MM2S, M_AXI_S2MM, M_AXI_SG (descriptors) -> hp0_ic -> ps7/S_AXI_HP0
     dma1 (AXI DMA, MM2S only, scatter-gather):   M_AXIS_MM2S -> accel/wts
       M_AXI_MM2S, M_AXI_SG (descriptors) -> hp1_ic -> ps7/S_AXI_HP1
-    rst  (proc_sys_reset on FCLK_RESET0_N); every clock is FCLK_CLK0
+    rst  (proc_sys_reset on FCLK_RESET0_N): the interconnects and reset_gpio
+    reset_gpio (AXI GPIO, 1 output bit) -> accel_rst/aux_reset_in (active high)
+    accel_rst (proc_sys_reset on FCLK_RESET0_N or the GPIO): accel/ap_rst_n, dma0 and dma1 axi_resetn
+    every clock is FCLK_CLK0
+
+Two reset domains: after a DMA fault in the middle of a call the IP waits on its streams for
+ever, and only a reset of the IP brings it back; the host pulses ``reset_gpio`` (``host.reset``)
+and ``accel_rst`` resets the accelerator and both DMAs together (both ends of every stream at
+once). The interconnects and the GPIO stay on ``rst``, so no AXI transaction of the PS is cut; the
+host soft-resets the DMAs first, which completes their outstanding memory transactions. The
+manifest records the GPIO (``"reset"``) for the PYNQ board.
 
 Every AXI master gets its address segment (the PS's DDR, through its HP port) from
 ``assign_bd_address``. The DMAs run in scatter-gather mode (``c_include_sg`` 1, no
@@ -43,7 +53,7 @@ from zynqyolo.errors import ZynqyoloError
 from zynqyolo.fetch import sha256_file
 
 from . import tcl
-from .manifest import DMA_MODE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION
+from .manifest import DMA_MODE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, RESET_GPIO_CELL, RESET_GPIO_MASK
 from .tcl import CONTROL_BUNDLE, HLS_DIR, STREAMS, rtl_port, staged_dir, tcl_list, tcl_word
 from .tools import run_hls
 
@@ -144,15 +154,16 @@ class BlockDesign:
     intf_nets: tuple[tuple[str, str], ...]
     clock_source: str
     clock_pins: tuple[str, ...]
-    reset_source: str
-    reset_input: str
-    interconnect_reset_source: str
-    interconnect_resets: tuple[str, ...]
-    peripheral_reset_source: str
-    peripheral_resets: tuple[str, ...]
+    reset_nets: tuple[tuple[str, tuple[str, ...]], ...]  # (driving pin, driven pins), in connection order
+    reset_gpio_cell: str
+    reset_domain: tuple[str, ...]  # cells the GPIO resets
 
     def config_of(self, cell: str) -> dict:
         return {k: v for c, props in self.cell_config if c == cell for k, v in props}
+
+    def driven_by(self, source: str) -> tuple[str, ...]:
+        """The pins the reset net from ``source`` drives."""
+        return next((sinks for src, sinks in self.reset_nets if src == source), ())
 
 
 def _interconnect(name: str, masters: Sequence[str], slaves: Sequence[str]):
@@ -177,6 +188,10 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
     dma0 = dma_common + (("CONFIG.c_include_s2mm", "1"), ("CONFIG.c_m_axi_s2mm_data_width", bus),
                          ("CONFIG.c_s_axis_s2mm_tdata_width", bus), ("CONFIG.c_s2mm_burst_size", str(DMA_BURST_BEATS)))
     dma1 = dma_common + (("CONFIG.c_include_s2mm", "0"),)
+    # PG144 (AXI GPIO v2.0): one output bit, 0 after reset (the accelerator domain runs). PG164
+    # (proc_sys_reset v5.0): aux_reset_in active high, held at least C_AUX_RST_WIDTH (4) clocks.
+    gpio = (("CONFIG.C_GPIO_WIDTH", "1"), ("CONFIG.C_ALL_OUTPUTS", "1"), ("CONFIG.C_DOUT_DEFAULT", "0x00000000"))
+    accel_rst = (("CONFIG.C_AUX_RESET_HIGH", "1"),)
     ps7 = (("CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ", f"{config.clock_mhz:g}"), ("CONFIG.PCW_FPGA_FCLK0_ENABLE", "1"),
            ("CONFIG.PCW_USE_M_AXI_GP0", "1"),
            ("CONFIG.PCW_USE_S_AXI_HP0", "1"), ("CONFIG.PCW_S_AXI_HP0_DATA_WIDTH", hp),
@@ -184,32 +199,39 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
     accel = "accel"
     port = {c: f"{accel}/{rtl_port(c)}" for c in STREAMS}
     ctrl = _interconnect("ctrl_ic", ["ps7/M_AXI_GP0"],
-                         [f"{accel}/s_axi_{CONTROL_BUNDLE}", "dma0/S_AXI_LITE", "dma1/S_AXI_LITE"])
+                         [f"{accel}/s_axi_{CONTROL_BUNDLE}", "dma0/S_AXI_LITE", "dma1/S_AXI_LITE",
+                          f"{RESET_GPIO_CELL}/S_AXI"])
     hp0 = _interconnect("hp0_ic", ["dma0/M_AXI_MM2S", "dma0/M_AXI_S2MM", "dma0/M_AXI_SG"], ["ps7/S_AXI_HP0"])
     hp1 = _interconnect("hp1_ic", ["dma1/M_AXI_MM2S", "dma1/M_AXI_SG"], ["ps7/S_AXI_HP1"])
     ics = (ctrl, hp0, hp1)
     streams = (("dma0/M_AXIS_MM2S", port["in"]), ("dma1/M_AXIS_MM2S", port["wts"]), (port["out"], "dma0/S_AXIS_S2MM"))
+    gpio_cell = RESET_GPIO_CELL
     return BlockDesign(
         ip_cells=(("ps7", "xilinx.com:ip:processing_system7:*"), ("rst", "xilinx.com:ip:proc_sys_reset:*"),
+                  ("accel_rst", "xilinx.com:ip:proc_sys_reset:*"), (gpio_cell, "xilinx.com:ip:axi_gpio:*"),
                   ("dma0", "xilinx.com:ip:axi_dma:*"), ("dma1", "xilinx.com:ip:axi_dma:*"),
                   ("ctrl_ic", "xilinx.com:ip:axi_interconnect:*"), ("hp0_ic", "xilinx.com:ip:axi_interconnect:*"),
                   ("hp1_ic", "xilinx.com:ip:axi_interconnect:*")),
         accel_cell=accel,
         ps_cell="ps7",
-        cell_config=(("ps7", ps7), ("dma0", dma0), ("dma1", dma1)) + tuple(ic[0] for ic in ics),
+        cell_config=(("ps7", ps7), ("dma0", dma0), ("dma1", dma1), (gpio_cell, gpio), ("accel_rst", accel_rst))
+        + tuple(ic[0] for ic in ics),
         intf_nets=tuple(n for ic in ics for n in ic[1]) + streams,
         clock_source="ps7/FCLK_CLK0",
         clock_pins=("ps7/M_AXI_GP0_ACLK", "ps7/S_AXI_HP0_ACLK", "ps7/S_AXI_HP1_ACLK", "rst/slowest_sync_clk",
+                    "accel_rst/slowest_sync_clk", f"{gpio_cell}/s_axi_aclk",
                     f"{accel}/ap_clk", "dma0/s_axi_lite_aclk", "dma0/m_axi_mm2s_aclk", "dma0/m_axi_s2mm_aclk",
                     "dma0/m_axi_sg_aclk", "dma1/s_axi_lite_aclk", "dma1/m_axi_mm2s_aclk", "dma1/m_axi_sg_aclk")
         + tuple(p for ic in ics for p in ic[2]),
-        reset_source="ps7/FCLK_RESET0_N",
-        reset_input="rst/ext_reset_in",
-        interconnect_reset_source="rst/interconnect_aresetn",
-        interconnect_resets=tuple(f"{ic[0][0]}/ARESETN" for ic in ics),
-        peripheral_reset_source="rst/peripheral_aresetn",
-        peripheral_resets=(f"{accel}/ap_rst_n", "dma0/axi_resetn", "dma1/axi_resetn")
-        + tuple(p for ic in ics for p in ic[3]),
+        reset_nets=(
+            ("ps7/FCLK_RESET0_N", ("rst/ext_reset_in", "accel_rst/ext_reset_in")),
+            ("rst/interconnect_aresetn", tuple(f"{ic[0][0]}/ARESETN" for ic in ics)),
+            ("rst/peripheral_aresetn", tuple(p for ic in ics for p in ic[3]) + (f"{gpio_cell}/s_axi_aresetn",)),
+            (f"{gpio_cell}/gpio_io_o", ("accel_rst/aux_reset_in",)),
+            ("accel_rst/peripheral_aresetn", (f"{accel}/ap_rst_n", "dma0/axi_resetn", "dma1/axi_resetn")),
+        ),
+        reset_gpio_cell=gpio_cell,
+        reset_domain=(accel, "dma0", "dma1"),
     )
 
 
@@ -238,10 +260,6 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
         ("zy_ps_cell", tcl_word(bd.ps_cell)),
         ("zy_accel_cell", tcl_word(bd.accel_cell)),
         ("zy_clock_source", tcl_word(bd.clock_source)),
-        ("zy_reset_source", tcl_word(bd.reset_source)),
-        ("zy_reset_input", tcl_word(bd.reset_input)),
-        ("zy_interconnect_reset_source", tcl_word(bd.interconnect_reset_source)),
-        ("zy_peripheral_reset_source", tcl_word(bd.peripheral_reset_source)),
         ("zy_accel_intf_pins", tcl_list(accel_pins()[1])),
     ]
     width = max(len(k) for k, _ in settings) + 1
@@ -262,8 +280,7 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
                                  for c, props in bd.cell_config]),
         block("zy_intf_nets", [tcl_list(n) for n in bd.intf_nets]),
         block("zy_clock_pins", [tcl_word(p) for p in bd.clock_pins]),
-        block("zy_interconnect_resets", [tcl_word(p) for p in bd.interconnect_resets]),
-        block("zy_peripheral_resets", [tcl_word(p) for p in bd.peripheral_resets]),
+        block("zy_reset_nets", [f"{tcl_word(src)} {tcl_list(sinks)}" for src, sinks in bd.reset_nets]),
         "",
     ]
     return "\n".join(lines) + "\n" + body
@@ -379,6 +396,7 @@ def _tracked_files(root: Path) -> dict[str, str]:
 def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dict | None = None,
                    vivado_result: dict | None = None, hls_report: dict | None = None) -> dict:
     """Write ``manifest.json`` (atomically, last) and return it."""
+    bd = block_design(build.config, build.length_width)
     manifest = {
         "format": MANIFEST_FORMAT,
         "format_version": MANIFEST_VERSION,
@@ -393,6 +411,8 @@ def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dic
                 "fmap": "dma0", "params": "dma1"},
         "ip": {"vlnv": tcl.ip_vlnv(build.config), "top": tcl.TOP, "cell": "accel",
                "streams": {c: rtl_port(c) for c in STREAMS}},
+        "reset": {"gpio": bd.reset_gpio_cell, "mask": RESET_GPIO_MASK, "active": "high",
+                  "resets": list(bd.reset_domain)},
         "board": build.board,
         "part": build.config.part,
         "board_part_candidates": list(BOARD_FLOWS[build.board].board_part_patterns),

@@ -25,6 +25,11 @@ MANIFEST_FORMAT = "zynqyolo-bitstream-manifest"
 MANIFEST_VERSION = 1
 # The DMAs run in scatter-gather mode (the manifest says so; older bitstreams had them in simple mode).
 DMA_MODE = "sg"
+# The hardware reset path (``hls.bitstream``'s block design; ``host.reset`` drives it): bit 0 of this
+# AXI GPIO's channel 1 resets the accelerator and both DMAs. The manifest's "reset" entry names it;
+# a manifest without one is a bitstream built before the reset path existed.
+RESET_GPIO_CELL = "reset_gpio"
+RESET_GPIO_MASK = 0x1
 
 
 def load_manifest(directory) -> dict:
@@ -89,4 +94,5 @@ def check_manifest(manifest: dict, config: HwConfig, model_hash: str | None, pla
                             + ". Build a bitstream for this design point and model with 'zynqyolo build'")
 
 
-__all__ = ["DMA_MODE", "MANIFEST", "MANIFEST_FORMAT", "MANIFEST_VERSION", "check_manifest", "load_manifest"]
+__all__ = ["DMA_MODE", "MANIFEST", "MANIFEST_FORMAT", "MANIFEST_VERSION", "RESET_GPIO_CELL", "RESET_GPIO_MASK",
+           "check_manifest", "load_manifest"]

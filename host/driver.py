@@ -10,7 +10,11 @@ One driver, two boards behind one narrow seam. A board offers:
   DMA); ``dma_length_bits``, the DMAs' buffer length register width;
 - ``accel``: ``register_map`` (registers by name), ``read(offset)``/``write(offset, value)``
   for ``ap_ctrl`` at 0x00;
-- ``reset()``: bring DMAs and IP back to a clean idle state after a fault (DMAs left halted).
+- ``reset()``: bring DMAs and IP back to a clean idle state after a fault (DMAs left halted):
+  the hardware reset path, an AXI GPIO pulsing the accelerator's and both DMAs' resets
+  (``host.reset``), since a fault in the middle of a call leaves the IP stuck on its streams;
+- ``barrier()``: make the CPU's stores to DMA memory visible before the next MMIO write (on ARM a
+  DSB; the descriptors are non-cacheable, but uncached stores may still sit in the write buffer).
 
 Built once: the buffers (``input`` and ``output`` cacheable: the only ones the CPU writes or
 reads per frame; ``arena``, ``params`` and the descriptors not), the parameter stream, and the
@@ -19,9 +23,11 @@ chain per DMA channel, checked against the DMAs' length register and alignment b
 is started.
 
 Per frame: the image codes go into the ``input`` buffer (flushed), every descriptor's STATUS is
-cleared and each used channel is restarted at its chain's first descriptor (DMACR.RS off, wait
-Halted, CURDESC, RS on). Per call: the registers that differ from what the IP
-already holds are written by name and read back; TAILDESC of the parameter and output channels
+cleared, a barrier orders those stores before the register writes that follow, and each used
+channel is restarted at its chain's first descriptor (DMACR.RS off, wait Halted, CURDESC, RS on).
+Per call: the registers that differ from what the IP already holds are written by name, as their
+fields' bit patterns (``dse.registers.encode_register``: two's complement for signed fields), and
+read back and compared with those bits; TAILDESC of the parameter and output channels
 is moved to the call's last descriptor on each; ap_start; TAILDESC of the feature-map input
 channel; then each used channel's DMASR is polled until Idle (with the tail descriptor's Cmplt
 set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
@@ -39,9 +45,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zynqyolo import validate
 from zynqyolo.dse.mmio import changed_registers
 from zynqyolo.dse.plan import Call, Channel, Plan
-from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START
+from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START, decode_register, encode_register
 from zynqyolo.errors import AcceleratorError, ZynqyoloError
 
 from . import sgdma
@@ -128,6 +135,18 @@ class Driver:
 
         self._wait(test, describe, where)
 
+    def _first_dma_error(self, tails: dict, where: str) -> AcceleratorError | None:
+        """After a failed wait: the error latched by any channel the call uses, the cause of the
+        wait's failure (a channel that stopped on an error wedges the IP, and the other channels wait
+        for ever behind it), or None."""
+        for name in Channel:
+            if tails[name] is not None:
+                channel = self.channels[name]
+                dmasr = channel.dmasr()
+                if dmasr & sgdma.SR_ERRORS:
+                    return AcceleratorError(f"{self._dma_error(channel, dmasr)} during {where}")
+        return None
+
     def _wait_halted(self, channel: sgdma.SgChannel, where: str) -> None:
         seen = [0]
 
@@ -147,20 +166,25 @@ class Driver:
             channel.stop()
             self._wait_halted(channel, where)
         self.ring.clear_status()
+        self.board.barrier()  # the cleared STATUS words reach memory before any TAILDESC lets a DMA fetch them
         for name, channel in self.channels.items():
             channel.start(self.ring.address(self.ring.first[name]))  # a channel that cannot run shows it at its wait
 
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
         where = self._where(call)
+        config = self.plan.config
         for name, value in changed_registers(self._shadow, call.registers):  # the IP keeps its registers
-            setattr(accel.register_map, name, value & 0xFFFFFFFF)
+            word = encode_register(config, name, value)  # a signed field as its two's-complement bits
+            setattr(accel.register_map, name, word)
             self._shadow[name] = value
             if self.verify_registers:
-                got = getattr(accel.register_map, name)
-                if got != value & 0xFFFFFFFF:
-                    raise AcceleratorError(f"register {name} reads back {got} after writing {value} during "
-                                           f"{where}: wrong bitstream, or a bus problem")
+                got = int(getattr(accel.register_map, name))
+                if got != word:
+                    raise AcceleratorError(
+                        f"register {name} reads back {got:#x} (= {decode_register(config, name, got)}) after writing "
+                        f"{value} ({word:#x} in its {config.register_fields()[name]}-bit field) during {where}: "
+                        "wrong bitstream, or a bus problem")
         tails = self.ring.tails[call.index]
         for name in (Channel.PARAMS, Channel.FMAP_OUT):  # armed before the IP starts
             if tails[name] is not None:
@@ -170,7 +194,11 @@ class Driver:
             self.channels[Channel.FMAP_IN].tail(self.ring.address(tails[Channel.FMAP_IN]))
         for name in Channel:
             if tails[name] is not None:
-                self._wait_channel(self.channels[name], tails[name], where)
+                try:
+                    self._wait_channel(self.channels[name], tails[name], where)
+                except AcceleratorError as exc:
+                    raise self._first_dma_error(tails, where) or exc from None
+
         seen_done = []
 
         def done():
@@ -195,6 +223,12 @@ class Driver:
 
     def forward(self, x: np.ndarray) -> list[np.ndarray]:
         """Letterboxed float32 (3, H, W) -> dequantised YOLO outputs (the detection backend protocol)."""
+        net = self.model.network
+        try:
+            validate.float_array(x, "the driver's input", lo=0.0, hi=1.0, shape=(net.channels, net.height, net.width))
+        except validate.InvalidInput as exc:
+            raise validate.InvalidInput(f"{exc}: it takes a letterboxed image, float (3, {net.height}, {net.width}) in "
+                                        "[0, 1] (zynqyolo.model.preprocess.letterbox of the uint8 picture)") from None
         self.timing = FrameTiming()
         t0 = time.perf_counter()
         self.io.write_input(self.buffers, x)

@@ -30,13 +30,22 @@ started and the output channel has a descriptor armed: the words already pushed 
 streams are the call's streams. The call runs when the host next reads the output channel's DMASR
 or ap_ctrl.
 
-``log`` records, in order: every MMIO access the host makes (``("accel"|"dma0"|"dma1", "read"|
-"write", offset, value)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2s"|
-"dma0.s2mm", data address, bytes)``; S2MM when the descriptor is armed), and cache maintenance
-(``("flush"|"invalidate", address, bytes)``).
+- the reset path (``host.reset``): an AXI GPIO (``reset_gpio``) whose bit 0 holds the accelerator
+  and both DMAs in reset (``hardware_reset``), as the block design's proc_sys_reset does.
 
-Faults can be injected (``inject``) to exercise the driver's error paths: a DMA that reports
-an error, a descriptor that never completes, a register that reads back a wrong value.
+``log`` records, in order: every MMIO access the host makes (``("accel"|"dma0"|"dma1"|"reset_gpio",
+"read"|"write", offset, value)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2s"|
+"dma0.s2mm", data address, bytes)``; S2MM when the descriptor is armed), cache maintenance
+(``("flush"|"invalidate", address, bytes)``) and the host's memory barriers (``("barrier",)``).
+
+Faults can be injected (``faults``) to exercise the driver's error paths: a DMA that reports
+an error, a descriptor that never completes, a register that reads back a wrong value. A DMA
+fault in the middle of a frame wedges the IP, as on the hardware: it waits on a stream that will
+never deliver or drain and never reports ap_done (a later ap_start finds it busy), and what is in
+its stream FIFOs stays there, whatever the DMAs do, until the hardware reset (``reset``: the GPIO
+pulse). A soft reset of the DMAs alone (``soft_reset_dmas``) leaves it stuck. (The FIFOs being
+unbounded, the memory-to-stream descriptors of later calls still complete; on a board they would
+stall once the FIFOs are full.)
 """
 
 from __future__ import annotations
@@ -47,8 +56,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START
+from zynqyolo.dse.registers import AP_CTRL, AP_DONE, AP_IDLE, AP_START, decode_register
+from zynqyolo.hls.manifest import RESET_GPIO_MASK
 
+from . import reset as hw_reset
 from . import sgdma
 from .sgdma import (CURDESC, CURDESC_MSB, DMACR, DMACR_DEFAULT, DMACR_RESET, DMACR_RS, DMASR, MM2S, S2MM, TAILDESC,
                     TAILDESC_MSB)
@@ -72,7 +83,8 @@ class EmuBuffer(np.ndarray):
 
 @dataclass
 class Faults:
-    """Faults to inject; each fires once (counts down) unless set to a negative count."""
+    """Faults to inject. A count n >= 0 lets n descriptors (or reads) pass, fires on the next one,
+    then the fault is gone; a negative count fires on every one until it is removed."""
 
     dma_error: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until a slave error
     dma_hang: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until one never ends
@@ -185,6 +197,7 @@ class EmuSgChannel:
         """An error: latch it, write it into the descriptor's STATUS (DMA errors), clear RS, halt."""
         self.errors |= dma_bits
         self.irqs |= sgdma.SR_ERR_IRQ
+        self.board.wedge(f"{self.name} {sgdma.error_names(dma_bits)}")
         if descriptor is not None and status_bits:
             self.board.write_word(descriptor.address + sgdma.STATUS, descriptor.status | status_bits)
         self.dmacr &= ~DMACR_RS
@@ -234,6 +247,7 @@ class EmuSgChannel:
             return False
         if self.board.fire("dma_hang", self.name):
             self.hung = True
+            self.board.wedge(f"{self.name} descriptor never completed")
             return False
         buffer, start = where
         if self.direction == "mm2s":
@@ -364,9 +378,41 @@ class EmuAccelerator:
         return value
 
     def signed(self, name: str) -> int:
-        bits = self.config.register_fields()[name]
-        value = self.regs[name]
-        return value - (1 << bits) if name == "yolo_shift" and value >> (bits - 1) else value
+        """The value the kernels see in register ``name`` (``decode_register`` of the bits held)."""
+        return decode_register(self.config, name, self.regs[name])
+
+    def hardware_reset(self) -> None:
+        """ap_rst_n: every argument register to 0, the block idle."""
+        self.regs = {name: 0 for name in self.offsets}
+        self.ctrl = AP_IDLE
+
+
+class EmuResetGpio:
+    """The AXI GPIO of the reset path (``host.reset``): bit 0 of GPIO_DATA holds the accelerator and
+    both DMAs in reset while set; everything else reads back what was written."""
+
+    def __init__(self, board: "EmulatedBoard"):
+        self.board = board
+        self.data = 0
+        self.tri = 0xFFFFFFFF  # the IP's default (all inputs) until written; the reset bit is an output
+
+    def read(self, offset: int) -> int:
+        if offset not in (hw_reset.GPIO_DATA, hw_reset.GPIO_TRI):
+            raise ValueError(f"reset_gpio: no register at offset {offset:#x}")
+        value = self.data if offset == hw_reset.GPIO_DATA else self.tri
+        self.board.log.append(("reset_gpio", "read", offset, value))
+        return value
+
+    def write(self, offset: int, value: int) -> None:
+        self.board.log.append(("reset_gpio", "write", offset, value))
+        if offset == hw_reset.GPIO_TRI:
+            self.tri = value & 0xFFFFFFFF
+            return
+        if offset != hw_reset.GPIO_DATA:
+            raise ValueError(f"reset_gpio: no register at offset {offset:#x}")
+        self.data = value & 0xFFFFFFFF
+        if self.data & RESET_GPIO_MASK:
+            self.board.hardware_reset()
 
 
 class EmulatedBoard:
@@ -392,6 +438,8 @@ class EmulatedBoard:
         self.kernels = accel
         self.streams: dict[str, list[np.ndarray]] = {"dma0.mm2s": [], "dma1.mm2s": []}
         self.kernel_s = 0.0  # wall time spent inside the simulated kernels (not host work)
+        self.reset_gpio = EmuResetGpio(self)
+        self.wedged: str | None = None  # why the IP's streams are wedged (a DMA fault), until a hardware reset
 
     # -- memory ----------------------------------------------------------------------------------------
 
@@ -430,20 +478,24 @@ class EmulatedBoard:
         self.streams[channel].append(words)
 
     def fire(self, kind: str, key: str) -> bool:
+        """Whether the fault ``kind`` fires now on ``key`` (``Faults``: counted down, or persistent)."""
         table = getattr(self.faults, kind)
         if key not in table:
             return False
-        table[key] -= 1
-        if table[key] < 0:
+        count = table[key]
+        if count < 0:
+            return True
+        if count == 0:
             del table[key]
             return True
+        table[key] = count - 1
         return False
 
     def run_if_ready(self) -> None:
         """Run the started call once the output channel has a descriptor armed (the IP would be streaming)."""
         recv = self.dma0.s2mm
-        if not self.accel.ctrl & AP_START or recv.pending is None:
-            return
+        if not self.accel.ctrl & AP_START or recv.pending is None or self.wedged is not None:
+            return  # a wedged IP never finishes: ap_ctrl shows it started, never done, until a hardware reset
         regs = {name: self.accel.signed(name) for name in self.accel.regs}
         take = {k: (np.concatenate(v) if v else np.zeros(0, np.uint64)) for k, v in self.streams.items()}
         self.streams = {k: [] for k in self.streams}
@@ -455,10 +507,41 @@ class EmulatedBoard:
         recv.receive(result.out_words)
         self.accel.ctrl = (self.accel.ctrl & ~AP_START) | AP_DONE | AP_IDLE
 
-    def reset(self) -> None:
-        """What the driver does after a fault: soft-reset both DMAs (left halted), drop stream
-        contents, idle the IP."""
+    # -- faults and the reset path --------------------------------------------------------------------
+
+    def wedge(self, why: str) -> None:
+        """A DMA fault in the middle of a frame: the IP is left waiting on a stream that will not
+        deliver (or drain). It never reports ap_done, and its FIFOs keep what they hold, until
+        ``hardware_reset``; the DMAs' soft reset does not reach it."""
+        if self.wedged is None:
+            self.wedged = why
+
+    @property
+    def stuck(self) -> bool:
+        """The IP has been started and cannot finish (what ap_ctrl shows: ap_start, never ap_done)."""
+        return self.wedged is not None and bool(self.accel.ctrl & AP_START)
+
+    def hardware_reset(self) -> None:
+        """proc_sys_reset's peripheral_aresetn: the accelerator and both DMAs back to their reset state,
+        the streams empty, nothing wedged."""
+        self.dma0.reset()
+        self.dma1.reset()
+        self.accel.hardware_reset()
+        self.streams = {k: [] for k in self.streams}
+        self.wedged = None
+
+    def soft_reset_dmas(self) -> None:
+        """Only the DMAs' soft reset (DMACR.Reset), left halted: all a bitstream without the reset
+        path allows. It does not unwedge the IP."""
         sgdma.reset_dma(self.dma0, "dma0")
         sgdma.reset_dma(self.dma1, "dma1")
-        self.streams = {k: [] for k in self.streams}
-        self.accel.ctrl = AP_IDLE
+
+    def reset(self) -> None:
+        """What the driver does after a fault (the board seam): pulse the reset GPIO, as on PYNQ
+        (``host.reset.pulse``); the DMAs come back halted, the IP idle with its registers cleared."""
+        hw_reset.pulse(self.reset_gpio, {"dma0": self.dma0, "dma1": self.dma1})
+
+    def barrier(self) -> None:
+        """Order the CPU's stores to DMA memory before the next MMIO write (PYNQ: a DSB). Recorded in
+        the log, so a test sees where the driver puts it."""
+        self.log.append(("barrier",))

@@ -13,6 +13,17 @@
   and frees a descriptor list on every transfer, the per-transfer MMIO cost the descriptor
   ring avoids.
 
+- the accelerator's registers are written as their fields' bit patterns (the driver encodes them
+  with ``dse.registers.encode_register``: a signed field in two's complement, never a negative
+  Python int that ``register_map`` would refuse or widen);
+- ``reset()`` after a fault pulses the hardware reset path the manifest names (``"reset"``: an AXI
+  GPIO into the proc_sys_reset of the accelerator and both DMAs, ``host.reset``), mapped with
+  ``pynq.MMIO``. A bitstream built before the reset path has no such entry: it is reset by
+  reloading the bitstream (``Overlay.download``), the only other way to unwedge the IP;
+- ``barrier()`` is a DSB: the flush of a one-line cacheable buffer (the kernel's cache clean ends
+  with ``dsb``, which drains the CPU's write buffer, so the descriptors' cleared STATUS words are in
+  DDR before the TAILDESC write that lets a DMA fetch them).
+
 Before loading, the bitstream's ``manifest.json`` is checked against the design point and the
 quantised model: a bitstream built for another design or model, or with its DMAs in simple mode
 (an older zynqyolo), is refused.
@@ -27,7 +38,7 @@ from pathlib import Path
 
 from zynqyolo.errors import ZynqyoloError
 
-from . import sgdma
+from . import reset as hw_reset
 
 
 def _import_pynq():
@@ -69,18 +80,23 @@ class PynqBoard:
         pynq = _import_pynq()
         self._pynq = pynq
         ip, dma = manifest["ip"], manifest["dma"]
+        reset_cell = (manifest.get("reset") or {}).get("gpio")
         self.dma_length_bits = int(dma["buffer_length_width"])
         _accel_driver_class(pynq, ip["vlnv"])  # registers the driver before the overlay is parsed
         self.overlay = pynq.Overlay(str(bitstream_dir / files["bit"]))
         ip_dict = self.overlay.ip_dict
-        missing = [cell for cell in (dma["fmap"], dma["params"], ip["cell"]) if cell not in ip_dict]
+        cells = (dma["fmap"], dma["params"], ip["cell"]) + ((reset_cell,) if reset_cell else ())
+        missing = [cell for cell in cells if cell not in ip_dict]
         if missing:
             raise ZynqyoloError(f"{files['bit']}: the overlay lacks the block(s) {', '.join(missing)} the manifest "
                                 f"names (it has: {', '.join(sorted(ip_dict))})")
         # The DMAs' register spaces (not overlay.<dma>, which would instantiate PYNQ's DMA driver).
         self.dma0 = pynq.MMIO(ip_dict[dma["fmap"]]["phys_addr"], ip_dict[dma["fmap"]]["addr_range"])
         self.dma1 = pynq.MMIO(ip_dict[dma["params"]]["phys_addr"], ip_dict[dma["params"]]["addr_range"])
+        self.reset_gpio = (pynq.MMIO(ip_dict[reset_cell]["phys_addr"], ip_dict[reset_cell]["addr_range"])
+                           if reset_cell else None)
         self.accel = getattr(self.overlay, ip["cell"])
+        self._barrier_buffer = None  # allocated at the first barrier, after the driver's buffers
 
     def allocate(self, nbytes: int, cacheable: bool = True):
         import numpy as np
@@ -88,7 +104,18 @@ class PynqBoard:
         return self._pynq.allocate(shape=(nbytes,), dtype=np.uint8, cacheable=cacheable)
 
     def reset(self) -> None:
-        """Soft-reset both DMAs (DMACR.Reset, waiting for it to clear) and leave them halted: the
-        driver restarts the descriptor rings at the next frame. The IP returns to idle by itself."""
-        sgdma.reset_dma(self.dma0, "dma0")
-        sgdma.reset_dma(self.dma1, "dma1")
+        """The hardware reset of the accelerator and both DMAs (module docstring); the DMAs are left
+        halted and the driver restarts the descriptor rings at the next frame."""
+        dmas = {"dma0": self.dma0, "dma1": self.dma1}
+        if self.reset_gpio is not None:
+            hw_reset.pulse(self.reset_gpio, dmas)
+            return
+        self.overlay.download()  # no reset path in this bitstream: reprogramming the PL is the reset
+        for name, regs in dmas.items():
+            hw_reset.wait_reset_state(regs, name)
+
+    def barrier(self) -> None:
+        """A DSB (module docstring): flush a cacheable line; the kernel's cache clean ends with one."""
+        if self._barrier_buffer is None:
+            self._barrier_buffer = self.allocate(64, cacheable=True)
+        self._barrier_buffer.flush()

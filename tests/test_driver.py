@@ -1,6 +1,8 @@
-"""The host driver on the emulated board: bit-exact frames, the plan's transfers as the executed
-scatter-gather descriptors, the exact MMIO sequence and count of a frame, and recovery from
-injected faults."""
+"""The host driver on the emulated board, at 16 and at 8 bits: bit-exact frames, the plan's
+transfers as the executed scatter-gather descriptors, the exact MMIO sequence and count of a frame
+(every register field read back as its bit pattern, signed ones in two's complement), the memory
+barrier between the descriptors' STATUS clear and the first TAILDESC, and recovery from injected
+faults: a fault in the middle of a call leaves the IP stuck until the hardware reset."""
 
 from __future__ import annotations
 
@@ -22,17 +24,18 @@ pytestmark = pytest.mark.csim
 SIZE = 128  # reduced input: the plan, the kernels and the driver are size-generic
 
 
-@pytest.fixture(scope="module")
-def setup(model_files, photos, require_csim):
+@pytest.fixture(scope="module", params=[16, 8], ids=["16bit", "8bit"])
+def setup(request, model_files, photos, require_csim):
     from zynqyolo.hls.csim import CsimAccelerator
     from zynqyolo.model import load_weights
     from zynqyolo.model.intref import IntegerReference
     from zynqyolo.model.preprocess import letterbox, load_image
     from zynqyolo.model.quantize import calibrate
 
+    bits = request.param
     net = load_cfg(model_files[0], width=SIZE, height=SIZE)
-    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
-    config = HwConfig(p_oc=16, p_ic=8, tile_pixels=256)
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=bits)
+    config = HwConfig(p_oc=16, p_ic=8, tile_pixels=256, bits=bits)
     xs = [letterbox(load_image(photos[n]), SIZE, SIZE) for n in ("zidane", "bus", "astronaut")]
     return net, model, config, make_plan(net, model.hardware_formats(), config), IntegerReference(model), xs, CsimAccelerator(config)
 
@@ -52,6 +55,47 @@ def test_frames_equal_integer_reference(setup):
         for got, want in zip(driver.forward(x), ref.forward(x)):
             assert np.array_equal(got, want)
     assert board.accel.calls == 3 * len(driver.plan.calls)
+
+
+def test_signed_registers_read_back_as_their_bit_patterns(setup):
+    """Every signed field the plan sets negative is written as its two's complement in the field's
+    width and read back as exactly those bits (the 8-bit model's YOLO calls shift by a negative
+    amount); the kernels see the signed value."""
+    from zynqyolo.dse.hwconfig import SIGNED_REGISTERS
+
+    net, model, config, plan, ref, xs, _ = setup
+    board, driver = _driver(setup)
+    driver.forward(xs[0])
+    offsets, fields = config.register_offsets(), config.register_fields()
+    reads = {(e[2], e[3]) for e in board.log if e[:2] == ("accel", "read") and e[2]}
+    negative = [(c, name, v) for c in plan.calls for name, v in c.registers if name in SIGNED_REGISTERS and v < 0]
+    if config.bits == 8:
+        assert negative, "the 8-bit plan should shift a YOLO head by a negative amount"
+    for call, name, value in negative:
+        pattern = value + (1 << fields[name])  # two's complement, computed here, not by the driver's helper
+        assert (offsets[name], pattern) in reads
+    held = {name: board.accel.signed(name) for name in SIGNED_REGISTERS}
+    assert held == {name: dict(plan.calls[-1].registers)[name] for name in SIGNED_REGISTERS}
+
+
+def test_register_encoding_round_trips_every_field():
+    """``encode_register``/``decode_register`` over every field's whole range, both precisions:
+    the pattern fits the field, decodes back, and a value one beyond either end is refused."""
+    from zynqyolo.dse.hwconfig import SIGNED_REGISTERS
+    from zynqyolo.dse.registers import decode_register, encode_register
+
+    for config in (HwConfig(), HwConfig(bits=8), HwConfig(p_oc=16, p_ic=8, tile_pixels=256)):
+        for name, width in config.register_fields().items():
+            lo, hi = config.register_range(name)
+            assert (lo < 0) == (name in SIGNED_REGISTERS) and hi - lo == (1 << width) - 1
+            for value in sorted({lo, lo + 1, -1 if lo < 0 else 0, 0, 1 if hi > 0 else 0, hi - 1, hi} & set(
+                    range(lo, hi + 1))):
+                bits = encode_register(config, name, value)
+                assert 0 <= bits < 1 << width and decode_register(config, name, bits) == value
+            for bad in (lo - 1, hi + 1, True, 1.0):
+                with pytest.raises(ValueError, match=name):
+                    encode_register(config, name, bad)
+        assert encode_register(config, "yolo_shift", -3) == 61  # the 6-bit field of the issue's example
 
 
 CHANNEL_NAMES = {"fmap_in": "dma0.mm2s", "params": "dma1.mm2s", "fmap_out": "dma0.s2mm"}
@@ -120,11 +164,13 @@ def test_register_sequence_of_a_frame(setup):
     for name in ("fmap_in", "params", "fmap_out"):
         dma, base = where[name]
         expected += [(dma, "write", base + 8, data(first_transfer(name))), (dma, "write", base, 1)]
+    fields = config.register_fields()
     held: dict = {}
     for call in plan.calls:
         for name, value in call.registers:
-            if held.get(name) != value:
-                expected += [("accel", "write", offsets[name], value & 0xFFFFFFFF), ("accel", "read", offsets[name])]
+            if held.get(name) != value:  # the field's bit pattern (two's complement in its width)
+                pattern = value % (1 << fields[name])
+                expected += [("accel", "write", offsets[name], pattern), ("accel", "read", offsets[name])]
         held.update(call.registers)
         last = {t.channel: t for t in call.transfers}
         for name in ("params", "fmap_out"):
@@ -190,7 +236,10 @@ def test_faults_reported_and_recovered(setup, fault, key, message):
     with pytest.raises(AcceleratorError, match=message) as info:
         driver.forward(xs[0])
     assert re.search(r"during call \d+ \(layers \d+", str(info.value)), str(info.value)
-    assert ("dma0", "write", 0, sgdma.DMACR_RESET) in board.log  # the board was reset
+    assert ("dma0", "write", 0, sgdma.DMACR_RESET) in board.log  # the board was reset: DMAs, then the GPIO
+    gpio = [e for e in board.log if e[0] == "reset_gpio" and e[1] == "write"]
+    assert gpio == [("reset_gpio", "write", 0, 1), ("reset_gpio", "write", 0, 0)]
+    assert not board.stuck and board.wedged is None
     board.faults.register_corrupt.clear()
     for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):  # the next frame is fine
         assert np.array_equal(got, want)
@@ -251,3 +300,114 @@ def test_dse_choice_at_416_matches_reference_detections(model_files, photos, req
         image = load_image(photos[name])
         got = detect(board, image)
         assert got == detect(ref, image) and got  # identical, and not trivially empty
+
+
+def test_barrier_between_status_clear_and_taildesc(setup):
+    """Per frame: the descriptors' STATUS words are cleared, then one memory barrier, then the
+    channel restarts and the first TAILDESC write; never a TAILDESC before the barrier."""
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup)
+    clear = driver.ring.clear_status
+
+    def logged_clear():
+        clear()
+        board.log.append(("clear_status",))
+
+    driver.ring.clear_status = logged_clear
+    for frame in range(2):
+        log = _frame_log(board, driver, xs[frame], fresh=False)
+        marks = [i for i, e in enumerate(log) if e in (("clear_status",), ("barrier",))]
+        assert [log[i] for i in marks] == [("clear_status",), ("barrier",)]
+        tails = [i for i, e in enumerate(log) if e[0] in ("dma0", "dma1") and e[1] == "write" and e[2] % 0x30 == 0x10]
+        assert tails and marks[1] < tails[0]
+
+
+def _ap_ctrl(board) -> int:
+    return board.accel.ctrl
+
+
+def test_fault_mid_call_leaves_the_ip_stuck_until_the_hardware_reset(setup):
+    """A DMA error in the middle of a call (the IP already started) wedges the IP: when the driver
+    resets the board, ap_ctrl shows it started and not done; the reset (the GPIO pulse) brings it
+    back, and the next frame is bit-exact."""
+    from zynqyolo.dse.registers import AP_DONE, AP_START
+
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    seen = []
+    real_reset = board.reset
+
+    def reset():
+        seen.append((board.stuck, _ap_ctrl(board)))
+        real_reset()
+        seen.append((board.stuck, _ap_ctrl(board)))
+
+    board.reset = reset
+    board.faults.dma_error["dma0.mm2s"] = 4  # the fifth input descriptor: the IP is running that call
+    with pytest.raises(AcceleratorError, match=r"DMA fmap_in .* reported DMASlvErr.* during call \d+"):
+        driver.forward(xs[0])
+    (stuck_before, ctrl_before), (stuck_after, ctrl_after) = seen
+    assert stuck_before and ctrl_before & AP_START and not ctrl_before & AP_DONE
+    assert not stuck_after and not ctrl_after & AP_START
+    calls = board.accel.calls
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
+        assert np.array_equal(got, want)
+    assert board.accel.calls == calls + len(driver.plan.calls)
+
+
+def test_without_the_hardware_reset_the_ip_stays_stuck(setup):
+    """With only the DMAs' soft reset (all a bitstream without the reset path allows), the wedged IP
+    never runs another call: frame after frame times out and ap_start finds it busy. The hardware
+    reset then brings it back."""
+    from zynqyolo.host.emu import EmulatedBoard
+
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    board.reset = board.soft_reset_dmas
+    board.faults.dma_error["dma0.s2mm"] = 1
+    with pytest.raises(AcceleratorError, match="DMA fmap_out .* reported DMASlvErr"):
+        driver.forward(xs[0])
+    calls = board.accel.calls
+    for _ in range(2):
+        with pytest.raises(AcceleratorError, match="timeout after 0.2 s waiting for DMA fmap_out"):
+            driver.forward(xs[1])
+        assert board.stuck and board.accel.calls == calls  # no kernel ran: the IP is still busy
+    EmulatedBoard.reset(board)  # the hardware reset path
+    assert not board.stuck
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
+        assert np.array_equal(got, want)
+
+
+def test_fault_counts_once_or_persistent(setup):
+    """A fault count n >= 0 fires once (after n descriptors); a negative one fires every time."""
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    board.faults.dma_error["dma1.mm2s"] = -1
+    for _ in range(2):
+        with pytest.raises(AcceleratorError, match="DMA params"):
+            driver.forward(xs[0])
+    assert board.faults.dma_error == {"dma1.mm2s": -1}
+    board.faults.dma_error["dma1.mm2s"] = 0
+    with pytest.raises(AcceleratorError, match="DMA params"):
+        driver.forward(xs[0])
+    assert board.faults.dma_error == {}
+    for got, want in zip(driver.forward(xs[0]), ref.forward(xs[0])):
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda x: (x * 255).astype(np.uint8), "integers"),  # a picture's pixels, not the letterboxed input
+    (lambda x: x * 255, "outside 0.0..1.0"),
+    (lambda x: np.where(x > 0.5, np.nan, x), "NaN"),
+    (lambda x: x[:, :64], "shape"),
+    (lambda x: x.transpose(1, 2, 0).copy(), "shape"),
+])
+def test_forward_refuses_input_it_cannot_mean(setup, make, words):
+    from zynqyolo.errors import ZynqyoloError
+
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup)
+    with pytest.raises(ZynqyoloError, match="letterbox") as info:
+        driver.forward(make(xs[0]))
+    assert words in str(info.value)
+    assert not [e for e in board.log if e[0] in MMIO]  # refused before anything reached the board

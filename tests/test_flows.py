@@ -600,12 +600,55 @@ def test_vivado_tcl_every_cell_clocked_and_reset():
     pins = bitstream.accel_pins()
     clocked = {p.split("/")[0] for p in bd.clock_pins}
     assert clocked == {c for c, _ in bd.ip_cells} - {"ps7"} | {"ps7", "accel"}
-    assert "accel/ap_rst_n" in bd.peripheral_resets and f"accel/{pins[0][0]}" in bd.clock_pins
+    assert f"accel/{pins[0][0]}" in bd.clock_pins
+    system = bd.driven_by("rst/peripheral_aresetn")
     for ic in ("ctrl_ic", "hp0_ic", "hp1_ic"):
         cfg = bd.config_of(ic)
         n = int(cfg["CONFIG.NUM_SI"]) + int(cfg["CONFIG.NUM_MI"])
         assert len([p for p in bd.clock_pins if p.startswith(ic + "/")]) == n + 1
-        assert len([p for p in bd.peripheral_resets if p.startswith(ic + "/")]) == n
+        assert len([p for p in system if p.startswith(ic + "/")]) == n
+        assert f"{ic}/ARESETN" in bd.driven_by("rst/interconnect_aresetn")
+    driven = [p for _, sinks in bd.reset_nets for p in sinks]
+    assert len(driven) == len(set(driven))  # every reset input has one driver
+    # every cell but the PS has its reset input driven
+    assert {p.split("/")[0] for p in driven} == {c for c, _ in bd.ip_cells} - {"ps7"} | {"accel"}
+
+
+def test_vivado_tcl_reset_path():
+    """The hardware reset path: the AXI GPIO on the control interconnect drives the accelerator
+    domain's proc_sys_reset (active high), whose peripheral reset is the accelerator's and both DMAs'
+    and nothing else; the PS reset drives both proc_sys_resets; the GPIO itself and the interconnects
+    stay in the PS's domain (a GPIO write never resets the path it travels on)."""
+    bd = bitstream.block_design(DEFAULT, 20)
+    gpio = bd.reset_gpio_cell
+    assert ("ctrl_ic/M03_AXI", f"{gpio}/S_AXI") in bd.intf_nets and bd.config_of("ctrl_ic")["CONFIG.NUM_MI"] == "4"
+    assert bd.config_of(gpio) == {"CONFIG.C_GPIO_WIDTH": "1", "CONFIG.C_ALL_OUTPUTS": "1",
+                                  "CONFIG.C_DOUT_DEFAULT": "0x00000000"}
+    assert bd.config_of("accel_rst")["CONFIG.C_AUX_RESET_HIGH"] == "1"
+    assert bd.driven_by(f"{gpio}/gpio_io_o") == ("accel_rst/aux_reset_in",)
+    assert set(bd.driven_by("accel_rst/peripheral_aresetn")) == {"accel/ap_rst_n", "dma0/axi_resetn",
+                                                                  "dma1/axi_resetn"}
+    assert {p.split("/")[0] for p in bd.driven_by("accel_rst/peripheral_aresetn")} == set(bd.reset_domain)
+    assert set(bd.driven_by("ps7/FCLK_RESET0_N")) == {"rst/ext_reset_in", "accel_rst/ext_reset_in"}
+    assert f"{gpio}/s_axi_aresetn" in bd.driven_by("rst/peripheral_aresetn")
+    assert not any(p.startswith(("ctrl_ic/", "hp0_ic/", "hp1_ic/", f"{gpio}/"))
+                   for p in bd.driven_by("accel_rst/peripheral_aresetn"))
+    from zynqyolo.hls.manifest import RESET_GPIO_CELL
+
+    assert bd.reset_gpio_cell == RESET_GPIO_CELL  # the name the host looks up in the manifest
+
+
+def test_vivado_tcl_wires_the_reset_path(tmp_path):
+    """The generated script, run against the stubs, makes exactly these reset connections."""
+    run = _stub_vivado(tmp_path)
+    assert run.ok(), run.errors or run.stderr
+    nets = [tuple(a) for a in run.commands("connect_bd_net")]
+    assert ("/reset_gpio/gpio_io_o", "/accel_rst/aux_reset_in") in nets
+    for pin in ("/accel/ap_rst_n", "/dma0/axi_resetn", "/dma1/axi_resetn"):
+        assert [n for n in nets if n[1] == pin] == [("/accel_rst/peripheral_aresetn", pin)]
+    assert ("/rst/peripheral_aresetn", "/reset_gpio/s_axi_aresetn") in nets
+    assert _props(run, "reset_gpio")["CONFIG.C_ALL_OUTPUTS"] == "1"
+    assert ("/ctrl_ic/M03_AXI", "/reset_gpio/S_AXI") in {tuple(a) for a in run.commands("connect_bd_intf_net")}
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -613,7 +656,10 @@ def test_vivado_tcl_every_cell_clocked_and_reset():
     (("{CONFIG.c_include_sg} {1}", "{CONFIG.c_include_sg} {0}"), "dma0 is configured without scatter-gather"),
     (("CONFIG.c_mm2s_burst_size", "CONFIG.c_mm2s_burst_length"), "axi_dma has no parameter c_mm2s_burst_length"),
     (("validate_bd_design\n", "validate_bd_designs\n"), "'validate_bd_designs' is not a vivado command"),
-    (("{ctrl_ic/M00_AXI}", "{ctrl_ic/M03_AXI}"), "ctrl_ic has only 3 Mxx ports"),
+    (("{ctrl_ic/M00_AXI}", "{ctrl_ic/M04_AXI}"), "ctrl_ic has only 4 Mxx ports"),
+    (("{CONFIG.C_ALL_OUTPUTS} {1}", "{CONFIG.C_ALL_INPUTS} {1}"), "reset_gpio is configured all-inputs"),
+    (("{reset_gpio/gpio_io_o}", "{reset_gpio/gpio_out}"), "axi_gpio has no 'gpio_out'"),
+    (("{CONFIG.C_AUX_RESET_HIGH}", "{CONFIG.C_AUX_RESET_POLARITY}"), "proc_sys_reset has no parameter C_AUX_RESET_POL"),
     (("{dma0/axi_resetn}", "{dma0/aresetn}"), "axi_dma has no 'aresetn'"),
     (("{CONFIG.PCW_USE_S_AXI_HP1} {1}", "{CONFIG.PCW_USE_S_AXI_HP1} {0}"), "HP1 is not enabled"),
     (("assign_bd_address\n", "try {assign_bd_address} on error e {}\n"), "'try' is not a vivado command"),
@@ -738,7 +784,10 @@ def test_cli_build_dry_run(run_cli, design_file, tmp_path, bare_path, quant_mode
     script = (root / "build_bitstream.tcl").read_text()
     ip_repo = re.search(r"set zy_ip_repo +\{([^}]*)\}", script).group(1)
     assert root / ip_repo == tcl.load_project(root / "hls").ip_repo  # where export_design puts the IP
-    assert f"set zy_dma_length_width          {{{manifest['dma']['buffer_length_width']}}}" in script
+    assert re.search(r"set zy_dma_length_width +\{(\d+)\}", script).group(1) == str(
+        manifest["dma"]["buffer_length_width"])
+    assert manifest["reset"] == {"gpio": "reset_gpio", "mask": 1, "active": "high",
+                                 "resets": ["accel", "dma0", "dma1"]}  # the PYNQ board finds the reset path here
     assert "vivado -mode batch -notrace -source build_bitstream.tcl" in stdout
     assert "vitis_hls -f run_hls.tcl" in stdout and "DMA buffer length width" in stderr
 

@@ -61,6 +61,7 @@ def _built_bitstream(small, tmp_path, capsys):
 
 
 DMA_ADDRESSES = {"dma0": 0x4040_0000, "dma1": 0x4041_0000}
+GPIO_ADDRESS = 0x4120_0000  # the reset path's AXI GPIO
 
 
 def _fake_pynq(board, loaded: list, mapped: list | None = None):
@@ -84,7 +85,8 @@ def _fake_pynq(board, loaded: list, mapped: list | None = None):
     class MMIO:
         def __init__(self, base_addr, length=4):
             mapped.append((base_addr, length))
-            self._dma = {DMA_ADDRESSES[n]: getattr(board, n) for n in DMA_ADDRESSES}[base_addr]
+            self._dma = {**{DMA_ADDRESSES[n]: getattr(board, n) for n in DMA_ADDRESSES},
+                         GPIO_ADDRESS: board.reset_gpio}[base_addr]
             self.length = length
 
         def read(self, offset=0, length=4):
@@ -98,10 +100,17 @@ def _fake_pynq(board, loaded: list, mapped: list | None = None):
     class Overlay:
         def __init__(self, bitfile):
             loaded.append(bitfile)
+            self.bitfile = bitfile
             self.accel = board.accel
             self.ip_dict = {name: {"phys_addr": address, "addr_range": 0x10000, "type": "xilinx.com:ip:axi_dma:7.1"}
                             for name, address in DMA_ADDRESSES.items()}
             self.ip_dict["accel"] = {"phys_addr": 0x43C0_0000, "addr_range": 0x10000}
+            self.ip_dict["reset_gpio"] = {"phys_addr": GPIO_ADDRESS, "addr_range": 0x10000,
+                                          "type": "xilinx.com:ip:axi_gpio:2.0"}
+
+        def download(self):  # reprogramming the PL resets everything in it
+            loaded.append(self.bitfile)
+            board.hardware_reset()
 
         def __getattr__(self, name):
             if name in DMA_ADDRESSES:
@@ -113,6 +122,14 @@ def _fake_pynq(board, loaded: list, mapped: list | None = None):
     fake.Overlay = Overlay
     fake.allocate = lambda shape, dtype, cacheable=True: board.allocate(shape[0], cacheable)
     return fake
+
+
+def _as_emulated(log: list, pynq_board) -> list:
+    """The PYNQ board's log with its barrier (the flush of its one-line barrier buffer) written as the
+    emulated board records one."""
+    line = pynq_board._barrier_buffer
+    return [("barrier",) if line is not None and e == ("flush", line.physical_address, line.nbytes) else e
+            for e in log]
 
 
 def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monkeypatch):
@@ -140,9 +157,11 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
     assert loaded == [str(folder / f"{config.name}.bit")]
     assert manifest["ip"]["vlnv"] in fake.DefaultIP.registered  # bound with bindto on the IP's VLNV
     assert manifest["dma"]["mode"] == "sg" and pynq_board.dma_length_bits == manifest["dma"]["buffer_length_width"]
-    assert sorted(mapped) == sorted((a, 0x10000) for a in DMA_ADDRESSES.values())  # via pynq.MMIO, from ip_dict
-    # same MMIO accesses, descriptor executions, flushes and invalidates
-    assert board_behind.log == emu.log
+    # the DMAs and the reset GPIO via pynq.MMIO, from ip_dict
+    assert sorted(mapped) == sorted((a, 0x10000) for a in (*DMA_ADDRESSES.values(), GPIO_ADDRESS))
+    # same MMIO accesses, descriptor executions, flushes and invalidates; the barrier is a real flush
+    assert ("barrier",) in emu.log and ("barrier",) not in board_behind.log
+    assert _as_emulated(board_behind.log, pynq_board) == emu.log
     assert sum(1 for e in emu.log if e[0] in ("accel", "dma0", "dma1")) == frame_mmio_accesses(plan, steady=False)
     assert [e for e in emu.log if e[0] == "dma0.s2mm"] == [
         ("dma0.s2mm", emu_driver.buffers[c.out_transfer.buffer].physical_address + c.out_transfer.offset,
@@ -151,17 +170,53 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
     for a, b, c in zip(pynq_out, emu_out, want):
         assert np.array_equal(a, b) and np.array_equal(a, c)
 
-    # after a fault (here before the IP is started) the PYNQ board soft-resets both DMAs through their
-    # registers, leaving them halted; the next frame restarts the rings and runs
+    # after a fault the PYNQ board soft-resets both DMAs through their registers, then pulses the reset
+    # GPIO the manifest names (the IP and both DMAs); the next frame restarts the rings and runs
     board_behind.faults.register_corrupt["width"] = 2
     board_behind.log.clear()
     pynq_driver._shadow.clear()
     with pytest.raises(ZynqyoloError, match="register width reads back"):
         pynq_driver.forward(x)
     board_behind.faults.register_corrupt.clear()
-    resets = [e for e in board_behind.log if e[1] == "write" and e[3] == sgdma.DMACR_RESET]
-    assert resets == [("dma0", "write", 0, sgdma.DMACR_RESET), ("dma1", "write", 0, sgdma.DMACR_RESET)]
+    resets = [e for e in board_behind.log if e[1] == "write" and e[0] != "accel"
+              and (e[0] == "reset_gpio" or e[3] == sgdma.DMACR_RESET)]
+    assert resets == [("dma0", "write", 0, sgdma.DMACR_RESET), ("dma1", "write", 0, sgdma.DMACR_RESET),
+                      ("reset_gpio", "write", 0, 1), ("reset_gpio", "write", 0, 0)]
     for a, c in zip(pynq_driver.forward(x), want):
+        assert np.array_equal(a, c)
+
+    # a DMA fault in the middle of a call wedges the IP; the GPIO pulse brings it back
+    board_behind.faults.dma_error["dma0.s2mm"] = 1
+    with pytest.raises(ZynqyoloError, match="DMASlvErr"):
+        pynq_driver.forward(x)
+    assert board_behind.wedged is None  # reset by the driver, through the GPIO
+    for a, c in zip(pynq_driver.forward(x), want):
+        assert np.array_equal(a, c)
+
+
+def test_pynq_bitstream_without_reset_path_is_reset_by_reloading(small, tmp_path, capsys, monkeypatch):
+    """A bitstream built before the reset path existed (no "reset" in its manifest): after a fault
+    mid-call the board reloads the bitstream, the only other way to unwedge the IP."""
+    from zynqyolo.host.emu import EmulatedBoard
+    from zynqyolo.host.pynq_board import PynqBoard
+    from zynqyolo.model.intref import IntegerReference
+
+    model, config, design, qpath, root, x = small
+    folder, manifest = _built_bitstream(small, tmp_path, capsys)
+    del manifest["reset"]
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    behind = EmulatedBoard(config)
+    loaded: list = []
+    monkeypatch.setitem(sys.modules, "pynq", _fake_pynq(behind, loaded))
+    plan = make_plan(model.network, model.hardware_formats(), config)
+    board = PynqBoard(folder, plan, model.content_hash)
+    assert board.reset_gpio is None
+    driver = Driver(board, plan, model, timeout_s=0.2)
+    behind.faults.dma_error["dma1.mm2s"] = 3
+    with pytest.raises(ZynqyoloError, match="DMASlvErr"):
+        driver.forward(x)
+    assert len(loaded) == 2 and behind.wedged is None  # loaded, then reloaded as the reset
+    for a, c in zip(driver.forward(x), IntegerReference(model).forward(x)):
         assert np.array_equal(a, c)
 
 

@@ -85,12 +85,13 @@ foreach zy_net $zy_intf_nets {
 foreach zy_pin $zy_clock_pins {
     connect_bd_net [get_bd_pins $zy_clock_source] [get_bd_pins $zy_pin]
 }
-connect_bd_net [get_bd_pins $zy_reset_source] [get_bd_pins $zy_reset_input]
-foreach zy_pin $zy_interconnect_resets {
-    connect_bd_net [get_bd_pins $zy_interconnect_reset_source] [get_bd_pins $zy_pin]
-}
-foreach zy_pin $zy_peripheral_resets {
-    connect_bd_net [get_bd_pins $zy_peripheral_reset_source] [get_bd_pins $zy_pin]
+# Reset nets, each a driving pin and the pins it drives: the PS reset into both proc_sys_resets,
+# the system domain (interconnects, reset GPIO), the GPIO into the accelerator domain's aux reset,
+# and that domain (the accelerator and both DMAs).
+foreach {zy_source zy_sinks} $zy_reset_nets {
+    foreach zy_pin $zy_sinks {
+        connect_bd_net [get_bd_pins $zy_source] [get_bd_pins $zy_pin]
+    }
 }
 
 assign_bd_address

@@ -15,7 +15,9 @@
 # Where the names come from: PG021 (AXI DMA v7.1: c_include_sg, c_sg_length_width 8..26, the
 # MM2S/S2MM/SG ports), UG835 (Vivado Tcl commands), UG902/UG1399 (HLS commands), and block-design
 # scripts written by Vivado itself (write_bd_tcl) for processing_system7 5.5, axi_interconnect 2.1,
-# proc_sys_reset 5.0 and axi_dma 7.1 pin and parameter names.
+# proc_sys_reset 5.0 and axi_dma 7.1 pin and parameter names; PG144 (AXI GPIO v2.0: C_GPIO_WIDTH,
+# C_ALL_OUTPUTS, C_DOUT_DEFAULT, the gpio_io_o/i/t pins of its GPIO interface) and PG164
+# (proc_sys_reset v5.0: C_AUX_RESET_HIGH, aux_reset_in).
 # Harness names start with zyh_ so the checked script (zy_*) cannot clobber them.
 # Fault injection for tests: ZY_FAIL_COMMAND=<command> makes that stub fail.
 # The stubs return plausible values; with ZY_FAKE_OUTPUTS=1, launch_runs impl_1 writes dummy .bit
@@ -90,7 +92,8 @@ array set zyh_ip_props {
              c_m_axi_mm2s_data_width c_m_axis_mm2s_tdata_width c_mm2s_burst_size
              c_m_axi_s2mm_data_width c_s_axis_s2mm_tdata_width c_s2mm_burst_size c_addr_width}
     axi_interconnect {NUM_SI NUM_MI}
-    proc_sys_reset {}
+    proc_sys_reset {C_AUX_RESET_HIGH C_AUX_RST_WIDTH C_EXT_RESET_HIGH C_EXT_RST_WIDTH}
+    axi_gpio {C_GPIO_WIDTH C_ALL_OUTPUTS C_ALL_INPUTS C_DOUT_DEFAULT C_TRI_DEFAULT C_IS_DUAL}
 }
 # IP name -> pins and interface pins. Per-port names of the interconnect are checked by pattern.
 array set zyh_ip_pins {
@@ -98,10 +101,12 @@ array set zyh_ip_pins {
     axi_dma {s_axi_lite_aclk m_axi_mm2s_aclk m_axi_s2mm_aclk m_axi_sg_aclk axi_resetn mm2s_introut s2mm_introut}
     proc_sys_reset {slowest_sync_clk ext_reset_in aux_reset_in mb_debug_sys_rst dcm_locked
                     peripheral_aresetn interconnect_aresetn mb_reset bus_struct_reset peripheral_reset}
+    axi_gpio {s_axi_aclk s_axi_aresetn gpio_io_o gpio_io_i gpio_io_t ip2intc_irpt}
 }
 array set zyh_ip_intf {
     processing_system7 {M_AXI_GP0 S_AXI_HP0 S_AXI_HP1 S_AXI_HP2 DDR FIXED_IO}
     axi_dma {S_AXI_LITE M_AXI_MM2S M_AXI_S2MM M_AXI_SG M_AXIS_MM2S S_AXIS_S2MM}
+    axi_gpio {S_AXI GPIO GPIO2}
 }
 set zyh_ip_pins(zyh_accel) $zyh_accel_pins
 set zyh_ip_intf(zyh_accel) $zyh_accel_intf_pins
@@ -143,6 +148,19 @@ proc zyh_check_pin {path intf} {
         }
         if {[string match -nocase *_sg* $pin] && [zyh_prop $cell c_include_sg 1] == 0} {
             zyh_fail "pin $path: $cell is configured without scatter-gather (c_include_sg 0)"
+        }
+    }
+    if {$ip eq "axi_gpio"} {
+        # PG144: an all-outputs GPIO has no gpio_io_i/gpio_io_t, an all-inputs one no gpio_io_o; GPIO2
+        # exists only when dual
+        if {$pin eq "gpio_io_o" && [zyh_prop $cell C_ALL_INPUTS 0] == 1} {
+            zyh_fail "pin $path: $cell is configured all-inputs (C_ALL_INPUTS 1)"
+        }
+        if {($pin eq "gpio_io_i" || $pin eq "gpio_io_t") && [zyh_prop $cell C_ALL_OUTPUTS 0] == 1} {
+            zyh_fail "pin $path: $cell is configured all-outputs (C_ALL_OUTPUTS 1)"
+        }
+        if {$pin eq "GPIO2" && [zyh_prop $cell C_IS_DUAL 0] != 1} {
+            zyh_fail "interface pin $path: $cell is not dual (C_IS_DUAL 0)"
         }
     }
     if {$ip eq "processing_system7" && [regexp {^S_AXI_(HP\d)} $pin -> hp]} {
