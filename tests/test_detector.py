@@ -138,3 +138,32 @@ def test_detector_on_the_emulated_board_is_the_integer_reference(model_files, ph
     assert [d for _, d in streamed] == expected
     assert all(a is b for (a, _), b in zip(streamed, images))
     assert det.timings["fps"] > 0
+
+
+def test_eval_coco_spreads_images_over_processes(tmp_path, photos, model_files, capsys):
+    """eval-coco --jobs 2 gives the statistics of model.metrics.evaluate_coco run in this process."""
+    from zynqyolo.model import load_cfg, load_weights
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.metrics import evaluate_coco
+    from zynqyolo.model.preprocess import load_image
+    from zynqyolo.model.quantize import calibrate, save_model
+
+    net = load_cfg(model_files[0], width=128, height=128)
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=8)
+    model_path = save_model(model, tmp_path / "q8.npz")
+    images, annotations = [], []
+    for n, (name, box) in enumerate((("bus", [50, 400, 160, 490]), ("zidane", [700, 40, 450, 670]),
+                                     ("astronaut", [120, 20, 300, 480])), 1):
+        image = load_image(photos[name])
+        Image.fromarray(image).save(tmp_path / f"{name}.png")
+        images.append({"id": n, "file_name": f"{name}.png", "width": image.shape[1], "height": image.shape[0]})
+        annotations.append({"id": n, "image_id": n, "category_id": 1, "bbox": box, "area": box[2] * box[3],
+                            "iscrowd": 0})
+    data = {"images": images, "annotations": annotations, "categories": [{"id": 1, "name": "person"}]}
+    (tmp_path / "ann.json").write_text(json.dumps(data))
+    expected = evaluate_coco(IntegerReference(model), tmp_path, data)
+    assert main(["eval-coco", "--images", str(tmp_path), "--annotations", str(tmp_path / "ann.json"), "--backend",
+                 "ref", "--model", str(model_path), "--jobs", "2", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert got["jobs"] == 2 and got["images"] == 3
+    assert {k: got[k] for k in expected} == expected and expected["AP50"] > 0

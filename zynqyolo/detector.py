@@ -104,11 +104,16 @@ class Detector:
         self.config = None  # the design point (csim, emu, pynq)
         self.driver = None  # the host driver (emu, pynq)
         self.timings: dict[str, float] = {}
+        self.why = f"backend {backend}"
         if backend in FLOAT_BACKENDS:
             self.backend = BACKENDS[backend]({"cfg": cfg, "weights": weights, "model": model})
         else:
             self._open_quantised(backend, model, design, bitstream, board, clock_mhz, bits, cfg)
         self.network = self.backend.network
+        if self.network.yolos:  # a names file for another network would label every box wrongly
+            from zynqyolo import validate
+
+            validate.class_names(self.names, self.network.yolos[0].classes, str(names or model_paths()[2]))
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -177,6 +182,17 @@ class Detector:
 
             network = load_cfg(cfg)
         return load_model(model, network=network)
+
+    @classmethod
+    def auto(cls, bitstreams=None, **options) -> "Detector":
+        """The PYNQ board when pynq imports and a built bitstream is under ``bitstreams``, else the
+        emulated board (``workflow.pick_board``); ``Detector.why`` says which and why."""
+        from zynqyolo.workflow import pick_board
+
+        name, folder, why = pick_board(bitstreams)
+        detector = cls(name, bitstream=folder, **options)
+        detector.why = why
+        return detector
 
     @property
     def overlay(self):

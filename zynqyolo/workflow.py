@@ -198,3 +198,50 @@ def pick_board(bitstream_root: Path | str | None) -> tuple[str, Path | None, str
     if not built:
         return "emu", None, f"no built bitstream under {root}: using the emulated board"
     return "pynq", built[0], f"PYNQ board with bitstream {built[0]}"
+
+
+def default_network(size: int | None = None):
+    """The fetched darknet YOLOv3-tiny as a network IR (at its cfg's 416x416, or ``size``)."""
+    from zynqyolo.fetch import model_paths
+    from zynqyolo.model import load_cfg
+
+    return load_cfg(model_paths()[0], width=size, height=size)
+
+
+def comparison(detector, image, board_name: str = "zedboard") -> list[tuple[str, float, str]]:
+    """Rows (what, ms per frame, how) comparing ``detector`` (a ``zynqyolo.Detector`` on a board
+    backend, just run on ``image``) with the ARM-only baseline, each labelled. On a board: its own
+    measurements (the last frame's stages, numpy and OpenCV DNN on its ARM). Elsewhere: the board's
+    figures modelled (with their sources) and, apart, this machine's measurements, labelled as such."""
+    from zynqyolo.dse.devices import get_board
+    from zynqyolo.fetch import model_paths
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.preprocess import letterbox
+
+    net = detector.network
+    here = machine()
+    board = get_board(board_name)
+    rows: list[tuple[str, float, str]] = []
+    t = detector.timings
+    real = detector.name == "pynq"
+    where = "measured on the board" if real else f"measured on this machine ({here}), emulated board"
+    rows.append(("accelerator (detector.timings)", t["accelerator_ms"], where))
+    rows.append(("whole frame, letterbox to NMS (detector.timings)", t["total_ms"], where))
+    if detector.config is not None:
+        mb = modelled_board(detector.config, net, board, plan=detector.driver.plan, frame_wh=image.shape[1::-1],
+                            resize=detector.resize)
+        rows.append((f"accelerator on the {board.name}", mb["accelerator_ms"], "modelled"))
+        e2e = mb["end_to_end"]
+        rows.append((f"end-to-end frame on the {board.name} ({e2e['throughput_fps']:.1f} fps pipelined)",
+                     e2e["latency_ms"], f"modelled, ARM share {e2e['arm_share']:.0%}"))
+        for key, label in (("neon_peak_bound", "ARM-only, NEON peak bound"),
+                           ("darknet_baremetal", "ARM-only, darknet bare metal")):
+            rows.append((label, mb["arm_only"][key]["ms"], mb["arm_only"][key]["kind"]))
+    x = letterbox(image, net.width, net.height)
+    base = time_baseline(net, load_weights(model_paths()[1], net), detector.model, [x])
+    who = "measured on the board's ARM" if base["on_board"] else f"measured on this machine ({here}), not the board"
+    for key, label in (("float32", "CPU only: numpy float32"), ("integer", "CPU only: numpy integer reference"),
+                       ("opencv_dnn", "CPU only: OpenCV DNN")):
+        if key in base:
+            rows.append((label, base[key]["frame_ms"], who))
+    return rows
