@@ -33,8 +33,9 @@ Calibration, published measurements on Zynq-7000 boards (650-667 MHz Cortex-A9, 
   optimistic.
 
 These two constants make every step's cost; the code's own passes and calls are counted below,
-function by function, from the code as written (the tests check the byte counts against the arrays
-the code allocates). What a board run measures instead: ``zynqyolo bench --backend pynq``.
+function by function, from the code as written (tests/test_arm_model.py holds the byte counts to the
+arrays the code touches). ``benchmarks/bench_arm_steps.py`` prints each step measured on the machine
+it runs on beside the model; on a board, ``zynqyolo bench --backend pynq`` measures the stages there.
 
 The ARM-only baseline on the board (``arm_only_baselines``): the reference design's bare-metal
 darknet build, about 154 s per frame on the Zedboard's A9 at 667 MHz (Yu & Bouganis, ARC 2020,
@@ -73,11 +74,11 @@ ARM_CALL_MEASURED_CPU_MHZ = 650.0
 NEON_FLOPS_PER_CYCLE = 2.0
 # Yu & Bouganis, ARC 2020: the ARM-only darknet build (bare metal, no optimisation) on the Zedboard.
 DARKNET_BAREMETAL_MS = 154_000.0
-# Typical candidates (cells x anchors with objectness > 0.25) and classes among them in a frame of the
-# fetched photos (2-31 candidates, 1-5 classes with zynqyolo's 16-bit model; benchmarks/bench_arm_steps.py
-# prints them). NMS costs calls per candidate, so the figure moves with the scene.
-DEFAULT_CANDIDATES = 20
-DEFAULT_CANDIDATE_CLASSES = 3
+# Candidates (cells x anchors with objectness > 0.25) and the classes among them: 0-8 candidates (median 2)
+# and 0-2 classes per fetched photo with the 16-bit default model (benchmarks/bench_arm_steps.py prints
+# them); the defaults take the most of both. NMS costs calls per candidate, so the figure moves with the scene.
+DEFAULT_CANDIDATES = 8
+DEFAULT_CANDIDATE_CLASSES = 2
 
 F32, F64, U8, IDX = 4, 8, 1, 8  # bytes per element: float32, float64, uint8, an index (intp)
 
