@@ -78,6 +78,17 @@ def main() -> None:
         }
         for step in measured:
             print(f"{path.name:<20} {step:<10} {measured[step]:>12.2f} {modelled[step]:>12.2f}")
+    # The definitions the fast paths are held to (tests/test_driver.py and the packing tests), for scale.
+    from zynqyolo.host.frame import write_tensor
+    from zynqyolo.model.ir import INPUT
+
+    image = load_image(photo_paths()[0])
+    x = letterbox(image, net.width, net.height)
+    slow_pack = median_ms(lambda: write_tensor(buffers, plan.tensors[INPUT], ref.quantize_input(x), plan), args.runs)
+    slow_unpack = median_ms(lambda: [ref.dequantize_yolo(y, c) for y, c in zip(net.yolos, io.output_codes(buffers))],
+                            args.runs)
+    print(f"{photo_paths()[0].name:<20} {'pack via pack_fmap':<10} {slow_pack:>12.2f}  (the definition)")
+    print(f"{photo_paths()[0].name:<20} {'unpack via unpack_fmap':<10} {slow_unpack:>12.2f}  (the definition)")
     cand = [c for c, _ in counts]
     cls = [k for _, k in counts]
     print(f"candidates per photo: {min(cand)}-{max(cand)} (median {statistics.median(cand):g}); classes among them: "
