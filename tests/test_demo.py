@@ -33,6 +33,15 @@ def test_demo_end_to_end(tmp_path, capsys, model_files):
     for d in expected:
         box = ", ".join(f"{v:.0f}" for v in d.box)
         assert any(d.class_name in line and f"{d.score:.3f}" in line and box in line for line in lines), d
+    # the comparison: the board's figures modelled or sourced, this machine's apart and labelled as such
+    board_part, _, here_part = out.partition("Measured on this machine")
+    assert here_part and "not the board" in here_part
+    for row in ("zynqyolo accelerator", "end-to-end frame", "reference design", "darknet, bare metal",
+                "NEON peak bound"):
+        assert row in board_part, row
+    assert "modelled" in board_part and "measured by the authors" in board_part
+    assert "numpy" not in board_part and "numpy float32" in here_part and "emulated board" in here_part
+    assert "x" in out.split("speed-up on the board (modelled)")[1].splitlines()[0]
     with Image.open(tmp_path / "demo_bus.png") as im:
         assert im.size == (image.shape[1], image.shape[0])
     # the design point it wrote is a Zedboard design that fits the explorer's 90 % cap
