@@ -213,7 +213,8 @@ def round_shift(x, shift, rounding: str = "rnd") -> np.ndarray:
         return np.right_shift(x + half, shift)
     right = np.maximum(shift, 0)
     left = np.maximum(-shift, 0)
-    half = np.right_shift(np.left_shift(np.int64(1), right), 1) if rounding == "rnd" else np.int64(0)
+    half = (np.where(right > 0, np.left_shift(np.int64(1), np.maximum(right - 1, 0)), 0) if rounding == "rnd"
+            else np.int64(0))  # 2**(right - 1), never 1 << 63
     return np.left_shift(np.right_shift(x + half, right), left)
 
 

@@ -313,3 +313,11 @@ def test_saturated_image_saturates_where_the_float_math_overflows(small_refs, bi
     _check_ranges(ref, acts)
     aligned = acts[0][o, 1:-1:3, 1:-1:3]  # output (i, j) reads rows i-1..i+1: aligned when (i-1) % 3 == 0
     assert np.all(aligned == q.output.max_code)
+
+
+def test_round_shift_mixed_shifts_up_to_63():
+    """Per-element shifts that mix 0 with 63 (no 1 << 63 overflow in the rounding half)."""
+    from zynqyolo.model.fixed import round_shift
+
+    got = round_shift(np.array([5, 5, -7, 2**62]), np.array([63, 0, 63, 62]))
+    assert got.tolist() == [0, 5, 0, 1]  # floor(x / 2**63 + 1/2) for small x is 0; 2**62 / 2**62 = 1
