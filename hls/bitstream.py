@@ -55,7 +55,7 @@ from zynqyolo.fetch import sha256_file
 from . import tcl
 from .manifest import DMA_MODE, MANIFEST, MANIFEST_FORMAT, MANIFEST_VERSION, RESET_GPIO_CELL, RESET_GPIO_MASK
 from .tcl import CONTROL_BUNDLE, HLS_DIR, STREAMS, rtl_port, staged_dir, tcl_list, tcl_word
-from .tools import run_hls
+from .tools import run_hls, tool_version
 
 MARKER = ".zynqyolo-build"  # marks a folder this flow made (and may replace)
 SCRIPT = "build_bitstream.tcl"
@@ -63,7 +63,7 @@ HLS_SUBDIR = "hls"
 VIVADO_SUBDIR = "vivado"
 PROJECT_NAME = "zynqyolo"
 BD_NAME = "system"
-BUILD_HLS_STEPS = ("csim", "csynth", "export")
+BUILD_HLS_STEPS = ("csim", "csynth", "cosim", "export")  # tools.run_hls gates on them before Vivado runs
 
 # PG021 (AXI DMA v7.1): "Width of Buffer Length Register", 8..26 bits, default 14.
 DMA_LENGTH_WIDTH_MIN = 14
@@ -108,7 +108,18 @@ def check_board(config: HwConfig, board_name: str):
     if config.bus_bits > board.hp_port_bits:
         raise ZynqyoloError(f"the design point streams {config.bus_bits}-bit words but {board.name}'s HP ports are "
                             f"{board.hp_port_bits}-bit; use bus_bits={board.hp_port_bits}")
+    if board.pl_clock.divisor(config.clock_mhz) is None:  # FCLK0 = PLL / (d0 x d1): the PS makes no other clock
+        raise ZynqyoloError(f"{board.name}'s PS cannot make the design point's {config.clock_mhz:g} MHz: its PL clock "
+                            f"is the {board.pl_clock.pll} ({board.pl_clock.mhz:g} MHz) divided by two divisors of "
+                            f"1..63, and the fastest not above is {board.achieved_clock_mhz(config.clock_mhz):g} MHz; "
+                            "make the design point with 'zynqyolo dse', which picks it")
     return board
+
+
+def fclk0(config: HwConfig, board_name: str) -> dict:
+    """PL clock 0 of the build: what the block design asks of the PS and how the PS makes it."""
+    src = get_board(board_name).pl_clock
+    return {"mhz": config.clock_mhz, "source": src.pll, "source_mhz": src.mhz, "divisor": src.divisor(config.clock_mhz)}
 
 
 def dma_length_width(largest_transfer: int | None) -> int:
@@ -157,6 +168,7 @@ class BlockDesign:
     reset_nets: tuple[tuple[str, tuple[str, ...]], ...]  # (driving pin, driven pins), in connection order
     reset_gpio_cell: str
     reset_domain: tuple[str, ...]  # cells the GPIO resets
+    stream_nets: tuple[tuple[str, str], ...] = ()  # the AXI4-Stream links DMA <-> accelerator (master, slave)
 
     def config_of(self, cell: str) -> dict:
         return {k: v for c, props in self.cell_config if c == cell for k, v in props}
@@ -192,7 +204,9 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
     # (proc_sys_reset v5.0): aux_reset_in active high, held at least C_AUX_RST_WIDTH (4) clocks.
     gpio = (("CONFIG.C_GPIO_WIDTH", "1"), ("CONFIG.C_ALL_OUTPUTS", "1"), ("CONFIG.C_DOUT_DEFAULT", "0x00000000"))
     accel_rst = (("CONFIG.C_AUX_RESET_HIGH", "1"),)
-    ps7 = (("CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ", f"{config.clock_mhz:g}"), ("CONFIG.PCW_FPGA_FCLK0_ENABLE", "1"),
+    # FCLK0: the design point's clock (one the IO PLL makes, check_board) from the IO PLL, as modelled.
+    ps7 = (("CONFIG.PCW_FPGA0_PERIPHERAL_FREQMHZ", f"{config.clock_mhz:.6f}"),
+           ("CONFIG.PCW_FCLK0_PERIPHERAL_CLKSRC", "IO PLL"), ("CONFIG.PCW_FPGA_FCLK0_ENABLE", "1"),
            ("CONFIG.PCW_USE_M_AXI_GP0", "1"),
            ("CONFIG.PCW_USE_S_AXI_HP0", "1"), ("CONFIG.PCW_S_AXI_HP0_DATA_WIDTH", hp),
            ("CONFIG.PCW_USE_S_AXI_HP1", "1"), ("CONFIG.PCW_S_AXI_HP1_DATA_WIDTH", hp))
@@ -232,6 +246,7 @@ def block_design(config: HwConfig, length_width: int) -> BlockDesign:
         ),
         reset_gpio_cell=gpio_cell,
         reset_domain=(accel, "dma0", "dma1"),
+        stream_nets=streams,
     )
 
 
@@ -251,7 +266,7 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
         ("zy_board", tcl_word(board_name)),
         ("zy_part", tcl_word(config.part)),
         ("zy_board_part_patterns", tcl_list(flow_board.board_part_patterns)),
-        ("zy_clock_mhz", tcl_word(f"{config.clock_mhz:g}")),
+        ("zy_clock_mhz", tcl_word(f"{config.clock_mhz:.6f}")),
         ("zy_dma_length_width", tcl_word(length_width)),
         ("zy_ip_repo", tcl_word(ip_repo)),
         ("zy_ip_vlnv", tcl_word(tcl.ip_vlnv(config))),
@@ -261,6 +276,7 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
         ("zy_accel_cell", tcl_word(bd.accel_cell)),
         ("zy_clock_source", tcl_word(bd.clock_source)),
         ("zy_accel_intf_pins", tcl_list(accel_pins()[1])),
+        ("zy_stream_bytes", tcl_word(config.bus_bits // 8)),
     ]
     width = max(len(k) for k, _ in settings) + 1
 
@@ -281,6 +297,7 @@ def render_build_tcl(config: HwConfig, board_name: str, length_width: int, ip_re
         block("zy_intf_nets", [tcl_list(n) for n in bd.intf_nets]),
         block("zy_clock_pins", [tcl_word(p) for p in bd.clock_pins]),
         block("zy_reset_nets", [f"{tcl_word(src)} {tcl_list(sinks)}" for src, sinks in bd.reset_nets]),
+        block("zy_stream_nets", [tcl_list(n) for n in bd.stream_nets]),
         "",
     ]
     return "\n".join(lines) + "\n" + body
@@ -332,6 +349,30 @@ def build_dir_for(out_root, board: str, config: HwConfig) -> Path:
     return Path(out_root) / board / config.name
 
 
+def check_build_dir(config: HwConfig, board_name: str, out_root, replace_built: bool = False) -> Path:
+    """The bitstream folder ``write_build`` would replace, if it may: not one that holds a built
+    bitstream, nor one with files the flow did not write or that changed since (a hand-copied
+    .bit/.hwh, the user's notes, an edited script), unless ``replace_built`` (--force). Called
+    before any work, and again by ``write_build``."""
+    root = build_dir_for(out_root, board_name, config).resolve()
+    if replace_built:
+        return root
+    manifest_path = root / MANIFEST
+    if manifest_path.is_file():
+        try:
+            built = json.loads(manifest_path.read_text()).get("built")
+        except (OSError, ValueError, AttributeError):
+            built = None
+        if built:
+            raise ZynqyoloError(f"{root} holds a built bitstream; remove it or pass --force to rebuild")
+    foreign = foreign_files(root) if (root / MARKER).is_file() else []
+    if foreign:  # the folder is replaced whole: never a file of the user's silently
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise ZynqyoloError(f"{root} holds files zynqyolo did not write, or changed since ({shown}); move them "
+                            "elsewhere, or pass --force to replace the folder with them")
+    return root
+
+
 def write_build(config: HwConfig, board_name: str, out_root, *, model_path=None, hls_tool: str = "vitis_hls",
                 src_root: Path | None = None, render_header=None, vectors=None, replace_built: bool = False,
                 log: Callable[[str], None] | None = None) -> BuildDir:
@@ -346,15 +387,7 @@ def write_build(config: HwConfig, board_name: str, out_root, *, model_path=None,
     width = dma_length_width(largest)
     if model_path is not None:
         plan_summary = check_plan(plan, width)
-    root = build_dir_for(out_root, board_name, config).resolve()
-    manifest_path = root / MANIFEST
-    if manifest_path.is_file() and not replace_built:
-        try:
-            built = json.loads(manifest_path.read_text()).get("built")
-        except (OSError, ValueError):
-            built = None
-        if built:
-            raise ZynqyoloError(f"{root} holds a built bitstream; remove it or pass --force to rebuild")
+    root = check_build_dir(config, board_name, out_root, replace_built=replace_built)
     with staged_dir(root, MARKER, "bitstream folder") as tmp:
         hls = tcl.write_hls_project(config, tmp / HLS_SUBDIR, hls_tool, steps=BUILD_HLS_STEPS, src_root=src_root,
                                     render_header=render_header, vectors=vectors, log=log)
@@ -375,6 +408,29 @@ def load_plan(config: HwConfig, model_path):
         return make_plan(model.network, model.hardware_formats(), config)
     except ValueError as exc:
         raise ZynqyoloError(f"this design point cannot run {model_path}: {exc}") from None
+
+
+def foreign_files(root: Path) -> list[str]:
+    """Files of a bitstream folder that this flow did not write, or that changed since: anything
+    tracked (``_tracked_files``: generated files and the hand-off, not the tools' working trees)
+    whose sha256 the manifest does not record. Without a manifest (a build that stopped before it),
+    the HLS project's own file list and the Vivado script are what the flow wrote."""
+    root = Path(root)
+    try:
+        recorded = json.loads((root / MANIFEST).read_text()).get("files")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if not isinstance(recorded, dict):
+        try:
+            project = json.loads((root / HLS_SUBDIR / tcl.PROJECT_FILE).read_text()).get("files") or {}
+        except (OSError, ValueError, AttributeError):
+            project = {}
+        recorded = {f"{HLS_SUBDIR}/{rel}": sha for rel, sha in project.items()}
+        if (root / SCRIPT).is_file():
+            recorded[SCRIPT] = sha256_file(root / SCRIPT)
+        recorded[f"{HLS_SUBDIR}/{tcl.PROJECT_FILE}"] = None  # written with the project, not listed in it
+    return sorted(rel for rel, sha in _tracked_files(root).items()
+                  if rel not in recorded or (recorded[rel] is not None and recorded[rel] != sha))
 
 
 def _tracked_files(root: Path) -> dict[str, str]:
@@ -417,6 +473,7 @@ def write_manifest(build: BuildDir, *, tools: dict | None = None, bitstream: dic
         "part": build.config.part,
         "board_part_candidates": list(BOARD_FLOWS[build.board].board_part_patterns),
         "clock_mhz": build.config.clock_mhz,
+        "fclk0": fclk0(build.config, build.board),  # PYNQ's Overlay sets the PS's divisors from the .hwh
         "tools": tools or {"hls": None, "vivado": None},
         "built": bitstream is not None,
         "bitstream": bitstream,
@@ -463,9 +520,19 @@ def hand_off(build: BuildDir) -> dict:
     return names
 
 
+def check_tool_pair(hls_version: str | None, vivado_version: str | None) -> None:
+    """Vivado must be the release of the Vitis HLS that exported the IP (an unknown version passes)."""
+    h, v = tcl.parse_tool_version(hls_version), tcl.parse_tool_version(vivado_version)
+    if h and v and h != v:
+        raise ZynqyoloError(f"Vitis HLS {hls_version} exported the IP but vivado is {vivado_version}: use the Vivado "
+                            f"of the same release ({tcl.SUPPORTED_TOOLS})")
+
+
 def run_build(build: BuildDir, log: Callable[[str], None] = print) -> dict:
-    """HLS (csim, csynth, export), then Vivado, then the hand-off and the manifest."""
+    """HLS (csim, csynth, cosim, export, gated: ``tools.run_hls``), then Vivado, then the hand-off and
+    the manifest."""
     report = run_hls(build.hls, BUILD_HLS_STEPS, log=log)
+    check_tool_pair(report.get("tool_version") if report else None, tool_version("vivado"))
     result = run_vivado(build, log=log)
     bitstream = hand_off(build)
     tools = {"hls": f"{build.hls.tool} {report.get('tool_version')}" if report else None,

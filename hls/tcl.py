@@ -1,4 +1,4 @@
-"""The HLS project: from a ``HwConfig`` to a Vivado/Vitis HLS project folder and its Tcl.
+"""The HLS project: from a ``HwConfig`` to a Vitis HLS project folder and its Tcl.
 
 ``write_hls_project`` writes a self-contained project folder (a sibling temporary folder renamed
 into place, so a failure leaves nothing half-written)::
@@ -15,12 +15,19 @@ IP's VLNV (``ip_vlnv``, which carries the design hash). Running the tool and rea
 is ``zynqyolo.hls.tools``; the Vivado flow that instantiates the exported IP
 (``<out>/hls_prj/sol/impl/ip``) is ``zynqyolo.hls.bitstream``.
 
-Tool facts this relies on (Vivado HLS UG902, Vitis HLS UG1399): ``open_project``/``open_solution``
-``-reset``, ``add_files [-tb] -cflags``, ``set_part``, ``create_clock -period <ns>``,
-``csim_design -argv``, ``cosim_design -rtl verilog -argv``, ``export_design -format ip_catalog
--vendor -library -ipname -version -display_name -description``; ports whose C name is an HDL
-keyword get ``_r`` (``in`` -> ``in_r``, ``out`` -> ``out_r``). Vitis HLS takes C++14; Vivado HLS
-(gcc 4.6 in csim) only ``-std=c++0x``, so kernels that need C++14 build with Vitis HLS only.
+The supported tool is Vitis HLS 2022.2 or later, run as ``vitis_hls -f`` (UG1399 2022.2 "vitis_hls
+Command"), with the Vivado of the same release for the bitstream (``SUPPORTED_TOOLS``). Vivado HLS
+(2020.1 and earlier) is refused: its csim compiler (gcc 4.6) takes at most ``-std=c++0x`` while
+the kernels and testbench need C++14, it has no BIND_OP/BIND_STORAGE pragmas, and it maps the
+fields of a user-defined stream struct to side channels by name, which Vitis HLS does not (the top
+uses ``ap_axiu``, UG1399 "AXI4-Stream Interfaces").
+
+Tool facts this relies on (UG1399): ``open_project``/``open_solution -reset -flow_target vivado``,
+``add_files [-tb] -cflags``, ``set_part``, ``create_clock -period <ns>``, ``csim_design -argv``,
+``cosim_design -rtl verilog -argv`` (it runs the testbench twice: in C to record the transactions,
+then against the RTL, and ends with "C/RTL co-simulation finished: PASS" or FAIL), ``export_design
+-format ip_catalog -vendor -library -ipname -version -display_name -description``; ports whose C
+name is an HDL keyword get ``_r`` (``in`` -> ``in_r``, ``out`` -> ``out_r``).
 """
 
 from __future__ import annotations
@@ -54,10 +61,17 @@ PROJECT_FORMAT = "zynqyolo-hls-project"
 PROJECT_NAME = "hls_prj"
 SOLUTION = "sol"
 
-HLS_TOOLS = ("vitis_hls", "vivado_hls")  # preference order of find_tool
+HLS_TOOLS = ("vitis_hls",)  # the one supported HLS tool (module docstring)
+HLS_TOOL = HLS_TOOLS[0]
+MIN_TOOL_VERSION = (2022, 2)  # Vitis HLS and Vivado of one release, 2022.2 or later
+SUPPORTED_TOOLS = "Vitis HLS 2022.2 or later with the Vivado of the same release (e.g. Vitis HLS + Vivado 2022.2)"
+REFUSED_TOOLS = {"vivado_hls": "Vivado HLS (2020.1 and earlier) is not supported: its csim takes at most C++0x and it "
+                               "lacks BIND_OP/BIND_STORAGE; use Vitis HLS 2022.2 or later (--tool vitis_hls)"}
 STEPS = ("csim", "csynth", "cosim", "export")
-DEFAULT_STEPS = ("csim", "csynth", "export")  # cosim is optional: minutes to hours
-CXX_STD = {"vitis_hls": "-std=c++14", "vivado_hls": "-std=c++0x"}
+# C/RTL co-simulation of the test vectors (an upsample, a conv + pool and a YOLO call, kept small) is
+# part of every run: the calls take seconds of RTL simulation after the simulator compiles the RTL.
+DEFAULT_STEPS = STEPS
+CXX_STD = "-std=c++14"  # the kernels and the testbench need C++14 (Vitis HLS's default front end takes it)
 ENV_STEPS = "ZYNQYOLO_HLS_STEPS"
 
 IP_VENDOR = "zynqyolo"
@@ -88,10 +102,26 @@ def ip_vlnv(config: HwConfig) -> str:
 
 
 def check_tool(tool: str) -> str:
-    """``tool`` if it is an HLS tool this flow knows, else a ZynqyoloError naming the choices."""
-    if tool not in CXX_STD:
-        raise ZynqyoloError(f"unknown HLS tool {tool!r}; choose from {', '.join(HLS_TOOLS)}")
+    """``tool`` if it is the supported HLS tool, else a ZynqyoloError saying what to use."""
+    if tool in REFUSED_TOOLS:
+        raise ZynqyoloError(REFUSED_TOOLS[tool])
+    if tool not in HLS_TOOLS:
+        raise ZynqyoloError(f"unknown HLS tool {tool!r}; the supported one is {HLS_TOOL} ({SUPPORTED_TOOLS})")
     return tool
+
+
+def parse_tool_version(text: str | None) -> tuple[int, int] | None:
+    """(year, release) of a version string such as "2022.2" or "v2023.1 (64-bit)", else None."""
+    m = re.search(r"(20\d\d)\.(\d)", text or "")
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def check_tool_version(tool: str, version: str | None) -> None:
+    """Refuse a tool older than MIN_TOOL_VERSION (an unknown version passes: the report says later)."""
+    got = parse_tool_version(version)
+    if got is not None and got < MIN_TOOL_VERSION:
+        raise ZynqyoloError(f"{tool} {got[0]}.{got[1]} is older than the supported "
+                            f"{MIN_TOOL_VERSION[0]}.{MIN_TOOL_VERSION[1]}: {SUPPORTED_TOOLS}")
 
 
 def tcl_word(value) -> str:
@@ -163,6 +193,7 @@ class HlsProject:
     config: HwConfig
     default_steps: tuple[str, ...]
     files: dict = field(default_factory=dict, compare=False)  # relative path -> sha256
+    vectors: tuple[str, ...] = field(default=(), compare=False)  # names of the calls the testbench replays
 
     top = TOP
 
@@ -181,11 +212,16 @@ class HlsProject:
 
     @property
     def report_xml(self) -> Path:
-        return self.solution_dir / "syn" / "report" / f"{TOP}_csynth.xml"
+        return self.report_dir / f"{TOP}_csynth.xml"
 
     @property
     def report_json(self) -> Path:
         return self.root / "report.json"
+
+    @property
+    def report_dir(self) -> Path:
+        """The C-synthesis reports: the top's, csynth.xml and one <module>_csynth.xml per module."""
+        return self.solution_dir / "syn" / "report"
 
     @property
     def log(self) -> Path:
@@ -281,7 +317,7 @@ def render_run_hls(config: HwConfig, tool: str, default_steps: Sequence[str]) ->
         "zy_tb_file": TB_FILE,
         "zy_part": config.part,
         "zy_period_ns": f"{1000.0 / config.clock_mhz:.3f}",
-        "zy_std": CXX_STD[tool],
+        "zy_std": CXX_STD,
         "zy_project": PROJECT_NAME,
         "zy_solution": SOLUTION,
         "zy_ip_vendor": IP_VENDOR,
@@ -305,7 +341,7 @@ def render_run_hls(config: HwConfig, tool: str, default_steps: Sequence[str]) ->
     return "\n".join(lines) + "\n" + body
 
 
-def write_hls_project(config: HwConfig, out_dir, tool: str = "vitis_hls", *,
+def write_hls_project(config: HwConfig, out_dir, tool: str = HLS_TOOL, *,
                       steps: Sequence[str] = DEFAULT_STEPS, src_root: Path | None = None,
                       render_header: Callable[[HwConfig], str] | None = None,
                       vectors: Sequence[TestVector] | None = None,
@@ -350,7 +386,7 @@ def write_hls_project(config: HwConfig, out_dir, tool: str = "vitis_hls", *,
                 "default_steps": list(steps), "vectors": [{"name": v.name, "source": v.source} for v in vectors],
                 "files": files}
         write_text_atomic(tmp / PROJECT_FILE, json.dumps(meta, indent=2) + "\n")
-    return HlsProject(out_dir, tool, config, steps, files)
+    return HlsProject(out_dir, tool, config, steps, files, tuple(v.name for v in vectors))
 
 
 def load_project(root) -> HlsProject:
@@ -361,13 +397,15 @@ def load_project(root) -> HlsProject:
         if meta.get("format") != PROJECT_FORMAT:
             raise ValueError("not a zynqyolo HLS project")
         config = HwConfig.from_dict(meta["design"])
-        return HlsProject(root, meta["tool"], config, tuple(meta["default_steps"]), meta["files"])
+        return HlsProject(root, check_tool(meta["tool"]), config, tuple(meta["default_steps"]), meta["files"],
+                          tuple(v["name"] for v in meta.get("vectors", ())))
     except FileNotFoundError:
         raise ZynqyoloError(f"{root}: no {PROJECT_FILE}; write the project with 'zynqyolo hls' first") from None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ZynqyoloError(f"{root / PROJECT_FILE}: unreadable HLS project description: {exc}") from None
 
 
-__all__ = ["CONTROL_BUNDLE", "CXX_STD", "DEFAULT_STEPS", "ENV_STEPS", "HLS_DIR", "HLS_TOOLS", "HlsProject", "STEPS",
-           "STREAMS", "TOP", "check_tool", "ip_name", "ip_vlnv", "load_project", "normalize_steps", "render_run_hls",
-           "rtl_port", "staged_dir", "tcl_list", "tcl_word", "top_declaration", "top_stream_args", "write_hls_project"]
+__all__ = ["CONTROL_BUNDLE", "CXX_STD", "DEFAULT_STEPS", "ENV_STEPS", "HLS_DIR", "HLS_TOOL", "HLS_TOOLS", "HlsProject",
+           "MIN_TOOL_VERSION", "STEPS", "STREAMS", "SUPPORTED_TOOLS", "TOP", "check_tool", "check_tool_version",
+           "ip_name", "ip_vlnv", "load_project", "normalize_steps", "parse_tool_version", "render_run_hls", "rtl_port",
+           "staged_dir", "tcl_list", "tcl_word", "top_declaration", "top_stream_args", "write_hls_project"]

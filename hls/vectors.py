@@ -2,9 +2,12 @@
 
 A ``TestVector`` is one call: register values, the words of the input and parameter streams and
 the expected output stream. ``upsample_vector`` derives its expected output from the DDR layout
-alone (no kernel code); ``conv_vector`` takes it from the Python C simulation in its ``ap_int``
-flavour (``zynqyolo.hls.csim``), the arithmetic the HLS tools compile. ``render_vectors`` writes
-the vectors file (``tb/vectors.txt`` of the project ``zynqyolo.hls.tcl`` writes) that
+alone (no kernel code); ``conv_vector`` (3x3 conv + leaky + 2x2/2 max-pool) and ``yolo_vector``
+(a conv-bypassed YOLO call: sigmoid table, raw tw/th lanes, a head period that crosses the fold
+boundary) take it from the Python C simulation in its ``ap_int`` flavour (``zynqyolo.hls.csim``),
+the arithmetic the HLS tools compile. All are a few hundred words, so C and C/RTL co-simulation
+of them take seconds once the simulator has compiled the RTL. ``render_vectors`` writes the
+vectors file (``tb/vectors.txt`` of the project ``zynqyolo.hls.tcl`` writes) that
 ``hls/tb/tb_yolo_accel.cpp`` reads in ``csim_design`` and ``cosim_design``.
 """
 
@@ -132,14 +135,44 @@ def conv_vector(config: HwConfig, height: int = 4, width: int = 6, seed: int = 1
     return vector_from_csim(config, name, {n: regs[n] for n in config.register_fields()}, in_words, wts_words)
 
 
-def default_vectors(config: HwConfig, log: Callable[[str], None] | None = None) -> list[TestVector]:
-    """The upsample call (always), and a conv call when the Python C simulation can build."""
+def yolo_vector(config: HwConfig, height: int = 3, width: int = 4, period: int = 7, seed: int = 2) -> TestVector:
+    """A conv-bypassed YOLO call on random codes, expected output from the C simulation (``ap_int``
+    flavour). ``period`` 7 (two classes + 5) does not divide p_oc, so the head phase carries across
+    the fold boundary (loop YOLO_PHASE); one full fold plus one bus word of channels. The shift
+    sends part of the 16-bit codes past the table's end (saturated index); at 8 bits it is -1, the
+    left-shift branch the plan uses when a head's frac is below the table's."""
+    from zynqyolo.dse.registers import Stage3Mode, call_words
+
+    channels = min(config.p_oc + config.lanes_per_word, config.max_in_channels, config.max_out_channels)
+    if height > config.max_height or width > config.max_width:
+        raise ValueError(f"YOLO vector {height}x{width} exceeds the design's maxima")
+    regs = {**stage3_registers(config, stage3=int(Stage3Mode.YOLO), height=height, width=width, channels=channels),
+            "yolo_period": period, "yolo_shift": 3 if config.bits == 16 else -1}
+    rng = np.random.default_rng(seed)
+    in_words = _random_words(rng, call_words(config, regs).in_words)
+    name = f"yolo{period}_{channels}x{height}x{width}"
+    return vector_from_csim(config, name, {n: regs[n] for n in config.register_fields()}, in_words,
+                            np.zeros(0, dtype=np.uint64))
+
+
+COMPUTED_KINDS = ("conv", "yolo")  # the vectors only the Python C simulation can compute
+
+
+def default_vectors(config: HwConfig, log: Callable[[str], None] | None = None, *,
+                    require_computed: bool = False) -> list[TestVector]:
+    """The upsample call (always), then a conv + pool call and a YOLO call when the Python C
+    simulation can build. ``require_computed``: refuse (ZynqyoloError) instead of leaving them out,
+    for a run of the real tool, whose co-simulation must cover a conv and a YOLO call."""
     vectors = [upsample_vector(config)]
     try:
-        vectors.append(conv_vector(config))
+        vectors += [conv_vector(config), yolo_vector(config)]
     except (ZynqyoloError, ValueError) as exc:
+        if require_computed:
+            raise ZynqyoloError(f"cannot compute the conv and YOLO test vectors ({exc}); the HLS run co-simulates "
+                                "them, so it needs the C simulation (g++ and the fetched HLS headers: "
+                                "'zynqyolo fetch')") from None
         if log is not None:
-            log(f"note: no conv test vector ({exc}); the testbench replays the upsample call only")
+            log(f"note: no conv or YOLO test vector ({exc}); the testbench replays the upsample call only")
     return vectors
 
 
@@ -166,5 +199,5 @@ def render_vectors(config: HwConfig, vectors: Sequence[TestVector]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["TestVector", "conv_vector", "default_vectors", "render_vectors", "stage3_registers", "upsample_vector",
-           "vector_from_csim"]
+__all__ = ["COMPUTED_KINDS", "TestVector", "conv_vector", "default_vectors", "render_vectors", "stage3_registers",
+           "upsample_vector", "vector_from_csim", "yolo_vector"]

@@ -1,4 +1,5 @@
-# Body of build_bitstream.tcl (Vivado 2019.1-2023.x, batch mode). zynqyolo.hls.bitstream writes
+# Body of build_bitstream.tcl (Vivado 2022.2 or later, the release of the Vitis HLS that exported the
+# accelerator IP; batch mode). zynqyolo.hls.bitstream writes
 # the design point's settings and the block design's topology (zy_* variables) above this body; the
 # two together are the generated script. It expects the accelerator IP exported by the HLS flow in
 # $zy_ip_repo (relative to this folder) and leaves <name>.bit, <name>.hwh and result.json in
@@ -96,9 +97,38 @@ foreach {zy_source zy_sinks} $zy_reset_nets {
 
 assign_bd_address
 validate_bd_design
-save_bd_design
+
+# The AXI4-Stream links between the DMAs and the accelerator, once connected and their parameters
+# propagated: both ends carry TLAST (the DMA's S2MM channel completes a transfer only on TLAST,
+# PG021) and TDATA is the design point's bus width at both. IP integrator only warns about a width
+# mismatch; here either is an error.
+foreach zy_net $zy_stream_nets {
+    set zy_bytes {}
+    foreach zy_end $zy_net {
+        set zy_intf [get_bd_intf_pins $zy_end]
+        set zy_tlast [get_property CONFIG.HAS_TLAST $zy_intf]
+        if {$zy_tlast ne "1"} {
+            error "zynqyolo: AXI4-Stream [join $zy_net { -> }]: $zy_end has no TLAST (CONFIG.HAS_TLAST\
+                   '$zy_tlast'); the DMA's S2MM channel never completes a transfer without it. The\
+                   accelerator's stream ports must be ap_axiu/hls::axis words (hls/top)"
+        }
+        lappend zy_bytes [get_property CONFIG.TDATA_NUM_BYTES $zy_intf]
+    }
+    if {[lindex $zy_bytes 0] ne $zy_stream_bytes || [lindex $zy_bytes 1] ne $zy_stream_bytes} {
+        error "zynqyolo: AXI4-Stream [join $zy_net { -> }]: TDATA is [lindex $zy_bytes 0] and\
+               [lindex $zy_bytes 1] bytes (CONFIG.TDATA_NUM_BYTES) but the design point streams\
+               $zy_stream_bytes-byte words; the IP and the DMA widths must both be the design's bus_bits"
+    }
+}
+
+# FCLK0 must be the design point's clock: the HLS kernels were timed and the model run at it.
 set zy_fclk0_mhz [get_property CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ [get_bd_cells $zy_ps_cell]]
 puts "zynqyolo: FCLK0 requested $zy_clock_mhz MHz, the PS gives $zy_fclk0_mhz MHz"
+if {abs($zy_fclk0_mhz - $zy_clock_mhz) > 2e-4 * $zy_clock_mhz} {
+    error "zynqyolo: the PS makes FCLK0 = $zy_fclk0_mhz MHz, not the design point's $zy_clock_mhz MHz; make\
+           the design point with 'zynqyolo dse', which picks a clock the PS can make"
+}
+save_bd_design
 
 # ---- 3. wrapper, synthesis, implementation, bitstream -------------------------------------------
 

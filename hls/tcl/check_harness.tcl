@@ -19,7 +19,9 @@
 # C_ALL_OUTPUTS, C_DOUT_DEFAULT, the gpio_io_o/i/t pins of its GPIO interface) and PG164
 # (proc_sys_reset v5.0: C_AUX_RESET_HIGH, aux_reset_in).
 # Harness names start with zyh_ so the checked script (zy_*) cannot clobber them.
-# Fault injection for tests: ZY_FAIL_COMMAND=<command> makes that stub fail.
+# Fault injection for tests: ZY_FAIL_COMMAND=<command> makes that stub fail; ZY_ACCEL_AXIS gives the
+# accelerator's stream pins other AXI4-Stream parameters (zyh_intf_param); ZY_FAKE_TB_FAIL=<call>
+# makes the stubbed csim/cosim report that test vector failed.
 # The stubs return plausible values; with ZY_FAKE_OUTPUTS=1, launch_runs impl_1 writes dummy .bit
 # and .hwh files where Vivado would, so the script runs to its end.
 
@@ -85,7 +87,7 @@ proc unknown {args} {
 
 # IP name (from the VLNV) -> CONFIG properties the scripts may set.
 array set zyh_ip_props {
-    processing_system7 {PCW_FPGA0_PERIPHERAL_FREQMHZ PCW_FPGA_FCLK0_ENABLE PCW_USE_M_AXI_GP0
+    processing_system7 {PCW_FPGA0_PERIPHERAL_FREQMHZ PCW_FCLK0_PERIPHERAL_CLKSRC PCW_FPGA_FCLK0_ENABLE PCW_USE_M_AXI_GP0
                         PCW_USE_S_AXI_HP0 PCW_S_AXI_HP0_DATA_WIDTH PCW_USE_S_AXI_HP1 PCW_S_AXI_HP1_DATA_WIDTH
                         PCW_USE_S_AXI_HP2 PCW_S_AXI_HP2_DATA_WIDTH PCW_EN_CLK0_PORT PCW_EN_RST0_PORT}
     axi_dma {c_include_sg c_sg_length_width c_sg_include_stscntrl_strm c_include_mm2s c_include_s2mm
@@ -226,13 +228,58 @@ proc get_property {name obj} {
             return [file join [dict get $::zyh_state proj_dir] [dict get $::zyh_state proj_name].runs $obj]
         }
         CONFIG.PCW_ACT_FPGA0_PERIPHERAL_FREQMHZ {
-            return [format %.6f [zyh_prop [zyh_cell_name $obj] PCW_FPGA0_PERIPHERAL_FREQMHZ 50]]
+            return [zyh_fclk [zyh_prop [zyh_cell_name $obj] PCW_FPGA0_PERIPHERAL_FREQMHZ 50]]
         }
         CONFIG.* {
+            set parts [split [string trimleft $obj /] /]
+            if {[llength $parts] == 2} {
+                return [zyh_intf_param {*}$parts [string range $name 7 end]]
+            }
             return [zyh_prop [zyh_cell_name $obj] [string range $name 7 end]]
         }
         default { zyh_fail "get_property $name: the harness has no value for it" }
     }
+}
+# FCLK0 as the PS7 makes it (UG585 FPGA0_CLK_CTRL): the IO PLL (ZY_IO_PLL_MHZ, default 1000) over
+# the divisor product (two 6-bit divisors, 1..63 each) nearest to PLL / request, as PYNQ's setter
+# picks it: 150 MHz asked gives 142.857143.
+proc zyh_fclk {requested} {
+    set pll 1000.0
+    if {[info exists ::env(ZY_IO_PLL_MHZ)]} { set pll $::env(ZY_IO_PLL_MHZ) }
+    set best 0
+    for {set a 1} {$a <= 63} {incr a} {
+        for {set b 1} {$b <= 63} {incr b} {
+            if {$best == 0 || abs($a * $b - $pll / $requested) < abs($best - $pll / $requested)} { set best [expr {$a * $b}] }
+        }
+    }
+    return [format %.6f [expr {$pll / $best}]]
+}
+# AXI4-Stream parameters of an interface pin (CONFIG.HAS_TLAST, CONFIG.TDATA_NUM_BYTES). AXI DMA
+# (PG021): M_AXIS_MM2S and S_AXIS_S2MM carry TLAST; TDATA is c_m_axis_mm2s_tdata_width or
+# c_s_axis_s2mm_tdata_width bits (default 32). The accelerator: TLAST and 8 bytes on every stream
+# pin, unless ZY_ACCEL_AXIS="<pin>=<bytes>:<has_tlast> ..." says otherwise (fault injection).
+proc zyh_intf_param {cell pin param} {
+    if {![dict exists $::zyh_cells $cell]} { zyh_fail "get_property CONFIG.$param: no cell '$cell'" }
+    set ip [dict get $::zyh_cells $cell]
+    if {$ip eq "axi_dma" && $pin in {M_AXIS_MM2S S_AXIS_S2MM}} {
+        set width [zyh_prop $cell [expr {$pin eq "M_AXIS_MM2S" ? "c_m_axis_mm2s_tdata_width" :
+                                          "c_s_axis_s2mm_tdata_width"}] 32]
+        set values [dict create HAS_TLAST 1 TDATA_NUM_BYTES [expr {$width / 8}]]
+    } elseif {$ip eq "zyh_accel" && $pin in $::zyh_accel_intf_pins && ![string match s_axi_* $pin]} {
+        set values [dict create HAS_TLAST 1 TDATA_NUM_BYTES 8]
+        if {[info exists ::env(ZY_ACCEL_AXIS)]} {
+            foreach spec $::env(ZY_ACCEL_AXIS) {
+                if {[regexp {^([^=]+)=(\d+):([01])$} $spec -> p bytes last] && $p eq $pin} {
+                    set values [dict create HAS_TLAST $last TDATA_NUM_BYTES $bytes]
+                }
+            }
+        }
+    } else {
+        zyh_fail "get_property CONFIG.$param of $cell/$pin: the harness knows AXI4-Stream parameters of the DMA and\
+                  accelerator stream pins only"
+    }
+    if {![dict exists $values $param]} { zyh_fail "get_property CONFIG.$param of $cell/$pin: not an AXI4-Stream parameter" }
+    return [dict get $values $param]
 }
 proc create_bd_design {name} {
     zyh_record create_bd_design $name
@@ -335,15 +382,35 @@ proc zyh_hls_add_files {args_list} {
 foreach zyh_cmd {open_project set_top open_solution set_part create_clock csynth_design export_design} {
     proc $zyh_cmd {args} "zyh_record $zyh_cmd {*}\$args"
 }
+# With ZY_FAKE_TB=1 the simulation stubs print what the testbench would: "PASS <call>" for every
+# call of the -argv vectors file ("FAIL <call>" for ZY_FAKE_TB_FAIL), and cosim Vitis HLS's verdict.
+proc zyh_fake_tb {argv_file cosim} {
+    if {![info exists ::env(ZY_FAKE_TB)] || $argv_file eq ""} { return }
+    set fh [open $argv_file]
+    set failed 0
+    foreach line [split [read $fh] "\n"] {
+        if {[regexp {^call (\S+)$} $line -> call]} {
+            set bad [expr {[info exists ::env(ZY_FAKE_TB_FAIL)] && $::env(ZY_FAKE_TB_FAIL) eq $call}]
+            puts "[expr {$bad ? "FAIL" : "PASS"}] $call (stub)"
+            incr failed $bad
+        }
+    }
+    close $fh
+    if {$cosim} {
+        puts "INFO: \[COSIM 212-1000\] *** C/RTL co-simulation finished: [expr {$failed ? "FAIL" : "PASS"}] ***"
+    }
+}
 proc csim_design {args} {
     zyh_record csim_design {*}$args
     set argv_file [zyh_option $args -argv]
     if {$argv_file ne "" && ![file isfile $argv_file]} { zyh_fail "csim_design -argv: $argv_file does not exist" }
+    zyh_fake_tb $argv_file 0
 }
 proc cosim_design {args} {
     zyh_record cosim_design {*}$args
     set argv_file [zyh_option $args -argv]
     if {$argv_file ne "" && ![file isfile $argv_file]} { zyh_fail "cosim_design -argv: $argv_file does not exist" }
+    zyh_fake_tb $argv_file 1
 }
 
 # Commands of the other tool are not available.

@@ -1,8 +1,11 @@
-# Body of run_hls.tcl (Vivado HLS 2019.1-2020.1, Vitis HLS 2020.2-2023.x). zynqyolo.hls.tcl
-# writes the design point's settings (zy_* variables) above this body; the two together are the
-# generated script. Steps: csim, csynth, cosim, export, run in that order; the list comes from
-# $ZYNQYOLO_HLS_STEPS or the default below. The project is reset at the start, so cosim and
-# export need csynth in the same run.
+# Body of run_hls.tcl (Vitis HLS 2022.2 or later: vitis_hls -f run_hls.tcl; UG1399 Tcl commands).
+# zynqyolo.hls.tcl writes the design point's settings (zy_* variables) above this body; the two
+# together are the generated script. Steps: csim, csynth, cosim, export, run in that order; the list
+# comes from $ZYNQYOLO_HLS_STEPS or the default below. The project is reset at the start, so cosim
+# and export need csynth in the same run. csim and cosim replay the calls of tb/vectors.txt (the
+# testbench prints PASS/FAIL per call; cosim runs it in C, then against the RTL). What the run must
+# show (every vector passing, the latency model's loops at II 1, the resources within the design
+# point's budget) is checked by zynqyolo.hls.tools after the tool exits, from the log and reports.
 
 set zy_here [file dirname [file normalize [info script]]]
 cd $zy_here
@@ -34,7 +37,7 @@ open_project -reset $zy_project
 set_top $zy_top
 add_files [file join $zy_here src top $zy_top_file] -cflags $zy_cflags
 add_files -tb [file join $zy_here tb $zy_tb_file] -cflags $zy_tbflags
-open_solution -reset $zy_solution
+open_solution -reset -flow_target vivado $zy_solution
 set_part $zy_part
 create_clock -period $zy_period_ns -name default
 
