@@ -28,6 +28,9 @@
 
 #include "zy_counters.h"
 #include "zynqyolo_config.h"
+#ifdef ZYNQYOLO_THREADED_CSIM
+#include "zy_threaded.h"  // hls/sim: the threaded C simulation's bounded FIFOs
+#endif
 
 // Pragmas whose arguments come from the generated header (UG1399 "Using #define with Pragma
 // Directives": one level of macro hierarchy lets the arguments expand). ZY_BIND_STORAGE(var,
@@ -99,9 +102,15 @@ using axis_word_t = ap_axiu<C::bus_bits, 0, 0, 0>;
 #endif
 
 // Internal dataflow channels (one producer, one consumer). In synthesis and the sequential C
-// simulation an hls::stream, its depth set by a STREAM pragma where it is declared (zy_accel.h).
+// simulation an hls::stream, its depth set by a STREAM pragma where it is declared (zy_accel.h);
+// in the threaded C simulation a FIFO bounded at that depth (hls/sim/zy_threaded.h).
+#ifdef ZYNQYOLO_THREADED_CSIM
+template <class T>
+using chan = sim::fifo<T>;
+#else
 template <class T>
 using chan = hls::stream<T>;
+#endif
 
 inline int imin(int a, int b) { return a < b ? a : b; }
 inline int imax(int a, int b) { return a > b ? a : b; }
