@@ -14,6 +14,13 @@ Build
   same widths; fast enough for whole 416x416 frames), ``native=False`` with Xilinx's ``ap_int``
   emulation (what synthesis sees; slow, for reduced sizes). Both are bit-exact to
   ``model.fixed``; the tests hold them to it.
+- Two schedules: sequential (default) runs the five dataflow processes of ``zy::accel`` one after
+  the other over unbounded FIFOs; ``threaded=True`` (``ZYNQYOLO_THREADED_CSIM``,
+  ``hls/sim/zy_threaded.h``) runs each on its own thread over FIFOs bounded at the header's depths
+  (``header.FIFO_DEPTHS``), as the hardware runs them: a depth too shallow deadlocks the call, and
+  ``call`` raises a ZynqyoloError naming the streams (``deadlock: stream 'params' (depth 2) full,
+  writer conv_stage blocked; ...``). ``depths={"params": 1}`` overrides depths in a threaded build
+  (``-DZY_DEPTH_PARAMS=1``), to find out what a depth does; synthesis always takes the header's.
 - ``g++ -std=c++14 -O2 -shared -fPIC``; the library is cached under
   ``$ZYNQYOLO_HOME/csim/<key>/`` where the key hashes the sources, the header, the flags and the
   compiler version. A build happens in a temporary folder renamed into place, so concurrent
@@ -42,7 +49,7 @@ from zynqyolo.errors import ZynqyoloError
 from zynqyolo.dse.registers import call_words, check_registers
 
 from . import HLS_DIR
-from .header import HEADER_NAME, render_header
+from .header import FIFO_DEPTHS, HEADER_NAME, depth_macro, render_header
 
 INCLUDE_DIR = HLS_DIR / "include"
 TOP_DIR = HLS_DIR / "top"
@@ -50,12 +57,18 @@ SIM_DIR = HLS_DIR / "sim"  # simulation-only stand-ins for vendor headers
 TOP_SOURCES = ("yolo_accel.cpp", "csim_bridge.cpp")
 LIBRARY_NAME = "libzynqyolo_csim.so"
 
-CXX_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-Wall", "-Wno-unknown-pragmas",
-             "-Wno-unused-label")
+# Hidden visibility: a library exports only its C ABI (csim_bridge.cpp's ZY_EXPORT). Otherwise the
+# static locals of inline functions (the loop counters, the threaded flavour's state) are
+# STB_GNU_UNIQUE symbols, which the dynamic loader merges across every library loaded in the process
+# despite RTLD_LOCAL: two designs, or the two schedules of one, would share (and, with different
+# layouts, corrupt) one object.
+CXX_FLAGS = ("-std=c++14", "-O2", "-shared", "-fPIC", "-pthread", "-fvisibility=hidden",
+             "-fvisibility-inlines-hidden", "-Wall", "-Wno-unknown-pragmas", "-Wno-unused-label")
 # The ap_int flavour silences GCC's uninitialised-use analysis, which misfires inside Xilinx's
 # ap_private; the native flavour compiles the same kernel code with every -Wall check.
 FLAVOUR_FLAGS = {True: ("-DZYNQYOLO_NATIVE_TYPES", "-DZYNQYOLO_COUNTERS"),
                  False: ("-DZYNQYOLO_COUNTERS", "-Wno-uninitialized", "-Wno-maybe-uninitialized")}
+THREADED_FLAGS = ("-DZYNQYOLO_THREADED_CSIM",)
 STALE_BUILD_S = 24 * 3600  # temporary build folders older than this are debris of killed builds
 
 STATUS_FIELDS = ("written", "dropped", "in_left", "wts_left", "empty_reads", "leftover")
@@ -91,6 +104,29 @@ def system_includes(ap_dir: Path) -> list[str]:
     return flags
 
 
+def fifo_depths(threaded: bool, depths: dict[str, int] | None = None) -> dict[str, int]:
+    """The internal FIFO depths of a build: the header's, with ``depths`` overriding some (threaded
+    builds only: the sequential schedule never fills a FIFO)."""
+    depths = dict(depths or {})
+    if depths and not threaded:
+        raise ValueError(f"depths: {depths} given for a sequential build; FIFO depths only matter with threaded=True")
+    for name, value in depths.items():
+        if name not in FIFO_DEPTHS:
+            raise ValueError(f"depths: unknown FIFO '{name}'; the internal FIFOs are {sorted(FIFO_DEPTHS)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"depths['{name}']: a whole number of items >= 1 expected, got {value!r}")
+    return {**FIFO_DEPTHS, **depths}
+
+
+def build_flags(native: bool, threaded: bool = False, depths: dict[str, int] | None = None) -> tuple[str, ...]:
+    """The flavour's compiler flags: arithmetic (native or ap_int), schedule, depth overrides."""
+    overrides = {n: d for n, d in fifo_depths(threaded, depths).items() if d != FIFO_DEPTHS[n]}
+    flags = FLAVOUR_FLAGS[native]
+    if threaded:
+        flags += THREADED_FLAGS + tuple(f"-D{depth_macro(n)}={d}" for n, d in sorted(overrides.items()))
+    return flags
+
+
 def _sources() -> list[Path]:
     files = (sorted(INCLUDE_DIR.glob("*.h")) + sorted(TOP_DIR.glob("*.h")) + [TOP_DIR / s for s in TOP_SOURCES]
              + sorted(SIM_DIR.glob("*.h")))
@@ -107,10 +143,12 @@ def _compiler_version(cxx: str) -> str:
     return proc.stdout.splitlines()[0] if proc.stdout else ""
 
 
-def build_key(config: HwConfig, native: bool, cxx: str, ap_dir: Path) -> str:
-    """Cache key: sources, generated header, flags, compiler version, ap_types headers."""
+def build_key(config: HwConfig, native: bool, cxx: str, ap_dir: Path, flavour: tuple[str, ...] | None = None) -> str:
+    """Cache key: sources, generated header, flags (``flavour``: ``build_flags``, the native
+    sequential flavour's by default), compiler version, ap_types headers."""
     digest = hashlib.sha256()
-    digest.update(json.dumps({"flags": CXX_FLAGS, "flavour": FLAVOUR_FLAGS[native],
+    flavour = build_flags(native) if flavour is None else flavour
+    digest.update(json.dumps({"flags": CXX_FLAGS, "flavour": list(flavour),
                               "compiler": _compiler_version(cxx)}, sort_keys=True).encode())
     digest.update(render_header(config).encode())
     for path in _sources():
@@ -138,14 +176,17 @@ def _clean_stale(root: Path) -> None:
             pass
 
 
-def build_library(config: HwConfig, native: bool = True, log=lambda msg: None) -> Path:
-    """Compile (or find in the cache) the csim library of ``config``; return its path."""
+def build_library(config: HwConfig, native: bool = True, log=lambda msg: None, threaded: bool = False,
+                  depths: dict[str, int] | None = None) -> Path:
+    """Compile (or find in the cache) the csim library of ``config`` in the flavour of ``native``,
+    ``threaded`` and ``depths`` (see the module docstring); return its path."""
     if config.bus_bits != 64:
         raise ZynqyoloError(f"the C simulation supports a 64-bit bus only; design {config.name} has "
                             f"bus_bits={config.bus_bits}")
+    flavour = build_flags(native, threaded, depths)
     cxx = compiler()
     ap_dir = ap_types_dir()
-    key = build_key(config, native, cxx, ap_dir)
+    key = build_key(config, native, cxx, ap_dir, flavour)
     root = _cache_root()
     final = root / key[:24]
     lib = final / LIBRARY_NAME
@@ -156,9 +197,10 @@ def build_library(config: HwConfig, native: bool = True, log=lambda msg: None) -
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
     try:
         (tmp / HEADER_NAME).write_text(render_header(config))
-        cmd = [cxx, *CXX_FLAGS, *FLAVOUR_FLAGS[native], f"-I{tmp}", f"-I{INCLUDE_DIR}", f"-I{TOP_DIR}",
+        cmd = [cxx, *CXX_FLAGS, *flavour, f"-I{tmp}", f"-I{INCLUDE_DIR}", f"-I{TOP_DIR}",
                *system_includes(ap_dir), *[str(TOP_DIR / s) for s in TOP_SOURCES], "-o", str(tmp / LIBRARY_NAME)]
-        log(f"compiling the {'native' if native else 'ap_int'} C simulation of {config.name}")
+        log(f"compiling the {'native' if native else 'ap_int'} {'threaded' if threaded else 'sequential'} "
+            f"C simulation of {config.name}")
         proc = subprocess.run(cmd, capture_output=True, text=True)
         (tmp / "build.log").write_text(" ".join(cmd) + "\n\n" + proc.stdout + proc.stderr)
         if proc.returncode != 0:
@@ -166,7 +208,9 @@ def build_library(config: HwConfig, native: bool = True, log=lambda msg: None) -
             raise ZynqyoloError(f"compiling the HLS C simulation of {config.name} failed (exit {proc.returncode}); "
                                 f"the compiler's last lines:\n{tail}")
         (tmp / "build.json").write_text(json.dumps({"hwconfig": config.to_dict(), "hash": config.content_hash,
-                                                    "native": native, "command": cmd}, indent=2))
+                                                    "native": native, "threaded": threaded,
+                                                    "fifo_depths": fifo_depths(threaded, depths), "command": cmd},
+                                                   indent=2))
         if final.exists() and not lib.is_file():  # a damaged entry (library deleted by hand)
             shutil.rmtree(final, ignore_errors=True)
         try:
@@ -207,17 +251,21 @@ _U8P = ctypes.POINTER(ctypes.c_uint8)
 class CsimAccelerator:
     """The kernels of one design point in C simulation; ``call`` is one hardware call."""
 
-    def __init__(self, config: HwConfig, native: bool = True):
+    def __init__(self, config: HwConfig, native: bool = True, threaded: bool = False,
+                 depths: dict[str, int] | None = None):
         if not isinstance(config, HwConfig):
             raise ValueError(f"config: a HwConfig expected, got {type(config).__name__}")
         self.config = config
         self.native = bool(native)
-        self.library_path = build_library(config, self.native)
+        self.threaded = bool(threaded)
+        self.fifo_depths = fifo_depths(self.threaded, depths)
+        self.library_path = build_library(config, self.native, threaded=self.threaded, depths=depths)
         lib = ctypes.CDLL(str(self.library_path))
-        for name in ("zy_hw_hash", "zy_register_names", "zy_counter_names"):
+        for name in ("zy_hw_hash", "zy_register_names", "zy_counter_names", "zy_fifo_depths", "zy_last_error"):
             getattr(lib, name).restype = ctypes.c_char_p
             getattr(lib, name).argtypes = []
         lib.zy_native.restype = ctypes.c_int
+        lib.zy_threaded.restype = ctypes.c_int
         lib.zy_call.restype = ctypes.c_int
         lib.zy_call.argtypes = [_I64P, ctypes.c_int, _U64P, ctypes.c_int64, _U64P, ctypes.c_int64, _U64P, _U8P,
                                 ctypes.c_int64, _I64P, _U64P, ctypes.c_int]
@@ -232,6 +280,12 @@ class CsimAccelerator:
                                 f"HwConfig.register_fields() {list(config.register_fields())}")
         if bool(lib.zy_native()) != self.native:
             raise ZynqyoloError(f"{self.library_path}: built for the other arithmetic flavour")
+        if bool(lib.zy_threaded()) != self.threaded:
+            raise ZynqyoloError(f"{self.library_path}: built for the other schedule (threaded or sequential)")
+        built = dict(item.split("=") for item in lib.zy_fifo_depths().decode().split(",") if item)
+        if {n: int(d) for n, d in built.items()} != self.fifo_depths:
+            raise ZynqyoloError(f"{self.library_path}: FIFO depths {built} differ from the requested "
+                                f"{self.fifo_depths}")
         self.counter_names = [n for n in lib.zy_counter_names().decode().split(",") if n]
 
     @staticmethod
@@ -261,6 +315,10 @@ class CsimAccelerator:
                                    wtw.ctypes.data_as(_U64P), wtw.size, out.ctypes.data_as(_U64P),
                                    last.ctypes.data_as(_U8P), capacity, status.ctypes.data_as(_I64P),
                                    counts.ctypes.data_as(_U64P), counts.size)
+        if rc == -3:
+            report = self._lib.zy_last_error().decode()
+            raise ZynqyoloError(f"threaded csim call of {self.config.name} did not complete: {report} "
+                                f"(FIFO depths {self.fifo_depths}; registers {regs})")
         if rc != 0:
             why = "could not start the call's thread" if rc == -2 else "library and bindings disagree"
             raise ZynqyoloError(f"csim bridge refused the call (code {rc}): {why}")

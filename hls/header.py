@@ -27,6 +27,15 @@ from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
 
 HEADER_NAME = "zynqyolo_config.h"
 
+# Depths, in items, of the internal FIFOs of the DATAFLOW region (hls/include/zy_accel.h), by
+# channel name: the STREAM pragmas and the threaded C simulation both take them from the header's
+# ZY_DEPTH_<NAME> macros. 2 for every channel (hls::stream's default): each stage moves at most
+# one item per cycle, and two slots let the writer fill one while the reader drains the other; no
+# process needs more (stage 2 reads the whole `params` preamble before its first partial sum).
+# The threaded C simulation of whole frames runs deadlock-free at these depths
+# (tests/test_threaded_csim.py). dse.blocks costs each as a two-deep shift-register FIFO.
+FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "s3_out": 2}
+
 
 # Register fields whose value is two's complement (all others are unsigned). HwConfig.register_fields
 # gives only widths; yolo_shift is the signed right shift of the sigmoid index (may be negative).
@@ -130,6 +139,12 @@ struct registers {{
 // memory rule (dse.blocks.storage_plan).
 {storage_impls}
 
+// Depths of the DATAFLOW region's internal FIFOs (zynqyolo.hls.header.FIFO_DEPTHS), used by the
+// STREAM pragmas of zy_accel.h and by the threaded C simulation. Only a C-simulation build
+// overrides one (-D, to test a FIFO too shallow); synthesis takes these. X(name, depth) in order.
+{fifo_depths}
+#define ZY_FIFO_DEPTHS(X) {fifo_xmacro}
+
 // Sigmoid table of the {bits}-bit design (model.fixed.sigmoid_lut({bits})): entry k holds
 // sigmoid(k / 2**{sig_in_frac}) as an unsigned code with {sig_out_frac} fractional bits.
 #define ZY_SIGMOID_VALUES \\
@@ -146,6 +161,11 @@ static const config::code_t SIGMOID_ROM[{sig_copies}][{sig_entries}] = {{
 
 #endif  // ZYNQYOLO_CONFIG_H
 """
+
+
+def depth_macro(channel: str) -> str:
+    """The header's depth macro of an internal FIFO: ``ZY_DEPTH_PIX`` for ``pix``."""
+    return f"ZY_DEPTH_{channel.upper()}"
 
 
 def _table_text(values, per_line: int = 16) -> str:
@@ -197,6 +217,9 @@ def render_header(cfg: HwConfig) -> str:
         ap_reg_types="\n".join(ctype(n, w, False) for n, w in fields.items()),
         reg_struct="\n".join(f"    reg_{n}_t {n};" for n in fields),
         table=_table_text(table),
+        fifo_depths="\n".join(f"#ifndef {depth_macro(n)}\n#define {depth_macro(n)} {d}\n#endif"
+                               for n, d in FIFO_DEPTHS.items()),
+        fifo_xmacro=" ".join(f"X({n}, {depth_macro(n)})" for n in FIFO_DEPTHS),
         sig_copies=Stage3.sigmoid_copies(cfg),
         rom_rows=",\n".join("    {ZY_SIGMOID_VALUES}" for _ in range(Stage3.sigmoid_copies(cfg))),
         storage_impls="\n".join(f"#define ZY_IMPL_{name} {impl}"

@@ -12,10 +12,17 @@
 //   the same block order (o, b, f), so the FIFOs balance exactly: in a conv call stage 1 writes
 //   one psum per output pixel and input fold, stage 2 one pixel per output pixel, stage 3 the
 //   pool/upsample geometry. With conv_enable = 0 stages 1 and 2 forward pixels.
-// - FIFO depths: the pixel and partial-sum channels are shallow (2): the stages run in
-//   lockstep. `params` must absorb the preamble while stage 2 starts (stage 2 reads it first).
-// - C simulation runs the processes one after the other; the csim build checks that every
-//   internal FIFO is empty at the end (a mismatch would deadlock the hardware).
+// - FIFO depths: ZY_DEPTH_* of the generated header (zynqyolo.hls.header.FIFO_DEPTHS), used by
+//   the STREAM pragmas (through ZY_PRAGMA, so the preprocessor expands the macro) and by the
+//   threaded C simulation alike. The pixel and partial-sum channels
+//   are shallow (2): the stages run in lockstep. `params` must absorb the preamble while stage 2
+//   starts (stage 2 reads it first).
+// - C simulation, two flavours. Sequential: the processes run one after the other over unbounded
+//   FIFOs, and the csim build checks that every internal FIFO is empty at the end (a mismatch
+//   would deadlock the hardware). Threaded (ZYNQYOLO_THREADED_CSIM, hls/sim/zy_threaded.h): each
+//   process on its own thread, each channel bounded at its depth, so a depth too shallow for the
+//   order in which the processes produce and consume deadlocks, and the bridge reports the
+//   streams involved.
 // What breaks if a parameter is wrong: registers outside their ranges (csim refuses them in
 //   zynqyolo.hls.registers) make the processes disagree on stream lengths and the call hangs.
 #ifndef ZY_ACCEL_H
@@ -34,21 +41,36 @@ void accel(hls::stream<axis_word_t<C> >& in, hls::stream<axis_word_t<C> >& wts, 
           const registers& r) {
 #pragma HLS DATAFLOW
     chan<pixel_t<C> > pix("pix");
-#pragma HLS STREAM variable=pix depth=2
+    ZY_PRAGMA(HLS STREAM variable=pix depth=ZY_DEPTH_PIX)
     chan<psum_t<C> > psum("psum");
-#pragma HLS STREAM variable=psum depth=2
+    ZY_PRAGMA(HLS STREAM variable=psum depth=ZY_DEPTH_PSUM)
     chan<param_t<C> > params("params");
-#pragma HLS STREAM variable=params depth=2
+    ZY_PRAGMA(HLS STREAM variable=params depth=ZY_DEPTH_PARAMS)
     chan<pixel_t<C> > acc_out("acc_out");
-#pragma HLS STREAM variable=acc_out depth=2
+    ZY_PRAGMA(HLS STREAM variable=acc_out depth=ZY_DEPTH_ACC_OUT)
     chan<pixel_t<C> > s3_out("s3_out");
-#pragma HLS STREAM variable=s3_out depth=2
+    ZY_PRAGMA(HLS STREAM variable=s3_out depth=ZY_DEPTH_S3_OUT)
 
+#ifdef ZYNQYOLO_THREADED_CSIM
+    pix.set_depth(ZY_DEPTH_PIX);
+    psum.set_depth(ZY_DEPTH_PSUM);
+    params.set_depth(ZY_DEPTH_PARAMS);
+    acc_out.set_depth(ZY_DEPTH_ACC_OUT);
+    s3_out.set_depth(ZY_DEPTH_S3_OUT);
+    sim::dataflow region;
+    region.process("read_input_stream", [&] { read_input_stream<C>(in, pix, r); });
+    region.process("conv_stage", [&] { conv_stage<C>(pix, wts, params, psum, r); });
+    region.process("accumulate_stage", [&] { accumulate_stage<C>(psum, params, acc_out, r); });
+    region.process("stage3", [&] { stage3<C>(acc_out, s3_out, r); });
+    region.process("write_output", [&] { write_output<C>(s3_out, out, r); });
+    region.join();  // a deadlock is reported through sim::last_report()
+#else
     read_input_stream<C>(in, pix, r);
     conv_stage<C>(pix, wts, params, psum, r);
     accumulate_stage<C>(psum, params, acc_out, r);
     stage3<C>(acc_out, s3_out, r);
     write_output<C>(s3_out, out, r);
+#endif
     ZY_RECORD_LEFTOVER(pix.size() + psum.size() + params.size() + acc_out.size() + s3_out.size());
 }
 
