@@ -133,6 +133,20 @@ def test_threaded_equals_sequential_on_every_call(design, frames, models, photos
         assert g.shape == w.shape and np.array_equal(g, w)
 
 
+def test_no_internal_fifo_needs_more_than_depth_one(models, photos):
+    """Every internal FIFO at depth 1 still completes the frame bit-exact: stage 2 reads the whole
+    bias preamble before any partial sum, so no pair of paths from stage 1 to stage 2 can block each
+    other. The header's depths (2) are for throughput, not for freedom from deadlock."""
+    from zynqyolo.hls.header import FIFO_DEPTHS
+    from zynqyolo.model.intref import IntegerReference
+
+    config = DESIGNS["oc16ic8-b16"]
+    model = models[16]
+    _, got = threaded_frame(model, config, photos[PHOTO], depths=dict.fromkeys(FIFO_DEPTHS, 1))
+    want, _ = IntegerReference(model).run(_input_codes(model, photos[PHOTO]))
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+
+
 @pytest.mark.slow
 def test_threaded_full_frame_416(model_files, photos, require_csim):
     from zynqyolo.model import load_cfg, load_weights
