@@ -14,9 +14,11 @@
 //   pool/upsample geometry. With conv_enable = 0 stages 1 and 2 forward pixels.
 // - FIFO depths: ZY_DEPTH_* of the generated header (zynqyolo.hls.header.FIFO_DEPTHS), used by
 //   the STREAM pragmas (through ZY_PRAGMA, so the preprocessor expands the macro) and by the
-//   threaded C simulation alike. The pixel and partial-sum channels
-//   are shallow (2): the stages run in lockstep. `params` must absorb the preamble while stage 2
-//   starts (stage 2 reads it first).
+//   threaded C simulation alike. Every channel is 2 deep, for throughput only: the stages run in
+//   lockstep, and no depth is needed for freedom from deadlock (the one pair of paths, conv_stage to
+//   accumulate_stage through `params` and `psum`, is read in the order it is written: stage 2 reads
+//   the whole preamble before any partial sum). The threaded simulation shows it: every frame
+//   completes bit-exact with all five channels at depth 1 (tests/test_threaded_csim.py).
 // - C simulation, two flavours. Sequential: the processes run one after the other over unbounded
 //   FIFOs, and the csim build checks that every internal FIFO is empty at the end (a mismatch
 //   would deadlock the hardware). Threaded (ZYNQYOLO_THREADED_CSIM, hls/sim/zy_threaded.h): each
@@ -24,7 +26,7 @@
 //   order in which the processes produce and consume deadlocks, and the bridge reports the
 //   streams involved.
 // What breaks if a parameter is wrong: registers outside their ranges (csim refuses them in
-//   zynqyolo.hls.registers) make the processes disagree on stream lengths and the call hangs.
+//   zynqyolo.dse.registers) make the processes disagree on stream lengths and the call hangs.
 #ifndef ZY_ACCEL_H
 #define ZY_ACCEL_H
 
