@@ -270,7 +270,7 @@ def test_search_xc7z020(z020, mhz, capsys):
     assert e.latency_ms < yu2020.PUBLISHED["model_latency_ms"]  # beats the reference's own model
     with capsys.disabled():
         res = e.resources
-        print(f"\nxc7z020 {mhz} MHz 16-bit cap 0.9 (modelled): {e.config.name} {e.config.p_oc}x{e.config.p_ic} tile "
+        print(f"\nxc7z020 {e.config.clock_mhz:g} MHz ({mhz} requested) 16-bit cap 0.9 (modelled): {e.config.name} {e.config.p_oc}x{e.config.p_ic} tile "
               f"{e.config.tile_pixels} lanes {e.config.requant_lanes}/{e.config.stage3_lanes}: {e.latency_ms:.1f} ms = compute "
               f"{e.compute_ms:.1f} + stalls {e.stall_ms:.1f} + DMA {e.dma_ms:.2f} + host {e.host_ms:.1f}; "
               f"{res.dsp} DSP, {res.bram18} BRAM18, {res.lut} LUT, {res.ff} FF; MAC efficiency "
