@@ -167,3 +167,65 @@ def test_eval_coco_spreads_images_over_processes(tmp_path, photos, model_files, 
     got = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert got["jobs"] == 2 and got["images"] == 3
     assert {k: got[k] for k in expected} == expected and expected["AP50"] > 0
+
+
+def test_camera_frames_through_detect(tmp_path, capsys, frames, monkeypatch):
+    """--camera N reads VideoCapture(N) (here a stand-in that plays a lossless clip), stops after
+    --frames, and names each JSON line camera:N with its frame number."""
+    import cv2
+
+    from zynqyolo.video import write_video
+
+    clip = write_video(tmp_path / "clip.mkv", frames)
+    real = cv2.VideoCapture
+    opened = []
+
+    def capture(source, *args):
+        opened.append(source)
+        return real(str(clip)) if isinstance(source, int) else real(source, *args)
+
+    monkeypatch.setattr(cv2, "VideoCapture", capture)
+    assert main(["detect", "--camera", "3", "--frames", "2", "--backend", "cpu", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert opened == [3]
+    assert [(r["image"], r["frame"]) for r in lines] == [("camera:3", 0), ("camera:3", 1)]
+    assert main(["detect", str(clip), "--backend", "cpu", "--json"]) == 0
+    from_file = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["detections"] for r in lines] == [r["detections"] for r in from_file[:2]]
+
+
+@pytest.mark.csim
+@pytest.mark.usefixtures("require_csim")
+def test_detector_on_pynq_through_a_fake_pynq(model_files, photos, tmp_path, capsys, monkeypatch):
+    """Detector(backend="pynq", bitstream=FOLDER) opens the bitstream with pynq.Overlay (the fake pynq
+    of test_pynq_backend, whose blocks are an emulated board), takes its design point from the
+    bitstream's manifest, and gives the integer reference's detections."""
+    import sys
+
+    from test_pynq_backend import SIZE, _built_bitstream, _fake_pynq
+
+    from zynqyolo import Detector
+    from zynqyolo.dse.hwconfig import HwConfig
+    from zynqyolo.host.emu import EmulatedBoard
+    from zynqyolo.model import load_cfg, load_weights
+    from zynqyolo.model.postprocess import load_names
+    from zynqyolo.model.preprocess import letterbox, load_image
+    from zynqyolo.model.quantize import calibrate, save_model
+
+    net = load_cfg(model_files[0], width=SIZE, height=SIZE)
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=16)
+    config = HwConfig(p_oc=16, p_ic=8, tile_pixels=256)
+    design = config.save(tmp_path / "design.json")
+    qpath = save_model(model, tmp_path / "model.npz")
+    image = load_image(photos["zidane"])
+    small = (model, config, design, qpath, tmp_path, letterbox(image, SIZE, SIZE))
+    folder, _ = _built_bitstream(small, tmp_path / "out", capsys)
+    loaded: list = []
+    fake = _fake_pynq(EmulatedBoard(config), loaded)
+    monkeypatch.setitem(sys.modules, "pynq", fake)
+    det = Detector("pynq", bitstream=folder, model=qpath)
+    assert det.config == config and isinstance(det.overlay, fake.Overlay)
+    assert loaded == [str(folder / f"{config.name}.bit")]
+    expected = _reference_detections(model, image, load_names(model_files[2]))
+    assert expected and det.detect(image) == expected
+    assert list(det.detect_stream([image, photos["zidane"]])) == [expected, expected]

@@ -34,6 +34,10 @@ def import_cv2():
     except ImportError:
         raise ZynqyoloError("video and camera input need OpenCV: pip install 'zynqyolo[video]' "
                             "(opencv-python-headless<5)") from None
+    try:  # a missing camera is reported by VideoSource in one line; OpenCV's own warnings add nothing
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    except AttributeError:
+        pass
     return cv2
 
 
