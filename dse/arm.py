@@ -119,12 +119,13 @@ def letterbox_step(image_w: int, image_h: int, network: Network, resize: str = "
     new_w, new_h = letterbox_size(image_w, image_h, net_w, net_h)
     e2 = new_h * new_w * 3  # resized pixels
     n = net_w * net_h * 3
-    common = (Pass("boxed = full(0.5)", n * F32), Pass("boxed[...] = resized.transpose", e2 * (F32 + F32)))
+    border = Pass("grey border = 0.5", (n - e2) * F32)
     if resize == "opencv":
         # cv2.resize (NEON) reads the two source rows of every output row, writes 8-bit pixels; then the table.
         passes = (Pass("cv2.resize", 2 * min(image_h, 2 * new_h) * image_w * 3 * U8 // 2 + e2 * U8),
-                  Pass("table[small]", e2 * (U8 + F32)), *common)
-        return ArmStep("letterbox", passes, calls=8)
+                  Pass("table[small]", e2 * (U8 + F32)), border,
+                  Pass("region[...] = resized.transpose", e2 * (F32 + F32)))
+        return ArmStep("letterbox", passes, calls=12)
     rows = darknet_resize_rows(image_w, image_h, new_w, new_h)
     e1 = rows * new_w * 3  # horizontally resized pixels (only the rows the vertical pass reads)
     gather = Pass("image[rows, ix] (8-bit gather)", e1 * (U8 + U8) + (new_w + rows) * IDX)
@@ -133,12 +134,12 @@ def letterbox_step(image_w: int, image_h: int, network: Network, resize: str = "
         gather, table, Pass("part *= ax", e1 * 2 * F32),
         gather, table, Pass("right *= dx", e1 * 2 * F32),
         Pass("part += right", e1 * 3 * F32),
-        Pass("part[top]", e2 * 2 * F32 + new_h * IDX), Pass("out *= ay", e2 * 2 * F32),
+        Pass("part[top]", e2 * 2 * F32 + new_h * IDX), Pass("region = part[top] * ay", e2 * 2 * F32),
         Pass("part[bottom]", e2 * 2 * F32 + new_h * IDX), Pass("below *= dy", e2 * 2 * F32),
-        Pass("out[:-1] += below", e2 * 3 * F32),
-        *common,
+        Pass("region[:-1] += below", e2 * 3 * F32),
+        border,
     )
-    return ArmStep("letterbox", passes, calls=22)
+    return ArmStep("letterbox", passes, calls=26)
 
 
 def pack_step(plan: Plan) -> ArmStep:

@@ -143,8 +143,9 @@ class _ResizePlan:
         self.ay = (f32(1) - dy)[:, None, None]
         self.dy = dy[:-1, None, None]
 
-    def resize(self, image: np.ndarray) -> np.ndarray:
-        """uint8 (ih, iw, 3) -> float32 (new_h, new_w, 3), equal to ``resize_darknet`` of image / 255."""
+    def resize(self, image: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 (ih, iw, 3) -> float32 (new_h, new_w, 3), equal to ``resize_darknet`` of image / 255;
+        written into ``out`` (any (new_h, new_w, 3) float32 view, e.g. the letterbox's region) if given."""
         # Only the rows the vertical pass reads are resized horizontally.
         rows = slice(None) if self.all_rows else self.rows_col
         part = _U8_TO_F32[image[rows, self.ix]]
@@ -153,11 +154,12 @@ class _ResizePlan:
         right *= self.dx
         part += right
         part[:, -1] = _U8_TO_F32[image[self.rows, self.last_col]]  # darknet takes the last column as is
-        out = part[self.top]
-        out *= self.ay
+        if out is None:
+            out = np.empty((self.top.size, self.ix.size, 3), dtype=np.float32)
+        np.multiply(part[self.top], self.ay, out=out)
         below = part[self.bottom]
         below *= self.dy
-        out[:-1] += below  # every row but the last one adds its lower neighbour
+        np.add(out[:-1], below, out=out[:-1])  # every row but the last one adds its lower neighbour
         return out
 
 
@@ -201,19 +203,24 @@ def letterbox(image: np.ndarray, width: int, height: int, resize: str = "darknet
         raise ZynqyoloError(f"resize={resize!r}: choose one of {', '.join(RESIZE_METHODS)}")
     ih, iw = image.shape[:2]
     new_w, new_h = letterbox_size(iw, ih, width, height)
-    boxed = np.full((3, height, width), 0.5, dtype=np.float32)
     dx, dy = (width - new_w) // 2, (height - new_h) // 2
+    boxed = np.empty((3, height, width), dtype=np.float32)
+    rows = slice(dy, dy + new_h)
+    for band in (boxed[:, :dy], boxed[:, dy + new_h:], boxed[:, rows, :dx], boxed[:, rows, dx + new_w:]):
+        band.fill(0.5)  # the grey border only: the resized image fills the rest
+    region = boxed[:, dy:dy + new_h, dx:dx + new_w]
     if resize == "opencv":
         cv2 = _import_cv2()
         small = cv2.resize(np.ascontiguousarray(image), (new_w, new_h), interpolation=cv2.INTER_LINEAR)
         resized = _U8_TO_F32[small]
     elif min(iw, ih, new_w, new_h) < 2:  # degenerate sizes: the general two-pass code
         chw = np.transpose(image, (2, 0, 1)).astype(np.float32) / np.float32(255.0)
-        boxed[:, dy:dy + new_h, dx:dx + new_w] = resize_darknet(chw, new_w, new_h)
+        region[...] = resize_darknet(chw, new_w, new_h)
         return boxed
-    else:
-        resized = _resize_plan(iw, ih, new_w, new_h).resize(image)
-    boxed[:, dy:dy + new_h, dx:dx + new_w] = resized.transpose(2, 0, 1)
+    else:  # straight into the network input's region, as (H, W, C) views of it
+        _resize_plan(iw, ih, new_w, new_h).resize(image, out=region.transpose(1, 2, 0))
+        return boxed
+    region[...] = resized.transpose(2, 0, 1)
     return boxed
 
 
