@@ -134,10 +134,10 @@ def letterbox_step(image_w: int, image_h: int, network: Network, resize: str = "
         gather, table, Pass("part *= ax", e1 * 2 * F32),
         gather, table, Pass("right *= dx", e1 * 2 * F32),
         Pass("part += right", e1 * 3 * F32),
-        Pass("part[top]", e2 * 2 * F32 + new_h * IDX), Pass("region = part[top] * ay", e2 * 2 * F32),
-        Pass("part[bottom]", e2 * 2 * F32 + new_h * IDX), Pass("below *= dy", e2 * 2 * F32),
-        Pass("region[:-1] += below", e2 * 3 * F32),
-        border,
+        Pass("part[top]", e2 * 2 * F32 + new_h * IDX), Pass("out = top * ay", e2 * 2 * F32),
+        Pass("part[bottom]", e2 * 2 * F32 + new_h * IDX),
+        Pass("below *= dy", e2 * 2 * F32), Pass("out[:-1] += below", e2 * 3 * F32),
+        border, Pass("region[...] = out.transpose", e2 * 2 * F32),
     )
     return ArmStep("letterbox", passes, calls=26)
 

@@ -217,10 +217,9 @@ def letterbox(image: np.ndarray, width: int, height: int, resize: str = "darknet
         chw = np.transpose(image, (2, 0, 1)).astype(np.float32) / np.float32(255.0)
         region[...] = resize_darknet(chw, new_w, new_h)
         return boxed
-    else:  # straight into the network input's region, as (H, W, C) views of it
-        _resize_plan(iw, ih, new_w, new_h).resize(image, out=region.transpose(1, 2, 0))
-        return boxed
-    region[...] = resized.transpose(2, 0, 1)
+    else:
+        resized = _resize_plan(iw, ih, new_w, new_h).resize(image)
+    region[...] = resized.transpose(2, 0, 1)  # one transposing copy (the passes above stay contiguous)
     return boxed
 
 
