@@ -171,10 +171,14 @@ class HwConfig:
             raise ValueError(f"HwConfig: unknown field(s) {unknown}; known: {sorted(known)}")
         return cls(**data)
 
+    def to_json(self) -> str:
+        """The design file's text (what ``save`` writes and ``load`` reads)."""
+        return json.dumps({"hwconfig": self.to_dict(), "hash": self.content_hash}, indent=2)
+
     def save(self, path: str | Path) -> Path:
         from zynqyolo.atomic import write_text_atomic
 
-        return write_text_atomic(path, json.dumps({"hwconfig": self.to_dict(), "hash": self.content_hash}, indent=2))
+        return write_text_atomic(path, self.to_json())
 
     @classmethod
     def load(cls, path: str | Path) -> "HwConfig":

@@ -96,14 +96,40 @@ def _breakdown_panel(ax, view: dict):
                  fontsize=10, loc="left")
 
 
+def plot_format(path: str | Path) -> str:
+    """The figure format ``path``'s suffix names (no suffix: PNG), or a ZynqyoloError listing the
+    formats matplotlib writes: checked before the exploration runs."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    from zynqyolo.errors import ZynqyoloError
+
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    supported = FigureCanvasBase.get_supported_filetypes()
+    if fmt not in supported:
+        raise ZynqyoloError(f"--plot {path}: matplotlib cannot write .{fmt} figures; use one of "
+                            f"{', '.join('.' + k for k in sorted(supported))}")
+    return fmt
+
+
 def plot_exploration(view: dict, path: str | Path) -> Path:
-    """Write the design-space and breakdown figure of ``view`` (``explore.view``) to ``path``."""
+    """Write the design-space and breakdown figure of ``view`` (``explore.view``) to ``path`` (atomically)."""
+    from zynqyolo.atomic import atomic_writer
+
+    path = Path(path)
+    fmt = plot_format(path)
+    with atomic_writer(path) as fh:
+        write_exploration(view, fh, fmt)
+    return path
+
+
+def write_exploration(view: dict, fh, fmt: str = "png") -> None:
+    """The figure of ``plot_exploration`` into the binary file ``fh``, in format ``fmt``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    path = Path(path)
     fig = plt.figure(figsize=(15, 11), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=(1.0, 0.95))
     ax_dsp = fig.add_subplot(grid[0, 0])
@@ -119,9 +145,7 @@ def plot_exploration(view: dict, path: str | Path) -> Path:
         f"{view['bits']}-bit, cap {view['cap']:g} (modelled)\n"
         f"{view['points_evaluated']:,} points, {view['feasible']:,} feasible; chosen {c['label']}",
         fontsize=12)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, dpi=110, format=fmt)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    try:
+        fig.savefig(fh, dpi=110, format=fmt)
+    finally:
+        plt.close(fig)

@@ -32,7 +32,9 @@ polls the DMA and accelerator status registers (no interrupts are wired).
 
 ``write_manifest`` writes the manifest (``manifest.json``, last) from the build folder: the design
 point and its hash, the model hash, the plan summary, the DMAs (``"mode": "sg"``, length register
-width), board, part, clock, tool versions and the sha256 of every file. Its schema and the checks
+width), the reset GPIO (``"reset"``), board, part, clock, tool versions and the sha256 of every
+file. A folder is replaced only if the flow wrote everything in it (``check_build_dir``: a
+hand-copied .bit, the user's notes or an edited script need --force). Its schema and the checks
 the host makes before loading a bitstream (``load_manifest``, ``check_manifest``) are
 ``zynqyolo.hls.manifest``.
 """
@@ -354,7 +356,10 @@ def check_build_dir(config: HwConfig, board_name: str, out_root, replace_built: 
     bitstream, nor one with files the flow did not write or that changed since (a hand-copied
     .bit/.hwh, the user's notes, an edited script), unless ``replace_built`` (--force). Called
     before any work, and again by ``write_build``."""
+    from zynqyolo.outputs import dir_destination
+
     root = build_dir_for(out_root, board_name, config).resolve()
+    dir_destination(root, "bitstream folder")  # a file in the way, or a folder we cannot write
     if replace_built:
         return root
     manifest_path = root / MANIFEST

@@ -2,7 +2,8 @@
 
 ``manifest.json`` sits next to the ``.bit``/``.hwh`` in a bitstream folder (the Vivado flow,
 ``zynqyolo.hls.bitstream``, writes it last). It records the design point and its hash, the model
-hash, the plan summary, the DMAs (``"mode": "sg"``, length register width), board, part, clock,
+hash, the plan summary, the DMAs (``"mode": "sg"``, length register width), the hardware reset
+path (``"reset"``: the AXI GPIO that resets the accelerator and both DMAs), board, part, clock,
 tool versions and the sha256 of every file. ``load_manifest`` reads it and verifies the
 ``.bit``/``.hwh`` it lists; ``check_manifest`` refuses a bitstream whose manifest does not match
 the design point and model, or whose DMAs are not in scatter-gather mode.

@@ -17,8 +17,10 @@ MM2S, "fmap_out" = dma0 S2MM) one chain holding every transfer of that channel f
 in plan order, one packet per transfer (SOF|EOF), the last descriptor linking back to the first. It
 lives in one non-cacheable DMA buffer and records, per call and channel, the index of the call's
 last descriptor (its tail), or None. Per frame the host clears every STATUS word (one numpy
-assignment) and restarts each used channel at its chain's first descriptor; per call it writes one
-TAILDESC per channel the call uses. ``dse.mmio.frame_mmio_accesses`` counts the resulting MMIO accesses.
+assignment), issues a memory barrier (the board's ``barrier()``: on ARM a DSB, so the cleared words
+are in DDR before any TAILDESC lets a DMA fetch the descriptors; non-cacheable stores can still
+wait in the CPU's write buffer) and restarts each used channel at its chain's first descriptor;
+per call it writes one TAILDESC per channel the call uses. ``dse.mmio.frame_mmio_accesses`` counts the resulting MMIO accesses.
 """
 
 from __future__ import annotations

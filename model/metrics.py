@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +36,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from zynqyolo import validate
 from zynqyolo.errors import ZynqyoloError
 
 IOU_THRESHOLD = 0.5
@@ -240,15 +240,24 @@ def coco_results(detections: dict[int, Sequence], category_ids: Sequence[int] = 
 
 
 def _load_annotations(annotations) -> dict:
+    """COCO instances annotations (a path or the parsed dict), checked as far as this code reads
+    them: an object with the ``images``, ``annotations`` and ``categories`` lists, every image an
+    object with an integer ``id`` and a string ``file_name``."""
     if isinstance(annotations, dict):
-        return annotations
-    path = Path(annotations)
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ZynqyoloError(f"annotations file not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise ZynqyoloError(f"cannot read COCO annotations {path}: {exc}") from None
+        data, where = annotations, "COCO annotations"
+    else:
+        path = Path(annotations)
+        if not path.exists():
+            raise ZynqyoloError(f"annotations file not found: {path}")
+        data, where = validate.json_file(path, "COCO annotations"), f"COCO annotations {path}"
+    validate.mapping(data, where, required=("images", "annotations", "categories"))
+    for key in ("images", "annotations", "categories"):
+        validate.sequence(data[key], f"{where}: '{key}'")
+    for n, entry in enumerate(data["images"]):
+        validate.mapping(entry, f"{where}: image {n}", required=("id", "file_name"))
+        validate.integer(entry["id"], f"{where}: image {n} id")
+        validate.text(entry["file_name"], f"{where}: image {n} file_name")
+    return data
 
 
 def coco_evaluate(annotations, results: list[dict], image_ids: Sequence[int] | None = None) -> dict[str, float]:

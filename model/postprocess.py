@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from zynqyolo import validate
 from zynqyolo.errors import ZynqyoloError
 
 from .ir import Network
@@ -48,14 +49,13 @@ class Detection:
                 "box": [round(float(v), 2) for v in self.box]}
 
 
-def load_names(path: str | Path) -> list[str]:
-    try:
-        names = [line.strip() for line in Path(path).read_text().splitlines()]
-    except OSError as exc:
-        raise ZynqyoloError(f"cannot read class names {path}: {exc}") from None
+def load_names(path: str | Path, classes: int | None = None) -> list[str]:
+    """Class names, one per line (darknet's .names). ``classes``: the network's class count, which
+    the file must match (a names file for another network would label every box wrongly)."""
+    names = [line.strip() for line in validate.text_file(path, "class names").splitlines()]
     while names and not names[-1]:
         names.pop()
-    return names
+    return validate.class_names(names, classes, str(path))
 
 
 def _candidates(outputs: list[np.ndarray], network: Network, conf: float):

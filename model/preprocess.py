@@ -20,11 +20,25 @@ from pathlib import Path
 
 import numpy as np
 
+from zynqyolo import validate
 from zynqyolo.errors import ZynqyoloError
 
 
 def load_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 (H, W, 3) RGB. Raises ZynqyoloError for anything unreadable."""
+    return _read_image(path, decode=True)
+
+
+def check_image(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image file, read without decoding its pixels: a missing file, a file
+    that is no image, and a picture too large to decode are refused as ``load_image`` refuses them
+    (what a command checks before its work; truncated pixel data shows only when decoded)."""
+    return _read_image(path, decode=False)
+
+
+def _read_image(path: str | Path, decode: bool):
+    import warnings
+
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -33,9 +47,18 @@ def load_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise ZynqyoloError(f"not a file: {path}")
     try:
-        with Image.open(path) as im:
-            im.load()
-            return to_rgb8(im, str(path))
+        with warnings.catch_warnings():  # Pillow's DecompressionBombWarning: validate.image_size decides
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                validate.image_size(im.width, im.height, str(path))  # before decoding: a bomb is refused unread
+                if not decode:
+                    return im.width, im.height
+                im.load()
+                return to_rgb8(im, str(path))
+    except Image.DecompressionBombError:  # Pillow refuses the largest while opening, before our check
+        raise ZynqyoloError(f"{path}: the image has more than {2 * Image.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx, too large "
+                            f"to decode safely (the limit is {validate.MAX_IMAGE_PIXELS / 1e6:.0f} Mpx); scale the "
+                            "picture down (the network sees 416x416)") from None
     except UnidentifiedImageError:
         raise ZynqyoloError(f"{path}: not an image file (or a format Pillow cannot read)") from None
     except (OSError, SyntaxError, ValueError) as exc:  # truncated or corrupt data

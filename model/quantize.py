@@ -569,6 +569,8 @@ def load_model(path: str | Path, network: Network | None = None, bits: int | Non
     """Read and verify a quantised model. ``network``: refuse a file made for another network;
     ``bits``: refuse another precision."""
     path = Path(path)
+    if path.is_dir():
+        raise ZynqyoloError(f"quantised model {path} is a directory; give the .npz file 'zynqyolo quantize' wrote")
     if not path.is_file():
         raise ZynqyoloError(f"quantised model not found: {path} (make one with 'zynqyolo quantize')")
     remake = "make it with 'zynqyolo quantize'"

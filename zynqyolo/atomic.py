@@ -1,5 +1,8 @@
 """Atomic file writes: write to a temporary file in the target folder, then rename, so an
-error or an interruption never leaves a half-written artifact behind.
+error or an interruption never leaves a half-written artifact behind. Every way out of the
+``with`` block but success removes the temporary file: an exception, Ctrl-C, and SIGTERM (the CLI
+turns it into ``errors.Terminated``, which unwinds like KeyboardInterrupt). Several files that
+must appear together: ``zynqyolo.outputs.OutputSet``.
 
 The temporary file is opened with mode 0o666 so the user's umask applies (mkstemp's fixed
 0600 would not). OS errors become ``ZynqyoloError`` naming the path.
@@ -21,7 +24,10 @@ def atomic_writer(path: str | Path, make_parents: bool = False) -> Iterator[Bina
     """``with atomic_writer(p) as fh: fh.write(...)``: ``p`` appears only when the block succeeds."""
     path = Path(path)
     if make_parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ZynqyoloError(f"cannot write {path}: cannot create {path.parent}: {exc.strerror or exc}") from None
     elif not path.parent.is_dir():
         raise ZynqyoloError(f"cannot write {path}: directory {path.parent} does not exist")
     if path.is_dir():

@@ -5,11 +5,14 @@ command never slow down another."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 from . import __version__
-from .errors import ZynqyoloError
+from .errors import Terminated, ZynqyoloError
 
 # Module names under zynqyolo.commands, in the order shown by --help.
 COMMANDS = ("fetch", "detect", "export_onnx", "quantize", "fidelity", "eval_coco", "dse", "estimate", "hls", "build",
@@ -28,17 +31,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _sigterm_unwinds():
+    """While a command runs, SIGTERM raises ``Terminated`` in the main thread, so every ``with``
+    block unwinds (atomic writers and staged folders remove their temporary files) and the command
+    exits cleanly with status 143. A second SIGTERM during that clean-up is ignored, so the clean-up
+    finishes. Outside the main thread (signals cannot be handled there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_unwinds():
+            return int(args.func(args) or 0)
     except ZynqyoloError as exc:
         print(f"zynqyolo {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"zynqyolo {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"zynqyolo {args.command}: terminated (SIGTERM); nothing was left half-written", file=sys.stderr)
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":

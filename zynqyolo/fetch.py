@@ -28,6 +28,7 @@ from typing import Callable
 
 from .atomic import write_bytes_atomic
 from .errors import ZynqyoloError
+from .outputs import dir_destination
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,12 @@ def fetch(groups: tuple[str, ...] = ("model", "photos"), root: Path | None = Non
         raise ZynqyoloError(f"unknown fetch group(s) {unknown}; choose from {sorted(GROUPS)}")
     artifacts = [a for g in groups for a in GROUPS[g]]
     missing = [a for a in artifacts if not is_valid(a, root)]
+    if missing:  # before any download: the cache must be a folder we can write (a read-only full cache is fine)
+        where = "$ZYNQYOLO_HOME" if os.environ.get("ZYNQYOLO_HOME") else "the cache"
+        try:
+            dir_destination(root, f"{where} ({len(missing)} files to fetch)")
+        except ZynqyoloError as exc:
+            raise ZynqyoloError(f"{exc}; set ZYNQYOLO_HOME to a folder you can write, or fetch there once") from None
     for a in missing:
         if (root / a.name).exists():
             log(f"{a.name}: cached copy has the wrong sha256, fetching it again")

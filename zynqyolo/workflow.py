@@ -30,6 +30,7 @@ def default_model(bits: int = 16, log: Callable[[str], None] = lambda msg: None)
     from zynqyolo.fetch import home, model_paths, photo_paths
     from zynqyolo.model import load_cfg, load_weights
     from zynqyolo.model.quantize import calibrate, load_model, save_model
+    from zynqyolo.outputs import make_dir
 
     cfg, weights_path, _ = model_paths()
     network = load_cfg(cfg)
@@ -41,8 +42,11 @@ def default_model(bits: int = 16, log: Callable[[str], None] = lambda msg: None)
             log(f"{path.name}: {exc}; quantising again")
     log(f"quantising YOLOv3-tiny to {bits} bits (calibration on the fetched photos, once)")
     model = calibrate(network, load_weights(weights_path, network), photo_paths(), bits=bits)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(model, path)
+    try:  # a cache we cannot write costs the next run the calibration again, nothing else
+        make_dir(path.parent, "model cache")
+        save_model(model, path)
+    except ZynqyoloError as exc:
+        log(f"not cached: {exc}")
     return model
 
 

@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--design", type=Path, help="design point JSON (default: HwConfig defaults)")
     p.add_argument("--model", type=Path, help="quantised model (default: the cached 16-bit default model)")
     p.add_argument("--bitstream", type=Path, help="bitstream folder (pynq backend)")
-    p.add_argument("--board", default="zedboard", help="board the modelled latency is for (default: zedboard)")
+    p.add_argument("--board", help="board the modelled latency is for (default: zedboard; emu and pynq backends)")
     p.add_argument("--frames", type=int, default=3, help="frames to time (default: 3)")
     p.add_argument("--resize", choices=("darknet", "opencv"), default="darknet",
                    help="letterbox resize: darknet (bit-exact, default) or opencv")
@@ -36,6 +36,22 @@ def run(args) -> int:
 
     if args.frames < 1:
         raise ZynqyoloError(f"--frames must be at least 1, got {args.frames}")
+    if args.backend == "cpu":  # options that only a board run uses are refused, not ignored
+        unused = [o for o, v in (("--design", args.design), ("--bitstream", args.bitstream), ("--board", args.board))
+                  if v is not None]
+        if unused:
+            raise ZynqyoloError(f"{', '.join(unused)}: for --backend emu or pynq; --backend cpu times the CPU-only "
+                                "baseline, which runs no design on no board")
+    else:
+        from ..dse.devices import get_board
+
+        from ..dse.hwconfig import HwConfig
+
+        try:
+            board = get_board(args.board or "zedboard")  # checked before any work, with the design point
+        except ValueError as exc:
+            raise ZynqyoloError(str(exc)) from None
+        design = HwConfig.load(args.design) if args.design else None
     cfg, weights_path, _ = model_paths()
     network = load_cfg(cfg)
     model = load_model(args.model, network=network) if args.model else default_model(
@@ -47,15 +63,9 @@ def run(args) -> int:
                     "cpu_figures_are_the_boards": on_board()}
 
     if args.backend in ("emu", "pynq"):
-        from ..dse.devices import get_board
-        from ..dse.hwconfig import HwConfig
         from ..host.driver import open_driver
 
-        config = HwConfig.load(args.design) if args.design else HwConfig(bits=model.bits)
-        try:
-            board = get_board(args.board)
-        except ValueError as exc:
-            raise ZynqyoloError(str(exc)) from None
+        config = design or HwConfig(bits=model.bits)
         driver = open_driver(args.backend, model, config, bitstream=args.bitstream)
         measured = time_board(driver, images, resize=args.resize)["timing"]
         measured["kind"] = ("measured on the PYNQ board" if board_run

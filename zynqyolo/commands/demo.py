@@ -39,6 +39,7 @@ def run(args) -> int:
     from ..model.draw import save_image_atomic
     from ..model.intref import IntegerReference
     from ..model.preprocess import letterbox, load_image
+    from ..outputs import dir_destination, make_dir
     from ..workflow import default_model, machine, modelled_board, time_baseline
 
     def say(msg: str) -> None:
@@ -48,6 +49,7 @@ def run(args) -> int:
         board = get_board(args.board)
     except ValueError as exc:
         raise ZynqyoloError(str(exc)) from None
+    dir_destination(args.output_dir, "-o")  # before any work: a file there, or a folder we cannot write, is refused
     fetch(log=say)
     image_path = photo(args.photo)
     image = load_image(image_path)
@@ -57,15 +59,15 @@ def run(args) -> int:
     say(f"design-space exploration for {board.name} ({board.part}) at {args.clock_mhz:g} MHz, 16-bit")
     result = explore.search(network, board.part, clock_mhz=args.clock_mhz, bits=16, board=board.name)
     config = result.best.config
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    design_path = config.save(args.output_dir / f"design-{board.name}.json")
 
     say(f"running {image_path.name} through the host driver on the emulated board ({config.name})")
     detector = Detector("emu", model=model, design=config)
     start = time.perf_counter()
     dets = detector.detect(image)
     emu_s = time.perf_counter() - start
+    make_dir(args.output_dir, "-o directory")  # the outputs once the work that makes them has succeeded
     out = save_image_atomic(detector.draw(image, dets), args.output_dir / f"demo_{image_path.stem}.png")
+    design_path = config.save(args.output_dir / f"design-{board.name}.json")
 
     x = letterbox(image, network.width, network.height)
     ref_outs = IntegerReference(model).forward(x)

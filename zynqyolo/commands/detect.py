@@ -54,16 +54,21 @@ def register(sub) -> None:
 
 
 def _outputs(inputs: list[Path], output: Path | None) -> list[Path | None]:
+    """The annotated copies' paths, checked before any work (``zynqyolo.outputs``): writable, never
+    an input, distinct when two inputs share a name."""
+    from ..outputs import dir_destination, distinct_names, file_destination
     from ..video import is_video
 
     if output is None:
         return [None] * len(inputs)
     if len(inputs) == 1 and not output.is_dir():
-        return [output]
+        return [file_destination(output, "-o", inputs=inputs)]
     if output.exists() and not output.is_dir():
         raise ZynqyoloError(f"-o {output}: with several inputs, -o must be a directory")
-    return [output / (f"{p.stem}_det{p.suffix.lower() if p.suffix.lower() in ('.mp4', '.avi', '.mkv') else '.mp4'}"
-                      if is_video(p) else f"{p.stem}_det.png") for p in inputs]
+    dir_destination(output, "-o")
+    suffixes = [(p.suffix.lower() if p.suffix.lower() in (".mp4", ".avi", ".mkv") else ".mp4") if is_video(p)
+                else ".png" for p in inputs]
+    return distinct_names(output, [f"{p.stem}_det" for p in inputs], suffixes, inputs=inputs)
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -160,7 +165,9 @@ def run(args) -> int:
         from ..model.draw import save_image_atomic
 
         if args.output is not None and len(inputs) > 1:
-            args.output.mkdir(parents=True, exist_ok=True)
+            from ..outputs import make_dir
+
+            make_dir(args.output, "-o directory")
         for k, (path, out) in enumerate(zip(inputs, outputs)):
             if k in sources:
                 _run_stream(detector, sources.pop(k), out, args.json)

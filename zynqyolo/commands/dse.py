@@ -51,13 +51,12 @@ def load_network(cfg: Path | None):
         raise ZynqyoloError(f"cfg file not found: {cfg}") from None
 
 
-def check_output_path(path: Path | None, what: str) -> None:
-    if path is None:
-        return
-    if path.is_dir():
-        raise ZynqyoloError(f"{what} {path} is a directory; give a file name")
-    if not path.parent.is_dir():
-        raise ZynqyoloError(f"{what} {path}: directory {path.parent} does not exist")
+def check_output_path(path: Path | None, what: str, inputs=()) -> None:
+    """Before the search: ``path`` can be written and is none of ``inputs`` (``zynqyolo.outputs``)."""
+    from ..outputs import file_destination
+
+    if path is not None:
+        file_destination(path, what, inputs=[i for i in inputs if i is not None])
 
 
 class LazyProgress:
@@ -91,11 +90,15 @@ class LazyProgress:
 def run(args) -> int:
     from rich.console import Console
 
-    from ..atomic import write_text_atomic
     from ..dse import explore, perf, plots, report
+    from ..outputs import OutputSet
 
-    check_output_path(args.output, "-o")
-    check_output_path(args.plot, "--plot")
+    if args.output is not None and args.plot is not None and args.output.absolute() == args.plot.absolute():
+        raise ZynqyoloError(f"-o and --plot name the same file {args.output}; give the figure another name")
+    check_output_path(args.output, "-o", inputs=[args.cfg])
+    check_output_path(args.plot, "--plot", inputs=[args.cfg, args.output])
+    if args.plot is not None:
+        plots.plot_format(args.plot)
     network = load_network(args.cfg)
     explore.check_cap(args.cap)
     if args.arch == "yu2020":
@@ -118,16 +121,18 @@ def run(args) -> int:
     note = explore.clock_message(d["pl_clock"]) if d.get("pl_clock") else None
     if note:
         print(note, file=sys.stderr)
-    if args.output is not None:
-        if args.arch == "zynqyolo":
-            result.best.config.save(args.output)
-        else:
-            write_text_atomic(args.output, json.dumps({"arch": "yu2020", "kind": perf.KIND, "params": d["params"],
-                                                       "device": d["device"]}, indent=2))
-        d["design_file"] = str(args.output)
-    if args.plot is not None:
-        plots.plot_exploration(explore.view(result), args.plot)
-        d["plot_file"] = str(args.plot)
+    with OutputSet() as outputs:  # the design and the figure appear together, or neither does
+        if args.output is not None:
+            if args.arch == "zynqyolo":
+                outputs.write_text(args.output, result.best.config.to_json())
+            else:
+                outputs.write_text(args.output, json.dumps({"arch": "yu2020", "kind": perf.KIND, "params": d["params"],
+                                                            "device": d["device"]}, indent=2))
+            d["design_file"] = str(args.output)
+        if args.plot is not None:
+            with outputs.open(args.plot) as fh:
+                plots.write_exploration(explore.view(result), fh, plots.plot_format(args.plot))
+            d["plot_file"] = str(args.plot)
     if args.json:
         print(json.dumps(d, indent=2))
         return 0

@@ -110,20 +110,31 @@ def run(args) -> int:
     network = load_network(args.cfg)
     design_json = None
     if args.design is not None:
-        try:
-            design_json = json.loads(args.design.read_text())
-        except FileNotFoundError:
-            raise ZynqyoloError(f"design file not found: {args.design}") from None
-        except (OSError, ValueError) as exc:
-            raise ZynqyoloError(f"cannot read design file {args.design}: {exc}") from None
+        from .. import validate
+
+        if not args.design.exists():
+            raise ZynqyoloError(f"design file not found: {args.design}")
+        design_json = validate.json_file(args.design, "design file")
     arch = args.arch or ("yu2020" if isinstance(design_json, dict) and design_json.get("arch") == "yu2020"
                          else "zynqyolo")
     if arch == "yu2020":
         overrides = {}
         if design_json is not None:
+            if not isinstance(design_json, dict) or design_json.get("arch") != "yu2020":
+                raise ZynqyoloError(f"--design {args.design} is not a design of the reference architecture (no "
+                                    "\"arch\": \"yu2020\"): --arch yu2020 takes its parameters with --param, or a "
+                                    "file from 'zynqyolo dse --arch yu2020 -o FILE'")
+            params = validate.mapping(design_json.get("params", {}), f"{args.design} params")
             names = {"n_max": "N_max", "p_mem": "P_mem", "oitr": "OITR", "p_acc": "P_acc", "p_pool": "P_pool",
                      "p_up": "P_up", "p_yolo": "P_yolo"}
-            overrides = {names[k]: str(v) for k, v in design_json.get("params", {}).items() if k in names}
+            unknown = sorted(set(params) - set(names) - {"clock_mhz"})
+            if unknown:
+                raise ZynqyoloError(f"{args.design}: unknown yu2020 parameter(s) {unknown}; known: "
+                                    f"{sorted(names) + ['clock_mhz']}")
+            if "clock_mhz" in params and args.clock_mhz is None:  # the file's clock, unless --clock-mhz overrides
+                args.clock_mhz = validate.number(params["clock_mhz"], f"{args.design} params.clock_mhz", lo=1.0)
+            overrides = {names[k]: str(validate.integer(v, f"{args.design} params.{k}", lo=1))
+                         for k, v in params.items() if k in names}
         overrides.update(_parse_params(args.param))
         d = _yu2020(args, network, overrides)
         device = devices.get_device("xc7z020")

@@ -31,8 +31,9 @@ def run(args) -> int:
     output = Path(args.output)
     if output.is_dir():
         raise ZynqyoloError(f"--output {output} is a directory; give a file name such as {output / 'model.onnx'}")
-    if not output.parent.is_dir():
-        raise ZynqyoloError(f"--output: directory {output.parent} does not exist")
+    from ..outputs import file_destination
+
+    file_destination(output, "--output", inputs=[p for p in (args.cfg, args.weights) if p is not None])
     if args.cfg is None:
         from ..fetch import model_paths
 

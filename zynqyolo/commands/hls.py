@@ -84,6 +84,9 @@ def run(args) -> int:
     if args.dry_run and tclcheck.tclsh() is None:
         raise ZynqyoloError("--dry-run checks the generated Tcl with tclsh, which is not on PATH "
                             "(Debian/Ubuntu: apt-get install tcl)")
+    from ..outputs import dir_destination
+
+    dir_destination(out, "--out")  # before the vectors: a file there, or a folder we cannot write
     # A run of the tool co-simulates a conv and a YOLO call: their vectors must exist.
     calls = vectors.default_vectors(config, say, require_computed=run_tool)
     project = tcl.write_hls_project(config, out, tool, steps=steps, vectors=calls, log=say)

@@ -34,15 +34,18 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..fetch import model_paths, photo_paths
     from ..model.cfg import load_cfg
+    from ..model.preprocess import check_image
     from ..model.quantize import calibrate, save_model
     from ..model.weights import load_weights
+
+    from ..outputs import file_destination
 
     out = args.output
     if out.is_dir():
         example = out / f"yolov3-tiny-q{args.bits}.npz"
         raise ZynqyoloError(f"-o {out} is a directory; give a file name such as {example}")
-    if not out.parent.is_dir():
-        raise ZynqyoloError(f"-o {out}: directory {out.parent} does not exist")
+    inputs = [p for p in (args.cfg, args.weights, *(args.calib or ())) if p is not None]
+    file_destination(out, "-o", inputs=inputs)  # writable, and none of the inputs: checked before calibrating
     cfg, weights = args.cfg, args.weights
     if cfg is None or weights is None:
         default_cfg, default_weights, _ = model_paths()
@@ -50,6 +53,8 @@ def run(args) -> int:
     network = load_cfg(cfg, width=args.width, height=args.height)
     params = load_weights(weights, network)
     images = list(args.calib) if args.calib else photo_paths()
+    for image in images:  # every calibration image readable before the first pass starts
+        check_image(image)
     model = calibrate(network, params, images, bits=args.bits, method=args.method, per_channel=not args.per_layer,
                       log=lambda msg: print(msg, file=sys.stderr))
     print(model.summary())
