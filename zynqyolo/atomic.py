@@ -33,11 +33,8 @@ def atomic_writer(path: str | Path, make_parents: bool = False) -> Iterator[Bina
     if path.is_dir():
         raise ZynqyoloError(f"cannot write {path}: it is a directory")
     tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
-    try:
+    try:  # one try from the file's creation on: a signal between two statements still removes it
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise ZynqyoloError(f"cannot write {path}: {exc.strerror or exc}") from None
-    try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
         os.replace(tmp, path)

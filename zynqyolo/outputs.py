@@ -173,12 +173,9 @@ class OutputSet:
         if any(dest == path for _, dest in self._staged):
             raise ZynqyoloError(f"{path} is written twice by one command")
         tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+        self._staged.append((tmp, path))  # first: however the block ends, discard() finds the file
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        except OSError as exc:
-            raise ZynqyoloError(f"cannot write {path}: {exc.strerror or exc}") from None
-        self._staged.append((tmp, path))
-        try:
             with os.fdopen(fd, "wb") as fh:
                 yield fh
         except OSError as exc:
