@@ -11,14 +11,16 @@ TORCH  ?= torch==2.13.0
 
 .PHONY: setup system demo test test-slow bench clean
 
-# Debian packages: a C++ compiler for the HLS C simulation (required) and yosys for the rtl test
-# tier (optional: its tests skip with the reason when it is missing). Root or sudo only when needed.
+# Debian packages: a C++ compiler for the HLS C simulation (required), yosys and Icarus Verilog for
+# the rtl test tier (optional: its tests skip with the reason when missing). Root or sudo only when needed.
 system:
 	@SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	command -v g++ >/dev/null 2>&1 || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q g++ make; } \
 	  || { echo "g++ is required for the C simulation; install it (apt-get install g++)"; exit 1; }; \
 	command -v yosys >/dev/null 2>&1 || { { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q yosys; } \
-	  >/dev/null 2>&1 || echo "yosys not installed: the rtl tests will skip"; }
+	  >/dev/null 2>&1 || echo "yosys not installed: the rtl synthesis tests will skip"; }; \
+	command -v iverilog >/dev/null 2>&1 || { { $$SUDO apt-get update -q && $$SUDO apt-get install -y -q iverilog; } \
+	  >/dev/null 2>&1 || echo "iverilog not installed: the rtl simulation tests will skip"; }
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
