@@ -36,6 +36,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zynqyolo.dse.devices import CLOCK_TOLERANCE
 from zynqyolo.errors import ZynqyoloError
 
 from . import reset as hw_reset
@@ -84,6 +85,11 @@ class PynqBoard:
         self.dma_length_bits = int(dma["buffer_length_width"])
         _accel_driver_class(pynq, ip["vlnv"])  # registers the driver before the overlay is parsed
         self.overlay = pynq.Overlay(str(bitstream_dir / files["bit"]))
+        # Overlay's download sets the PS's FCLK0 divisors from the .hwh; the design's clock is one the
+        # PS makes exactly (the explorer and the build refuse others), so this only guards a stale .hwh.
+        clock_mhz = float(manifest["clock_mhz"])
+        if abs(pynq.ps.Clocks.fclk0_mhz - clock_mhz) > CLOCK_TOLERANCE * clock_mhz:
+            pynq.ps.Clocks.fclk0_mhz = clock_mhz
         ip_dict = self.overlay.ip_dict
         cells = (dma["fmap"], dma["params"], ip["cell"]) + ((reset_cell,) if reset_cell else ())
         missing = [cell for cell in cells if cell not in ip_dict]

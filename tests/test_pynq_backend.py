@@ -117,6 +117,10 @@ def _fake_pynq(board, loaded: list, mapped: list | None = None):
                 raise AssertionError(f"overlay.{name} would bind PYNQ's DMA driver to a scatter-gather DMA")
             raise AttributeError(name)
 
+    class Clocks:  # pynq.ps.Clocks: FCLK0 as PYNQ's Overlay download left it (from the .hwh)
+        fclk0_mhz = board.config.clock_mhz
+
+    fake.ps = types.SimpleNamespace(Clocks=Clocks)
     fake.DefaultIP = DefaultIP
     fake.MMIO = MMIO
     fake.Overlay = Overlay
@@ -150,7 +154,9 @@ def test_pynq_backend_issues_the_emulated_sequence(small, tmp_path, capsys, monk
     mapped: list = []
     fake = _fake_pynq(board_behind, loaded, mapped)
     monkeypatch.setitem(sys.modules, "pynq", fake)
+    fake.ps.Clocks.fclk0_mhz = 50.0  # a stale FCLK0: the board sets the design's clock
     pynq_board = PynqBoard(folder, plan, model.content_hash)
+    assert fake.ps.Clocks.fclk0_mhz == config.clock_mhz == manifest["clock_mhz"]
     pynq_driver = Driver(pynq_board, plan, model)
     pynq_out = pynq_driver.forward(x)
 
