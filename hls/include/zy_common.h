@@ -126,6 +126,20 @@ int words_of(int channels) {
     return (channels + C::lanes_per_word - 1) / C::lanes_per_word;
 }
 
+// Advance a raster position (x, y) over columns 0..last_x; true when it was at (last_x, last_y),
+// the last pixel (the position then wraps onto row last_y + 1).
+inline bool next_raster(int& x, int& y, int last_x, int last_y) {
+#pragma HLS INLINE
+    const bool end = x == last_x && y == last_y;
+    if (x == last_x) {
+        x = 0;
+        y++;
+    } else {
+        x++;
+    }
+    return end;
+}
+
 // The folds of a tensor with `channels` channels in order: fold f has min(p_oc, left) lanes,
 // `left` counting down from the channels rounded up to whole bus words (HwConfig.fold_lanes).
 struct fold_cursor {

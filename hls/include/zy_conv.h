@@ -176,13 +176,7 @@ void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers
                 ps.lane[j] = px.lane[j];
             }
             psum.write(ps);
-            done = y == (int)r.height - 1 && x == (int)r.width - 1;
-            if (x == (int)r.width - 1) {
-                x = 0;
-                y++;
-            } else {
-                x++;
-            }
+            done = next_raster(x, y, (int)r.width - 1, (int)r.height - 1);
         }
     }
 }

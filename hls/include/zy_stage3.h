@@ -69,20 +69,15 @@ typename C::data_t sigmoid_lane(const typename C::data_t& x, int shift, int copy
 }
 
 // Advance the (lane group g, column x, row y) counters of a stage-3 raster loop over pixels of
-// ``groups`` lane groups each, with columns 0..last_x.
-inline void next_group(int& g, int& x, int& y, int groups, int last_x) {
+// ``groups`` lane groups each, with columns 0..last_x and rows 0..last_y; true at the last slot.
+inline bool next_group(int& g, int& x, int& y, int groups, int last_x, int last_y) {
 #pragma HLS INLINE
     if (g != groups - 1) {
         g++;
-        return;
+        return false;
     }
     g = 0;
-    if (x == last_x) {
-        x = 0;
-        y++;
-    } else {
-        x++;
-    }
+    return next_raster(x, y, last_x, last_y);
 }
 
 template <class C>
@@ -106,8 +101,7 @@ STAGE3:
             res.lane[lane] = (yolo && !raw[lane]) ? sigmoid_lane<C>(v, shift, j / 2) : v;
         }
         if (g == groups - 1) out.write(res);
-        done = g == groups - 1 && x == w - 1 && y == h - 1;
-        next_group(g, x, y, groups, w - 1);
+        done = next_group(g, x, y, groups, w - 1, h - 1);
     }
 }
 
@@ -145,8 +139,7 @@ STAGE3:
         if (g == groups - 1) {
             if (window_col_done && !first_row) out.write(res);
         }
-        done = g == groups - 1 && x == w - 1 && y == h - 1;
-        next_group(g, x, y, groups, w - 1);
+        done = next_group(g, x, y, groups, w - 1, h - 1);
     }
 }
 
@@ -182,8 +175,7 @@ STAGE3:
         if (g == groups - 1) {
             if (emit) out.write(res);
         }
-        done = g == groups - 1 && x == w && y == h;
-        next_group(g, x, y, groups, w);
+        done = next_group(g, x, y, groups, w, h);
     }
 }
 
@@ -213,8 +205,7 @@ STAGE3:
         if (g == groups - 1) {
             out.write(res);
         }
-        done = g == groups - 1 && x == 2 * w - 1 && y == 2 * h - 1;
-        next_group(g, x, y, groups, 2 * w - 1);
+        done = next_group(g, x, y, groups, 2 * w - 1, 2 * h - 1);
     }
 }
 

@@ -46,13 +46,7 @@ CONV_READ:
         if (wi == last_word) {
             pix.write(px);
             wi = 0;
-            done = x == width - 1 && y == rows - 1;
-            if (x == width - 1) {
-                x = 0;
-                y++;
-            } else {
-                x++;
-            }
+            done = next_raster(x, y, width - 1, rows - 1);
         } else {
             wi++;
         }
@@ -116,12 +110,7 @@ void write_output(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& out, con
             out.write(beat);
             if (pixel_end) {
                 wi = 0;
-                if (x == shape.width - 1) {
-                    x = 0;
-                    y++;
-                } else {
-                    x++;
-                }
+                next_raster(x, y, shape.width - 1, shape.height - 1);
             } else {
                 wi++;
             }
