@@ -7,13 +7,12 @@ the stored inputs exactly. Runs the quick calibration (16-bit, three small array
 about a minute on two cores.
 """
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+from rtl.zy_rtl_harness import load_script as load
 
 from zynqyolo.dse import blocks
 
@@ -26,16 +25,6 @@ RTL_DIR = Path(__file__).resolve().parents[1] / "dse" / "rtl"
 REL_TOL = 0.10
 
 
-def load(name: str):
-    key = f"zy_rtl_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, RTL_DIR / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
-
-
 @pytest.fixture(scope="module")
 def stored():
     return json.loads((RTL_DIR / "fit.json").read_text())
@@ -43,7 +32,6 @@ def stored():
 
 @pytest.fixture(scope="module")
 def fresh():
-    pytest.importorskip("scipy", reason="dse/rtl/fit.py needs scipy (pip install scipy)")
     mod = load("calibrate")
     return mod, mod.calibrate(quick=True)
 
@@ -81,7 +69,7 @@ def test_mac_array_matches_the_fit(fresh, stored):
                                         ("stage2_fabric", "stage2_requant_fabric"), ("stage3", "stage3_lane")])
 def test_lane_matches_the_fit(fresh, stored, name, model):
     _, res = fresh
-    got = res["fits"]["16"][name]
+    got = res["lanes"]["16"][name]
     fit = stored["coefficients"]["16"][model]
     for q in ("lut", "ff"):
         assert got[q] == pytest.approx(fit[q]["fixed"], rel=REL_TOL), q
@@ -91,7 +79,7 @@ def test_lane_matches_the_fit(fresh, stored, name, model):
 
 def test_requantiser_select_matches_the_fit(fresh, stored):
     mod, res = fresh
-    fits = res["fits"]["16"]
+    fits = res["lanes"]["16"]
     fit = stored["coefficients"]["16"]["stage2_requant_fabric"]
     per_group = (fits["stage2_fabric_select"]["lut"] - fits["stage2_fabric"]["lut"]) / (mod.SELECT_GROUPS - 1)
     # a few LUTs either way on a small difference: absolute tolerance

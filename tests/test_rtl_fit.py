@@ -8,13 +8,12 @@ the inputs are the full calibration (every array point and lane at both precisio
 stage-3 lane built for model.fixed's sigmoid tables.
 """
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rtl.zy_rtl_harness import load_script as load
 
 from zynqyolo.model import fixed
 
@@ -22,16 +21,6 @@ pytestmark = pytest.mark.rtl
 
 RTL_DIR = Path(__file__).resolve().parents[1] / "dse" / "rtl"
 FIT_JSON = RTL_DIR / "fit.json"
-
-
-def load(name: str):
-    key = f"zy_rtl_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, RTL_DIR / f"{name}.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[key] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[key]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Re-run the yosys syntheses behind the MAC-array and stage-2/3 constants of dse/blocks.py and fit them.
+"""Re-run the yosys syntheses behind the MAC-array and stage-2/3 constants of dse/blocks.py (fit.py fits them).
 
 Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json]`` (from the repository root or
 anywhere: the Verilog files are found next to this script). Needs ``yosys`` on PATH (Debian's
@@ -32,18 +32,15 @@ Verilog) against model.fixed bit for bit.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
 
 RTL_DIR = Path(__file__).resolve().parent
 FIT_BITS = (16, 8)
@@ -122,38 +119,10 @@ def stage3_params(bits: int) -> dict[str, int]:
     return {"BITS": bits, "IDX_BITS": max(1, (entries - 1).bit_length()), "ENTRIES": entries, "OUT_FRAC": out_frac}
 
 
-def _fit():
-    """fit.py by path (dse/rtl is not a package)."""
-    name = "zy_rtl_fit"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, RTL_DIR / "fit.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
 def deep_bank_extra(p_oc: int, p_ic: int) -> int:
     """Extra 64-word LUTRAM slices per weight bank when 2 * 9 * p_oc / p_ic words exceed 64 (their read
     mux is logic yosys adds; the model's rule puts such banks in BRAM, so the model drops this term)."""
     return -(-2 * 9 * (p_oc // p_ic) // 64) - 1
-
-
-def fit_array(runs: list[tuple[int, int, dict]]) -> dict[str, float]:
-    """lut/ff = per_mac * macs + per_row * p_oc + fixed + per_deep_bank * macs * deep_bank_extra, every
-    coefficient >= 0 (fit.nonneg_lsq: scipy.optimize.lsq_linear); dsp and lutram LUTs per MAC (means)."""
-    a = np.array([[p_oc * p_ic, p_oc, 1.0, p_oc * p_ic * deep_bank_extra(p_oc, p_ic)] for p_oc, p_ic, _ in runs])
-    out: dict[str, float] = {}
-    for key in ("lut", "ff"):
-        y = np.array([r[key] for _, _, r in runs], dtype=float)
-        coef = _fit().nonneg_lsq(a, y)
-        pred = a @ coef
-        (out[f"{key}_per_mac"], out[f"{key}_per_row"], out[f"{key}_fixed"],
-         out[f"{key}_per_deep_bank"]) = (float(c) for c in coef)
-        out[f"{key}_max_rel_residual"] = float(np.max(np.abs(pred - y) / y))
-    out["dsp_per_mac"] = float(np.mean([r["dsp"] / (p_oc * p_ic) for p_oc, p_ic, r in runs]))
-    out["lutram_lut_per_bank"] = float(np.mean([r["lutram_lut"] / (p_oc * p_ic) for p_oc, p_ic, r in runs]))
-    return out
 
 
 def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
@@ -168,16 +137,13 @@ def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
         results = {key: f.result() for key, f in futures.items()}
-    out: dict = {"yosys": yosys_version(), "points": [], "fits": {}}
+    out: dict = {"yosys": yosys_version(), "points": [], "lanes": {}}
     for key, r in results.items():
         out["points"].append({"key": list(key), **{k: v for k, v in r.items() if k != "cells"}})
-    for bits in bits_list:
-        runs = [(p_oc, p_ic, results[("array", bits, p_oc, p_ic)]) for p_oc, p_ic in points]
-        fits = {"mac_array": fit_array(runs)}
-        for name in lane_jobs(bits):
-            r = results[(name, bits)]
-            fits[name] = {k: r[k] for k in ("lut", "lutram_lut", "ff", "dsp", "bram18")}
-        out["fits"][str(bits)] = fits
+    for bits in bits_list:  # each lane is one synthesis: its cell counts are its figures
+        out["lanes"][str(bits)] = {name: {k: results[(name, bits)][k] for k in ("lut", "lutram_lut", "ff", "dsp",
+                                                                                "bram18")}
+                                   for name in lane_jobs(bits)}
     return out
 
 
@@ -185,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="16-bit only, three small arrays")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel yosys runs")
-    ap.add_argument("--json", action="store_true", help="print the raw points and fits as JSON")
+    ap.add_argument("--json", action="store_true", help="print the raw points as JSON")
     args = ap.parse_args(argv)
     res = calibrate(args.quick, args.jobs)
     if args.json:
@@ -195,11 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for p in sorted(res["points"], key=lambda p: [str(k) for k in p["key"]]):
         print(f"{str(p['key']):32s} lut {p['lut']:6d} lutram_lut {p['lutram_lut']:6d} ff {p['ff']:6d} "
               f"dsp {p['dsp']:4d} bram18 {p['bram18']:3d}")
-    for bits, fits in res["fits"].items():
-        print(f"-- {bits}-bit")
-        for name, f in fits.items():
-            print(f"{name:14s} " + " ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
-                                             for k, v in f.items()))
+    print("fit the points with dse/rtl/fit.py (it runs this calibration, or refits fit.json's points)")
     return 0
 
 

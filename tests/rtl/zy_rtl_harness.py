@@ -22,6 +22,20 @@ if str(RTL_TESTS) not in sys.path:  # the runner hands sys.path to the simulator
     sys.path.insert(0, str(RTL_TESTS))
 
 
+def load_script(name: str):
+    """A dse/rtl script (calibrate, fit) as a module, loaded by path once (dse/rtl is not a package)."""
+    import importlib.util
+    import sys
+
+    key = f"zy_rtl_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, RTL_DIR / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[key] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[key]
+
+
 def require_tools() -> None:
     if shutil.which("iverilog") is None or shutil.which("vvp") is None:
         pytest.skip("iverilog not on PATH: the rtl benches need Icarus Verilog (Debian: apt-get install iverilog)")
