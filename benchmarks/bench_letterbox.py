@@ -13,18 +13,8 @@ from __future__ import annotations
 
 import argparse
 import platform
-import statistics
-import time
 
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+from timing import median_ms
 
 
 def main() -> None:
