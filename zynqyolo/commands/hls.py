@@ -29,6 +29,10 @@ def register(sub) -> None:
                    help="the resource budget as a fraction of the device (default: the explorer's cap, 0.9)")
     p.add_argument("--dry-run", action="store_true",
                    help="write and check the project, print the model's estimate and the command; run no tool")
+    p.add_argument("--cosim-rtl", action="store_true",
+                   help="after the export, run the exported Verilog of yolo_accel on one conv and one YOLO call "
+                        "under Icarus Verilog with the cocotb testbench (cocotbext-axi; zynqyolo.hls.cosim_rtl) "
+                        "and compare its output words with the integer reference")
     p.set_defaults(func=run)
 
 
@@ -84,6 +88,17 @@ def run(args) -> int:
     if args.dry_run and tclcheck.tclsh() is None:
         raise ZynqyoloError("--dry-run checks the generated Tcl with tclsh, which is not on PATH "
                             "(Debian/Ubuntu: apt-get install tcl)")
+    if getattr(args, "cosim_rtl", False):
+        if not run_tool:
+            raise ZynqyoloError(f"--cosim-rtl tests the Verilog that {tool} exports, and "
+                                + ("--dry-run runs no tool" if args.dry_run else f"{tool} is not on PATH")
+                                + ": there is no exported Verilog to test (source the settings64.sh of "
+                                f"{tcl.SUPPORTED_TOOLS}, or run without --cosim-rtl)")
+        if "export" not in steps:
+            raise ZynqyoloError("--cosim-rtl runs after the HLS export: add export to --steps")
+        from ..hls.cosim_rtl import check_tools
+
+        check_tools()  # before hours of synthesis: iverilog, cocotb and cocotbext-axi are there
     from ..outputs import dir_destination
 
     dir_destination(out, "--out")  # before the vectors: a file there, or a folder we cannot write
@@ -120,6 +135,11 @@ def run(args) -> int:
         print(format_comparison(tools.model_vs_report(config, report), _source(report)))
     if "export" in steps:
         print(f"IP repository: {project.ip_repo}")
+    if getattr(args, "cosim_rtl", False):
+        from ..hls.cosim_rtl import rtl_cosim_calls, run_rtl_cosim
+
+        res = run_rtl_cosim(project, config, rtl_cosim_calls(config), work=project.root / "cosim_rtl", log=say)
+        print(f"RTL co-simulation (cocotb, icarus) PASS: {res.summary()}")
     return 0
 
 
