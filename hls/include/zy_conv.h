@@ -300,20 +300,17 @@ BLOCKS:
             const int slot_sum = base + ky;
             const int slot = slot_sum >= k ? slot_sum - k : slot_sum;
             const int col = inside ? ix : 0;
-            data_t px[C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=px complete
-            for (int j = 0; j < C::p_oc; j++) {
-#pragma HLS UNROLL
-                px[j] = fresh ? newest.lane[j] : line[slot][col][j];
-            }
             data_t xin[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=xin complete
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
                 data_t v = 0;
-                for (int sf = 0; sf < SUB; sf++) {
+                for (int sf = 0; sf < SUB; sf++) {  // the sub-fold's lanes of the pixel: a one-hot select
 #pragma HLS UNROLL
-                    if (sf == s) v = px[sf * C::p_ic + ic];
+                    if (sf == s) {
+                        const int lane = sf * C::p_ic + ic;
+                        v = fresh ? newest.lane[lane] : line[slot][col][lane];
+                    }
                 }
                 xin[ic] = inside ? v : data_t(0);
             }
