@@ -33,15 +33,15 @@ Conventions and the rules this file applies everywhere:
   ``width`` bits takes the cheapest BRAM18 aspect ratio (UG473, RAMB18E1: 16Kx1, 8Kx2, 4Kx4, 2Kx9,
   1Kx18, and 512x36 in simple dual port), ceil(depth/d) * ceil(width/w) blocks; UltraScale+'s
   RAMB18E2 has the same ratios (UG573). The kernels bind nothing to URAM.
-- **What HLS maps to LUTRAM or registers (a rule, not a measured fact).** A memory whose depth
-  is at most ``LUTRAM_MAX_DEPTH`` = 64 goes to distributed RAM (one RAM64M covers 64 words,
-  UG474), a fully partitioned array (``complete`` on every dimension: ``acc``, ``xin``, ``raw``) is
-  registers, anything deeper is BRAM. No ``BIND_STORAGE`` pragma in the kernels fixes this, so the
-  HLS tool's own choice may differ; the rule makes the model's choice explicit and testable.
-  Distributed RAM in simple dual port costs 4 LUTs per RAM32M (32 x 6 bits) or RAM64M (64 x 3
-  bits) (UG474 "distributed RAM"). FIFOs of depth 2 (every ``hls::stream`` of zy_accel.h) are shift
-  registers: UG1399 ``config_storage fifo -auto_srl_max_depth`` defaults to 2; an SRL costs one LUT
-  per bit (UG474 SRL32).
+- **LUTRAM, BRAM or registers (a rule the kernels follow).** A memory whose depth is at most
+  ``LUTRAM_MAX_DEPTH`` = 64 goes to distributed RAM (one RAM64M covers 64 words, UG474), a fully
+  partitioned array (``complete`` on every dimension: ``acc``, ``xin``, ``raw``) is registers,
+  anything deeper is BRAM. The kernels bind every small array by this rule (``BIND_STORAGE`` with
+  the impl of ``storage_plan``, emitted into the generated header), so the model charges what the
+  pragmas ask for. Distributed RAM in simple dual port costs 4 LUTs per RAM32M (32 x 6 bits) or
+  RAM64M (64 x 3 bits) (UG474 "distributed RAM"). The FIFOs of zy_accel.h (``FIFO_DEPTHS``) are
+  shift registers (UG1399 ``config_storage fifo -auto_srl_max_depth``); an SRL costs one LUT per bit
+  per 32 items (UG474 SRLC32E).
 - **LUT, FF and DSP of the MAC array and of the stage-2/3 lanes are measured** by synthesising our own
   RTL models of those structures (dse/rtl/*.v, faithful to the C++ widths) with yosys 0.23
   ``synth_xilinx -family xc7`` and fitting per MAC / per row / per lane (``MAC_ARRAY_FIT``,
@@ -205,9 +205,21 @@ def memory(depth: int, width: int, banks: int = 1) -> Resources:
     return Resources(bram18=banks * bram18_blocks(depth, width))
 
 
-def fifo2(width: int) -> Resources:
-    """An ``hls::stream`` of depth 2 and ``width`` bits: a shift-register FIFO, one LUT per bit."""
-    return Resources(lut=width, ff=2 * 8)  # + read/write pointers and flags (a few FFs)
+# Depths, in items, of the internal FIFOs of the DATAFLOW region (hls/include/zy_accel.h), by channel
+# name; the generated header carries them (ZY_DEPTH_<NAME>) to the STREAM pragmas and the threaded C
+# simulation. 2 for every channel (hls::stream's default): each stage moves at most one item per
+# cycle, and two slots let the writer fill one while the reader drains the other; no process needs
+# more for freedom from deadlock (stage 2 reads the whole `params` preamble before its first partial
+# sum; tests/test_threaded_csim.py runs whole frames at depth 1).
+FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "s3_out": 2}
+SRL_MAX_DEPTH = 32  # UG474: one SRLC32E holds 32 bits of a shift register
+
+
+def fifo(width: int, depth: int) -> Resources:
+    """An ``hls::stream`` of ``depth`` items of ``width`` bits as a shift-register FIFO (UG1399
+    ``config_storage fifo -auto_srl_max_depth``): one LUT per bit per 32 items, plus read/write
+    pointers and flags (a few FFs)."""
+    return Resources(lut=width * ceil_div(depth, SRL_MAX_DEPTH), ff=2 * 8)
 
 
 def mac_array_logic(p_oc: int, p_ic: int, bits: int) -> Resources:
@@ -422,7 +434,7 @@ class Stage3:
 # ===================================================================== stream I/O, DMA, DDR ====
 class StreamIO:
     """``read_input_stream``/``write_output`` (zy_stream_io.h, one bus word per cycle), the five
-    depth-2 FIFOs of the dataflow region (zy_accel.h), and the platform around the IP: two AXI DMAs
+    FIFOs of the dataflow region (``FIFO_DEPTHS``) (zy_accel.h), and the platform around the IP: two AXI DMAs
     (dma0 MM2S + S2MM on HP0, dma1 MM2S on HP1, hls/bitstream.py) and three AXI interconnects.
 
     CONV_READ = streamed input words; OUT_WRITE = output words (padded channels / lanes_per_word).
@@ -431,11 +443,11 @@ class StreamIO:
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         lanes = cfg.p_oc * cfg.bits
-        fifos = (fifo2(lanes)  # pix
-                 + fifo2(cfg.p_oc * ACC_BITS)  # psum
-                 + fifo2(ACC_BITS + 6)  # params (bias, shift)
-                 + fifo2(lanes)  # acc_out
-                 + fifo2(lanes))  # s3_out
+        widths = {"pix": lanes, "psum": cfg.p_oc * ACC_BITS, "params": ACC_BITS + 6, "acc_out": lanes,
+                  "s3_out": lanes}
+        fifos = Resources()
+        for name, depth in FIFO_DEPTHS.items():
+            fifos = fifos + fifo(widths[name], depth)
         platform = Resources(bram18=DMA_FIFO_BRAM18, lut=PLATFORM_LUT, ff=PLATFORM_FF)
         return fifos + platform
 

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from zynqyolo.atomic import write_text_atomic
+from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
 from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
@@ -27,14 +28,9 @@ from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
 
 HEADER_NAME = "zynqyolo_config.h"
 
-# Depths, in items, of the internal FIFOs of the DATAFLOW region (hls/include/zy_accel.h), by
-# channel name: the STREAM pragmas and the threaded C simulation both take them from the header's
-# ZY_DEPTH_<NAME> macros. 2 for every channel (hls::stream's default): each stage moves at most
-# one item per cycle, and two slots let the writer fill one while the reader drains the other; no
-# process needs more (stage 2 reads the whole `params` preamble before its first partial sum).
-# The threaded C simulation of whole frames runs deadlock-free at these depths
-# (tests/test_threaded_csim.py). dse.blocks costs each as a two-deep shift-register FIFO.
-FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "s3_out": 2}
+# Depths of the internal FIFOs (dse.blocks.FIFO_DEPTHS, where the resource model costs them): the
+# STREAM pragmas and the threaded C simulation both take them from the header's ZY_DEPTH_<NAME>.
+FIFO_DEPTHS = blocks.FIFO_DEPTHS
 
 
 # Register fields whose value is two's complement (all others are unsigned). HwConfig.register_fields
