@@ -211,7 +211,8 @@ def memory(depth: int, width: int, banks: int = 1) -> Resources:
 # cycle, and two slots let the writer fill one while the reader drains the other; no process needs
 # more for freedom from deadlock (stage 2 reads the whole `params` preamble before its first partial
 # sum; tests/test_threaded_csim.py runs whole frames at depth 1).
-FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "s3_out": 2}
+# ``raster`` (detile -> stage 3, every design) carries pixels in raster order like ``acc_out``.
+FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "raster": 2, "s3_out": 2}
 SRL_MAX_DEPTH = 32  # UG474: one SRLC32E holds 32 bits of a shift register
 
 
@@ -433,7 +434,7 @@ class Stage3:
 
 # ===================================================================== stream I/O, DMA, DDR ====
 class StreamIO:
-    """``read_input_stream``/``write_output`` (zy_stream_io.h, one bus word per cycle), the five
+    """``read_input_stream``/``write_output`` (zy_stream_io.h, one bus word per cycle), the six
     FIFOs of the dataflow region (``FIFO_DEPTHS``) (zy_accel.h), and the platform around the IP: two AXI DMAs
     (dma0 MM2S + S2MM on HP0, dma1 MM2S on HP1, hls/bitstream.py) and three AXI interconnects.
 
@@ -444,7 +445,7 @@ class StreamIO:
     def resources(cfg: HwConfig) -> Resources:
         lanes = cfg.p_oc * cfg.bits
         widths = {"pix": lanes, "psum": cfg.p_oc * ACC_BITS, "params": ACC_BITS + 6, "acc_out": lanes,
-                  "s3_out": lanes}
+                  "raster": lanes, "s3_out": lanes}
         fifos = Resources()
         for name, depth in FIFO_DEPTHS.items():
             fifos = fifos + fifo(widths[name], depth)
@@ -566,7 +567,8 @@ def storage_plan(cfg: HwConfig, sigmoid_entries: int) -> dict[str, str]:
     """The BIND_STORAGE implementation of every kernel array, by the memory rule the resource
     functions above charge (the generated header's ZY_IMPL_<NAME>, zynqyolo.hls.header)."""
     depths = {"WEIGHTS": WeightBuffer.depth(cfg), "LINE": LineBuffer.depth(cfg), "TILE": cfg.tile_pixels,
-              "BIAS": cfg.folds(cfg.max_out_channels), **Stage3.row_buffer_depths(cfg), "SIGMOID": sigmoid_entries}
+              "BIAS": cfg.folds(cfg.max_out_channels), **Stage3.row_buffer_depths(cfg), "SIGMOID": sigmoid_entries,
+              "DETILE": cfg.max_width}  # the detile row buffer [max_width][p_oc] (lanes reshaped into a word)
     return {name: storage_impl(depth) for name, depth in depths.items()}
 
 
