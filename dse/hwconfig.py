@@ -14,7 +14,10 @@ batch: stage 1 convolves one input fold at a time with a ``p_oc x p_ic`` MAC arr
 (3x3 taps and ``p_ic``-lane sub-folds serialised, so 1x1 needs no padding); stage 2 keeps the
 partial sums of a band of output pixels on chip across input folds, then adds the bias and
 requantises (leaky or linear) ``requant_lanes`` lanes per cycle; stage 3 is max-pool, upsample,
-YOLO sigmoid or bypass.
+YOLO sigmoid or bypass. With ``conv_engine="winograd"`` stage 1 also has a Winograd F(2x2,3x3)
+path, which the 3x3 calls at least ``WINO_MIN_WIDTH`` wide take (the ``winograd`` register, set by
+the plan); the other calls run the direct path of the same kernel, and the result is bit-exact to
+the direct integer convolution either way (spec/winograd.md).
 """
 
 from __future__ import annotations
@@ -30,6 +33,19 @@ ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder), both precisi
 MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
+CONV_ENGINES = ("direct", "winograd")  # HwConfig.conv_engine: how stage 1 computes a 3x3 convolution
+# Narrowest feature map a winograd design convolves on the Winograd path (a 3x3 call narrower than this,
+# and every 1x1 call, runs the direct path of the same kernel): the contract of the plan's ``winograd``
+# register, the register checks and the kernels (spec/winograd.md).
+WINO_MIN_WIDTH = 7
+
+
+def wino_bits(bits: int) -> tuple[int, int]:
+    """(wu_bits, wv_bits): signed widths of the Winograd transformed filter U = (2G) g (2G)^T (each row
+    of 2G has L1 norm 3 at most: 9x, 4 bits more) and transformed data V = B^T d B (rows of B^T have
+    L1 norm 2: 4x, 2 bits more) of ``bits``-bit codes (model.winograd.transform_bits derives the same
+    from the exact ranges)."""
+    return bits + 4, bits + 2
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class HwConfig:
     requant_lanes: int = 8  # lanes stage 2 requantises per cycle (bias, leaky, rounding shift, saturation)
     clock_mhz: float = 100.0
     part: str = "xc7z020clg484-1"
+    conv_engine: str = "direct"  # "direct" (one MAC per tap) or "winograd" (F(2x2,3x3) for wide 3x3 calls)
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -82,12 +99,25 @@ class HwConfig:
             bad("max_width", "must be at least 3")
         if not 1.0 <= self.clock_mhz <= 1000.0:
             bad("clock_mhz", "must be in 1..1000 MHz")
+        if self.conv_engine not in CONV_ENGINES:
+            bad("conv_engine", f"must be one of {', '.join(CONV_ENGINES)}")
 
     # -- derived quantities ----------------------------------------------------------------------
 
     @property
     def lanes_per_word(self) -> int:
         return self.bus_bits // self.bits
+
+    @property
+    def winograd_engine(self) -> bool:
+        """Whether stage 1 has the Winograd F(2x2,3x3) path (3x3 calls at least WINO_MIN_WIDTH wide use it)."""
+        return self.conv_engine == "winograd"
+
+    @property
+    def line_rows(self) -> int:
+        """Rows of the stage-1 line buffer: 3 (the 3x3 window), 6 with the Winograd path (a 4-row
+        window of a 2-row tile step plus the 2 rows being filled)."""
+        return 6 if self.winograd_engine else 3
 
     @property
     def macs(self) -> int:
@@ -134,6 +164,7 @@ class HwConfig:
             "band_rows": width(self.max_height),
             "yolo_period": width(self.max_out_channels),
             "yolo_shift": 6,  # signed alignment of head codes to the sigmoid table index
+            "winograd": 1,  # 1: this conv call runs the Winograd path (last, so the other offsets stay)
         }
 
     def register_range(self, name: str) -> tuple[int, int]:
@@ -161,7 +192,8 @@ class HwConfig:
 
     @property
     def name(self) -> str:
-        return f"oc{self.p_oc}ic{self.p_ic}b{self.bits}-{self.content_hash[:8]}"
+        engine = "w" if self.winograd_engine else ""
+        return f"oc{self.p_oc}ic{self.p_ic}b{self.bits}{engine}-{self.content_hash[:8]}"
 
     @classmethod
     def from_dict(cls, data: dict) -> "HwConfig":

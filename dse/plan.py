@@ -32,7 +32,7 @@ from zynqyolo.model.quantize import HardwareFormats
 
 from .hwconfig import ACC_BITS, HwConfig
 from .packing import WORD_BYTES, conv_input_slices, param_stream_nbytes
-from .registers import Stage3Mode, check_registers
+from .registers import Stage3Mode, check_registers, winograd_call
 
 MIN_BAND_PIXELS = 3
 
@@ -358,6 +358,7 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             "band_rows": band_rows,
             "yolo_period": stage3_layer.classes + 5 if stage3 == Stage3Mode.YOLO else 0,
             "yolo_shift": yolo_shift,
+            "winograd": int(winograd_call(config, conv is not None, conv.size if conv else 1, w)),
         }
         try:
             check_registers(config, registers)

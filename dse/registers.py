@@ -15,7 +15,7 @@ import enum
 import math
 from dataclasses import dataclass
 
-from .hwconfig import MAX_KSIZE, SIGNED_REGISTERS, HwConfig
+from .hwconfig import MAX_KSIZE, SIGNED_REGISTERS, WINO_MIN_WIDTH, HwConfig
 
 
 class Stage3Mode(enum.IntEnum):
@@ -45,6 +45,13 @@ def stage3_shape(stage3: int, pool_stride: int, height: int, width: int) -> tupl
     if stage3 == Stage3Mode.UPSAMPLE:
         return 2 * height, 2 * width
     return height, width
+
+
+def winograd_call(cfg: HwConfig, conv_enable: int, ksize: int, width: int) -> bool:
+    """Whether a call runs on the Winograd path (its ``winograd`` register): a 3x3 convolution at least
+    WINO_MIN_WIDTH wide in a winograd design. Every other call of such a design (1x1, narrow 3x3,
+    conv-bypassed) and every call of a direct design runs the direct path."""
+    return bool(cfg.winograd_engine and conv_enable and ksize == 3 and width >= WINO_MIN_WIDTH)
 
 
 def encode_register(cfg: HwConfig, name: str, value: int) -> int:

@@ -4,6 +4,8 @@ The whole file is rendered from one template string (never patched between marke
 compile-time parameters of the design point, the AXI-Lite register fields with the widths of
 ``HwConfig.register_fields()``, the type aliases of both C++ flavours (``ap_int`` for synthesis
 and the ap_int C simulation, native integers when ``ZYNQYOLO_NATIVE_TYPES`` is defined) and the
+Winograd parameters (spec/winograd.md: the transform widths, the line-buffer rows, the
+weight-buffer entry ``wb_t``: a transformed filter entry in a winograd design), the
 sigmoid table of the design's precision (``model.fixed.sigmoid_lut(bits).table()``: a function
 table, not data). The header is a build product: it is written into a build directory, never
 into the source tree.
@@ -21,7 +23,7 @@ from pathlib import Path
 from zynqyolo.atomic import write_text_atomic
 from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
-from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig
+from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, WINO_MIN_WIDTH, HwConfig, wino_bits
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
@@ -80,6 +82,11 @@ struct config {{
     static constexpr int sigmoid_entries = {sig_entries};
     static constexpr int sigmoid_in_frac = {sig_in_frac};
     static constexpr int sigmoid_out_frac = {sig_out_frac};
+    static constexpr bool winograd_engine = {winograd_engine};   // HwConfig.conv_engine == "winograd"
+    static constexpr int wino_min_width = {wino_min_width};          // narrowest map on the Winograd path
+    static constexpr int wu_bits = {wu_bits};                // transformed filter U = (2G) g (2G)^T
+    static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B
+    static constexpr int line_rows = {line_rows};               // line-buffer rows
 
 #ifdef ZYNQYOLO_NATIVE_TYPES
     typedef {n_data} data_t;          // activation code
@@ -94,6 +101,10 @@ struct config {{
     typedef uint8_t keep_t;
     typedef uint8_t last_t;
     typedef int64_t entry_t;        // one preamble entry (64 bits)
+    typedef int32_t wu_t;           // transformed filter entry (wu_bits)
+    typedef int32_t wv_t;           // transformed data entry (wv_bits)
+    typedef int64_t wprod_t;        // exact product U x V
+    typedef {wb_type} wb_t;   // weight-buffer entry: wu_t with the Winograd path, else weight_t
 #else
     typedef ap_int<{bits}> data_t;
     typedef ap_int<{bits}> weight_t;
@@ -107,6 +118,10 @@ struct config {{
     typedef ap_uint<{keep_bits}> keep_t;
     typedef ap_uint<1> last_t;
     typedef ap_uint<{entry_bits}> entry_t;
+    typedef ap_int<{wu_bits}> wu_t;
+    typedef ap_int<{wv_bits}> wv_t;
+    typedef ap_int<{wprod_bits}> wprod_t;
+    typedef {wb_type} wb_t;
 #endif
 }};
 
@@ -181,6 +196,7 @@ def render_header(cfg: HwConfig) -> str:
     lut = sigmoid_lut(cfg.bits)
     table = lut.table()
     max_in_folds = cfg.folds(cfg.max_in_channels) + 1
+    wu_bits, wv_bits = wino_bits(cfg.bits)
     native_data = {16: ("int16_t", "uint16_t", "int32_t"), 8: ("int8_t", "uint8_t", "int16_t")}[cfg.bits]
 
     def ctype(name: str, width: int, native: bool) -> str:
@@ -205,6 +221,9 @@ def render_header(cfg: HwConfig) -> str:
         entry_bits=ENTRY_BITS,
         bias_bits=BIAS_BITS, shift_bits=SHIFT_BITS, leaky_mul=LEAKY_MUL, leaky_shift=LEAKY_SHIFT,
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,
+        winograd_engine="true" if cfg.winograd_engine else "false", wino_min_width=WINO_MIN_WIDTH,
+        wu_bits=wu_bits, wv_bits=wv_bits, wprod_bits=wu_bits + wv_bits, line_rows=cfg.line_rows,
+        wb_type="wu_t" if cfg.winograd_engine else "weight_t",
         n_data=native_data[0], n_code=native_data[1], n_prod=native_data[2], prod_bits=2 * cfg.bits,
         keep_bits=cfg.bus_bits // 8,
         field_xmacro=" \\\n".join(f"    X({n}, {w}, {int(n in SIGNED_REGISTERS)})" for n, w in fields.items()),
