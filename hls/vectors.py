@@ -56,7 +56,7 @@ def stage3_registers(config: HwConfig, stage3: int, height: int, width: int, cha
     regs = {"conv_enable": 0, "leaky": 0, "ksize": 1, "stage3": stage3, "pool_stride": pool_stride,
             "height": height, "width": width, "in_channels_a": channels, "in_channels_b": 0,
             "out_channels": channels, "out_folds": config.folds(channels), "bands": 1, "band_rows": height,
-            "yolo_period": 0, "yolo_shift": 0}
+            "yolo_period": 0, "yolo_shift": 0, "winograd": 0}
     fields = config.register_fields()
     if set(regs) != set(fields):
         raise ValueError(f"register fields changed: HwConfig has {sorted(fields)}, vectors set {sorted(regs)}")
@@ -110,7 +110,7 @@ def conv_vector(config: HwConfig, height: int = 4, width: int = 6, seed: int = 1
     the HLS tools compile). The parameter stream starts with ``out_folds * p_oc`` preamble entries,
     one 64-bit word each (bias in bits [0, 48), requantisation shift in [48, 54), zynqyolo.hls.header);
     they get small biases and shifts so the outputs spread over the code range."""
-    from zynqyolo.dse.registers import call_words
+    from zynqyolo.dse.registers import call_words, winograd_call
 
     if config.bus_bits != 64:
         raise ZynqyoloError("conv_vector packs one 64-bit preamble entry per bus word: bus_bits must be 64")
@@ -118,7 +118,8 @@ def conv_vector(config: HwConfig, height: int = 4, width: int = 6, seed: int = 1
     band_rows = min(height, max(1, config.tile_pixels // width))
     band_rows -= band_rows % 2 if band_rows < height else 0
     regs = {**stage3_registers(config, stage3=1, height=height, width=width, channels=channels, pool_stride=2),
-            "conv_enable": 1, "leaky": 1, "ksize": 3, "bands": -(-height // band_rows), "band_rows": band_rows}
+            "conv_enable": 1, "leaky": 1, "ksize": 3, "bands": -(-height // band_rows), "band_rows": band_rows,
+            "winograd": int(winograd_call(config, 1, 3, width))}
     lengths = call_words(config, regs)
     rng = np.random.default_rng(seed)
     in_words = _random_words(rng, lengths.in_words)
