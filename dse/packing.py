@@ -27,6 +27,13 @@ Parameter stream (``wts``) of a conv call
    the weight code of output channel ``o * p_oc + oc`` and of the network input channel held by
    lane ``s * p_ic + ic`` of input fold ``f`` (0 for padding lanes and padding rows). The blocks
    of one out fold are sent again for every band.
+3. Winograd order (a call whose ``winograd`` register is 1, spec/winograd.md): the same bus words
+   as 2., permuted inside each block. A (t, s) slice of ``p_oc * p_ic`` entries (entry
+   ``e = oc * p_ic + ic``) is ``WPS = p_oc * p_ic / lanes_per_word`` bus words, word ``j`` holding
+   entries ``j * lpw .. j * lpw + lpw - 1``. The winograd block sends, for each sub-fold ``s``
+   (outer), each word position ``j``, the 9 tap words ``t = 0..8`` of position ``j`` of slice
+   ``(t, s)``: bus word ``(s * WPS + j) * 9 + t`` is direct bus word ``(t * S + s) * WPS + j``, so
+   the PL's filter transform sees the 3x3 taps of ``lpw`` (oc, ic) pairs together. Same length.
 
 The conv ``in`` stream is slices of the packed input tensor: for ``o``, ``b``, ``f`` the rows
 ``[r0 - pad, r1 + pad)`` of fold ``f`` clipped to the image (``conv_input_slices``).
@@ -259,11 +266,49 @@ def _block_channel_index(segments: tuple[int, ...], cfg: HwConfig) -> list[np.nd
     return out
 
 
-def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: int, cfg: HwConfig) -> np.ndarray:
+def _winograd_order(cfg: HwConfig, ksize: int, winograd: bool | None) -> bool:
+    """Whether a call's weight blocks go in the winograd order: its ``winograd`` register. ``None``
+    (not given) is accepted only where the answer cannot be 1: a direct design, or a 1x1 call."""
+    if winograd is None:
+        if cfg.winograd_engine and ksize == 3:
+            raise ValueError(f"winograd: design {cfg.name} has the Winograd path; a 3x3 call's parameter stream "
+                             "depends on its 'winograd' register: pass winograd=bool(registers['winograd'])")
+        return False
+    if not isinstance(winograd, (bool, np.bool_)) and winograd not in (0, 1):
+        raise ValueError(f"winograd={winograd!r}: the call's 'winograd' register (0 or 1) expected")
+    if winograd and (ksize != 3 or not cfg.winograd_engine):
+        raise ValueError(f"winograd={winograd!r}: the winograd order needs a 3x3 call (ksize={ksize}) in a "
+                         f"winograd design (conv_engine={cfg.conv_engine!r})")
+    return bool(winograd)
+
+
+def _block_order(lanes: np.ndarray, s_f: int, cfg: HwConfig, winograd: bool) -> np.ndarray:
+    """One weight block's lanes, given in the direct order (t, s, oc, ic) of a 3x3 call, in the stream
+    order: unchanged for a direct call, the winograd order (s, j, t) of bus words otherwise."""
+    if not winograd:
+        return lanes
+    lpw = cfg.lanes_per_word
+    wps = cfg.p_oc * cfg.p_ic // lpw
+    return lanes.reshape(9, s_f, wps, lpw).transpose(1, 2, 0, 3).reshape(-1)
+
+
+def _block_order_inverse(lanes: np.ndarray, s_f: int, cfg: HwConfig, winograd: bool) -> np.ndarray:
+    """``_block_order``'s inverse: a block's stream lanes back in the direct order (t, s, oc, ic)."""
+    if not winograd:
+        return lanes
+    lpw = cfg.lanes_per_word
+    wps = cfg.p_oc * cfg.p_ic // lpw
+    return lanes.reshape(s_f, wps, 9, lpw).transpose(2, 0, 1, 3).reshape(-1)
+
+
+def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: int, cfg: HwConfig, *,
+                winograd: bool | None = None) -> np.ndarray:
     """A conv call's parameter stream (module docstring) as uint64 words.
 
     weights: (F, C, k, k) weight codes, C = sum(segments); bias_entries: (F,) biases aligned to each
-    channel's accumulator frac (48-bit two's complement); shifts: (F,) requantisation shifts."""
+    channel's accumulator frac (48-bit two's complement); shifts: (F,) requantisation shifts;
+    winograd: the call's ``winograd`` register (the weight blocks' order); it may be left out only
+    in a direct design or for a 1x1 call, where it is 0."""
     w = np.asarray(weights)
     if w.ndim != 4 or w.shape[2] != w.shape[3] or w.shape[2] not in (1, 3):
         raise ValueError(f"weights: (F, C, k, k) with k 1 or 3 expected, got shape {w.shape}")
@@ -290,6 +335,7 @@ def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: i
         raise ValueError(f"shifts: values {sh.min()}..{sh.max()} outside 0..{MAX_SHIFT}")
     if not isinstance(bands, (int, np.integer)) or bands < 1:
         raise ValueError(f"bands={bands!r} must be a positive integer")
+    wino = _winograd_order(cfg, k, winograd)
 
     out_folds = cfg.folds(n_out)
     rows = out_folds * cfg.p_oc
@@ -308,18 +354,20 @@ def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: i
         for idx in chan:
             s_f = idx.size // cfg.p_ic
             blk = rows_o[:, idx, :].reshape(cfg.p_oc, s_f, cfg.p_ic, k * k)  # oc, s, ic, t
-            blocks.append(blk.transpose(3, 1, 0, 2).reshape(-1))  # t, s, oc, ic
+            blocks.append(_block_order(blk.transpose(3, 1, 0, 2).reshape(-1), s_f, cfg, wino))  # t, s, oc, ic
         per_out.append(np.concatenate(blocks))
     lanes = np.concatenate([np.tile(p, bands) for p in per_out])
     return np.concatenate([entries, pack_lanes(lanes, cfg.bits)])
 
 
 def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int, bands: int,
-                  cfg: HwConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of ``pack_params``: (weights (F, C, k, k), bias_entries (F,), shifts (F,)), int64.
+                  cfg: HwConfig, *, winograd: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of ``pack_params`` (``winograd`` as there): (weights (F, C, k, k), bias_entries (F,),
+    shifts (F,)), int64.
 
     Refuses a stream whose bands disagree or whose padding rows, lanes or bits are not zero."""
     segs = _check_segments(segments, cfg)
+    wino = _winograd_order(cfg, ksize, winograd)
     w = np.asarray(words)
     expected = param_words(out_channels, segs, ksize, bands, cfg)
     if w.dtype != np.uint64 or w.ndim != 1 or w.size != expected:
@@ -350,7 +398,8 @@ def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int,
         for idx in idx_list:
             s_f = idx.size // cfg.p_ic
             n = idx.size * kk * cfg.p_oc
-            blk = first[q:q + n].reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)
+            blk = _block_order_inverse(first[q:q + n], s_f, cfg, wino)
+            blk = blk.reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)
             blk = blk.reshape(cfg.p_oc, s_f * cfg.p_ic, kk)
             if np.any(blk[:, idx < 0]):
                 raise ValueError("weight blocks: padding lanes are not zero")

@@ -337,6 +337,12 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             if band_rows * w > config.tile_pixels:
                 raise _bad(config, "tile_pixels", f"layer {conv.index}: a band needs at least "
                                                   f"{MIN_BAND_PIXELS} pixels")
+        wino = winograd_call(config, conv is not None, conv.size if conv else 1, w)
+        if wino and band_rows < h:
+            # A Winograd band is a whole number of 2-row tiles (the last band may be odd).
+            band_rows = max(2, band_rows - band_rows % 2)
+            if band_rows * w > config.tile_pixels:
+                raise _bad(config, "tile_pixels", f"layer {conv.index}: a Winograd band needs 2 rows of {w} pixels")
         bands = math.ceil(h / band_rows)
 
         yolo_shift = 0
@@ -358,7 +364,7 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             "band_rows": band_rows,
             "yolo_period": stage3_layer.classes + 5 if stage3 == Stage3Mode.YOLO else 0,
             "yolo_shift": yolo_shift,
-            "winograd": int(winograd_call(config, conv is not None, conv.size if conv else 1, w)),
+            "winograd": int(wino),
         }
         try:
             check_registers(config, registers)

@@ -5,6 +5,10 @@ do not define (a value outside its field width, a shape beyond the design's maxi
 overflow, inconsistent fold counts). On hardware such a call would hang or corrupt memory; in
 the C simulation it would read past a buffer, so the csim bridge never sees one.
 
+The ``winograd`` register (1: the call runs the Winograd F(2x2,3x3) path, ``winograd_call``) is
+accepted only for a 3x3 conv call at least WINO_MIN_WIDTH wide in a winograd design, with even
+band_rows when it pools 2x2/2 over several bands.
+
 ``call_words`` gives the lengths of the three streams of a valid call, in uint64 words (a
 128-bit bus word is two of them): what the DMA must send and what the kernel sends back.
 """
@@ -136,6 +140,19 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
             bad("in_channels_b", "a bypass call (conv_enable=0) reads one tensor: must be 0")
         if regs["out_channels"] != regs["in_channels_a"]:
             bad("out_channels", f"a bypass call keeps its channels: must equal in_channels_a={regs['in_channels_a']}")
+    if regs["winograd"]:
+        if not cfg.winograd_engine:
+            bad("winograd", f"design {cfg.name} has conv_engine={cfg.conv_engine!r}: no Winograd path")
+        if not regs["conv_enable"]:
+            bad("winograd", "the Winograd path convolves: needs conv_enable=1")
+        if regs["ksize"] != 3:
+            bad("winograd", f"the Winograd path is F(2x2,3x3): needs ksize=3, not {regs['ksize']}")
+        if regs["width"] < WINO_MIN_WIDTH:
+            bad("winograd", f"needs width >= WINO_MIN_WIDTH={WINO_MIN_WIDTH} (width={regs['width']})")
+        if regs["stage3"] == Stage3Mode.MAXPOOL and regs["pool_stride"] == 2 and regs["bands"] > 1 \
+                and regs["band_rows"] % 2:
+            bad("band_rows", "a Winograd call pooling 2x2/2 over several bands needs even band_rows "
+                             "(each band a whole number of 2-row tiles)")
     return regs
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 
-from zynqyolo.dse.hwconfig import WINO_MIN_WIDTH, HwConfig
+from zynqyolo.dse.hwconfig import ACC_BITS, WINO_MIN_WIDTH, HwConfig
+from zynqyolo.dse.packing import pack_params, unpack_lanes, unpack_params
+from zynqyolo.dse.plan import make_plan
+from zynqyolo.dse.registers import check_registers, winograd_call
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.hls.header import render_header
 from zynqyolo.model import winograd
@@ -89,3 +93,195 @@ def test_header_winograd_parameters(bits, engine):
     weight_entry = "wu_t" if engine == "winograd" else "weight_t"
     assert ap["wb_t"] == native["wb_t"] == weight_entry
     assert "X(winograd, 1, 0)" in text and "reg_winograd_t winograd;" in text
+
+
+# -- the register checks ---------------------------------------------------------------------------
+
+
+def wregs(**change):
+    """A wide 3x3 conv call (52x52, 2 input folds, 5 bands of 12 rows, 2x2/2 pool) on the Winograd path."""
+    base = dict(conv_enable=1, leaky=1, ksize=3, stage3=1, pool_stride=2, height=52, width=52, in_channels_a=48,
+                in_channels_b=0, out_channels=48, out_folds=2, bands=5, band_rows=12, yolo_period=0, yolo_shift=0,
+                winograd=1)
+    return {**base, **change}
+
+
+def test_winograd_register_accepted_where_the_path_runs():
+    assert check_registers(WINO, wregs())["winograd"] == 1
+    assert check_registers(WINO, wregs(width=WINO_MIN_WIDTH))["winograd"] == 1
+    assert check_registers(WINO, wregs(band_rows=13, bands=4, stage3=0))["winograd"] == 1  # odd rows: only pool2 needs even
+    assert check_registers(WINO, wregs(band_rows=13, bands=4, pool_stride=1))["winograd"] == 1
+    assert check_registers(WINO, wregs(in_channels_a=24, band_rows=51, bands=1, height=51))["band_rows"] == 51  # one band: odd rows
+    assert check_registers(WINO, wregs(winograd=0))["winograd"] == 0
+    assert check_registers(HwConfig(), wregs(winograd=0))["winograd"] == 0
+
+
+@pytest.mark.parametrize("cfg, change, why", [
+    (HwConfig(), {}, "no Winograd path"),
+    (WINO, dict(conv_enable=0, in_channels_b=0, ksize=1), "conv_enable"),
+    (WINO, dict(ksize=1), "ksize=3"),
+    (WINO, dict(width=WINO_MIN_WIDTH - 1), "WINO_MIN_WIDTH"),
+    (WINO, dict(winograd=2), "1-bit field"),
+])
+def test_winograd_register_refused(cfg, change, why):
+    with pytest.raises(ValueError, match=rf"register winograd=.*{re.escape(why)}"):
+        check_registers(cfg, wregs(**change))
+
+
+def test_winograd_pool2_bands_need_even_band_rows():
+    with pytest.raises(ValueError, match=r"register band_rows=13: .*even"):
+        check_registers(WINO, wregs(band_rows=13, bands=4))
+    assert check_registers(WINO, wregs(band_rows=13, bands=4, winograd=0))["band_rows"] == 13  # the direct path pools any band
+
+
+def test_winograd_call_rule():
+    assert winograd_call(WINO, 1, 3, WINO_MIN_WIDTH)
+    assert not winograd_call(WINO, 1, 3, WINO_MIN_WIDTH - 1)
+    assert not winograd_call(WINO, 1, 1, 416)
+    assert not winograd_call(WINO, 0, 3, 416)
+    assert not winograd_call(HwConfig(), 1, 3, 416)
+
+
+# -- the plan --------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def yolo_tiny(model_files):
+    from zynqyolo.model import load_cfg
+    from zynqyolo.model.quantize import HardwareFormats
+
+    out = {}
+    for size in (416, 224):
+        net = load_cfg(model_files[0], width=size, height=size)
+        out[size] = (net, HardwareFormats.neutral(net, bits=16, acc_bits=ACC_BITS))
+    return out
+
+
+# tile depths that give odd band_rows at several widths of YOLOv3-tiny (e.g. 704 // 52 = 13, 300 // 26 = 11)
+@pytest.mark.parametrize("size, tile_pixels", [(416, 704), (416, 300), (416, 999), (224, 333), (224, 128)])
+def test_plan_sets_the_winograd_register_and_even_bands(yolo_tiny, size, tile_pixels):
+    net, formats = yolo_tiny[size]
+    direct = make_plan(net, formats, HwConfig(tile_pixels=tile_pixels))
+    wino = make_plan(net, formats, HwConfig(tile_pixels=tile_pixels, conv_engine="winograd"))
+    assert [c.layers for c in wino.calls] == [c.layers for c in direct.calls]
+    seen_odd = False
+    for d, c in zip(direct.calls, wino.calls):
+        r, rd = c.regs, d.regs
+        expect = r["conv_enable"] == 1 and r["ksize"] == 3 and r["width"] >= WINO_MIN_WIDTH
+        assert r["winograd"] == int(expect), c.layers
+        assert rd["winograd"] == 0
+        h = r["height"]
+        assert (r["bands"] - 1) * r["band_rows"] < h <= r["bands"] * r["band_rows"]
+        assert r["band_rows"] * r["width"] <= tile_pixels or r["bands"] == 1
+        if r["winograd"] and r["bands"] > 1:
+            assert r["band_rows"] % 2 == 0 and r["band_rows"] >= 2, (c.layers, r["band_rows"])
+            assert r["band_rows"] in (rd["band_rows"], rd["band_rows"] - 1)  # rounded down, no further
+            seen_odd |= rd["band_rows"] % 2 == 1
+        else:  # direct calls (and single-band winograd calls) keep the direct plan's bands
+            assert (r["bands"], r["band_rows"]) == (rd["bands"], rd["band_rows"]), c.layers
+        check_registers(wino.config, r)
+    if (size, tile_pixels) in ((416, 704), (416, 300)):
+        assert seen_odd  # these tiles do exercise the rounding
+    assert any(c.regs["winograd"] for c in wino.calls)
+
+
+def test_plan_refuses_a_tile_without_two_winograd_rows(yolo_tiny):
+    net, formats = yolo_tiny[416]
+    with pytest.raises(ValueError, match="HwConfig.tile_pixels"):
+        make_plan(net, formats, HwConfig(tile_pixels=150, conv_engine="winograd"))  # 150 // 104 = 1 row
+    make_plan(net, formats, HwConfig(tile_pixels=150))  # the direct path makes do with one row
+
+
+# -- the parameter stream --------------------------------------------------------------------------
+
+
+def _blocks_of(words: np.ndarray, cfg: HwConfig, n_out: int, lanes: list[int], bands: int):
+    """Split a parameter stream (uint64 words) into its weight blocks by the layout's own arithmetic
+    (bus words of bus_bits // 64 uint64s): yields (slice of uint64 words, S) per block, in stream order."""
+    per_bus = cfg.bus_bits // 64
+    out_folds = -(-n_out // cfg.p_oc)
+    pos = -(-out_folds * cfg.p_oc // per_bus) * per_bus  # the preamble, whole bus words
+    for _o in range(out_folds):
+        for _b in range(bands):
+            for n in lanes:
+                s = -(-n // cfg.p_ic)
+                size = 9 * s * cfg.p_oc * cfg.p_ic * cfg.bits // 64
+                yield slice(pos, pos + size), s
+                pos += size
+    assert pos == words.size
+
+
+WINO_DESIGNS = [
+    HwConfig(conv_engine="winograd"),  # 4 lanes per word, WPS 48
+    HwConfig(p_oc=16, p_ic=4, bits=8, conv_engine="winograd"),  # 8 lanes per word
+    HwConfig(p_oc=8, p_ic=4, bus_bits=128, requant_lanes=4, stage3_lanes=4, conv_engine="winograd"),  # 2 u64 a word
+    HwConfig(p_oc=16, p_ic=1, bits=8, bus_bits=128, conv_engine="winograd"),  # 16 lanes a word, WPS 1
+]
+
+
+@pytest.mark.parametrize("cfg", WINO_DESIGNS, ids=lambda c: c.name)
+@pytest.mark.parametrize("segments, n_out, bands", [((5,), 3, 1), ((40,), 30, 2), ((13, 21), 9, 3)])
+def test_winograd_weight_order_is_the_direct_words_permuted(cfg, segments, n_out, bands):
+    rng = np.random.default_rng(hash((cfg.name, segments)) % 2**32)
+    lim = 1 << (cfg.bits - 1)
+    w = rng.integers(-lim, lim, size=(n_out, sum(segments), 3, 3))
+    bias = rng.integers(-(1 << 40), 1 << 40, size=n_out)
+    shifts = rng.integers(0, 40, size=n_out)
+    direct = pack_params(w, bias, shifts, segments, bands, cfg, winograd=False)
+    wino = pack_params(w, bias, shifts, segments, bands, cfg, winograd=True)
+    assert wino.size == direct.size and not np.array_equal(wino, direct)
+    per_bus = cfg.bus_bits // 64
+    wps = cfg.p_oc * cfg.p_ic // cfg.lanes_per_word
+    lanes = [n for seg in segments for n in cfg.fold_lanes(seg)]
+    blocks = list(_blocks_of(direct, cfg, n_out, lanes, bands))
+    preamble = blocks[0][0].start
+    assert np.array_equal(wino[:preamble], direct[:preamble])
+    for where, s_count in blocks:
+        d = direct[where].reshape(-1, per_bus)  # bus words
+        g = wino[where].reshape(-1, per_bus)
+        assert d.shape[0] == 9 * s_count * wps
+        for s in range(s_count):
+            for j in range(wps):
+                for t in range(9):
+                    assert np.array_equal(g[(s * wps + j) * 9 + t], d[(t * s_count + s) * wps + j]), (s, j, t)
+    back = unpack_params(wino, n_out, segments, 3, bands, cfg, winograd=True)
+    for got, want in zip(back, (w, bias, shifts)):
+        assert np.array_equal(got, want)
+
+
+def test_winograd_order_by_hand():
+    """p_oc 16, p_ic 1, 8-bit on a 128-bit bus: 16 lanes a word, one word per (t, s) slice (WPS 1), and
+    16 sub-folds of one input lane each (8 channels, 8 padding lanes): direct bus words (t, s) =
+    (0,0) (0,1) .. (0,15) (1,0) ..; winograd bus words (s, t) = (0,0) (0,1) .. (0,8) (1,0) .. (15,8)."""
+    cfg = WINO_DESIGNS[3]
+    w = np.zeros((16, 8, 3, 3), dtype=np.int64)
+    for ic in range(8):
+        w[:, ic] = (np.arange(9) + 10 * ic).reshape(3, 3)  # every code of sub-fold s = ic, tap t is t + 10 s
+    zero = np.zeros(16, dtype=np.int64)
+    words = pack_params(w, zero, zero, (8,), 1, cfg, winograd=True)
+    weights = words[16:].reshape(-1, 2)  # 16 preamble entries = 8 bus words; then 9 x 16 bus words
+    assert weights.shape == (144, 2)
+    for k in range(144):
+        s, t = divmod(k, 9)
+        assert set(unpack_lanes(weights[k], 8).tolist()) == ({t + 10 * s} if s < 8 else {0}), k
+    direct = pack_params(w, zero, zero, (8,), 1, cfg, winograd=False)[16:].reshape(-1, 2)
+    for k in range(144):
+        t, s = divmod(k, 16)
+        assert set(unpack_lanes(direct[k], 8).tolist()) == ({t + 10 * s} if s < 8 else {0}), k
+
+
+def test_winograd_order_argument_is_required_where_it_matters():
+    w = np.ones((2, 3, 3, 3), dtype=np.int64)
+    z = np.zeros(2, dtype=np.int64)
+    with pytest.raises(ValueError, match="pass winograd="):
+        pack_params(w, z, z, (3,), 1, WINO)
+    with pytest.raises(ValueError, match="pass winograd="):
+        unpack_params(pack_params(w, z, z, (3,), 1, WINO, winograd=False), 2, (3,), 3, 1, WINO)
+    with pytest.raises(ValueError, match="winograd"):
+        pack_params(w, z, z, (3,), 1, HwConfig(), winograd=True)  # a direct design has no winograd order
+    with pytest.raises(ValueError, match="ksize=1"):
+        pack_params(np.ones((2, 3, 1, 1), dtype=np.int64), z, z, (3,), 1, WINO, winograd=True)
+    one = pack_params(np.ones((2, 3, 1, 1), dtype=np.int64), z, z, (3,), 1, WINO)  # 1x1: always the direct order
+    assert np.array_equal(one, pack_params(np.ones((2, 3, 1, 1), dtype=np.int64), z, z, (3,), 1, HwConfig()))
+    assert np.array_equal(pack_params(w, z, z, (3,), 1, HwConfig()),
+                          pack_params(w, z, z, (3,), 1, HwConfig(), winograd=False))
