@@ -285,3 +285,12 @@ def test_winograd_order_argument_is_required_where_it_matters():
     assert np.array_equal(one, pack_params(np.ones((2, 3, 1, 1), dtype=np.int64), z, z, (3,), 1, HwConfig()))
     assert np.array_equal(pack_params(w, z, z, (3,), 1, HwConfig()),
                           pack_params(w, z, z, (3,), 1, HwConfig(), winograd=False))
+
+
+@pytest.mark.parametrize("engine", ["direct", "winograd"])
+def test_header_detile_storage_and_raster_fifo(engine):
+    """Every design has the detile process: its row buffer's storage and the raster FIFO (dse.blocks)."""
+    text = render_header(HwConfig(conv_engine=engine))
+    assert re.search(r"^#define ZY_IMPL_DETILE \w+$", text, re.M)
+    assert re.search(r"^#define ZY_DEPTH_RASTER 2$", text, re.M)
+    assert "X(raster, ZY_DEPTH_RASTER)" in text
