@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.dse.hwconfig import WINO_MIN_WIDTH, HwConfig
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.dse.packing import (conv_input_slices, gather_words, pack_fmap, pack_params, unpack_fmap)
 from zynqyolo.model.fixed import FixedFormat, align_bias, maxpool, requantize, sigmoid_lut, upsample
@@ -44,12 +44,21 @@ NATIVE = {
     "oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6),
     "oc16ic4-b8": HwConfig(p_oc=16, p_ic=4, bits=8, requant_lanes=16),
     "oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128),
+    # Winograd designs: 3x3 calls at least WINO_MIN_WIDTH wide take the Winograd path, the rest direct.
+    "w-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, conv_engine="winograd"),
+    "w-oc16ic4-b8": HwConfig(p_oc=16, p_ic=4, bits=8, requant_lanes=4, conv_engine="winograd"),
+    "w-oc8ic8-b16-t128": HwConfig(p_oc=8, p_ic=8, bits=16, tile_pixels=128, stage3_lanes=4, conv_engine="winograd"),
+    "w-oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6, conv_engine="winograd"),
 }
 # ap_int builds (Xilinx's arbitrary-precision emulation, as synthesis sees the code): reduced maxima.
 AP = {
     "ap-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, max_width=96, max_height=96),
     "ap-oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=2, requant_lanes=4, max_width=96,
                                   max_height=96),
+    "ap-w-oc8ic4-b16-t128": HwConfig(p_oc=8, p_ic=4, bits=16, tile_pixels=128, max_width=96, max_height=96,
+                                     conv_engine="winograd"),
+    "ap-w-oc16ic8-b8-t64": HwConfig(p_oc=16, p_ic=8, bits=8, tile_pixels=64, stage3_lanes=8, requant_lanes=4,
+                                    max_width=96, max_height=96, conv_engine="winograd"),
 }
 DESIGNS = {**{k: (v, True) for k, v in NATIVE.items()}, **{k: (v, False) for k, v in AP.items()}}
 
@@ -133,14 +142,14 @@ def conv_registers(cfg: HwConfig, segments, height: int, width: int, ksize: int,
                 height=height, width=width, in_channels_a=segments[0],
                 in_channels_b=segments[1] if len(segments) > 1 else 0, out_channels=out_channels,
                 out_folds=cfg.folds(out_channels), bands=bands, band_rows=band_rows, yolo_period=yolo_period,
-                yolo_shift=yolo_shift)
+                yolo_shift=yolo_shift, winograd=int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH))
 
 
 def bypass_registers(cfg: HwConfig, channels: int, height: int, width: int, stage3: int, pool_stride: int = 1,
                      yolo_period: int = 0, yolo_shift: int = 0) -> dict:
     return dict(conv_enable=0, leaky=0, ksize=1, stage3=stage3, pool_stride=pool_stride, height=height, width=width,
                 in_channels_a=channels, in_channels_b=0, out_channels=channels, out_folds=cfg.folds(channels),
-                bands=1, band_rows=height, yolo_period=yolo_period, yolo_shift=yolo_shift)
+                bands=1, band_rows=height, yolo_period=yolo_period, yolo_shift=yolo_shift, winograd=0)
 
 
 def run_conv(acc, regs: dict, inputs: list[np.ndarray], weights, bias_entries, shifts):
@@ -150,7 +159,7 @@ def run_conv(acc, regs: dict, inputs: list[np.ndarray], weights, bias_entries, s
     words = np.concatenate([pack_fmap(x, cfg) for x in inputs])
     slices = conv_input_slices(segments, regs["height"], regs["width"], regs["ksize"], regs["out_folds"],
                                regs["bands"], regs["band_rows"], cfg)
-    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg)
+    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg, winograd=bool(regs["winograd"]))
     return acc.call(regs, gather_words(words, slices), params)
 
 
@@ -173,13 +182,19 @@ def yolo_expected_mask(layer: Yolo) -> np.ndarray:
 
 
 def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
-    """Iterations of every pipelined loop, from the architecture's analytic model."""
+    """Iterations of every pipelined loop, from the architecture's analytic model (direct and Winograd
+    paths as the kernels' design notes describe them)."""
     per_word = cfg.lanes_per_word
+    wps = cfg.p_oc * cfg.p_ic // per_word  # bus words of a (tap, sub-fold) slice
     h, w = r["height"], r["width"]
     segs = [s for s in (r["in_channels_a"], r["in_channels_b"]) if s]
     lanes_in = [n for s in segs for n in cfg.fold_lanes(s)]
-    n = dict.fromkeys(("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "BIAS_LOAD",
-                       "ACC", "ACC_BYPASS", "YOLO_PHASE", "STAGE3", "OUT_WRITE"), 0)
+    n = dict.fromkeys(("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "WINO_LOAD", "WINO_PRELOAD",
+                       "CONV_WINO", "WINO_DRAIN", "CONV_BYPASS", "BIAS_LOAD", "ACC", "ACC_BYPASS", "DETILE",
+                       "DETILE_ROW", "YOLO_PHASE", "STAGE3", "OUT_WRITE"), 0)
+    mode, stride = r["stage3"], r["pool_stride"]
+    wino = bool(r["conv_enable"] and r["winograd"])
+    tile_pool = wino and mode == 1 and stride == 2
     if r["conv_enable"]:
         k, pad = r["ksize"], r["ksize"] // 2
         macs, words = [], []
@@ -191,26 +206,39 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 r1 = min(h, r0 + r["band_rows"])
                 a0, a1 = max(0, r0 - pad), min(h, r1 + pad)
                 n["ACC"] += (len(lanes_in) - 1 + groups) * (r1 - r0) * w
+                if wino and not tile_pool:
+                    n["DETILE_ROW"] += (r1 - r0) // 2 * w  # the second row of every two-row tile row
                 for lanes in lanes_in:
                     s_f = math.ceil(lanes / cfg.p_ic)
                     n["CONV_READ"] += (a1 - a0) * w * lanes // per_word
-                    n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
-                    macs.append((r1 - r0) * w * k * k * s_f)
-                    words.append(k * k * s_f * cfg.p_oc * cfg.p_ic // per_word)
-        n["CONV_MAC"] = sum(macs)
+                    if wino:
+                        tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
+                        n["LINE_FILL"] += (min(r0 + 3, a1) - a0) * w
+                        n["WINO_PRELOAD"] += 12
+                        n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
+                        macs.append(tiles_y * tiles_x * 16 * s_f)
+                        words.append(16 * s_f * wps + 16)  # loader steps: 16 per (sub-fold, word) group, + 16
+                    else:
+                        n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
+                        macs.append((r1 - r0) * w * k * k * s_f)
+                        words.append(k * k * s_f * wps)
         # The first block's weights load alone; each later block's load hides under the previous compute.
-        n["WEIGHT_LOAD"] = words[0] + sum(max(0, words[i + 1] - macs[i]) for i in range(len(macs) - 1))
+        load = words[0] + sum(max(0, words[i + 1] - macs[i]) for i in range(len(macs) - 1))
+        n["WINO_LOAD" if wino else "WEIGHT_LOAD"] = load
+        n["CONV_WINO" if wino else "CONV_MAC"] = sum(macs)
         n["PREAMBLE"] = n["BIAS_LOAD"] = r["out_folds"] * cfg.p_oc
+        n["DETILE"] = r["out_folds"] * h * w
     else:
         n["CONV_READ"] = cfg.padded(r["in_channels_a"]) * h * w // per_word
-        n["CONV_BYPASS"] = n["ACC_BYPASS"] = cfg.folds(r["in_channels_a"]) * h * w
-    mode, stride = r["stage3"], r["pool_stride"]
+        n["CONV_BYPASS"] = n["ACC_BYPASS"] = n["DETILE"] = cfg.folds(r["in_channels_a"]) * h * w
+    oh, ow = ((h - 1) // stride + 1, (w - 1) // stride + 1) if mode == 1 else (2 * h, 2 * w) if mode == 2 else (h, w)
     slots = {0: h * w, 3: h * w, 2: 4 * h * w, 1: h * w if stride == 2 else (h + 1) * (w + 1)}[mode]
+    if tile_pool:  # pooled by detile; stage 3 bypasses the pooled map
+        slots = oh * ow
     for lanes in cfg.fold_lanes(r["out_channels"]):
         n["STAGE3"] += slots * math.ceil(lanes / cfg.stage3_lanes)
     if mode == 3:
         n["YOLO_PHASE"] = r["out_folds"] * cfg.p_oc
-    oh, ow = ((h - 1) // stride + 1, (w - 1) // stride + 1) if mode == 1 else (2 * h, 2 * w) if mode == 2 else (h, w)
     n["OUT_WRITE"] = cfg.padded(r["out_channels"]) * oh * ow // per_word
     return n
 
@@ -344,9 +372,18 @@ RANDOM_CASES = {
     "3x3-height1": ((9,), 1, 6, 3, 5, True, 1, 2, None, 0, 0),
     "1x1-yolo-period7-left": ((24,), 3, 3, 1, 50, False, 3, 1, None, 7, -3),
     "3x3-yolo-period85-right": ((16,), 4, 3, 3, 255, False, 3, 1, None, 85, 4),
+    # widths the Winograd path takes (>= WINO_MIN_WIDTH): odd, even, odd band heights, a single row
+    "3x3-w9-odd-bands": ((13,), 11, 9, 3, 30, True, 0, 1, 3, 0, 0),
+    "3x3-w7-pool2-bands": ((40,), 8, 7, 3, 26, True, 1, 2, 2, 0, 0),
+    "3x3-w13-pool1": ((27,), 13, 13, 3, 17, True, 1, 1, None, 0, 0),
+    "3x3-w8-upsample-route": ((10, 7), 5, 8, 3, 12, False, 2, 1, 2, 0, 0),
+    "3x3-w7-yolo-height1": ((9,), 1, 7, 3, 16, False, 3, 1, None, 8, 1),
+    "3x3-w10-pool2-odd-height": ((33,), 9, 10, 3, 40, True, 1, 2, None, 0, 0),
+    "3x3-w16-bands-of-one": ((50,), 5, 16, 3, 9, True, 0, 1, 1, 0, 0),
 }
 RANDOM_DESIGNS = ["oc24ic8-b16-t64", "oc8ic8-b16-t128", "oc16ic4-b8", "oc24ic8-b8-t64", "ap-oc24ic8-b16-t64",
-                  "ap-oc8ic8-b8-t128"]
+                  "ap-oc8ic8-b8-t128", "w-oc24ic8-b16-t64", "w-oc16ic4-b8", "w-oc8ic8-b16-t128", "w-oc24ic8-b8-t64",
+                  "ap-w-oc8ic4-b16-t128", "ap-w-oc16ic8-b8-t64"]
 
 
 @pytest.mark.parametrize("design", RANDOM_DESIGNS)

@@ -35,7 +35,10 @@ SIZE = 96
 PHOTO = "astronaut"
 # 16 bit, one band per call; 8 bit with a tile small enough to force several bands per call.
 DESIGNS = {"oc16ic8-b16": HwConfig(p_oc=16, p_ic=8),
-           "oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=4)}
+           "oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=4),
+           "w-oc16ic8-b16": HwConfig(p_oc=16, p_ic=8, conv_engine="winograd"),
+           "w-oc8ic8-b8-t128": HwConfig(p_oc=8, p_ic=8, bits=8, tile_pixels=128, stage3_lanes=4,
+                                        conv_engine="winograd")}
 
 
 @pytest.fixture(scope="module")
@@ -125,22 +128,25 @@ def test_threaded_equals_sequential_on_every_call(design, frames, models, photos
         where = f"call {index} {pair.registers}"
         assert np.array_equal(pair.threaded.out_words, pair.sequential.out_words), f"{where}: outputs differ"
         assert pair.threaded.counts == pair.sequential.counts, f"{where}: loop counts differ"
-    if design == "oc8ic8-b8-t128":
+    if design.endswith("oc8ic8-b8-t128"):
         assert any(p.registers["bands"] > 1 for p in pairs), "the small tile should force several bands"
+    if DESIGNS[design].winograd_engine:
+        assert any(p.registers["winograd"] for p in pairs), "some calls should take the Winograd path"
     want, _ = IntegerReference(model).run(_input_codes(model, photos[PHOTO]))
     assert len(got) == len(want)
     for g, w in zip(got, want):
         assert g.shape == w.shape and np.array_equal(g, w)
 
 
-def test_no_internal_fifo_needs_more_than_depth_one(models, photos):
+@pytest.mark.parametrize("design", ["oc16ic8-b16", "w-oc16ic8-b16"])
+def test_no_internal_fifo_needs_more_than_depth_one(design, models, photos):
     """Every internal FIFO at depth 1 still completes the frame bit-exact: stage 2 reads the whole
     bias preamble before any partial sum, so no pair of paths from stage 1 to stage 2 can block each
     other. The header's depths (2) are for throughput, not for freedom from deadlock."""
     from zynqyolo.hls.header import FIFO_DEPTHS
     from zynqyolo.model.intref import IntegerReference
 
-    config = DESIGNS["oc16ic8-b16"]
+    config = DESIGNS[design]
     model = models[16]
     _, got = threaded_frame(model, config, photos[PHOTO], depths=dict.fromkeys(FIFO_DEPTHS, 1))
     want, _ = IntegerReference(model).run(_input_codes(model, photos[PHOTO]))

@@ -2,12 +2,13 @@
 //
 // Design note
 // - Processes and channels (all hls::stream FIFOs, each one producer and one consumer):
-//     in --> read_input_stream --pix--> conv_stage --psum--> accumulate_stage --acc_out--> stage3
-//                                wts --^          \---params---^                             |
-//     out <-- write_output <------------------------------------------------------ s3_out --/
+//     in --> read_input_stream --pix--> conv_stage --psum--> accumulate_stage --acc_out--> detile
+//                                wts --^          \---params---^                               |
+//     out <-- write_output <-- s3_out -- stage3 <-------------------------------------- raster --/
 //   read_input_stream and write_output move one bus word per cycle; conv_stage (stage 1)
 //   fires the p_oc x p_ic MAC array every cycle; accumulate_stage (stage 2) takes one pixel of partial
-//   sums per cycle; stage3 handles stage3_lanes lanes per cycle.
+//   sums per cycle; detile (zy_detile.h) one pixel per cycle (it puts the Winograd path's tile order
+//   into the order stage 3 needs); stage3 handles stage3_lanes lanes per cycle.
 // - Every process runs once per call and derives its loop bounds from the same registers, in
 //   the same block order (o, b, f), so the FIFOs balance exactly: in a conv call stage 1 writes
 //   one psum per output pixel and input fold, stage 2 one pixel per output pixel, stage 3 the
@@ -32,7 +33,8 @@
 
 #include "zy_accumulate.h"
 #include "zy_common.h"
-#include "zy_conv.h"
+#include "zy_detile.h"
+#include "zy_stage1.h"
 #include "zy_stage3.h"
 #include "zy_stream_io.h"
 
@@ -50,30 +52,44 @@ void accel(hls::stream<axis_word_t<C> >& in, hls::stream<axis_word_t<C> >& wts, 
     ZY_PRAGMA(HLS STREAM variable=params depth=ZY_DEPTH_PARAMS)
     chan<pixel_t<C> > acc_out("acc_out");
     ZY_PRAGMA(HLS STREAM variable=acc_out depth=ZY_DEPTH_ACC_OUT)
+    chan<pixel_t<C> > raster("raster");
+    ZY_PRAGMA(HLS STREAM variable=raster depth=ZY_DEPTH_RASTER)
     chan<pixel_t<C> > s3_out("s3_out");
     ZY_PRAGMA(HLS STREAM variable=s3_out depth=ZY_DEPTH_S3_OUT)
+
+    // A Winograd call's 2x2 stride-2 max-pool is done by detile: stage 3 bypasses the pooled map.
+    registers r3 = r;
+    if (tile_pool_call<C>(r)) {
+        const out_shape pooled = stage3_shape(r.stage3, r.pool_stride, r.height, r.width);
+        r3.stage3 = STAGE3_BYPASS;
+        r3.height = pooled.height;
+        r3.width = pooled.width;
+    }
 
 #ifdef ZYNQYOLO_THREADED_CSIM
     pix.set_depth(ZY_DEPTH_PIX);
     psum.set_depth(ZY_DEPTH_PSUM);
     params.set_depth(ZY_DEPTH_PARAMS);
     acc_out.set_depth(ZY_DEPTH_ACC_OUT);
+    raster.set_depth(ZY_DEPTH_RASTER);
     s3_out.set_depth(ZY_DEPTH_S3_OUT);
     sim::dataflow region;
     region.process("read_input_stream", [&] { read_input_stream<C>(in, pix, r); });
     region.process("conv_stage", [&] { conv_stage<C>(pix, wts, params, psum, r); });
     region.process("accumulate_stage", [&] { accumulate_stage<C>(psum, params, acc_out, r); });
-    region.process("stage3", [&] { stage3<C>(acc_out, s3_out, r); });
+    region.process("detile", [&] { detile<C>(acc_out, raster, r); });
+    region.process("stage3", [&] { stage3<C>(raster, s3_out, r3); });
     region.process("write_output", [&] { write_output<C>(s3_out, out, r); });
     region.join();  // a deadlock is reported through sim::last_report()
 #else
     read_input_stream<C>(in, pix, r);
     conv_stage<C>(pix, wts, params, psum, r);
     accumulate_stage<C>(psum, params, acc_out, r);
-    stage3<C>(acc_out, s3_out, r);
+    detile<C>(acc_out, raster, r);
+    stage3<C>(raster, s3_out, r3);
     write_output<C>(s3_out, out, r);
 #endif
-    ZY_RECORD_LEFTOVER(pix.size() + psum.size() + params.size() + acc_out.size() + s3_out.size());
+    ZY_RECORD_LEFTOVER(pix.size() + psum.size() + params.size() + acc_out.size() + raster.size() + s3_out.size());
 }
 
 }  // namespace zy

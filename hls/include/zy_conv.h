@@ -49,20 +49,27 @@
 #ifndef ZY_CONV_H
 #define ZY_CONV_H
 
+#include <type_traits>
+
 #include "zy_common.h"
 
 namespace zy {
 
-// Geometry of the weight double buffer.
+// Geometry of the weight double buffer: WPS x LPW banks (one per (oc, ic) pair of a slice), each
+// 2 * SLICES entries deep. A direct block has k^2 * S slices (tap t, sub-fold s) at t * S + s; a
+// Winograd block 16 * S (position e, sub-fold s) at e * S + s (zy_winograd.h).
 template <class C>
 struct wbuf_geom {
-    static const int WPS = C::p_oc * C::p_ic / C::lanes_per_word;  // bus words per (tap, sub-fold) slice
-    static const int SLICES = C::max_ksize * C::max_ksize * (C::p_oc / C::p_ic);  // slices of a block, at most
+    static const int LPW = C::lanes_per_word;
+    static const int WPS = C::p_oc * C::p_ic / LPW;  // bus words per (tap, sub-fold) slice
+    static const int SUB = C::p_oc / C::p_ic;        // sub-folds of a full fold
+    static const int POSITIONS = C::winograd_engine ? 16 : C::max_ksize * C::max_ksize;
+    static const int SLICES = POSITIONS * SUB;  // slices of a block, at most
     static const int DEPTH = 2 * SLICES;
     static_assert(C::p_oc * C::p_ic % C::lanes_per_word == 0, "a weight slice must be whole bus words");
 };
 
-// Bus words of one block's weights: k^2 * S slices of WPS words, by repeated addition (S <= p_oc / p_ic).
+// Bus words of one direct block's weights: k^2 * S slices of WPS words, by repeated addition (S <= p_oc / p_ic).
 template <class C>
 int weight_words(int ksize, int subfolds) {
     int slices = 0;
@@ -73,8 +80,8 @@ int weight_words(int ksize, int subfolds) {
     return slices * wbuf_geom<C>::WPS;
 }
 
-// The weight-buffer writer: one parameter word per call of load(), into bank `bank` (a wrapping
-// counter) at the running address `addr`.
+// The weight-buffer writer of a direct block: one parameter word per call of load(), its lanes into
+// bank `bank` (a wrapping counter) at the running address `addr`.
 template <class C>
 struct weight_loader {
     int bank, addr;
@@ -84,9 +91,12 @@ struct weight_loader {
         addr = half ? wbuf_geom<C>::SLICES : 0;
     }
 
-    void load(const typename C::word_t& w, typename C::word_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::DEPTH]) {
+    void load(const typename C::word_t& w, typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
-        buf[bank][addr] = w;
+        for (int l = 0; l < wbuf_geom<C>::LPW; l++) {
+#pragma HLS UNROLL
+            buf[bank][l][addr] = get_lane<C>(w, l);
+        }
         if (bank == wbuf_geom<C>::WPS - 1) {
             bank = 0;
             addr++;
@@ -107,8 +117,8 @@ struct line_writer {
 // Read the next input pixel of the band into the line buffer and the newest-pixel register, and
 // advance the raster position.
 template <class C>
-void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C::max_width][C::p_oc],
-                pixel_t<C>& newest, line_writer& wr, int ksize, int width) {
+void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
+                pixel_t<C>& newest, line_writer& wr, int ring, int width) {
 #pragma HLS INLINE
     newest = checked_read(pix);
     wr.newest_row = wr.row;
@@ -120,7 +130,7 @@ void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C:
     if (wr.col == width - 1) {
         wr.col = 0;
         wr.row++;
-        wr.slot = wr.slot == ksize - 1 ? 0 : wr.slot + 1;
+        wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
     } else {
         wr.col++;
     }
@@ -129,7 +139,7 @@ void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::max_ksize][C:
 // Weight words [from, to) of a block that are not overlapped with compute.
 template <class C>
 void load_weights(hls::stream<axis_word_t<C> >& wts, weight_loader<C>& loader,
-                  typename C::word_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::DEPTH], int from, int to) {
+                  typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int from, int to) {
 WEIGHT_LOAD:
     for (int i = from; i < to; i++) {
 #pragma HLS PIPELINE II=1
@@ -139,23 +149,42 @@ WEIGHT_LOAD:
     }
 }
 
-// One p_oc x p_ic MAC step: acc[oc] += sum_ic w[oc][ic] * x[ic], exact. The weights of entry
-// e = oc * p_ic + ic are lane e mod lanes_per_word of slice word e / lanes_per_word (compile-time).
+// Operand and product types of the MAC array. A Winograd design multiplies U (wu_bits) by V (wv_bits)
+// and its direct calls use the same multipliers (codes sign-extended), so the two loops can share
+// one array (ALLOCATION in conv_stage); a direct design multiplies two codes.
 template <class C>
-void mac_step(typename C::acc_t acc[C::p_oc], const typename C::word_t words[wbuf_geom<C>::WPS],
-              const typename C::data_t x[C::p_ic]) {
+struct mac_types {
+    typedef typename std::conditional<C::winograd_engine, typename C::wv_t, typename C::data_t>::type x_t;
+    typedef typename std::conditional<C::winograd_engine, typename C::wprod_t, typename C::prod_t>::type p_t;
+};
+
+// The weights of one slice for the MAC array: entry e = oc * p_ic + ic is bank e / LPW, lane e % LPW
+// (compile-time), all read at address `addr`.
+template <class C>
+void read_slice(typename C::wb_t w[C::p_oc * C::p_ic],
+                typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int addr) {
 #pragma HLS INLINE
+    for (int e = 0; e < C::p_oc * C::p_ic; e++) {
+#pragma HLS UNROLL
+        w[e] = buf[e / C::lanes_per_word][e % C::lanes_per_word][addr];
+    }
+}
+
+// One p_oc x p_ic MAC step: sum[oc] = sum_ic w[oc][ic] * x[ic], exact.
+template <class C>
+void mac_sums(typename C::acc_t sum[C::p_oc], const typename C::wb_t w[C::p_oc * C::p_ic],
+              const typename mac_types<C>::x_t x[C::p_ic]) {
+#pragma HLS INLINE
+    typedef typename mac_types<C>::p_t p_t;
     for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-        typename C::acc_t sum = acc[oc];
+        typename C::acc_t t = 0;
         for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
-            const int e = oc * C::p_ic + ic;
-            const typename C::weight_t w = get_lane<C>(words[e / C::lanes_per_word], e % C::lanes_per_word);
-            const typename C::prod_t p = w * x[ic];
-            sum += p;
+            const p_t p = (p_t)w[oc * C::p_ic + ic] * (p_t)x[ic];
+            t += p;
         }
-        acc[oc] = sum;
+        sum[oc] = t;
     }
 }
 
@@ -181,42 +210,17 @@ void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers
     }
 }
 
+// The blocks of a direct call (see the design note): CONV_MAC over (pixel, tap, sub-fold).
 template <class C>
-void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<param_t<C> >& params,
-                chan<psum_t<C> >& psum, const registers& r) {
-    static_assert(checks<C>::ok, "configuration checks");
+void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
+                   typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
+                   typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH],
+                   const registers& r) {
     typedef typename C::data_t data_t;
     typedef typename C::acc_t acc_t;
-    typedef typename C::word_t word_t;
-    const int WPS = wbuf_geom<C>::WPS;
+    typedef typename mac_types<C>::x_t x_t;
     const int SLICES = wbuf_geom<C>::SLICES;
     const int SUB = C::p_oc / C::p_ic;  // sub-folds of a full input fold
-    const int ENTRIES_PER_WORD = C::bus_bits / C::entry_bits;
-    const int PREAMBLE_WORDS_PER_FOLD = C::p_oc / ENTRIES_PER_WORD;
-
-    if (!r.conv_enable) {
-        conv_bypass<C>(pix, psum, r);
-        return;
-    }
-
-    for (int o = 0; o < (int)r.out_folds; o++) {
-    PREAMBLE:
-        for (int i = 0; i < PREAMBLE_WORDS_PER_FOLD; i++) {
-#pragma HLS PIPELINE II=1
-            ZY_COUNT(PREAMBLE);
-            const word_t w = checked_read(wts).data;
-            for (int j = 0; j < ENTRIES_PER_WORD; j++) {
-                params.write(decode_entry<C>(get_entry<C>(w, j)));
-            }
-        }
-    }
-
-    data_t line[C::max_ksize][C::max_width][C::p_oc];
-#pragma HLS ARRAY_RESHAPE variable=line dim=3 complete
-    ZY_BIND_STORAGE(line, ram_s2p, ZY_IMPL_LINE)
-    word_t wbuf[WPS][wbuf_geom<C>::DEPTH];
-#pragma HLS ARRAY_PARTITION variable=wbuf dim=1 complete
-    ZY_BIND_STORAGE(wbuf, ram_s2p, ZY_IMPL_WEIGHTS)
     weight_loader<C> loader;
 
     const int k = r.ksize;
@@ -300,7 +304,7 @@ BLOCKS:
             const int slot_sum = base + ky;
             const int slot = slot_sum >= k ? slot_sum - k : slot_sum;
             const int col = inside ? ix : 0;
-            data_t xin[C::p_ic];
+            x_t xin[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=xin complete
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
@@ -312,15 +316,18 @@ BLOCKS:
                         v = fresh ? newest.lane[lane] : line[slot][col][lane];
                     }
                 }
-                xin[ic] = inside ? v : data_t(0);
+                xin[ic] = inside ? x_t(v) : x_t(0);
             }
-            word_t words[WPS];
-#pragma HLS ARRAY_PARTITION variable=words complete
-            for (int j = 0; j < WPS; j++) {
+            typename C::wb_t wslice[C::p_oc * C::p_ic];
+#pragma HLS ARRAY_PARTITION variable=wslice complete
+            read_slice<C>(wslice, wbuf, raddr);
+            acc_t sums[C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=sums complete
+            mac_sums<C>(sums, wslice, xin);
+            for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-                words[j] = wbuf[j][raddr];
+                acc[oc] += sums[oc];
             }
-            mac_step<C>(acc, words, xin);
             const bool pixel_done = t == kk - 1 && s == S - 1;
             if (pixel_done) {
                 psum_t<C> ps;

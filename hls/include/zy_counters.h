@@ -34,10 +34,16 @@
     X(WEIGHT_LOAD)           \
     X(LINE_FILL)             \
     X(CONV_MAC)              \
+    X(WINO_LOAD)             \
+    X(WINO_PRELOAD)          \
+    X(CONV_WINO)             \
+    X(WINO_DRAIN)            \
     X(CONV_BYPASS)           \
     X(BIAS_LOAD)             \
     X(ACC)                   \
     X(ACC_BYPASS)            \
+    X(DETILE)                \
+    X(DETILE_ROW)            \
     X(YOLO_PHASE)            \
     X(STAGE3)                \
     X(OUT_WRITE)

@@ -14,7 +14,7 @@
 
 #include "zy_accel.h"
 
-static_assert(zy::REGISTER_FIELD_COUNT == 15,
+static_assert(zy::REGISTER_FIELD_COUNT == 16,
               "HwConfig.register_fields() changed: update the register arguments of yolo_accel");
 
 void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::stream<axis_word>& out,
@@ -22,7 +22,8 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
                 zy::reg_stage3_t stage3, zy::reg_pool_stride_t pool_stride, zy::reg_height_t height,
                 zy::reg_width_t width, zy::reg_in_channels_a_t in_channels_a, zy::reg_in_channels_b_t in_channels_b,
                 zy::reg_out_channels_t out_channels, zy::reg_out_folds_t out_folds, zy::reg_bands_t bands,
-                zy::reg_band_rows_t band_rows, zy::reg_yolo_period_t yolo_period, zy::reg_yolo_shift_t yolo_shift) {
+                zy::reg_band_rows_t band_rows, zy::reg_yolo_period_t yolo_period, zy::reg_yolo_shift_t yolo_shift,
+                zy::reg_winograd_t winograd) {
 #pragma HLS INTERFACE axis port=in
 #pragma HLS INTERFACE axis port=wts
 #pragma HLS INTERFACE axis port=out
@@ -41,6 +42,7 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
 #pragma HLS INTERFACE s_axilite port=band_rows bundle=control
 #pragma HLS INTERFACE s_axilite port=yolo_period bundle=control
 #pragma HLS INTERFACE s_axilite port=yolo_shift bundle=control
+#pragma HLS INTERFACE s_axilite port=winograd bundle=control
 #pragma HLS INTERFACE s_axilite port=return bundle=control
     zy::registers r;
     r.conv_enable = conv_enable;
@@ -58,5 +60,6 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
     r.band_rows = band_rows;
     r.yolo_period = yolo_period;
     r.yolo_shift = yolo_shift;
+    r.winograd = winograd;
     zy::accel<zy::config>(in, wts, out, r);
 }

@@ -1,0 +1,483 @@
+// zy_winograd.h: stage 1's Winograd path, F(2x2, 3x3) in exact integers (model/winograd.py).
+//
+// Design note
+// - A Winograd design (HwConfig.conv_engine "winograd", C::winograd_engine) runs a conv call on this
+//   path when the plan sets its `winograd` register: ksize 3 (stride 1) and width >= wino_min_width.
+//   1x1 calls and narrow maps take the direct path (zy_conv.h) on the same MAC array and weight
+//   buffer. The blocks (o, b, f) and the input stream are those of the direct path.
+// - Arithmetic (exact, so the psums equal the direct path's bit for bit): the 2x2 output tile at
+//   (y0, x0) is Y = A^T [sum_c U_c (.) V_c] A / 4 with U = (2G) g (2G)^T (wu_bits) and V = B^T d B
+//   (wv_bits) of the 4x4 input window d at rows y0-1.., columns x0-1..; A^T M A is exactly 4 times
+//   the direct sum, so the shift by 2 is exact. |U| <= 9 * 2^(bits-1), |V| <= 2^(bits+1).
+// - Loop CONV_WINO (II 1) iterates (tile, position e = 4i + j, sub-fold s), s innermost: a tile
+//   takes 16 * S cycles for 4 output pixels (9 * S per pixel on the direct path). Each iteration
+//   the MAC array multiplies U[e] of the (e, s) slice (p_oc x p_ic entries) by V[e] of p_ic lanes;
+//   the p_oc row sums go straight into the output transform: Y[q][oc] += a(e, q) * sum[oc] with
+//   a(e, (r, c)) = A^T[r][i] * A^T[c][j] in {-1, 0, 1}, four accumulators per lane. At the tile's
+//   last iteration Y / 4 is latched into four emit registers per lane; the next tile writes those
+//   pixels to stage 2, one per iteration, in its first iterations (the block's last tile in loop
+//   WINO_DRAIN). Only pixels inside the band and the image are written: the tile grid is padded
+//   (odd widths and band heights), the extra outputs dropped.
+// - Output order (TILE ORDER): per tile row (band rows y0, y0 + 1), per tile, (0,0) (0,1) (1,0) (1,1).
+//   Stage 2 does not care (it counts pixels); the detile process (zy_detile.h) turns it into what
+//   stage 3 needs: one pooled pixel per tile for a 2x2 stride-2 max-pool, raster order otherwise.
+// - Line buffer: a ring of line_rows = 6 rows (slot = (row - read0) mod 6, counted). While tile row
+//   ty (window rows y0-1 .. y0+2) computes, rows y0+3 and y0+4 stream in, at most one pixel per
+//   iteration in a tile's first four iterations, paced so that after tile tx at least min(2w,
+//   4(tx + 1)) of their pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's
+//   last tile). LINE_FILL prefills the band's first window rows (up to row r0 + 2).
+// - Window: 4x4 registers of p_oc lanes, shifted by two columns per tile from a 4x3 prefetch
+//   register. Tile tx prefetches, in iterations 4 .. 11, columns x0 + 3, x0 + 4 of its own rows for
+//   tile tx + 1; the row's last tile prefetches, in iterations 4 .. 15, columns 0 .. 2 of the next
+//   tile row (rows y0 + 1 .. y0 + 4). Zero padding (outside the image, rows not streamed) is a mux.
+//   Hazard distance: every line-buffer address is read at least one tile (16 * S - 3 iterations)
+//   after it was written, provided width >= 7 (then the last tile's prefetch of the next row's
+//   columns 0..2 reads pixels written in an earlier tile): DEPENDENCE inter false on the buffer,
+//   and the plan uses this path only for width >= wino_min_width (the register check refuses less).
+// - Data transform per iteration, for the p_ic lanes of sub-fold s (a one-hot select of the
+//   window's lanes): row combination by i, then column combination by j (B^T rows: x0 - x2,
+//   x1 + x2, x2 - x1, x1 - x3): adders and 4:1 operand muxes, no multiplier.
+// - Filter transform in the PL (wino_loader): the parameter stream carries the 9 raw tap words of
+//   each (sub-fold s, bank word j) together (dse.packing, order (s, j, t)); 9 words in, U for the
+//   word's lanes_per_word (oc, ic) pairs by additions, 16 U-words out, one buffer write per
+//   iteration (bank j, address half + e * S + s). A block's load is 16 * S * WPS + 16 steps, one per
+//   iteration, overlapped with the previous block's CONV_WINO; what does not fit runs in WINO_LOAD
+//   (so does the whole first block's). 9 of 16 steps read a word: the raw stream is 9/16 of the
+//   buffer writes, which is why transformed filters are never streamed (16/9 the words, and wider).
+// What breaks if a parameter is wrong: a width below wino_min_width breaks the hazard distance
+//   (the register check refuses it); a weight stream in direct order gives wrong U (not a hang).
+#ifndef ZY_WINOGRAD_H
+#define ZY_WINOGRAD_H
+
+#include "zy_conv.h"
+
+namespace zy {
+
+// One B^T row applied to four values: idx 0: x0 - x2, 1: x1 + x2, 2: x2 - x1, 3: x1 - x3.
+template <class T>
+T bt_combine(const T& x0, const T& x1, const T& x2, const T& x3, int idx) {
+#pragma HLS INLINE
+    const T a = idx == 0 ? x0 : (idx == 2 ? x2 : x1);
+    const T b = idx == 0 ? x2 : (idx == 3 ? x3 : (idx == 1 ? x2 : x1));
+    return idx == 1 ? T(a + b) : T(a - b);
+}
+
+// A^T[r][i] for r in {0, 1}: row 0 = (1, 1, 1, 0), row 1 = (0, 1, -1, -1).
+inline int at_coef(int r, int i) {
+#pragma HLS INLINE
+    if (r == 0) return i == 3 ? 0 : 1;
+    return i == 0 ? 0 : (i == 1 ? 1 : -1);
+}
+
+// U = (2G) g (2G)^T for one (oc, ic) pair: g[a * 3 + b] the 3x3 filter, u[i * 4 + j] the result.
+template <class C>
+void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
+#pragma HLS INLINE
+    typedef typename C::wu_t wu_t;
+    wu_t hm[4][3];  // (2G) g
+    for (int b = 0; b < 3; b++) {
+#pragma HLS UNROLL
+        const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        const wu_t s02 = g0 + g2;
+        hm[0][b] = g0 + g0;
+        hm[1][b] = s02 + g1;
+        hm[2][b] = s02 - g1;
+        hm[3][b] = g2 + g2;
+    }
+    for (int i = 0; i < 4; i++) {
+#pragma HLS UNROLL
+        const wu_t s02 = hm[i][0] + hm[i][2];
+        u[i * 4 + 0] = hm[i][0] + hm[i][0];
+        u[i * 4 + 1] = s02 + hm[i][1];
+        u[i * 4 + 2] = s02 - hm[i][1];
+        u[i * 4 + 3] = hm[i][2] + hm[i][2];
+    }
+}
+
+// The weight-buffer writer of a Winograd block, one step per loop iteration (see the design note):
+// period p = 0..15 of group n reads tap word p < 9 of group n and writes U-word p of group n - 1.
+template <class C>
+struct wino_loader {
+    static const int WPS = wbuf_geom<C>::WPS;
+    static const int LPW = wbuf_geom<C>::LPW;
+    typedef typename C::wu_t wu_t;
+
+    int steps_left;  // steps of this block's load still to run
+    int groups_left;  // groups (s, j) still to read
+    int p;  // step within the period
+    int S, half_base;
+    int rd_j, rd_s;  // the group being read
+    bool staged;  // a group was read completely in the previous period
+    int st_j, st_s;  // ... and which
+    bool writing;
+    int wr_j, waddr;  // the group being written: its bank and running address
+    typename C::word_t stage[9];
+    wu_t ureg[16][LPW];
+
+    void start(int half, int subfolds) {
+        int groups = 0;
+        for (int i = 0; i < wbuf_geom<C>::SUB; i++) {
+#pragma HLS UNROLL
+            if (i < subfolds) groups += WPS;
+        }
+        groups_left = groups;
+        steps_left = subfolds > 0 ? (groups + 1) << 4 : 0;  // 16 periods per group, one more to write the last
+        p = 0;
+        S = subfolds;
+        half_base = half ? wbuf_geom<C>::SLICES : 0;
+        rd_j = 0;
+        rd_s = 0;
+        staged = false;
+        writing = false;
+        wr_j = 0;
+        waddr = 0;
+    }
+
+    void step(hls::stream<axis_word_t<C> >& wts,
+              typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
+#pragma HLS INLINE
+        if (p == 0) {
+            writing = staged;
+            if (staged) {  // transform the group read in the previous period
+                for (int l = 0; l < LPW; l++) {
+#pragma HLS UNROLL
+                    wu_t gl[9], ul[16];
+                    for (int t = 0; t < 9; t++) {
+#pragma HLS UNROLL
+                        gl[t] = get_lane<C>(stage[t], l);
+                    }
+                    filter_transform<C>(gl, ul);
+                    for (int e = 0; e < 16; e++) {
+#pragma HLS UNROLL
+                        ureg[e][l] = ul[e];
+                    }
+                }
+                wr_j = st_j;
+                waddr = half_base + st_s;
+                staged = false;
+            }
+        }
+        if (writing) {
+            for (int l = 0; l < LPW; l++) {
+#pragma HLS UNROLL
+                buf[wr_j][l][waddr] = ureg[p][l];
+            }
+            waddr += S;
+        }
+        if (groups_left > 0 && p < 9) {
+            stage[p] = checked_read(wts).data;
+            if (p == 8) {
+                staged = true;
+                st_j = rd_j;
+                st_s = rd_s;
+                groups_left--;
+                if (rd_j == WPS - 1) {
+                    rd_j = 0;
+                    rd_s++;
+                } else {
+                    rd_j++;
+                }
+            }
+        }
+        p = p == 15 ? 0 : p + 1;
+        steps_left--;
+    }
+};
+
+template <class C>
+void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld,
+               typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
+WINO_LOAD:
+    while (ld.steps_left > 0) {
+#pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=buf inter false
+#pragma HLS LOOP_TRIPCOUNT min=1 max=2320
+        ZY_COUNT(WINO_LOAD);
+        ld.step(wts, buf);
+    }
+}
+
+// The blocks of a Winograd call (see the design note).
+template <class C>
+void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
+                 typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
+                 typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH],
+                 const registers& r) {
+    typedef typename C::data_t data_t;
+    typedef typename C::acc_t acc_t;
+    typedef typename mac_types<C>::x_t x_t;
+    const int SUB = wbuf_geom<C>::SUB;
+    const int SLICES = wbuf_geom<C>::SLICES;
+    const int RING = C::line_rows;
+    static_assert(C::line_rows == 6, "the Winograd line buffer is a ring of 6 rows");
+    static_assert(C::wu_bits >= C::bits + 4 && C::wv_bits >= C::bits + 2, "U needs bits + 4, V bits + 2");
+    static_assert((long long)C::p_oc * 36 < (1LL << (C::acc_bits - 1 - (C::wu_bits - 1) - (C::wv_bits - 1))),
+                  "the output transform's accumulators must hold 4 x a fold's sum exactly");
+    const int w_img = r.width;
+    const int last_tx = ((w_img + 1) >> 1) - 1;
+    const int ramp_cap = w_img << 1;
+
+    block_walker<C> g;
+    g.start(r);
+    wino_loader<C> ld;
+    ld.start(0, g.subfolds);
+    wino_load<C>(wts, ld, wbuf);  // the first block's filters: nothing to overlap with yet
+
+    int cur = 0;
+BLOCKS:
+    for (bool last_block = false; !last_block;) {
+        last_block = g.last();
+        block_walker<C> nxt = g;
+        nxt.next();
+        ld.start(1 - cur, last_block ? 0 : nxt.subfolds);
+
+        const int S = g.subfolds;
+        const int r0 = g.row0, r1 = g.row1, read0 = g.read0, read1 = g.read1;
+        const int last_ty = ((r1 - r0 + 1) >> 1) - 1;
+        int kmax = -1;  // iterations of a tile - 1: 16 * S - 1
+        for (int i = 0; i < SUB; i++) {
+#pragma HLS UNROLL
+            if (i < S) kmax += 16;
+        }
+
+        // Prefill: the band's input rows up to r0 + 2.
+        line_writer wr = {read0, 0, 0, -1, -1};
+        pixel_t<C> newest = pixel_t<C>();
+        const int fill_end = imin(r0 + 3, read1);
+    LINE_FILL:
+        for (bool done = false; !done;) {
+#pragma HLS PIPELINE II=1
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1664
+            ZY_COUNT(LINE_FILL);
+            read_pixel<C>(pix, line, newest, wr, RING, w_img);
+            done = wr.row == fill_end;
+        }
+
+        // The first tile's columns 0..2 of rows r0 - 1 .. r0 + 2 into the prefetch registers.
+        int top_slot = r0 == 0 ? RING - 1 : 0;  // line-buffer slot of window row 0 (row y0 - 1)
+        data_t win[4][4][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=win complete dim=0
+        data_t pf[4][3][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=pf complete dim=0
+        int pf_r = 0, pf_c = 0;
+    WINO_PRELOAD:
+        for (int i = 0; i < 12; i++) {
+#pragma HLS PIPELINE II=1
+            ZY_COUNT(WINO_PRELOAD);
+            const int row = r0 - 1 + pf_r;
+            const int slot_sum = top_slot + pf_r;
+            const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
+            const bool inside = row >= read0 && row < read1 && pf_c < w_img;
+            for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                pf[pf_r][pf_c][j] = inside ? line[slot][inside ? pf_c : 0][j] : data_t(0);
+            }
+            if (pf_r == 3) {
+                pf_r = 0;
+                pf_c++;
+            } else {
+                pf_r++;
+            }
+        }
+
+        int tx = 0, ty = 0, x0 = 0, y0 = r0;
+        int k = 0, ei = 0, ej = 0, s = 0;
+        const int slice0 = cur ? SLICES : 0;
+        int raddr = slice0;
+        int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
+        int pf_n = 0, pf_row0 = 0, pf_slot0 = 0, pf_col0 = 0;
+        acc_t yacc[4][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=yacc complete dim=0
+        acc_t emit[4][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=emit complete dim=0
+        int n_emit = 0;
+        bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
+    CONV_WINO:
+        for (bool done = false; !done;) {
+#pragma HLS PIPELINE II=1
+#pragma HLS DEPENDENCE variable=line inter false
+#pragma HLS DEPENDENCE variable=wbuf inter false
+#pragma HLS DEPENDENCE variable=wbuf intra false
+#pragma HLS LOOP_TRIPCOUNT min=1 max=1557504
+            ZY_COUNT(CONV_WINO);
+            // Overlapped load of the next block's filters, one step per cycle.
+            if (ld.steps_left > 0) ld.step(wts, wbuf);
+            if (k == 0) {
+                // Shift the prefetched columns into the window and plan this tile's prefetch.
+                const bool row_start = tx == 0;
+                for (int a = 0; a < 4; a++) {
+#pragma HLS UNROLL
+                    for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                        if (row_start) {
+                            win[a][0][j] = 0;
+                            win[a][1][j] = pf[a][0][j];
+                            win[a][2][j] = pf[a][1][j];
+                            win[a][3][j] = pf[a][2][j];
+                        } else {
+                            win[a][0][j] = win[a][2][j];
+                            win[a][1][j] = win[a][3][j];
+                            win[a][2][j] = pf[a][0][j];
+                            win[a][3][j] = pf[a][1][j];
+                        }
+                    }
+                }
+                if (tx == last_tx) {  // columns 0..2 of the next tile row
+                    pf_n = ty == last_ty ? 0 : 12;
+                    pf_row0 = y0 + 1;
+                    pf_slot0 = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
+                    pf_col0 = 0;
+                } else {  // the next tile's two new columns
+                    pf_n = 8;
+                    pf_row0 = y0 - 1;
+                    pf_slot0 = top_slot;
+                    pf_col0 = x0 + 3;
+                }
+                pf_r = 0;
+                pf_c = 0;
+            }
+            // The previous tile's pixels to stage 2, one per iteration.
+            if (k < n_emit) {
+                const int q = emit_cols1 ? k << 1 : k;
+                psum_t<C> ps;
+                for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                    ps.lane[oc] = emit[q][oc];
+                }
+                psum.write(ps);
+            }
+            // Rows y0 + 3, y0 + 4 stream in during the tile row, in a tile's first four iterations.
+            if (k < 4 && ahead < ramp && wr.row < read1) {
+                read_pixel<C>(pix, line, newest, wr, RING, w_img);
+                ahead++;
+            }
+            // Prefetch one pixel of the next tile's columns.
+            if (k >= 4 && k < 4 + pf_n) {
+                const int row = pf_row0 + pf_r;
+                const int slot_sum = pf_slot0 + pf_r;
+                const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
+                const int col = pf_col0 + pf_c;
+                const bool inside = row >= read0 && row < read1 && col < w_img;
+                for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                    pf[pf_r][pf_c][j] = inside ? line[slot][inside ? col : 0][j] : data_t(0);
+                }
+                if (pf_r == 3) {
+                    pf_r = 0;
+                    pf_c++;
+                } else {
+                    pf_r++;
+                }
+            }
+            // V[e] of sub-fold s: the window's lanes s * p_ic .. (one-hot select), then B^T d B at (i, j).
+            x_t v[C::p_ic];
+#pragma HLS ARRAY_PARTITION variable=v complete
+            for (int ic = 0; ic < C::p_ic; ic++) {
+#pragma HLS UNROLL
+                x_t d[4][4];
+                for (int a = 0; a < 4; a++) {
+#pragma HLS UNROLL
+                    for (int b = 0; b < 4; b++) {
+#pragma HLS UNROLL
+                        data_t val = 0;
+                        for (int sf = 0; sf < SUB; sf++) {
+#pragma HLS UNROLL
+                            if (sf == s) val = win[a][b][sf * C::p_ic + ic];
+                        }
+                        d[a][b] = val;
+                    }
+                }
+                x_t t[4];
+                for (int b = 0; b < 4; b++) {
+#pragma HLS UNROLL
+                    t[b] = bt_combine<x_t>(d[0][b], d[1][b], d[2][b], d[3][b], ei);
+                }
+                v[ic] = bt_combine<x_t>(t[0], t[1], t[2], t[3], ej);
+            }
+            typename C::wb_t wslice[C::p_oc * C::p_ic];
+#pragma HLS ARRAY_PARTITION variable=wslice complete
+            read_slice<C>(wslice, wbuf, raddr);
+            acc_t sums[C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=sums complete
+            mac_sums<C>(sums, wslice, v);
+            // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum.
+            for (int q = 0; q < 4; q++) {
+#pragma HLS UNROLL
+                const int coef = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
+                for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                    const acc_t base = k == 0 ? acc_t(0) : yacc[q][oc];
+                    yacc[q][oc] = coef > 0 ? acc_t(base + sums[oc]) : (coef < 0 ? acc_t(base - sums[oc]) : base);
+                }
+            }
+            const bool tile_done = k == kmax;
+            if (tile_done) {  // latch Y / 4 (exact) and which of the four pixels are real
+                for (int q = 0; q < 4; q++) {
+#pragma HLS UNROLL
+                    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                        emit[q][oc] = yacc[q][oc] >> 2;
+                    }
+                }
+                const bool rows2 = y0 + 1 < r1;
+                const bool cols2 = x0 + 1 < w_img;
+                n_emit = rows2 ? (cols2 ? 4 : 2) : (cols2 ? 2 : 1);
+                emit_cols1 = !cols2;
+            }
+            done = tile_done && tx == last_tx && ty == last_ty;
+            if (tile_done) {
+                k = 0;
+                ei = 0;
+                ej = 0;
+                s = 0;
+                raddr = slice0;
+                if (tx == last_tx) {
+                    tx = 0;
+                    x0 = 0;
+                    ty++;
+                    y0 += 2;
+                    top_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
+                    ahead = 0;
+                    ramp = 4;
+                } else {
+                    tx++;
+                    x0 += 2;
+                    ramp = imin(ramp + 4, ramp_cap);
+                }
+            } else {
+                k++;
+                raddr++;
+                if (s == S - 1) {
+                    s = 0;
+                    if (ej == 3) {
+                        ej = 0;
+                        ei++;
+                    } else {
+                        ej++;
+                    }
+                } else {
+                    s++;
+                }
+            }
+        }
+    WINO_DRAIN:
+        for (int i = 0; i < n_emit; i++) {
+#pragma HLS PIPELINE II=1
+            ZY_COUNT(WINO_DRAIN);
+            const int q = emit_cols1 ? i << 1 : i;
+            psum_t<C> ps;
+            for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                ps.lane[oc] = emit[q][oc];
+            }
+            psum.write(ps);
+        }
+        wino_load<C>(wts, ld, wbuf);  // filters of the next block that did not fit under this one
+        cur = 1 - cur;
+        g = nxt;
+    }
+}
+
+}  // namespace zy
+
+#endif  // ZY_WINOGRAD_H
