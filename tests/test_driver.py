@@ -411,3 +411,26 @@ def test_forward_refuses_input_it_cannot_mean(setup, make, words):
         driver.forward(make(xs[0]))
     assert words in str(info.value)
     assert not [e for e in board.log if e[0] in MMIO]  # refused before anything reached the board
+
+
+@pytest.mark.parametrize("bits, photo", [(16, "bus"), pytest.param(8, "zidane", marks=pytest.mark.slow)])
+def test_winograd_design_frames_at_416_equal_the_integer_reference(bits, photo, model_files, photos, require_csim):
+    """Whole 416 frames on a Winograd design through the driver and the emulated board: every output
+    code equals the integer reference's, and the board really ran the Winograd path."""
+    from zynqyolo.host.emu import EmulatedBoard
+    from zynqyolo.hls.csim import CsimAccelerator
+    from zynqyolo.model import load_weights
+    from zynqyolo.model.intref import IntegerReference
+    from zynqyolo.model.preprocess import letterbox, load_image
+    from zynqyolo.model.quantize import calibrate
+
+    net = load_cfg(model_files[0])
+    model = calibrate(net, load_weights(model_files[1], net), [photos["bus"]], bits=bits)
+    config = HwConfig(bits=bits, conv_engine="winograd")
+    plan = make_plan(net, model.hardware_formats(), config)
+    assert sum(c.regs["winograd"] for c in plan.calls) == 9  # the nine 3x3 convolutions
+    board = EmulatedBoard(config, accel=CsimAccelerator(config))
+    driver = Driver(board, plan, model)
+    x = letterbox(load_image(photos[photo]), net.width, net.height)
+    for got, want in zip(driver.forward(x), IntegerReference(model).forward(x)):
+        assert np.array_equal(got, want)
