@@ -47,6 +47,10 @@ _TEMPLATE = """\
 
 #define ZYNQYOLO_HW_HASH "{hw_hash}"
 
+// Multipliers of the MAC array (p_oc * p_ic): the ALLOCATION limit that makes stage 1's direct and
+// Winograd loops share one array (zy_stage1.h).
+#define ZY_MAC_UNITS {mac_units}
+
 #ifdef ZYNQYOLO_NATIVE_TYPES
 #include <cstdint>
 {native_bus_check}#else
@@ -211,6 +215,7 @@ def render_header(cfg: HwConfig) -> str:
         name=cfg.name,
         design_json=json.dumps(cfg.to_dict(), sort_keys=True, separators=(",", ":")),
         hw_hash=cfg.content_hash,
+        mac_units=cfg.macs,
         native_bus_check=("" if cfg.bus_bits == 64 else
                           f"#error \"native csim types support a 64-bit bus only (this design: {cfg.bus_bits})\"\n"),
         p_oc=cfg.p_oc, p_ic=cfg.p_ic, bits=cfg.bits, bus_bits=cfg.bus_bits, lpw=cfg.lanes_per_word,

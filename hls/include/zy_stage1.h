@@ -7,8 +7,9 @@
 //   out_folds * p_oc entries (bias, shift) forwarded to stage 2; then the call's blocks.
 // - One MAC array: the two paths are different loops of this one function that never run at once;
 //   their products have the same operand types in a Winograd design (U x V, wu_bits x wv_bits; the
-//   direct path's codes sign-extended), and ALLOCATION limits the multipliers to p_oc * p_ic, so the
-//   tool binds both loops to the same DSPs (the HLS report's DSP count checks it: hls.tools).
+//   direct path's codes sign-extended), both are inlined into conv_stage, and ALLOCATION there limits
+//   the multipliers to p_oc * p_ic (ZY_MAC_UNITS), so the tool binds both loops to the same DSPs (the
+//   HLS report's DSP count against the model checks it: hls.tools).
 // - conv_enable = 0: the stage forwards the input pixels (loop CONV_BYPASS).
 #ifndef ZY_STAGE1_H
 #define ZY_STAGE1_H
@@ -30,6 +31,7 @@ void wino_path(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<p
                typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
                typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], const registers& r,
                std::true_type) {
+#pragma HLS INLINE
     wino_blocks<C>(pix, wts, psum, line, wbuf, r);
 }
 
@@ -65,10 +67,9 @@ void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<
 #pragma HLS ARRAY_PARTITION variable=wbuf dim=1 complete
 #pragma HLS ARRAY_PARTITION variable=wbuf dim=2 complete
     ZY_BIND_STORAGE(wbuf, ram_s2p, ZY_IMPL_WEIGHTS)
-#ifdef ZY_MAC_UNITS
-    // The direct and the Winograd loops never run at once: one MAC array serves both.
+    // The direct and the Winograd loops never run at once: one MAC array serves both (both paths are
+    // inlined here, so the limit covers their loops; UG1399: it does not reach into sub-functions).
     ZY_PRAGMA(HLS ALLOCATION operation instances=mul limit=ZY_MAC_UNITS)
-#endif
     if (C::winograd_engine && r.winograd) {
         wino_path<C>(pix, wts, psum, line, wbuf, r, std::integral_constant<bool, C::winograd_engine>());
     } else {

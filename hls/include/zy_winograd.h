@@ -203,6 +203,7 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
                  typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
                  typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH],
                  const registers& r) {
+#pragma HLS INLINE
     typedef typename C::data_t data_t;
     typedef typename C::acc_t acc_t;
     typedef typename mac_types<C>::x_t x_t;
