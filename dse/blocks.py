@@ -58,12 +58,13 @@ Conventions and the rules this file applies everywhere:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .hwconfig import ACC_BITS, HwConfig
+from .hwconfig import ACC_BITS, HwConfig, wino_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -127,6 +128,34 @@ def load_rtl_fit(path: Path = RTL_FIT_JSON):
 # bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed); (LUT, FF);
 # bits -> impl -> (lut, ff, dsp); bits -> LUT per extra group; bits -> (lut, ff)
 MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE = load_rtl_fit()
+
+# The Winograd path's circuits (dse/rtl/zy_wino_*.v) as fit.json fits them, when it does: the MAC array
+# at U x V operand widths ("mac_array_wino", the mac_array form) and, per lane, the data transform
+# ("wino_data", p_ic lanes), the output transform ("wino_output", p_oc lanes) and the filter transform
+# ("wino_filter", lanes_per_word pairs), each {"lut"|"ff": {"per_lane": a, "fixed": b}}. Where a fit is
+# absent the blocks below count UG474 primitives instead (x HLS_ARRAY_MARGIN, like LoopLogic).
+WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter")
+
+
+def load_wino_fit(path: Path = RTL_FIT_JSON):
+    """(bits -> MAC-array coefficients, bits -> key -> (lut_per_lane, lut_fixed, ff_per_lane, ff_fixed))
+    for the Winograd circuits fit.json has (either may be empty)."""
+    coef = json.loads(path.read_text())["coefficients"]
+    mac, lanes = {}, {}
+    for key, c in coef.items():
+        bits = int(key)
+        m = c.get("mac_array_wino")
+        if m is not None:
+            mac[bits] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
+        for name in WINO_FIT_KEYS:
+            f = c.get(name)
+            if f is not None:
+                lanes.setdefault(bits, {})[name] = tuple(f[q].get(t, 0.0) for q in ("lut", "ff")
+                                                         for t in ("per_lane", "fixed"))
+    return mac, lanes
+
+
+WINO_MAC_ARRAY_FIT, WINO_LANE_FIT = load_wino_fit()
 # Margins from our hand RTL to what the HLS tool builds, placed by Vivado (judgement, not measured):
 # the MAC-array RTL leaves out the weight loader's lane demux and counters, the line-buffer
 # addressing and the loop control of conv_stage, and HLS pipelines conservatively: x1.5 on its
@@ -152,6 +181,10 @@ CONV_MAC_BASE_DEPTH = 5
 LOOP_ENTRY_CYCLES = 2  # entering/leaving a pipelined loop inside a sequential loop (estimate)
 STAGE2_DEPTH = 8  # tile read, adds, leaky product, shift, saturate (estimate)
 STAGE3_DEPTH = 4  # sigmoid table read, select (estimate)
+DETILE_DEPTH = 2  # row-buffer read, pool compare or select (estimate)
+# CONV_WINO adds to CONV_MAC's depth the data transform (row combination T, then column combination V,
+# one adder and one register each) and the output transform's add into Y (estimate).
+WINO_TRANSFORM_DEPTH = 3
 OUT_WRITE_DEPTH = 2  # pack and TLAST (estimate)
 
 
@@ -223,9 +256,25 @@ def fifo(width: int, depth: int) -> Resources:
     return Resources(lut=width * ceil_div(depth, SRL_MAX_DEPTH), ff=2 * 8)
 
 
-def mac_array_logic(p_oc: int, p_ic: int, bits: int) -> Resources:
-    """LUT/FF of the p_oc x p_ic MAC array (MAC_ARRAY_FIT, x HLS_ARRAY_MARGIN); memories excluded."""
-    lm, lr, l0, fm, fr, f0 = MAC_ARRAY_FIT[bits if bits in MAC_ARRAY_FIT else 16]
+def mac_array_fit_at(operand_bits: float) -> tuple[float, ...]:
+    """MAC_ARRAY_FIT's six coefficients for products of ``operand_bits``-bit operands (their mean width):
+    the 8- and 16-bit syntheses, each coefficient linear in the width between and beyond them (an
+    estimate for the Winograd array's 20 x 18 and 12 x 10 products until dse/rtl/fit.json holds a
+    synthesis of them, ``WINO_MAC_ARRAY_FIT``)."""
+    lo, hi = MAC_ARRAY_FIT[8], MAC_ARRAY_FIT[16]
+    t = (operand_bits - 8) / 8
+    return tuple(a + (b - a) * t for a, b in zip(lo, hi))
+
+
+def mac_array_logic(p_oc: int, p_ic: int, bits: int, winograd: bool = False) -> Resources:
+    """LUT/FF of the p_oc x p_ic MAC array (MAC_ARRAY_FIT, x HLS_ARRAY_MARGIN); memories excluded. With
+    the Winograd path the array multiplies U (wu_bits) by V (wv_bits), and its direct calls use the same
+    multipliers: WINO_MAC_ARRAY_FIT when fit.json has it, else ``mac_array_fit_at`` the mean width."""
+    if winograd:
+        fit = WINO_MAC_ARRAY_FIT.get(bits)
+        lm, lr, l0, fm, fr, f0 = fit if fit is not None else mac_array_fit_at(sum(wino_bits(bits)) / 2)
+    else:
+        lm, lr, l0, fm, fr, f0 = MAC_ARRAY_FIT[bits if bits in MAC_ARRAY_FIT else 16]
     macs = p_oc * p_ic
     return Resources(lut=round(HLS_ARRAY_MARGIN * (lm * macs + lr * p_oc + l0)),
                      ff=round(HLS_ARRAY_MARGIN * (fm * macs + fr * p_oc + f0)))
@@ -265,10 +314,15 @@ class ConvEngine:
     PREAMBLE forwards ``out_folds * p_oc`` bias/shift entries, ``bus_bits / 64`` per word.
     """
 
+    LOOPS_PER_BLOCK = 3  # pipelined loops a direct block (re)enters: LINE_FILL, CONV_MAC, ACC
+
     @staticmethod
     def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
+        """One DSP48 per MAC at both precisions and on both paths (a 20 x 18 U x V product fits the
+        DSP48E1's 25 x 18 multiplier, UG479, and the DSP48E2's 27 x 18, UG579), plus the array's logic."""
         del leaky_mul_impl  # the MAC array does not depend on it
-        return Resources(dsp=cfg.macs * DSP_PER_MAC) + mac_array_logic(cfg.p_oc, cfg.p_ic, cfg.bits)
+        return Resources(dsp=cfg.macs * DSP_PER_MAC) + mac_array_logic(cfg.p_oc, cfg.p_ic, cfg.bits,
+                                                                       cfg.winograd_engine)
 
     @staticmethod
     def subfolds(p_ic: int, lanes: int) -> int:
@@ -297,8 +351,10 @@ class ConvEngine:
 
 # ======================================================================= stage 1: line buffer ====
 class LineBuffer:
-    """``line[max_ksize][max_width][p_oc]`` reshaped on lanes: one memory of 3 * max_width words of
-    p_oc * bits (one write per input pixel, one read per tap), plus the newest-pixel register.
+    """``line[line_rows][max_width][p_oc]`` reshaped on lanes: one memory of line_rows * max_width words
+    of p_oc * bits (one write per input pixel, one read per tap or window pixel), plus the
+    newest-pixel register. line_rows is 3, or 6 with the Winograd path (HwConfig.line_rows: the 4
+    window rows of a tile row and the 2 being filled).
 
     LINE_FILL reads the first output pixel's window before the block's MACs: from the band's first
     streamed row up to row min(row0 + pad, read1 - 1), column min(pad, width - 1).
@@ -306,7 +362,7 @@ class LineBuffer:
 
     @staticmethod
     def depth(cfg: HwConfig) -> int:
-        return 3 * cfg.max_width  # max_ksize rows (zy_common.h checks max_ksize == 3)
+        return cfg.line_rows * cfg.max_width
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -322,15 +378,210 @@ class LineBuffer:
         return (min(row0 + pad, read1 - 1) - read0) * width + min(pad, width - 1) + 1
 
 
+# ================================================================= stage 1: the Winograd path ====
+class WinogradEngine:
+    """The F(2x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h; spec/winograd.md):
+    a call with the ``winograd`` register set convolves each block tile by tile on the same p_oc x
+    p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
+
+    - LINE_FILL: the first tile row's 4-row window, (min(r0 + 3, read1) - read0) * width pixels;
+    - WINO_PRELOAD: the 4 x 3 prefetch registers of the first tile (12);
+    - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S;
+    - WINO_DRAIN: the last tile's pixels inside the band and image, emitted after the loop;
+    - WINO_LOAD: the loader's steps, 16 * S * WPS + 16 per block (9 stream words per group of
+      lanes_per_word (oc, ic) pairs, 16 U-words written); block n + 1's steps run under block n's
+      CONV_WINO, the first block's and whatever does not fit run in WINO_LOAD.
+    """
+
+    POSITIONS = 16  # 4 x 4 transformed-tile entries: multiplications per tile and lane pair
+    PRELOAD = 12  # WINO_PRELOAD: the 4 x 3 prefetch registers of the first tile
+    BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) in its first 4 iterations
+    LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
+
+    @staticmethod
+    def depth(p_ic: int) -> int:
+        """Pipeline depth of CONV_WINO (estimate: CONV_MAC's plus WINO_TRANSFORM_DEPTH)."""
+        return ConvEngine.mac_depth(p_ic) + WINO_TRANSFORM_DEPTH
+
+    @staticmethod
+    def burst_stall(pace: float, fifo_depth: int) -> float:
+        """Cycles CONV_WINO waits in a tile whose BURST pixels go through a FIFO of ``fifo_depth`` to or
+        from a process taking ``pace`` cycles a pixel: that process holds one pixel besides the FIFO's
+        (a pipelined loop blocked on its stream keeps its data), so pixel j >= depth + 1 of the burst,
+        needed at iteration j, is there (j - depth) * pace cycles after the burst starts (lockstep model)."""
+        last = WinogradEngine.BURST - 1
+        return max(0.0, (last - fifo_depth) * pace - last)
+
+    @staticmethod
+    def tiles(rows: int, width: int) -> tuple[int, int]:
+        """(TY, TX): tile rows of a band of ``rows`` rows and tiles per tile row."""
+        return ceil_div(rows, 2), ceil_div(width, 2)
+
+    @staticmethod
+    def conv_iterations(p_ic: int, lanes: int, tile_rows: int, width: int) -> int:
+        """CONV_WINO of one block."""
+        return tile_rows * ceil_div(width, 2) * WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
+
+    @staticmethod
+    def drain_pixels(rows: int, width: int) -> int:
+        """WINO_DRAIN of one block: the pixels of its last tile inside the band and the image."""
+        ty, tx = WinogradEngine.tiles(rows, width)
+        return min(2, rows - 2 * (ty - 1)) * min(2, width - 2 * (tx - 1))
+
+    @staticmethod
+    def fill_pixels(band: int, band_rows: int, height: int, width: int) -> int:
+        """LINE_FILL of one block: rows read0 .. min(r0 + 3, read1) - 1, whole."""
+        r0 = band * band_rows
+        r1 = min(height, r0 + band_rows)
+        read0, read1 = max(0, r0 - 1), min(height, r1 + 1)
+        return (min(r0 + 3, read1) - read0) * width
+
+    @staticmethod
+    def load_steps(cfg: HwConfig, p_ic: int, lanes: int) -> int:
+        """Weight-loader steps of one block of ``lanes`` input lanes (WPS = p_oc * p_ic / lanes_per_word)."""
+        return WinogradEngine.POSITIONS * ceil_div(lanes, p_ic) * (cfg.p_oc * p_ic // cfg.lanes_per_word) \
+            + WinogradEngine.POSITIONS
+
+    @staticmethod
+    def load_words(cfg: HwConfig, p_ic: int, lanes: int) -> int:
+        """Parameter-stream words of one block: the direct block's 9 taps (the PL transforms them)."""
+        return WeightBuffer.words(cfg, p_ic, lanes, 3)
+
+    @staticmethod
+    def useful_multiplications(height: int, width: int, in_channels: int, out_channels: int) -> int:
+        """The algorithm's own count for a 3x3 call: 16 per 2 x 2 tile of the padded tile grid and
+        (input, output) channel pair (the direct count is 9 per output pixel and pair)."""
+        return WinogradEngine.POSITIONS * ceil_div(height, 2) * ceil_div(width, 2) * in_channels * out_channels
+
+
+# ============================================================================ detile ====
+class Detile:
+    """``detile`` (between stage 2 and stage 3, every design): passes raster pixels through (direct
+    and conv-bypassed calls), reorders a winograd call's tile-order pixels into raster order through
+    one row buffer ``[max_width][p_oc]`` (the second row of each tile row, emitted after it: loop
+    DETILE_ROW), or, for a winograd call with a stride-2 max-pool, takes the max over each tile's
+    pixels (POOL2; stage 3 then bypasses the pooled map).
+
+    DETILE = one iteration per pixel received (conv calls out_folds * h * w, bypass calls folds * h * w);
+    DETILE_ROW = width per tile row of two rows, per output fold and band (DETILE mode only).
+    """
+
+    @staticmethod
+    def stored_rows(rows: int) -> int:
+        """Tile rows of a band of ``rows`` rows whose second row goes through the row buffer."""
+        return rows // 2
+
+    @staticmethod
+    def row_stall(width: int, pace: float, tile_cycles: int) -> float:
+        """Cycles stage 1 waits per stored row: DETILE_ROW sends ``width`` pixels at ``pace`` cycles each
+        (stage 3's or the writer's) and takes nothing from stage 2 meanwhile; stage 1 goes on for one
+        tile (``tile_cycles``) before its next pixels block (lockstep model)."""
+        return max(0.0, width * pace - tile_cycles)
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        """Every design: the output pixel register (p_oc x bits FF). With the Winograd path also the row
+        buffer (max_width words of p_oc x bits, by the memory rule: ZY_IMPL_DETILE), p_oc max
+        comparators (a bits-wide magnitude compare, one LUT per two bits on the carry chain, and the
+        2:1 select of the larger, LUT6_2: UG474) with their running-max register, and the 3:1 select
+        of the pixel to send (first row, stored row or maximum: one LUT6 per bit); x HLS_ARRAY_MARGIN."""
+        lanes = cfg.p_oc * cfg.bits
+        if not cfg.winograd_engine:  # the kernel keeps only the pass-through loop
+            return Resources(ff=round(HLS_ARRAY_MARGIN * lanes))
+        compare = cfg.p_oc * 2 * ceil_div(cfg.bits, 2)
+        return memory(cfg.max_width, lanes) + Resources(lut=round(HLS_ARRAY_MARGIN * (compare + lanes)),
+                                                        ff=round(HLS_ARRAY_MARGIN * 2 * lanes))
+
+
+# ======================================================== the Winograd path's datapath: resources ====
+# Primitive counts (UG474, 7 Series CLB; UltraScale+ UG574 is the same for these): an n-bit adder or
+# subtractor, add/subtract chosen at run time included, is n LUT6 in front of the carry chain; a 4:1
+# multiplexer is one LUT6 per bit, an N:1 one ceil(N / 4) LUTs per bit (with the F7/F8 muxes), two 2:1
+# multiplexers with a shared select one LUT6_2; a register is one FF per bit, its enable and synchronous
+# clear free (CE, SR pins). Not synthesised: x HLS_ARRAY_MARGIN, as LoopLogic. When dse/rtl/fit.json
+# has a fit of the circuit (WINO_LANE_FIT, yosys on dse/rtl/zy_wino_*.v) it replaces the count, with
+# HLS_LANE_MARGIN as the other lanes.
+def _wino_lanes(name: str, bits: int, lanes: int, lut_per_lane: float, ff_per_lane: float) -> Resources:
+    fit = WINO_LANE_FIT.get(bits, {}).get(name)
+    if fit is not None:
+        lpl, l0, fpl, f0 = fit
+        return Resources(lut=round(HLS_LANE_MARGIN * (lpl * lanes + l0)), ff=round(HLS_LANE_MARGIN * (fpl * lanes + f0)))
+    return Resources(lut=round(HLS_ARRAY_MARGIN * lanes * lut_per_lane), ff=round(HLS_ARRAY_MARGIN * lanes * ff_per_lane))
+
+
+class WinogradWindow:
+    """The 4 x 4 window and 4 x 3 prefetch registers of p_oc lanes (zy_winograd.h), loaded from the line
+    buffer one pixel per iteration and shifted by two columns per tile; the sub-fold select of its 16
+    entries for the data transform's p_ic lanes; the MAC array's operand select (V, or a direct
+    call's code) of p_ic lanes."""
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        bits, wv = cfg.bits, wino_bits(cfg.bits)[1]
+        ff = 28 * cfg.p_oc * bits
+        # columns 1..3 of the window: the shifted column or the first tile's prefetch (2:1, LUT6_2);
+        # column 0 is the shifted column 2 or zero (the FF's synchronous reset)
+        shift = ceil_div(12 * cfg.p_oc * bits, 2)
+        sub = cfg.subfolds
+        select = 16 * cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0)  # S:1 of each entry's p_ic lanes
+        operand = ceil_div(cfg.p_ic * wv, 2)  # 2:1
+        return Resources(lut=round(HLS_ARRAY_MARGIN * (shift + select + operand)), ff=round(HLS_ARRAY_MARGIN * ff))
+
+
+class WinogradDataTransform:
+    """V = B^T d B of one position per iteration for p_ic lanes (zy_winograd.h; dse/rtl/zy_wino_data.v):
+    per lane the row combination T (4 adders of bits + 1, each operand a 4:1 mux of bits by the row
+    index) and the column combination V (one adder of bits + 2, operands 4:1 muxes of bits + 1 by the
+    column index), V registered: 15 * bits + 8 LUT and bits + 2 FF per lane."""
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        b = cfg.bits
+        per_lane = 4 * (2 * b + (b + 1)) + 2 * (b + 1) + (b + 2)
+        return _wino_lanes("wino_data", b, cfg.p_ic, per_lane, b + 2)
+
+
+class WinogradOutputTransform:
+    """Y = A^T M A / 4 (zy_winograd.h; dse/rtl/zy_wino_output.v): per MAC-array row, 4 output
+    accumulators of acc_bits (+acc, -acc or hold at each position's last sub-fold; cleared at a tile's
+    first position: one LUT6 per bit on the carry chain) and 4 emit registers latching Y / 4 (a shift)
+    at the tile's end: 4 * acc_bits LUT and 8 * acc_bits FF per row; plus the 4:1 select of the pixel
+    emitted per iteration (one LUT6 per bit of p_oc x acc_bits; outside the RTL model)."""
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        lanes = _wino_lanes("wino_output", cfg.bits, cfg.p_oc, 4 * ACC_BITS, 8 * ACC_BITS)
+        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * cfg.p_oc * ACC_BITS))
+
+
+class FilterTransform:
+    """U = (2G) g (2G)^T in the PL as the weight words arrive (zy_winograd.h; dse/rtl/zy_wino_filter.v),
+    lanes_per_word (oc, ic) pairs at once: per pair 21 adders (9 of bits + 2 for the columns, 12 of
+    bits + 4 for the rows, g0 + g2 shared) and the 16 U registers (16 x wu_bits FF); around it the
+    9-word staging register (9 x bus_bits FF), the 16:1 select of the U-word the loader writes (4 LUTs
+    per bit of lanes_per_word x wu_bits) and the loader's 2:1 select of that or a direct call's word."""
+
+    @staticmethod
+    def resources(cfg: HwConfig) -> Resources:
+        b, lpw = cfg.bits, cfg.lanes_per_word
+        wu = wino_bits(b)[0]
+        pairs = _wino_lanes("wino_filter", b, lpw, 9 * (b + 2) + 12 * (b + 4), 16 * wu)
+        around = Resources(lut=round(HLS_ARRAY_MARGIN * (4 * lpw * wu + ceil_div(lpw * wu, 2))),
+                           ff=round(HLS_ARRAY_MARGIN * 9 * cfg.bus_bits))
+        return pairs + around
+
+
 # ================================================================ stage 1: weight double buffer ====
 class WeightBuffer:
-    """``wbuf[WPS][2 * SLICES]`` of bus words (zy_conv.h), the first dimension partitioned: WPS =
-    p_oc * p_ic / lanes_per_word memories (one per word of a (tap, sub-fold) slice) of 2 * 9 *
-    (p_oc/p_ic) bus words each, one write port (the loader) and one read port (the MAC array).
+    """``wbuf[WPS][lanes_per_word][2 * SLICES]`` of ``wb_t`` entries (zy_conv.h), the first two
+    dimensions partitioned: WPS x lanes_per_word = p_oc * p_ic memories (one per (oc, ic) pair of a
+    slice) of 2 * 9 * (p_oc/p_ic) entries (2 * 16 * (p_oc/p_ic) with the Winograd path: 16
+    transformed positions per sub-fold), one write port (the loader) and one read port (the MAC
+    array). An entry is a weight code (``bits``), or U (wu_bits) in a winograd design.
 
-    The loader writes one word per cycle into the bank a wrapping counter selects: the write data
-    fans out to every bank, only the write enable is decoded, one equality compare of the
-    log2(WPS)-bit counter per bank (one LUT6 for up to 6 bits, UG474 "CLB overview"); the MAC
+    The loader writes one word (lanes_per_word entries) per cycle into the banks of word j, a wrapping
+    counter: the write data fans out, only the write enable is decoded, one equality compare of the
+    log2(WPS)-bit counter per word (one LUT6 for up to 6 bits, UG474 "CLB overview"); the MAC
     array reads every bank at one address, so no read mux.
 
     A block's weights are ``k^2 * S * p_oc * p_ic / lanes_per_word`` words. The next block's words
@@ -340,18 +591,23 @@ class WeightBuffer:
 
     @staticmethod
     def banks(cfg: HwConfig) -> int:
+        """Words of a slice (WPS), each a group of lanes_per_word entry banks."""
         return cfg.macs // cfg.lanes_per_word
 
     @staticmethod
     def depth(cfg: HwConfig) -> int:
-        return 2 * 9 * cfg.subfolds
+        return 2 * (WinogradEngine.POSITIONS if cfg.winograd_engine else 9) * cfg.subfolds
+
+    @staticmethod
+    def entry_bits(cfg: HwConfig) -> int:
+        return wino_bits(cfg.bits)[0] if cfg.winograd_engine else cfg.bits
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         banks = WeightBuffer.banks(cfg)
         select_bits = max(1, math.ceil(math.log2(banks)))
         write_enable = Resources(lut=banks * ceil_div(select_bits, 6))
-        return memory(WeightBuffer.depth(cfg), cfg.bus_bits, banks=banks) + write_enable
+        return memory(WeightBuffer.depth(cfg), WeightBuffer.entry_bits(cfg), banks=cfg.macs) + write_enable
 
     @staticmethod
     def words(cfg: HwConfig, p_ic: int, lanes: int, ksize: int) -> int:
@@ -484,8 +740,14 @@ LOOP_FSM_LUT = 12
 LOOP_DEPTH_FF = 6
 
 
+@functools.lru_cache(maxsize=None)
 def _bits(max_value: int) -> int:
     return max(1, int(max_value).bit_length())
+
+
+@functools.lru_cache(maxsize=None)
+def _compare_luts(max_value: int) -> int:
+    return ceil_div(_bits(max_value), 3)
 
 
 class LoopLogic:
@@ -504,8 +766,8 @@ class LoopLogic:
         groups3 = ceil_div(cfg.p_oc, cfg.stage3_lanes)
         wpp = cfg.p_oc // cfg.lanes_per_word
         in_folds = cfg.folds(cfg.max_in_channels) + 1
-        writer = [h, w, 3]  # line writer row, column, slot
-        return {
+        writer = [h, w, cfg.line_rows]  # line writer row, column, slot
+        loops = {
             "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, banks, slices2] + writer,
                          [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, banks]),
             "LINE_FILL": (writer, [h, w]),
@@ -523,7 +785,24 @@ class LoopLogic:
             "STAGE3_MAXPOOL1": ([groups3, w + 1, h + 1], [groups3, w, h, w, h]),
             "STAGE3_UPSAMPLE": ([groups3, 2 * w, 2 * h], [groups3, 2 * w, 2 * h]),
             "OUT_WRITE": ([wpp, w, h], [wpp, w, h, cfg.max_out_channels]),
+            "DETILE": ([w, h, cfg.folds(cfg.max_in_channels)], [w, h]),  # pass-through
         }
+        if cfg.winograd_engine:
+            p = WinogradEngine.POSITIONS
+            steps = p * sub * banks + p
+            loader = [steps, banks, p]  # step, word of the group, U-word
+            tiles = [ceil_div(w, 2), ceil_div(h, 2)]
+            loops.update({
+                # sub-fold, position, tile column/row, window load, emit, line writer, loader
+                "CONV_WINO": ([sub, p] + tiles + [12, 4] + writer + loader,
+                              [sub, p] + tiles + [12, 4, w, h, w, h] + loader),
+                "WINO_LOAD": (loader, loader),
+                "WINO_PRELOAD": ([12], [12, w, h]),
+                "WINO_DRAIN": ([4], [4, w, h]),
+                "DETILE": ([w, h, 2, 2, cfg.folds(cfg.max_in_channels)], [w, h, w, h]),  # pass, pool, detile
+                "DETILE_ROW": ([w], [w]),
+            })
+        return loops
 
     @staticmethod
     def selects(cfg: HwConfig) -> int:
@@ -541,26 +820,37 @@ class LoopLogic:
     def resources(cfg: HwConfig) -> Resources:
         lut = ff = 0
         for counters, compares in LoopLogic.loops(cfg).values():
-            lut += sum(_bits(c) for c in counters) + sum(ceil_div(_bits(c), 3) for c in compares) + LOOP_FSM_LUT
-            ff += sum(_bits(c) for c in counters) + LOOP_DEPTH_FF
+            counter_bits = sum(_bits(c) for c in counters)
+            lut += counter_bits + sum(_compare_luts(c) for c in compares) + LOOP_FSM_LUT
+            ff += counter_bits + LOOP_DEPTH_FF
         return Resources(lut=round(HLS_ARRAY_MARGIN * (lut + LoopLogic.selects(cfg))), ff=round(HLS_ARRAY_MARGIN * ff))
 
 
-BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, AccumulateTile, Stage3, StreamIO, Control, LoopLogic)
+BLOCKS = (ConvEngine, LineBuffer, WeightBuffer, WinogradWindow, WinogradDataTransform, WinogradOutputTransform,
+          FilterTransform, AccumulateTile, Detile, Stage3, StreamIO, Control, LoopLogic)
+WINOGRAD_BLOCKS = {"wino_window": WinogradWindow, "wino_data_transform": WinogradDataTransform,
+                   "wino_output_transform": WinogradOutputTransform, "filter_transform": FilterTransform}
 
 
 def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> dict[str, Resources]:
-    """Resources of every block of the design point (all modelled)."""
-    return {
+    """Resources of every block of the design point (all modelled); the Winograd path's blocks only in a
+    winograd design."""
+    out = {
         "conv_engine": ConvEngine.resources(cfg),
         "line_buffer": LineBuffer.resources(cfg),
         "weight_buffer": WeightBuffer.resources(cfg),
+    }
+    if cfg.winograd_engine:
+        out.update({name: block.resources(cfg) for name, block in WINOGRAD_BLOCKS.items()})
+    out.update({
         "accumulate_tile": AccumulateTile.resources(cfg, leaky_mul_impl),
+        "detile": Detile.resources(cfg),
         "stage3": Stage3.resources(cfg, sigmoid_entries),
         "stream_io_dma": StreamIO.resources(cfg),
         "control": Control.resources(cfg),
         "loop_logic": LoopLogic.resources(cfg),
-    }
+    })
+    return out
 
 
 def storage_plan(cfg: HwConfig, sigmoid_entries: int) -> dict[str, str]:

@@ -34,7 +34,7 @@ from zynqyolo.model.ir import Network
 
 from . import devices, perf
 from .blocks import LEAKY_MUL_IMPL, Resources
-from .hwconfig import HwConfig
+from .hwconfig import CONV_ENGINES, HwConfig
 
 ARCHS = ("zynqyolo", "yu2020")
 DEFAULT_CAP = 0.9
@@ -114,6 +114,7 @@ class SearchSpace:
     tile_pixels: tuple[int, ...]
     bits: int
     bus_bits: int = BUS_BITS
+    engines: tuple[str, ...] = CONV_ENGINES  # HwConfig.conv_engine values searched
 
     def p_ic(self, p_oc: int) -> list[int]:
         return divisors(p_oc)
@@ -123,21 +124,33 @@ class SearchSpace:
 
     @property
     def size(self) -> int:
-        return sum(len(self.p_ic(p)) * len(self.stage3_lanes(p)) for p in self.p_oc) * len(self.tile_pixels)
+        per_engine = sum(len(self.p_ic(p)) * len(self.stage3_lanes(p)) for p in self.p_oc) * len(self.tile_pixels)
+        return per_engine * len(self.engines)
 
     def to_dict(self) -> dict:
-        return {"p_oc": list(self.p_oc), "p_ic": "divisors of p_oc", "stage3_lanes": "divisors of p_oc",
-                "requant_lanes": "stage3_lanes",
+        return {"conv_engine": list(self.engines), "p_oc": list(self.p_oc), "p_ic": "divisors of p_oc",
+                "stage3_lanes": "divisors of p_oc", "requant_lanes": "stage3_lanes",
                 "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
                 "points": self.size}
 
 
-def search_space(bits: int, network: Network) -> SearchSpace:
+def check_engines(engines) -> tuple[str, ...]:
+    """The conv engines to search (``--engine``): a non-empty selection of HwConfig's, in its order."""
+    chosen = (engines,) if isinstance(engines, str) else tuple(engines)
+    unknown = [e for e in chosen if e not in CONV_ENGINES]
+    if unknown or not chosen:
+        raise ZynqyoloError(f"--engine must be one of {', '.join(CONV_ENGINES)} (or several), got "
+                            f"{', '.join(map(repr, unknown)) or 'none'}")
+    return tuple(e for e in CONV_ENGINES if e in chosen)
+
+
+def search_space(bits: int, network: Network, engines=CONV_ENGINES) -> SearchSpace:
     lpw = BUS_BITS // bits
     limit = perf.network_maxima(network)["max_out_channels"]
     small = [p for p in range(MIN_P_OC, 65) if p % lpw == 0]
     large = [p for p in LARGE_P_OC if p % lpw == 0]
-    return SearchSpace(tuple(p for p in small + large if p <= limit), TILE_CANDIDATES, bits)
+    return SearchSpace(tuple(p for p in small + large if p <= limit), TILE_CANDIDATES, bits,
+                       engines=check_engines(engines))
 
 
 # ----------------------------------------------------------------------------------- results ----
@@ -152,22 +165,32 @@ class Point:
     reason: str  # why infeasible ("" when feasible)
     pl_cycles: float = 0.0  # compute + stalls
     useful_macs: int = 0
+    useful_mults: int = 0
 
     @property
     def mac_efficiency(self) -> Optional[float]:
+        """Direct-convolution MACs / (MAC units x PL cycles): above 1 where Winograd saves."""
         if not self.pl_cycles:
             return None
         return self.useful_macs / (self.config.macs * self.pl_cycles)
+
+    @property
+    def multiplier_efficiency(self) -> Optional[float]:
+        """Multiplications the algorithms need / (multipliers x PL cycles)."""
+        if not self.pl_cycles:
+            return None
+        return self.useful_mults / (self.config.macs * self.pl_cycles)
 
     def utilisation(self, device) -> float:
         return sum(self.resources.fractions(device).values())
 
     def to_dict(self) -> dict:
         c = self.config
-        return {"p_oc": c.p_oc, "p_ic": c.p_ic, "tile_pixels": c.tile_pixels, "stage3_lanes": c.stage3_lanes,
-                "requant_lanes": c.requant_lanes,
+        return {"conv_engine": c.conv_engine, "p_oc": c.p_oc, "p_ic": c.p_ic, "tile_pixels": c.tile_pixels,
+                "stage3_lanes": c.stage3_lanes, "requant_lanes": c.requant_lanes,
                 "latency_ms": self.latency_ms, "feasible": self.feasible, "reason": self.reason,
-                "resources": self.resources.to_dict(), "mac_efficiency": self.mac_efficiency}
+                "resources": self.resources.to_dict(), "mac_efficiency": self.mac_efficiency,
+                "multiplier_efficiency": self.multiplier_efficiency}
 
 
 def _rank(point: Point, device) -> tuple:
@@ -175,7 +198,7 @@ def _rank(point: Point, device) -> tuple:
     # least modelled latency; ties (to 1 ns) go to fewer resources (summed device fractions), then to
     # the smaller parameter tuple so the choice is deterministic.
     return (round(point.latency_ms, 6), point.utilisation(device), c.p_oc * c.p_ic, c.p_oc, c.tile_pixels,
-            c.stage3_lanes, c.requant_lanes)
+            c.stage3_lanes, c.requant_lanes, CONV_ENGINES.index(c.conv_engine))
 
 
 def pareto(points: list[Point], key: Callable[[Point], float]) -> list[Point]:
@@ -216,6 +239,15 @@ class SearchResult:
     def pareto_bram18(self) -> list[Point]:
         return pareto(self.points, lambda p: p.resources.bram18)
 
+    def best_by_engine(self) -> dict[str, Point]:
+        """The best feasible point of each conv engine searched (by the same ranking as ``best``)."""
+        out = {}
+        for engine in self.space.engines:
+            pool = [p for p in self.feasible_points if p.config.conv_engine == engine]
+            if pool:
+                out[engine] = min(pool, key=lambda p: _rank(p, self.device))
+        return out
+
     def to_dict(self, *, include_points: bool = False) -> dict:
         best = self.best_estimate.to_dict()
         d = {
@@ -231,13 +263,16 @@ class SearchResult:
             "latency_ms": best["latency_ms"],
             "resources": best["resources"],
             "params": best["params"],
+            "conv_engine": best["conv_engine"],
             "mac_efficiency": best["mac_efficiency"],
+            "multiplier_efficiency": best["multiplier_efficiency"],
             "batches": best["batches"],
             "best": {k: v for k, v in best.items() if k != "batches"},
             "search": {"points_evaluated": len(self.points), "feasible": len(self.feasible_points),
                        "wall_s": self.wall_s, "space": self.space.to_dict()},
             "pareto": {"dsp": [p.to_dict() for p in self.pareto_dsp()],
                        "bram18": [p.to_dict() for p in self.pareto_bram18()]},
+            "best_by_engine": {e: p.to_dict() for e, p in self.best_by_engine().items()},
             "reference": self.reference,
         }
         if include_points:
@@ -247,21 +282,23 @@ class SearchResult:
 
 # ------------------------------------------------------------------------------------ search ----
 def _config(network: Network, board: devices.Board, clock_mhz: float, bits: int, p_oc: int, p_ic: int,
-            tile: int, stage3_lanes: int) -> HwConfig:
+            tile: int, stage3_lanes: int, conv_engine: str, maxima: Optional[dict] = None) -> HwConfig:
     return HwConfig(p_oc=p_oc, p_ic=p_ic, bits=bits, bus_bits=BUS_BITS, tile_pixels=tile,
-                    stage3_lanes=stage3_lanes, requant_lanes=stage3_lanes, clock_mhz=float(clock_mhz), part=board.ordering_code,
-                    **perf.network_maxima(network))
+                    stage3_lanes=stage3_lanes, requant_lanes=stage3_lanes, clock_mhz=float(clock_mhz),
+                    part=board.ordering_code, conv_engine=conv_engine, **(maxima or perf.network_maxima(network)))
 
 
 def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, cap: float = DEFAULT_CAP,
            board: Optional[str] = None, host: Optional[perf.HostModel] = None,
            leaky_mul_impl: str = LEAKY_MUL_IMPL, space: Optional[SearchSpace] = None,
            progress: Optional[Callable[[int, int], None]] = None,
-           cache: Optional["SearchCache"] = None) -> SearchResult:
-    """Evaluate the grid for our architecture; the best point has the least modelled frame latency
-    among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's. ``cache``
-    shares plans and per-call cycles between searches (of any clock, board and cap; a few tens of MB
-    for YOLOv3-tiny at both precisions); by default each search has its own."""
+           cache: Optional["SearchCache"] = None, engines=CONV_ENGINES) -> SearchResult:
+    """Evaluate the grid for our architecture, the conv engines ``engines`` (HwConfig.conv_engine; both
+    by default) jointly with the array and the tile; the best point has the least modelled frame
+    latency among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's.
+    ``cache`` shares plans and per-call cycles between searches (of any clock, board and cap; a few
+    tens of MB for YOLOv3-tiny at both precisions); by default each search has its own. A given
+    ``space`` brings its own engines."""
     from zynqyolo.model.fixed import sigmoid_lut
 
     t0 = time.perf_counter()
@@ -272,30 +309,33 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
         raise ZynqyoloError(f"--bits must be 16 or 8, got {bits}")
     requested = float(clock_mhz)
     clock_mhz = pl_clock_mhz(b, clock_mhz)
-    space = space or search_space(bits, network)
+    space = space or search_space(bits, network, engines)
     host = host or perf.HostModel.for_board(b)
     memory = perf.MemoryModel.for_board(b)
     resources = _ResourceCache(sigmoid_lut(bits).entries, leaky_mul_impl)
     cache = cache if cache is not None else SearchCache()
     network_hash = network.content_hash
+    maxima = perf.network_maxima(network)
     total = space.size
     points: list[Point] = []
-    for p_oc in space.p_oc:
-        for tile in space.tile_pixels:
-            shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, p_oc, tile)
-            for p_ic in space.p_ic(p_oc):
-                for s3 in space.stage3_lanes(p_oc):
-                    cfg = _config(network, b, clock_mhz, bits, p_oc, p_ic, tile, s3)
-                    res = resources(cfg)
-                    if shapes is None:
-                        points.append(Point(cfg, None, res, False, plan_error))
-                        continue
-                    frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
-                    fits = res.fits(dev, cap)
-                    reason = "" if fits else _over(res, dev, cap)
-                    points.append(Point(cfg, frame.latency_ms, res, fits, reason, frame.pl_cycles, frame.useful_macs))
-            if progress is not None:
-                progress(len(points), total)
+    for engine in space.engines:
+        for p_oc in space.p_oc:
+            for tile in space.tile_pixels:
+                shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, p_oc, tile, engine)
+                for p_ic in space.p_ic(p_oc):
+                    for s3 in space.stage3_lanes(p_oc):
+                        cfg = _config(network, b, clock_mhz, bits, p_oc, p_ic, tile, s3, engine, maxima)
+                        res = resources(cfg)
+                        if shapes is None:
+                            points.append(Point(cfg, None, res, False, plan_error))
+                            continue
+                        frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
+                        fits = res.fits(dev, cap)
+                        reason = "" if fits else _over(res, dev, cap)
+                        points.append(Point(cfg, frame.latency_ms, res, fits, reason, frame.pl_cycles,
+                                            frame.useful_macs, frame.useful_mults))
+                if progress is not None:
+                    progress(len(points), total)
     feasible = [p for p in points if p.feasible]
     if not feasible:
         raise NoFeasibleDesign(_nothing_fits(points, dev, b, cap))
@@ -308,7 +348,7 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
 
 class SearchCache:
     """Call shapes of the plans and per-call cycles, shared by searches: neither depends on the
-    clock, the board or the cap (plans depend on the network, p_oc, bits and tile_pixels)."""
+    clock, the board or the cap (plans depend on the network, bits, conv_engine, p_oc and tile_pixels)."""
 
     def __init__(self):
         self._plans: dict[tuple, tuple] = {}
@@ -316,19 +356,19 @@ class SearchCache:
         self.cycles: dict = {}  # perf.call_terms's memo, keyed on the canonical shapes
 
     def shapes(self, network: Network, network_hash: str, board, clock_mhz: float, bits: int, p_oc: int,
-               tile: int) -> tuple[Optional[tuple], Optional[tuple], str]:
-        """(shapes, (input, output) nbytes, plan error) of the plan for (p_oc, bits, tile)."""
-        key = (network_hash, bits, p_oc, tile)
+               tile: int, conv_engine: str = "direct") -> tuple[Optional[tuple], Optional[tuple], str]:
+        """(shapes, (input, output) nbytes, plan error) of the plan for (conv_engine, p_oc, bits, tile)."""
+        key = (network_hash, bits, conv_engine, p_oc, tile)
         hit = self._plans.get(key)
         if hit is not None:
             return hit
-        smaller = [t for (h, bb, p, t) in self._plans if (h, bb, p) == key[:3] and t < tile]
+        smaller = [k[-1] for k in self._plans if k[:-1] == key[:-1] and k[-1] < tile]
         if smaller:  # once no call is split into bands, larger tiles plan identically
-            prev = self._plans[key[:3] + (max(smaller),)]
+            prev = self._plans[key[:-1] + (max(smaller),)]
             if prev[0] is not None and all(s.bands == 1 for s in prev[0]):
                 self._plans[key] = prev
                 return prev
-        skeleton = _config(network, board, clock_mhz, bits, p_oc, p_oc, tile, p_oc)
+        skeleton = _config(network, board, clock_mhz, bits, p_oc, p_oc, tile, p_oc, conv_engine)
         try:
             plan = perf.plan_for(network, skeleton, network_hash)
             shapes = tuple(self._canonical.setdefault(s, s) for s in perf.plan_shapes(plan, network, network_hash))
@@ -345,20 +385,28 @@ class _ResourceCache:
     def __init__(self, sigmoid_entries: int, leaky_mul_impl: str):
         from . import blocks
 
+        def winograd_only(block):
+            return lambda c: block.resources(c) if c.winograd_engine else Resources()
+
         self._parts = (
-            (blocks.ConvEngine.resources, lambda c: (c.p_oc, c.p_ic, c.bits)),
-            (blocks.LineBuffer.resources, lambda c: (c.p_oc, c.bits, c.max_width)),
-            (blocks.WeightBuffer.resources, lambda c: (c.p_oc, c.p_ic, c.bits, c.bus_bits)),
+            (blocks.ConvEngine.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits)),
+            (blocks.LineBuffer.resources, lambda c: (c.conv_engine, c.p_oc, c.bits, c.max_width)),
+            (blocks.WeightBuffer.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits)),
+            (winograd_only(blocks.WinogradWindow), lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits)),
+            (winograd_only(blocks.WinogradDataTransform), lambda c: (c.conv_engine, c.p_ic, c.bits)),
+            (winograd_only(blocks.WinogradOutputTransform), lambda c: (c.conv_engine, c.p_oc, c.bits)),
+            (winograd_only(blocks.FilterTransform), lambda c: (c.conv_engine, c.bits, c.bus_bits)),
             (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
              lambda c: (c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_out_channels)),
+            (blocks.Detile.resources, lambda c: (c.conv_engine, c.p_oc, c.bits, c.max_width)),
             (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
              lambda c: (c.p_oc, c.stage3_lanes, c.bits, c.max_width)),
             (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),
             (blocks.Control.resources, lambda c: (c.max_width, c.max_height, c.max_in_channels, c.max_out_channels,
                                                   c.p_oc)),
-            (blocks.LoopLogic.resources, lambda c: (c.p_oc, c.p_ic, c.bits, c.bus_bits, c.stage3_lanes, c.requant_lanes,
-                                                    c.tile_pixels, c.max_width, c.max_height, c.max_in_channels,
-                                                    c.max_out_channels)),
+            (blocks.LoopLogic.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits,
+                                                    c.stage3_lanes, c.requant_lanes, c.tile_pixels, c.max_width,
+                                                    c.max_height, c.max_in_channels, c.max_out_channels)),
         )
         self._memo: list[dict] = [{} for _ in self._parts]
 
@@ -509,8 +557,8 @@ def view(exploration) -> dict:
 
     if d["arch"] == "zynqyolo":
         c = exploration.best.config
-        label = (f"p_oc {c.p_oc} x p_ic {c.p_ic}, tile {c.tile_pixels}, stage 2/3 lanes {c.requant_lanes}/"
-                 f"{c.stage3_lanes} ({c.macs} MACs)")
+        label = (f"{c.conv_engine} p_oc {c.p_oc} x p_ic {c.p_ic}, tile {c.tile_pixels}, stage 2/3 lanes "
+                 f"{c.requant_lanes}/{c.stage3_lanes} ({c.macs} MACs)")
         board = exploration.board.name
     else:
         prm = d["params"]
@@ -529,6 +577,7 @@ def view(exploration) -> dict:
                        "latency_ms": ref["latency_ms"]} if ref else None),
         "batches": [{"name": b["name"], "compute_ms": b["compute_ms"], "stall_ms": b.get("stall_ms", 0.0),
                      "dma_ms": b["dma_ms"], "host_ms": b["host_ms"], "dma_busy_ms": b.get("dma_busy_ms"),
-                     "bound": b.get("bound"), "transfers": b.get("transfers", b.get("calls"))}
+                     "bound": b.get("bound"), "transfers": b.get("transfers", b.get("calls")),
+                     "engine": b.get("engine")}
                     for b in d["batches"]],
     }

@@ -6,13 +6,13 @@ point (``HwConfig``) and the board (``devices.Board``: DDR, CPU). The plan is th
 description of the network used here.
 
 Compute time of one call (the dataflow region of zy_accel.h)
-    Each of the five processes (stream reader, conv stage, accumulate stage, stage 3, stream
-    writer) is busy for as many cycles as its pipelined loops iterate (II 1; stream words at the
+    Each of the six processes (stream reader, conv stage, accumulate stage, detile, stage 3, stream
+    writer; ``PROCESS_LOOPS``) is busy for as many cycles as its pipelined loops iterate (II 1; stream words at the
     DMAs' measured efficiencies, ``MM2S_EFFICIENCY``/``S2MM_EFFICIENCY``). The iteration counts come
     from the plan's Blocks and registers (``loop_counts``, exact: the tests hold them to the C
     simulation's counters for every call). A call's **compute** time is its slowest process plus
     fill/drain (pipeline entry and depth of the loops each block restarts, and the drain of
-    stages 2-3; estimates, blocks.py): ``compute_cycles`` is a function of the loop counts, so
+    stages 2-3 and detile; estimates, blocks.py): ``compute_cycles`` is a function of the loop counts, so
     the same function applied to the C simulation's counts gives the figure the model is
     checked against.
 
@@ -29,7 +29,18 @@ Compute time of one call (the dataflow region of zy_accel.h)
       + pipeline entry/depth of the block's loops
 
     plus the preamble, the first block's weights and the drain once per call (a bypass call is
-    charged per fold). The excess of this over the compute time is the call's **stall** time:
+    charged per fold). A winograd block (a call with the ``winograd`` register set) is charged
+
+        LINE_FILL pixels (its 4-row window) at the reader's pace
+      + max(CONV_WINO + the stalls of its 4-pixel bursts (blocks.WinogradEngine.burst_stall: a tile
+            reads 4 pixels from ``pix`` and writes the previous tile's 4 to ``psum`` in its first 4
+            iterations), remaining CONV_READ words, ACC iterations)
+        and in the last input fold + the stall of detile's stored rows (blocks.Detile.row_stall:
+            DETILE_ROW takes nothing from stage 2), against stage 3, detile and the writer of the band
+      + WINO_PRELOAD, WINO_DRAIN and the next block's loader steps that do not fit under CONV_WINO
+      + pipeline entry/depth of its loops (and detile's, per tile row)
+
+    The excess of this over the compute time is the call's **stall** time:
     modelled only, the C simulation runs the processes one after the other and cannot show it.
 
 Memory and DMA
@@ -65,18 +76,30 @@ from zynqyolo.model.ir import Network
 from zynqyolo.model.quantize import HardwareFormats
 
 from . import mmio
-from .blocks import (LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLES, OUT_WRITE_DEPTH, STAGE2_DEPTH, STAGE3_DEPTH, AccumulateTile,
-                     ConvEngine, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer, design_resources)
+from .blocks import (DETILE_DEPTH, FIFO_DEPTHS, LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLES, OUT_WRITE_DEPTH, STAGE2_DEPTH, STAGE3_DEPTH,
+                     AccumulateTile, ConvEngine, Detile, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer,
+                     WinogradEngine, ceil_div, design_resources)
 from .devices import Board, Device
 from .hwconfig import ACC_BITS, HwConfig
 from .packing import param_stream_nbytes
 from .plan import Call, Channel, Plan, make_plan
-from .registers import Stage3Mode
+from .registers import Stage3Mode, winograd_call
 
 KIND = "modelled"
-LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "BIAS_LOAD", "ACC",
-               "ACC_BYPASS", "YOLO_PHASE", "STAGE3", "OUT_WRITE")
-PROCESSES = ("read", "conv", "stage2", "stage3", "write")
+LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "WINO_LOAD",
+               "WINO_PRELOAD", "CONV_WINO", "WINO_DRAIN", "BIAS_LOAD", "ACC", "ACC_BYPASS", "DETILE", "DETILE_ROW",
+               "YOLO_PHASE", "STAGE3", "OUT_WRITE")
+# The dataflow processes and the loops each runs (spec/winograd.md "Processes for the model").
+PROCESS_LOOPS = {
+    "read": ("CONV_READ",),
+    "conv": ("PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "WINO_LOAD", "WINO_PRELOAD",
+             "CONV_WINO", "WINO_DRAIN"),
+    "stage2": ("BIAS_LOAD", "ACC", "ACC_BYPASS"),
+    "detile": ("DETILE", "DETILE_ROW"),
+    "stage3": ("YOLO_PHASE", "STAGE3"),
+    "write": ("OUT_WRITE",),
+}
+PROCESSES = tuple(PROCESS_LOOPS)
 
 # ---------------------------------------------------------------------------- memory system ----
 # PG021 (AXI DMA v7.1), "Performance": 10,000-byte transfers at 100 MHz reach 99.76 % (MM2S) and
@@ -164,6 +187,9 @@ class BlockClass:
     out_lanes: int  # lanes of the output fold
     s3_slots: int  # stage-3 slots of the band (last fold only)
     out_written: float  # output pixels the writer emits for the band (last fold only; share of the fold)
+    tile_rows: int = 0  # winograd blocks: tile rows TY of the band (0: a direct block)
+    drain: int = 0  # winograd blocks: WINO_DRAIN pixels
+    stored_rows: int = 0  # winograd DETILE mode, last fold only: tile rows through the detile row buffer
 
 
 @dataclass(frozen=True)
@@ -195,8 +221,20 @@ class CallShape:
     registers: tuple[tuple[str, int], ...]
     n_transfers: int  # DMA transfers (descriptors) of the call
     n_channels: int  # DMA channels they use
-    useful_macs: int
+    useful_macs: int  # direct-convolution MACs the layer asks for
     writes_output_buffer: bool
+    winograd: bool = False  # the call's ``winograd`` register: its blocks run the F(2x2, 3x3) path
+    useful_mults: int = 0  # multiplications its algorithm needs (winograd: 16 per tile and pair; direct: MACs)
+
+    @property
+    def pool2_tiles(self) -> bool:
+        """A winograd call with a stride-2 max-pool: detile pools each tile, stage 3 bypasses."""
+        return self.winograd and self.mode == Stage3Mode.MAXPOOL and self.pool_stride == 2
+
+    @property
+    def engine(self) -> str:
+        """How stage 1 runs the call: 'winograd', 'direct' or 'bypass' (conv_enable = 0)."""
+        return "winograd" if self.winograd else "direct" if self.conv else "bypass"
 
 
 _SHORT = {"convolutional": "conv"}
@@ -222,33 +260,45 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
     in_fold_lanes = tuple(n for c in segs for n in config.fold_lanes(c))
     out_fold_lanes = config.fold_lanes(r["out_channels"])
     classes: dict[tuple, int] = {}
-    useful = 0
+    useful = mults = 0
     first_lanes = 0
+    wino = bool(r["winograd"])
+    pool2_tiles = wino and mode == Stage3Mode.MAXPOOL and stride == 2
     if r["conv_enable"]:
         blocks = call.blocks
         in_folds = len(in_fold_lanes)
         k = r["ksize"]
         extra = Stage3.slots(mode, stride, h, w) - h * w  # pool stride 1: the flush row and column
-        fills: dict[tuple[int, int], int] = {}
+        fills: dict[tuple[int, int], tuple[int, ...]] = {}
         for n, b in enumerate(blocks):
             nxt = blocks[n + 1].in_lanes if n + 1 < len(blocks) else 0
             last = b.in_fold == in_folds - 1
-            fill = fills.get((b.band, b.out_pixels))
-            if fill is None:
-                fill = fills[(b.band, b.out_pixels)] = LineBuffer.fill_pixels(b.band, r["band_rows"], h, w, k,
-                                                                             b.out_pixels)
-            slots = written = 0
+            rows = b.out_pixels // w
+            geometry = fills.get((b.band, b.out_pixels))
+            if geometry is None:
+                if wino:
+                    geometry = (WinogradEngine.fill_pixels(b.band, r["band_rows"], h, w),
+                                WinogradEngine.tiles(rows, w)[0], WinogradEngine.drain_pixels(rows, w))
+                else:
+                    geometry = (LineBuffer.fill_pixels(b.band, r["band_rows"], h, w, k, b.out_pixels), 0, 0)
+                fills[(b.band, b.out_pixels)] = geometry
+            slots = written = stored = 0
             if last:
-                slots = (4 if mode == Stage3Mode.UPSAMPLE else 1) * b.out_pixels
-                if b.band == r["bands"] - 1:
-                    slots += extra
+                if pool2_tiles:  # stage 3 bypasses the pooled band: ceil(rows / 2) rows of ow pixels
+                    slots = WinogradEngine.tiles(rows, w)[0] * ow
+                else:
+                    slots = (4 if mode == Stage3Mode.UPSAMPLE else 1) * b.out_pixels
+                    if b.band == r["bands"] - 1:
+                        slots += extra
+                    stored = Detile.stored_rows(rows) if wino else 0
                 written = oh * ow * b.out_pixels / (h * w)
-            key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, fill, last, out_fold_lanes[b.out_fold],
-                   slots, written)
+            key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0], last, out_fold_lanes[b.out_fold],
+                   slots, written, geometry[1], geometry[2], stored)
             classes[key] = classes.get(key, 0) + 1
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]
         useful = ConvEngine.useful_macs(conv.in_shape.c, conv.filters, h * w, k)
+        mults = WinogradEngine.useful_multiplications(h, w, conv.in_shape.c, conv.filters) if wino else useful
     classes_t = tuple(BlockClass(count, *key) for key, count in classes.items())
     in_nbytes = sum(t.nbytes for t in call.in_transfers)
     return CallShape(
@@ -259,7 +309,8 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         first_lanes=first_lanes, in_nbytes=in_nbytes, out_nbytes=call.out_transfer.nbytes,
         registers=call.registers, n_transfers=len(call.transfers),
         n_channels=len({t.channel for t in call.transfers}),
-        useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output")
+        useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output", winograd=wino,
+        useful_mults=mults)
 
 
 def plan_shapes(plan: Plan, network: Network, network_hash: Optional[str] = None) -> tuple[CallShape, ...]:
@@ -269,9 +320,13 @@ def plan_shapes(plan: Plan, network: Network, network_hash: Optional[str] = None
 
 
 def check_shape_config(shape: CallShape, config: HwConfig) -> None:
-    """A shape serves configs with its plan's p_oc and bits (fold lanes) whose tile holds its bands."""
+    """A shape serves configs with its plan's p_oc, bits (fold lanes) and conv engine whose tile holds
+    its bands."""
     if config.fold_lanes(shape.out_channels) != shape.out_fold_lanes:
         raise ValueError(f"call {shape.index}: planned for another p_oc or bits than {config.name}")
+    if shape.winograd != winograd_call(config, shape.conv, shape.ksize, shape.width):
+        raise ValueError(f"call {shape.index}: planned for another conv_engine than {config.name}'s "
+                         f"{config.conv_engine!r}")
     regs = dict(shape.registers)
     if shape.conv and shape.in_folds > 1 and regs["band_rows"] * shape.width > config.tile_pixels:
         raise ValueError(f"call {shape.index}: its bands of {regs['band_rows']} rows do not fit "
@@ -287,7 +342,11 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY
     s3l, rl = config.stage3_lanes, config.requant_lanes
     yolo = shape.mode == Stage3Mode.YOLO
-    slots = Stage3.slots(shape.mode, shape.pool_stride, shape.height, shape.width)
+    w, px = shape.width, shape.height * shape.width
+    if shape.pool2_tiles:  # stage 3 bypasses the map detile has pooled
+        slots = Stage3.slots(Stage3Mode.BYPASS, 1, shape.out_height, shape.out_width)
+    else:
+        slots = Stage3.slots(shape.mode, shape.pool_stride, shape.height, w)
     out_px = shape.out_height * shape.out_width
     for lanes in shape.out_fold_lanes:
         n["STAGE3"] += slots * Stage3.groups(s3l, lanes)
@@ -296,7 +355,6 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         n["YOLO_PHASE"] = shape.out_folds * p_oc
 
     if not shape.conv:
-        px = shape.height * shape.width
         lockstep = 0.0
         for lanes in shape.in_fold_lanes:
             read = StreamIO.read_words(config, lanes, px)
@@ -304,44 +362,86 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
             lockstep += max(read * c_in, px, slots * Stage3.groups(s3l, lanes),
                             StreamIO.write_words(config, lanes, out_px) * c_out)
             lockstep += (p_oc if yolo else 0) + 3 * LOOP_ENTRY_CYCLES
-        n["CONV_BYPASS"] = n["ACC_BYPASS"] = len(shape.in_fold_lanes) * px
-        return n, lockstep + STAGE3_DEPTH + OUT_WRITE_DEPTH
+        n["CONV_BYPASS"] = n["ACC_BYPASS"] = n["DETILE"] = len(shape.in_fold_lanes) * px
+        return n, lockstep + DETILE_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
 
-    k = shape.ksize
-    first_words = WeightBuffer.words(config, p_ic, shape.first_lanes, k)
+    k, wino = shape.ksize, shape.winograd
     n["PREAMBLE"] = ConvEngine.preamble_words(config, shape.out_folds)
     n["BIAS_LOAD"] = AccumulateTile.bias_load_iterations(config, shape.out_folds)
-    n["WEIGHT_LOAD"] = first_words
-    per_block = 3 * LOOP_ENTRY_CYCLES + ConvEngine.mac_depth(p_ic)
-    lockstep = (n["PREAMBLE"] + first_words) * c_in
-    read_words = line_fill = mac_total = leftover = acc = 0
+    n["DETILE"] = shape.out_folds * px
+    if wino:
+        first = WinogradEngine.load_steps(config, p_ic, shape.first_lanes)
+        n["WINO_LOAD"] = first
+        per_block = WinogradEngine.LOOPS_PER_BLOCK * LOOP_ENTRY_CYCLES + WinogradEngine.depth(p_ic)
+        # the loader takes a step per cycle and reads 9 stream words per 16 steps
+        lockstep = n["PREAMBLE"] * c_in + max(first, WinogradEngine.load_words(config, p_ic, shape.first_lanes) * c_in)
+    else:
+        first = WeightBuffer.words(config, p_ic, shape.first_lanes, k)
+        n["WEIGHT_LOAD"] = first
+        per_block = ConvEngine.LOOPS_PER_BLOCK * LOOP_ENTRY_CYCLES + ConvEngine.mac_depth(p_ic)
+        lockstep = (n["PREAMBLE"] + first) * c_in
+    read_words = line_fill = work_total = leftover = acc = drain = detile_rows = blocks_n = 0
     for c in shape.classes:
         count = c.count
+        blocks_n += count
         # The block's loop iterations (blocks.py) ...
-        macs = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
-        nxt = WeightBuffer.words(config, p_ic, c.next_lanes, k) if c.next_lanes else 0
-        left = nxt - macs if nxt > macs else 0
+        if wino:
+            work = WinogradEngine.conv_iterations(p_ic, c.lanes, c.tile_rows, w)
+            nxt = WinogradEngine.load_steps(config, p_ic, c.next_lanes) if c.next_lanes else 0
+        else:
+            work = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
+            nxt = WeightBuffer.words(config, p_ic, c.next_lanes, k) if c.next_lanes else 0
+        left = nxt - work if nxt > work else 0
         words = StreamIO.read_words(config, c.lanes, c.read_pixels)
         read_words += count * words
         line_fill += count * c.fill
-        mac_total += count * macs
+        work_total += count * work
         leftover += count * left
+        drain += count * c.drain
+        detile_rows += count * c.stored_rows * w
         acc_iterations = c.out_pixels * (AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1)
         acc += count * acc_iterations
         # ... and the pace of its body in lockstep: the slowest process.
         wpp = c.lanes / lpw * c_in  # cycles per input pixel at the stream's pace
-        body = max(macs, (c.read_pixels - c.fill) * wpp, acc_iterations)
+        streamed = c.read_pixels - c.fill
+        if wino:
+            # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, in its first 4
+            # iterations: bursts through the 2-deep FIFOs that a slower partner stretches
+            g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
+            tile_cycles = WinogradEngine.conv_iterations(p_ic, c.lanes, 1, 2)
+            work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"])
+                     + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"]))
+        body = max(work, streamed * wpp, acc_iterations)
         if c.last_fold:
-            body = max(body, c.s3_slots * Stage3.groups(s3l, c.out_lanes), c.out_written * c.out_lanes / lpw * c_out)
-        lockstep += count * (c.fill * (wpp if wpp > 1.0 else 1.0) + body + left * c_in + per_block)
+            g3 = Stage3.groups(s3l, c.out_lanes)
+            out_wpp = c.out_lanes / lpw * c_out  # writer cycles per output pixel
+            downstream = max(c.s3_slots * g3, c.out_written * out_wpp, c.out_pixels + c.stored_rows * w)
+            # while detile emits a stored row it takes nothing from stage 2, which stops stage 1 once
+            # it has computed the next tile (blocks.Detile.row_stall)
+            stall = c.stored_rows * Detile.row_stall(w, max(g3, out_wpp), tile_cycles) if wino else 0.0
+            body = max(body + stall, downstream)
+        # serial: the prefetch and the last tile's pixels (winograd), the next block's weights that
+        # did not fit under this block's work (the direct loader is stream-paced, the winograd one
+        # step-paced), loop entries and depths
+        serial = (WinogradEngine.PRELOAD + c.drain + left) if wino else left * c_in
+        if wino and c.last_fold:  # detile enters DETILE per tile row and DETILE_ROW per stored row
+            serial += (c.tile_rows + c.stored_rows) * LOOP_ENTRY_CYCLES
+        lockstep += count * (c.fill * (wpp if wpp > 1.0 else 1.0) + body + serial + per_block)
     n["CONV_READ"] = read_words
     n["LINE_FILL"] = line_fill
-    n["CONV_MAC"] = mac_total
-    n["WEIGHT_LOAD"] += leftover
+    if wino:
+        n["CONV_WINO"] = work_total
+        n["WINO_LOAD"] += leftover
+        n["WINO_PRELOAD"] = blocks_n * WinogradEngine.PRELOAD
+        n["WINO_DRAIN"] = drain
+        n["DETILE_ROW"] = detile_rows
+    else:
+        n["CONV_MAC"] = work_total
+        n["WEIGHT_LOAD"] += leftover
     n["ACC"] = acc
     if yolo and shape.in_folds == 1:  # YOLO_PHASE cannot hide behind earlier input folds
         lockstep += shape.out_folds * p_oc
-    return n, lockstep + STAGE2_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
+    return n, lockstep + STAGE2_DEPTH + DETILE_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
 
 
 def loop_counts(shape: CallShape, config: HwConfig) -> dict[str, int]:
@@ -352,14 +452,10 @@ def loop_counts(shape: CallShape, config: HwConfig) -> dict[str, int]:
 def process_cycles(counts: dict[str, int]) -> dict[str, float]:
     """Busy cycles of each dataflow process from its loops' iteration counts (II 1 each; stream
     words at the DMA's efficiency)."""
-    return {
-        "read": counts["CONV_READ"] / MM2S_EFFICIENCY,
-        "conv": counts["PREAMBLE"] + counts["WEIGHT_LOAD"] + counts["LINE_FILL"] + counts["CONV_MAC"]
-        + counts["CONV_BYPASS"],
-        "stage2": counts["BIAS_LOAD"] + counts["ACC"] + counts["ACC_BYPASS"],
-        "stage3": counts["YOLO_PHASE"] + counts["STAGE3"],
-        "write": counts["OUT_WRITE"] / S2MM_EFFICIENCY,
-    }
+    busy = {name: float(sum(counts[label] for label in loops)) for name, loops in PROCESS_LOOPS.items()}
+    busy["read"] /= MM2S_EFFICIENCY
+    busy["write"] /= S2MM_EFFICIENCY
+    return busy
 
 
 def blocks_per_call(config: HwConfig, registers: dict[str, int]) -> int:
@@ -371,11 +467,23 @@ def blocks_per_call(config: HwConfig, registers: dict[str, int]) -> int:
 
 
 def fill_drain_cycles(config: HwConfig, registers: dict[str, int]) -> float:
-    """Pipeline entry/depth per block plus the drain of stages 2, 3 and the writer (estimates)."""
-    n = blocks_per_call(config, registers)
-    per_block = 3 * LOOP_ENTRY_CYCLES + (ConvEngine.mac_depth(config.p_ic) if registers["conv_enable"] else 0)
-    drain = (STAGE2_DEPTH if registers["conv_enable"] else 0) + STAGE3_DEPTH + OUT_WRITE_DEPTH
-    return n * per_block + drain
+    """Pipeline entry/depth per block (and per DETILE_ROW pass of a winograd call) plus the drain
+    of stages 2, 3, detile and the writer (estimates)."""
+    r = registers
+    n = blocks_per_call(config, r)
+    if not r["conv_enable"]:
+        per_block, rows = ConvEngine.LOOPS_PER_BLOCK * LOOP_ENTRY_CYCLES, 0
+    elif r["winograd"]:
+        per_block = WinogradEngine.LOOPS_PER_BLOCK * LOOP_ENTRY_CYCLES + WinogradEngine.depth(config.p_ic)
+        pooled = r["stage3"] == Stage3Mode.MAXPOOL and r["pool_stride"] == 2
+        band_rows = [min(r["height"], (b + 1) * r["band_rows"]) - b * r["band_rows"] for b in range(r["bands"])]
+        # detile's loops restart per tile row: DETILE, and DETILE_ROW unless it pools
+        rows = r["out_folds"] * sum(WinogradEngine.tiles(n, 1)[0] + (0 if pooled else Detile.stored_rows(n))
+                                    for n in band_rows)
+    else:
+        per_block, rows = ConvEngine.LOOPS_PER_BLOCK * LOOP_ENTRY_CYCLES + ConvEngine.mac_depth(config.p_ic), 0
+    drain = (STAGE2_DEPTH if r["conv_enable"] else 0) + DETILE_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
+    return n * per_block + rows * LOOP_ENTRY_CYCLES + drain
 
 
 def compute_cycles(counts: dict[str, int], config: HwConfig, registers: dict[str, int]) -> float:
@@ -388,7 +496,7 @@ def compute_cycles(counts: dict[str, int], config: HwConfig, registers: dict[str
 class CallCycles:
     compute: float  # slowest process + fill/drain
     lockstep: float  # the block-by-block lockstep composition (>= compute up to rounding)
-    mac_iterations: int
+    mac_iterations: int  # iterations of the multiplier array: CONV_MAC + CONV_WINO
     busy: dict[str, float]  # busy cycles of each process
     counts: dict[str, int]
 
@@ -406,7 +514,7 @@ def call_cycles(shape: CallShape, config: HwConfig) -> CallCycles:
     counts, lockstep = _walk(shape, config)
     busy = process_cycles(counts)
     compute = max(busy.values()) + fill_drain_cycles(config, dict(shape.registers))
-    return CallCycles(compute, lockstep, counts["CONV_MAC"], busy, counts)
+    return CallCycles(compute, lockstep, counts["CONV_MAC"] + counts["CONV_WINO"], busy, counts)
 
 
 def params_nbytes(shape: CallShape, config: HwConfig) -> int:
@@ -438,11 +546,24 @@ class BatchEstimate:
     nbytes: dict[str, int]
     transfers: int
     mmio_accesses: int
+    engine: str  # 'winograd', 'direct' or 'bypass' (CallShape.engine)
+    useful_mults: int  # multiplications the call's algorithm needs (CallShape.useful_mults)
+    multipliers: int  # of the MAC array (p_oc x p_ic)
     counts: dict[str, int] = field(repr=False)
 
     @property
     def host_ms(self) -> float:
         return self.host_call_ms + self.cache_ms
+
+    @property
+    def mac_efficiency(self) -> float:
+        """Direct-convolution MACs / (MAC units x the call's PL cycles): above 1 where Winograd saves."""
+        return self.useful_macs / (self.multipliers * self.pl_cycles) if self.pl_cycles else 0.0
+
+    @property
+    def multiplier_efficiency(self) -> float:
+        """Multiplications the call's algorithm needs / (multipliers x the call's PL cycles)."""
+        return self.useful_mults / (self.multipliers * self.pl_cycles) if self.pl_cycles else 0.0
 
     @property
     def pl_cycles(self) -> float:
@@ -460,7 +581,8 @@ class BatchEstimate:
                 "cache_ms": self.cache_ms, "latency_ms": self.latency_ms, "useful_macs": self.useful_macs,
                 "mac_iterations": self.mac_iterations, "bound": self.bound, "busy_cycles": dict(self.busy_cycles),
                 "nbytes": dict(self.nbytes), "transfers": self.transfers, "mmio_accesses": self.mmio_accesses,
-                "loop_counts": dict(self.counts)}
+                "engine": self.engine, "useful_mults": self.useful_mults, "mac_efficiency": self.mac_efficiency,
+                "multiplier_efficiency": self.multiplier_efficiency, "loop_counts": dict(self.counts)}
 
 
 @dataclass(frozen=True)
@@ -506,9 +628,20 @@ class DesignEstimate:
         return sum(b.useful_macs for b in self.batches)
 
     @property
+    def useful_mults(self) -> int:
+        return sum(b.useful_mults for b in self.batches)
+
+    @property
     def mac_efficiency(self) -> float:
-        """Useful MACs / (MAC units x the frame's PL cycles, stalls included)."""
+        """Direct-convolution MACs / (MAC units x the frame's PL cycles, stalls included): may exceed 1
+        in a winograd design (fewer multiplications than MACs)."""
         return self.useful_macs / (self.config.macs * self.pl_cycles)
+
+    @property
+    def multiplier_efficiency(self) -> float:
+        """Multiplications the algorithms need (Winograd's 16 per tile and channel pair for winograd
+        calls, the MACs for direct ones) / (multipliers x the frame's PL cycles, stalls included)."""
+        return self.useful_mults / (self.config.macs * self.pl_cycles)
 
     @property
     def fps(self) -> float:
@@ -538,6 +671,9 @@ class DesignEstimate:
             "mac_units": self.config.macs,
             "useful_macs": self.useful_macs,
             "mac_efficiency": self.mac_efficiency,
+            "useful_mults": self.useful_mults,
+            "multiplier_efficiency": self.multiplier_efficiency,
+            "conv_engine": self.config.conv_engine,
             "resources": self.resources.to_dict(),
             "resource_fractions": self.resources.fractions(self.device),
             "fits_device": self.fits(1.0),
@@ -561,12 +697,12 @@ class CallTerms:
 
 def call_terms(shape: CallShape, config: HwConfig, cache: Optional[dict] = None) -> CallTerms:
     """One call's cycles and bytes on ``config``. ``cache`` (a dict the caller keeps; ``batch_estimates``
-    keeps each frame's register writes and its batches in it too) memoises by (call shape, p_oc, p_ic,
-    stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal shapes of plans
+    keeps each frame's register writes and its batches in it too) memoises by (call shape, conv_engine,
+    p_oc, p_ic, stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal shapes of plans
     for different p_oc are one object, but their cycles differ); it keys on the shape object's
     identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict no
     longer than the shapes."""
-    key = (id(shape), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
+    key = (id(shape), config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
     hit = cache.get(key) if cache is not None else None
     if hit is None:
         check_shape_config(shape, config)
@@ -599,8 +735,8 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
     out = []
     for n, (s, n_written) in enumerate(zip(shapes, written)):
         first, last = n == 0, s.index == last_output
-        key = ("batch", id(s), config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes, mhz_k, first,
-               last, n_written, io_nbytes, host, memory)
+        key = ("batch", id(s), config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes,
+               config.requant_lanes, mhz_k, first, last, n_written, io_nbytes, host, memory)
         batch = cache.get(key) if cache is not None else None
         if batch is None:
             terms = call_terms(s, config, cache)
@@ -616,7 +752,8 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
                 host_call_ms=accesses * host.mmio_access_us * 1e-3 + (frame_host_ms if first else 0.0),
                 cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6, useful_macs=s.useful_macs,
                 mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy, nbytes=terms.nbytes,
-                transfers=s.n_transfers, mmio_accesses=accesses, counts=cc.counts)
+                transfers=s.n_transfers, mmio_accesses=accesses, engine=s.engine, useful_mults=s.useful_mults,
+                multipliers=config.macs, counts=cc.counts)
             if cache is not None:
                 cache[key] = batch
         out.append(batch)
@@ -631,11 +768,13 @@ class FrameLatency:
     pl_cycles: float
     mac_iterations: int
     useful_macs: int
+    useful_mults: int
 
     @classmethod
     def of(cls, batches: tuple[BatchEstimate, ...]) -> "FrameLatency":
         return cls(sum(b.latency_ms for b in batches), sum(b.pl_cycles for b in batches),
-                   sum(b.mac_iterations for b in batches), sum(b.useful_macs for b in batches))
+                   sum(b.mac_iterations for b in batches), sum(b.useful_macs for b in batches),
+                   sum(b.useful_mults for b in batches))
 
 
 def frame_latency(shapes: tuple[CallShape, ...], config: HwConfig, memory: MemoryModel, host: HostModel,

@@ -119,9 +119,10 @@ def test_resources_by_hand():
     assert by["line_buffer"].bram18 == 24
     # tile 16 lanes x 6; bias and shift tables 1024/16 = 64 deep: distributed RAM
     assert by["accumulate_tile"].bram18 == 16 * 6
-    # weight buffer: 16 x 8 / 4 = 32 banks (one per bus word of a slice) of 2 x 9 x 2 = 36 words x 64
-    # bits -> RAM64M, 4 x ceil(64/3) LUTs each, plus one LUT per bank to decode its 5-bit write enable
-    assert by["weight_buffer"] == blocks.Resources(lut=32 * 4 * 22 + 32)
+    # weight buffer: 16 x 8 banks (one per (oc, ic) pair of a slice) of 2 x 9 x 2 = 36 codes x 16 bits
+    # -> RAM64M, 4 x ceil(16/3) LUTs each, plus one LUT per slice word (16 x 8 / 4 = 32) to decode its
+    # 5-bit write enable
+    assert by["weight_buffer"] == blocks.Resources(lut=128 * 4 * 6 + 32)
     # MAC-array logic from the yosys fit (dse/rtl/fit.json): 1.955 LUT/MAC + 100.53 LUT/row + 219.9, FF
     # 17.376/MAC + 38.94/row + 176.0, times the 1.5 HLS margin, for 128 MACs in 16 rows
     assert by["conv_engine"].lut == pytest.approx(1.5 * (1.955 * 128 + 100.53 * 16 + 219.9), abs=2)
@@ -165,7 +166,10 @@ def test_one_block_by_hand(net416):
     assert cc.bound == "conv" and cc.busy["conv"] == busy
     blocks_n = folds_in * folds_out
     depth = 3 * blocks.LOOP_ENTRY_CYCLES + blocks.CONV_MAC_BASE_DEPTH + 3  # log2(8) adder levels
-    assert cc.compute == busy + blocks_n * depth + blocks.STAGE2_DEPTH + blocks.STAGE3_DEPTH + blocks.OUT_WRITE_DEPTH
+    drain = blocks.STAGE2_DEPTH + blocks.DETILE_DEPTH + blocks.STAGE3_DEPTH + blocks.OUT_WRITE_DEPTH
+    assert cc.compute == busy + blocks_n * depth + drain
+    # a direct design's detile passes every pixel through: one iteration per output fold and pixel
+    assert n["DETILE"] == folds_out * 169 and n["DETILE_ROW"] == n["CONV_WINO"] == n["WINO_LOAD"] == 0
 
 
 def test_params_and_stream_bytes_agree_with_the_plan(net416):
@@ -537,7 +541,10 @@ def test_every_pipelined_loop_has_its_control_charged():
     """Each loop label the kernels count (and the latency model times) has its control in LoopLogic;
     a loop with more counters costs more."""
     cfg = HwConfig()
-    loops = blocks.LoopLogic.loops(cfg)
-    assert set(perf.LOOP_LABELS) <= {label.split("_MAXPOOL")[0].split("_UPSAMPLE")[0] for label in loops}
+    wino_only = {"WINO_LOAD", "WINO_PRELOAD", "CONV_WINO", "WINO_DRAIN", "DETILE_ROW"}
+    for engine, labels in (("direct", set(perf.LOOP_LABELS) - wino_only), ("winograd", set(perf.LOOP_LABELS))):
+        loops = blocks.LoopLogic.loops(HwConfig(conv_engine=engine))
+        assert labels == {label.split("_MAXPOOL")[0].split("_UPSAMPLE")[0] for label in loops}, engine
     wide = blocks.LoopLogic.resources(HwConfig(max_width=1024, max_height=1024))
     assert wide.lut > blocks.LoopLogic.resources(cfg).lut > 0
+    assert blocks.LoopLogic.resources(HwConfig(conv_engine="winograd")).lut > blocks.LoopLogic.resources(cfg).lut
