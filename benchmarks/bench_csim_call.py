@@ -31,7 +31,7 @@ def conv_call(acc: CsimAccelerator, rng, c_in: int, c_out: int, size: int, ksize
     bands = -(-size // band_rows)
     regs = dict(conv_enable=1, leaky=1, ksize=ksize, stage3=stage3, pool_stride=stride, height=size, width=size,
                 in_channels_a=c_in, in_channels_b=0, out_channels=c_out, out_folds=cfg.folds(c_out), bands=bands,
-                band_rows=band_rows, yolo_period=0, yolo_shift=0)
+                band_rows=band_rows, yolo_period=0, yolo_shift=0, winograd=0, out_group=1)
     words = gather_words(pack_fmap(x, cfg), conv_input_slices((c_in,), size, size, ksize, regs["out_folds"], bands,
                                                               band_rows, cfg))
     params = pack_params(w, bias, shifts, (c_in,), bands, cfg)

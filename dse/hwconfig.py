@@ -165,6 +165,7 @@ class HwConfig:
             "yolo_period": width(self.max_out_channels),
             "yolo_shift": 6,  # signed alignment of head codes to the sigmoid table index
             "winograd": 1,  # 1: this conv call runs the Winograd path (last, so the other offsets stay)
+            "out_group": width(max_folds),  # out folds that share one streamed input fold (1x1 calls; spec/out_group.md)
         }
 
     def register_range(self, name: str) -> tuple[int, int]:

@@ -187,10 +187,26 @@ def in_fold_channels(segments: Sequence[int], cfg: HwConfig) -> list[list[int | 
     return folds
 
 
+def conv_blocks(out_folds: int, bands: int, in_folds: int, out_group: int = 1):
+    """The blocks of a conv call in the kernels' order (zy_common.h block_walker): groups of
+    ``out_group`` out folds, in a group for band b, input fold f, out fold o of the group. Yields
+    (o, b, f, streamed): ``streamed`` for the group's first out fold, whose block streams the input
+    rows the group's other out folds reuse. ``out_group`` 1 gives (o, b, f), every block streamed."""
+    for name, v in (("out_folds", out_folds), ("bands", bands), ("in_folds", in_folds), ("out_group", out_group)):
+        if not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{name}={v!r} must be a positive integer")
+    for o0 in range(0, out_folds, out_group):
+        n = min(out_group, out_folds - o0)
+        for b in range(bands):
+            for f in range(in_folds):
+                for oi in range(n):
+                    yield o0 + oi, b, f, oi == 0
+
+
 def conv_input_slices(segments: Sequence[int], height: int, width: int, ksize: int, out_folds: int, bands: int,
-                      band_rows: int, cfg: HwConfig) -> list[tuple[int, int]]:
+                      band_rows: int, cfg: HwConfig, out_group: int = 1) -> list[tuple[int, int]]:
     """(offset, count) uint64-word slices of the packed input (segments back to back) that make
-    up a conv call's ``in`` stream, in stream order (for o, for b, for f)."""
+    up a conv call's ``in`` stream, in stream order: the streamed blocks of ``conv_blocks``."""
     segs = _check_segments(segments, cfg)
     if ksize not in (1, 3):
         raise ValueError(f"ksize={ksize!r} must be 1 or 3")
@@ -209,13 +225,13 @@ def conv_input_slices(segments: Sequence[int], height: int, width: int, ksize: i
         base += offs[-1]
     pad = ksize // 2
     slices = []
-    for _o in range(out_folds):
-        for b in range(bands):
+    for _o, b, f, streamed in conv_blocks(out_folds, bands, len(fold_starts), out_group):
+        if streamed:
+            start, per_pixel = fold_starts[f]
             r0 = b * band_rows
             r1 = min(height, r0 + band_rows)
             a0, a1 = max(0, r0 - pad), min(height, r1 + pad)
-            for start, per_pixel in fold_starts:
-                slices.append((start + a0 * width * per_pixel, (a1 - a0) * width * per_pixel))
+            slices.append((start + a0 * width * per_pixel, (a1 - a0) * width * per_pixel))
     return slices
 
 
@@ -302,7 +318,7 @@ def _block_order_inverse(lanes: np.ndarray, s_f: int, cfg: HwConfig, winograd: b
 
 
 def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: int, cfg: HwConfig, *,
-                winograd: bool | None = None) -> np.ndarray:
+                winograd: bool | None = None, out_group: int = 1) -> np.ndarray:
     """A conv call's parameter stream (module docstring) as uint64 words.
 
     weights: (F, C, k, k) weight codes, C = sum(segments); bias_entries: (F,) biases aligned to each
@@ -347,23 +363,23 @@ def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: i
     wext = np.zeros((rows, n_in + 1, k * k), dtype=np.int64)
     wext[:n_out, :n_in] = w.reshape(n_out, n_in, k * k)
     chan = [np.where(idx < 0, n_in, idx) for idx in _block_channel_index(segs, cfg)]
-    per_out = []
+    blocks = []  # [o][f]: the lanes of block (o, f), whatever the band
     for o in range(out_folds):
         rows_o = wext[o * cfg.p_oc:(o + 1) * cfg.p_oc]  # (p_oc, n_in + 1, kk)
-        blocks = []
+        blocks.append([])
         for idx in chan:
             s_f = idx.size // cfg.p_ic
             blk = rows_o[:, idx, :].reshape(cfg.p_oc, s_f, cfg.p_ic, k * k)  # oc, s, ic, t
-            blocks.append(_block_order(blk.transpose(3, 1, 0, 2).reshape(-1), s_f, cfg, wino))  # t, s, oc, ic
-        per_out.append(np.concatenate(blocks))
-    lanes = np.concatenate([np.tile(p, bands) for p in per_out])
+            blocks[o].append(_block_order(blk.transpose(3, 1, 0, 2).reshape(-1), s_f, cfg, wino))  # t, s, oc, ic
+    lanes = np.concatenate([blocks[o][f] for o, _b, f, _s in conv_blocks(out_folds, bands, len(chan), out_group)])
     return np.concatenate([entries, pack_lanes(lanes, cfg.bits)])
 
 
 def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int, bands: int,
-                  cfg: HwConfig, *, winograd: bool | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Inverse of ``pack_params`` (``winograd`` as there): (weights (F, C, k, k), bias_entries (F,),
-    shifts (F,)), int64.
+                  cfg: HwConfig, *, winograd: bool | None = None,
+                  out_group: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Inverse of ``pack_params`` (``winograd`` and ``out_group`` as there): (weights (F, C, k, k),
+    bias_entries (F,), shifts (F,)), int64.
 
     Refuses a stream whose bands disagree or whose padding rows, lanes or bits are not zero."""
     segs = _check_segments(segments, cfg)
@@ -386,26 +402,26 @@ def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int,
     n_in = sum(segs)
     kk = ksize * ksize
     idx_list = _block_channel_index(segs, cfg)
-    per_o = sum(idx.size * kk * cfg.p_oc for idx in idx_list)
+    sizes = [idx.size * kk * cfg.p_oc for idx in idx_list]  # lanes of a block of input fold f
     weights = np.zeros((rows, n_in, kk), dtype=np.int64)
+    first: dict[tuple[int, int], np.ndarray] = {}  # (o, f) -> the block's lanes in band 0
     pos = 0
-    for o in range(out_folds):
-        first = lanes[pos:pos + per_o]
-        for b in range(1, bands):
-            if not np.array_equal(lanes[pos + b * per_o:pos + (b + 1) * per_o], first):
+    for o, b, f, _streamed in conv_blocks(out_folds, bands, len(idx_list), out_group):
+        blk_lanes = lanes[pos:pos + sizes[f]]
+        pos += sizes[f]
+        if b:
+            if not np.array_equal(blk_lanes, first[o, f]):
                 raise ValueError(f"weight blocks of band {b} differ from band 0 (out fold {o})")
-        q = 0
-        for idx in idx_list:
-            s_f = idx.size // cfg.p_ic
-            n = idx.size * kk * cfg.p_oc
-            blk = _block_order_inverse(first[q:q + n], s_f, cfg, wino)
-            blk = blk.reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)
-            blk = blk.reshape(cfg.p_oc, s_f * cfg.p_ic, kk)
-            if np.any(blk[:, idx < 0]):
-                raise ValueError("weight blocks: padding lanes are not zero")
-            weights[o * cfg.p_oc:(o + 1) * cfg.p_oc, idx[idx >= 0]] = blk[:, idx >= 0]
-            q += n
-        pos += bands * per_o
+            continue
+        first[o, f] = blk_lanes
+        idx = idx_list[f]
+        s_f = idx.size // cfg.p_ic
+        blk = _block_order_inverse(blk_lanes, s_f, cfg, wino)
+        blk = blk.reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)
+        blk = blk.reshape(cfg.p_oc, s_f * cfg.p_ic, kk)
+        if np.any(blk[:, idx < 0]):
+            raise ValueError("weight blocks: padding lanes are not zero")
+        weights[o * cfg.p_oc:(o + 1) * cfg.p_oc, idx[idx >= 0]] = blk[:, idx >= 0]
     if np.any(weights[out_channels:]):
         raise ValueError("weight blocks: rows past the output channels are not zero")
     return (weights[:out_channels].reshape(out_channels, n_in, ksize, ksize), bias[:out_channels],

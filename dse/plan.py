@@ -31,8 +31,8 @@ from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yo
 from zynqyolo.model.quantize import HardwareFormats
 
 from .hwconfig import ACC_BITS, HwConfig
-from .packing import WORD_BYTES, conv_input_slices, param_stream_nbytes
-from .registers import Stage3Mode, check_registers, winograd_call
+from .packing import WORD_BYTES, conv_blocks, conv_input_slices, param_stream_nbytes
+from .registers import Stage3Mode, check_registers, out_group, winograd_call
 
 MIN_BAND_PIXELS = 3
 
@@ -97,6 +97,7 @@ class Block:
     in_rows: int  # input rows streamed (band plus halo)
     width: int
     ksize: int
+    streamed: bool = True  # the block streams its input rows (False: a later out fold of an out_group reuses them)
 
 
 @dataclass(frozen=True)
@@ -365,6 +366,8 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             "yolo_period": stage3_layer.classes + 5 if stage3 == Stage3Mode.YOLO else 0,
             "yolo_shift": yolo_shift,
             "winograd": int(wino),
+            "out_group": out_group(config, conv is not None, conv.size if conv else 1, h, w, len(in_folds),
+                                   config.folds(out_channels), bands),
         }
         try:
             check_registers(config, registers)
@@ -395,18 +398,17 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
                 if (t.buffer, t.offset) != (prev_t.buffer, prev_t.offset + prev_t.nbytes):
                     raise ValueError(f"layer {conv.index}: its route segments are not contiguous in memory")
             seg_channels = tuple(t.channels for t in seg_tensors)
+            group = registers["out_group"]
             for offset, words in conv_input_slices(seg_channels, h, w, conv.size, config.folds(out_channels), bands,
-                                                   band_rows, config):
+                                                   band_rows, config, group):
                 add_in(base.buffer, base.offset + offset * WORD_BYTES, words * WORD_BYTES)
-            for o in range(config.folds(out_channels)):
-                for b in range(bands):
-                    r0, r1 = b * band_rows, min(h, (b + 1) * band_rows)
-                    first_row, stop_row = max(0, r0 - pad), min(h, r1 + pad)
-                    for fi, (ti, f) in enumerate(in_folds):
-                        lanes = seg_tensors[ti].fold_lanes[f]
-                        blocks.append(Block(o, b, fi, lanes,
-                                            math.ceil(lanes / config.p_ic), (r1 - r0) * w, stop_row - first_row,
-                                            w, conv.size))
+            for o, b, fi, streamed in conv_blocks(config.folds(out_channels), bands, len(in_folds), group):
+                r0, r1 = b * band_rows, min(h, (b + 1) * band_rows)
+                first_row, stop_row = max(0, r0 - pad), min(h, r1 + pad)
+                ti, f = in_folds[fi]
+                lanes = seg_tensors[ti].fold_lanes[f]
+                blocks.append(Block(o, b, fi, lanes, math.ceil(lanes / config.p_ic), (r1 - r0) * w,
+                                    stop_row - first_row, w, conv.size, streamed))
             in_lanes = [seg_tensors[ti].fold_lanes[f] for ti, f in in_folds]
             nbytes = param_stream_nbytes(config, conv.size, out_channels, in_lanes, bands)
             param_offsets[conv.index] = (params_nbytes, nbytes)

@@ -153,7 +153,36 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
                 and regs["band_rows"] % 2:
             bad("band_rows", "a Winograd call pooling 2x2/2 over several bands needs even band_rows "
                              "(each band a whole number of 2-row tiles)")
+    group = regs["out_group"]
+    if group < 1:
+        bad("out_group", "must be at least 1")
+    if group > 1:
+        if not regs["conv_enable"] or regs["ksize"] != 1:
+            bad("out_group", "only a 1x1 conv call reuses an input fold over several out folds: must be 1")
+        if regs["bands"] != 1:
+            bad("out_group", f"needs a single band (bands={regs['bands']}): must be 1")
+        if group > regs["out_folds"]:
+            bad("out_group", f"must not exceed out_folds={regs['out_folds']}")
+        pixels = regs["height"] * regs["width"]
+        if pixels > cfg.line_rows * cfg.max_width:
+            bad("out_group", f"the {pixels}-pixel map does not fit stage 1's store of line_rows x max_width = "
+                             f"{cfg.line_rows * cfg.max_width} pixels: must be 1")
+        in_folds = cfg.folds(regs["in_channels_a"]) + (cfg.folds(regs["in_channels_b"]) if regs["in_channels_b"] else 0)
+        if in_folds > 1 and group * pixels > cfg.tile_pixels:
+            bad("out_group", f"{group} out folds x {pixels} pixels exceed tile_pixels={cfg.tile_pixels}")
     return regs
+
+
+def out_group(cfg: HwConfig, conv_enable: int, ksize: int, height: int, width: int, in_folds: int, out_folds: int,
+              bands: int) -> int:
+    """The plan's ``out_group`` of a call: the most out folds one streamed input fold can serve (a 1x1
+    call of one band whose map fits stage 1's store and, with several input folds, whose out folds'
+    partial sums fit the tile together); 1 for every other call."""
+    pixels = height * width
+    if not conv_enable or ksize != 1 or bands != 1 or pixels > cfg.line_rows * cfg.max_width:
+        return 1
+    fit = cfg.tile_pixels // pixels if in_folds > 1 else out_folds
+    return max(1, min(out_folds, fit))
 
 
 @dataclass(frozen=True)
@@ -180,7 +209,8 @@ def call_words(cfg: HwConfig, registers: dict[str, int]) -> CallWords:
             r0 = b * r["band_rows"]
             r1 = min(h, r0 + r["band_rows"])
             rows_read += min(h, r1 + pad) - max(0, r0 - pad)
-        in_words = r["out_folds"] * rows_read * w * sum(in_lanes) // per_word
+        groups = math.ceil(r["out_folds"] / r["out_group"])  # each group streams its input once
+        in_words = groups * rows_read * w * sum(in_lanes) // per_word
         weights = sum(k * k * math.ceil(n / cfg.p_ic) * cfg.p_oc * cfg.p_ic for n in in_lanes)
         wts_words = r["out_folds"] * cfg.p_oc + r["out_folds"] * r["bands"] * weights // per_word
     else:

@@ -371,7 +371,7 @@ def gate(report: dict, config: HwConfig, *, cap: float | None = None, labels: Se
     from zynqyolo.dse import devices, explore, perf
 
     cap = explore.DEFAULT_CAP if cap is None else explore.check_cap(cap)
-    labels = tuple(perf.LOOP_LABELS if labels is None else labels)
+    labels = tuple(perf.design_loop_labels(config) if labels is None else labels)
     failures: list[str] = []
     found: dict[str, list[dict]] = {label: [] for label in labels}
     for lp in report.get("all_loops", [dict(lp, module=report.get("top")) for lp in report.get("loops", [])]):
@@ -420,8 +420,10 @@ def gate(report: dict, config: HwConfig, *, cap: float | None = None, labels: Se
 # Blocks in no row (control, loop logic: they are spread over every process) go to the last row,
 # whose report side is the top's total less the process modules.
 PROCESS_BLOCKS = (
-    ("stage 1 (conv_stage)", ("conv_stage",), ("conv_engine", "line_buffer", "weight_buffer")),
+    ("stage 1 (conv_stage)", ("conv_stage",), ("conv_engine", "line_buffer", "weight_buffer", "wino_window",
+                                               "wino_data_transform", "wino_output_transform", "filter_transform")),
     ("stage 2 (accumulate_stage)", ("accumulate_stage",), ("accumulate_tile",)),
+    ("detile (detile)", ("detile",), ("detile",)),
     ("stage 3 (stage3)", ("stage3",), ("stage3",)),
     ("stream I/O (read_input_stream, write_output)", ("read_input_stream", "write_output"), ("stream_io_dma",)),
 )

@@ -56,7 +56,7 @@ def stage3_registers(config: HwConfig, stage3: int, height: int, width: int, cha
     regs = {"conv_enable": 0, "leaky": 0, "ksize": 1, "stage3": stage3, "pool_stride": pool_stride,
             "height": height, "width": width, "in_channels_a": channels, "in_channels_b": 0,
             "out_channels": channels, "out_folds": config.folds(channels), "bands": 1, "band_rows": height,
-            "yolo_period": 0, "yolo_shift": 0, "winograd": 0}
+            "yolo_period": 0, "yolo_shift": 0, "winograd": 0, "out_group": 1}
     fields = config.register_fields()
     if set(regs) != set(fields):
         raise ValueError(f"register fields changed: HwConfig has {sorted(fields)}, vectors set {sorted(regs)}")

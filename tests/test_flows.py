@@ -536,10 +536,12 @@ def _fake_tool(bin_dir: Path, name: str, body: str) -> Path:
 PROCESS_LOOPS = {"read_input_stream_config_s": ("CONV_READ_1",),
                  "conv_stage_config_s": ("PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS"),
                  "accumulate_stage_config_s": ("BIAS_LOAD", "ACC", "ACC_BYPASS"),
+                 "detile_config_s": ("DETILE",),
                  "stage3_config_s": ("YOLO_PHASE", "Loop_STAGE3_proc"),
                  "write_output_config_s": ("OUT_WRITE",)}
 PROCESS_RESOURCES = {"read_input_stream_config_s": (0, 0, 900, 1200), "conv_stage_config_s": (192, 150, 21000, 15000),
-                     "accumulate_stage_config_s": (2, 80, 9000, 7000), "stage3_config_s": (0, 16, 3000, 2500),
+                     "accumulate_stage_config_s": (2, 80, 9000, 7000),
+                     "detile_config_s": (0, 0, 300, 400), "stage3_config_s": (0, 16, 3000, 2500),
                      "write_output_config_s": (0, 0, 700, 900)}
 TOP_RESOURCES = (196, 252, 36900, 29000)
 
@@ -730,7 +732,7 @@ def test_run_hls_steps_logs_and_report(tmp_path, mock_src, fake_tools, monkeypat
     assert report["gate"]["ok"] and report["gate"]["budget"]["LUT"] == 47880
     assert json.loads(project.report_json.read_text()) == report
     assert any("ZYNQYOLO_HLS_STEPS='csim csynth' vitis_hls -f run_hls.tcl" in m and "2022.2" in m for m in messages)
-    assert any("gate: 12 latency-model loops at II 1" in m for m in messages)
+    assert any("gate: 13 latency-model loops at II 1" in m for m in messages)  # a direct design: no Winograd loops
 
     assert tools.run_hls(project, ("csim",), log=messages.append) is None
     monkeypatch.setenv("ZY_FAIL_COMMAND", "csynth_design")

@@ -52,7 +52,7 @@ def test_header_content_hash_line(tmp_path):
 def regs(**change):
     base = dict(conv_enable=1, leaky=1, ksize=3, stage3=0, pool_stride=1, height=13, width=13, in_channels_a=512,
                 in_channels_b=0, out_channels=1024, out_folds=43, bands=1, band_rows=13, yolo_period=0, yolo_shift=0,
-                winograd=0)
+                winograd=0, out_group=1)
     return {**base, **change}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import WINO_MIN_WIDTH, HwConfig
+from zynqyolo.dse.registers import out_group as plan_out_group
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.dse.packing import (conv_input_slices, gather_words, pack_fmap, pack_params, unpack_fmap)
 from zynqyolo.model.fixed import FixedFormat, align_bias, maxpool, requantize, sigmoid_lut, upsample
@@ -132,24 +133,29 @@ def band_split(cfg: HwConfig, in_folds: int, height: int, width: int, pool_strid
 
 def conv_registers(cfg: HwConfig, segments, height: int, width: int, ksize: int, out_channels: int, leaky: bool,
                    stage3: int = 0, pool_stride: int = 1, yolo_period: int = 0, yolo_shift: int = 0,
-                   band_rows: int | None = None) -> dict:
+                   band_rows: int | None = None, out_group: int | None = None) -> dict:
+    """A conv call's registers; ``out_group`` None: the plan's rule (as many out folds per streamed
+    input fold as the store and the tile hold)."""
     in_folds = sum(cfg.folds(s) for s in segments)
     if band_rows is None:
         bands, band_rows = band_split(cfg, in_folds, height, width, pool_stride if stage3 == 1 else None)
     else:
         bands = math.ceil(height / band_rows)
+    if out_group is None:
+        out_group = plan_out_group(cfg, 1, ksize, height, width, in_folds, cfg.folds(out_channels), bands)
     return dict(conv_enable=1, leaky=int(leaky), ksize=ksize, stage3=stage3, pool_stride=pool_stride,
                 height=height, width=width, in_channels_a=segments[0],
                 in_channels_b=segments[1] if len(segments) > 1 else 0, out_channels=out_channels,
                 out_folds=cfg.folds(out_channels), bands=bands, band_rows=band_rows, yolo_period=yolo_period,
-                yolo_shift=yolo_shift, winograd=int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH))
+                yolo_shift=yolo_shift, winograd=int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH),
+                out_group=out_group)
 
 
 def bypass_registers(cfg: HwConfig, channels: int, height: int, width: int, stage3: int, pool_stride: int = 1,
                      yolo_period: int = 0, yolo_shift: int = 0) -> dict:
     return dict(conv_enable=0, leaky=0, ksize=1, stage3=stage3, pool_stride=pool_stride, height=height, width=width,
                 in_channels_a=channels, in_channels_b=0, out_channels=channels, out_folds=cfg.folds(channels),
-                bands=1, band_rows=height, yolo_period=yolo_period, yolo_shift=yolo_shift, winograd=0)
+                bands=1, band_rows=height, yolo_period=yolo_period, yolo_shift=yolo_shift, winograd=0, out_group=1)
 
 
 def run_conv(acc, regs: dict, inputs: list[np.ndarray], weights, bias_entries, shifts):
@@ -158,8 +164,9 @@ def run_conv(acc, regs: dict, inputs: list[np.ndarray], weights, bias_entries, s
     segments = tuple(x.shape[0] for x in inputs)
     words = np.concatenate([pack_fmap(x, cfg) for x in inputs])
     slices = conv_input_slices(segments, regs["height"], regs["width"], regs["ksize"], regs["out_folds"],
-                               regs["bands"], regs["band_rows"], cfg)
-    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg, winograd=bool(regs["winograd"]))
+                               regs["bands"], regs["band_rows"], cfg, regs["out_group"])
+    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg, winograd=bool(regs["winograd"]),
+                         out_group=regs["out_group"])
     return acc.call(regs, gather_words(words, slices), params)
 
 
@@ -204,24 +211,30 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
             for b in range(r["bands"]):
                 r0 = b * r["band_rows"]
                 r1 = min(h, r0 + r["band_rows"])
-                a0, a1 = max(0, r0 - pad), min(h, r1 + pad)
                 n["ACC"] += (len(lanes_in) - 1 + groups) * (r1 - r0) * w
                 if wino and not tile_pool:
                     n["DETILE_ROW"] += (r1 - r0) // 2 * w  # the second row of every two-row tile row
-                for lanes in lanes_in:
-                    s_f = math.ceil(lanes / cfg.p_ic)
-                    n["CONV_READ"] += (a1 - a0) * w * lanes // per_word
-                    if wino:
-                        tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
-                        n["LINE_FILL"] += (min(r0 + 3, a1) - a0) * w
-                        n["WINO_PRELOAD"] += 12
-                        n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
-                        macs.append(tiles_y * tiles_x * 16 * s_f)
-                        words.append(16 * s_f * wps + 16)  # loader steps: 16 per (sub-fold, word) group, + 16
-                    else:
-                        n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
-                        macs.append((r1 - r0) * w * k * k * s_f)
-                        words.append(k * k * s_f * wps)
+        # Blocks in order: out folds in groups of out_group; in a group band, input fold, out fold.
+        group = r["out_group"]
+        order = [(o0 + oi, b, lanes, oi == 0) for o0 in range(0, r["out_folds"], group) for b in range(r["bands"])
+                 for lanes in lanes_in for oi in range(min(group, r["out_folds"] - o0))]
+        for _o, b, lanes, streamed in order:
+            r0 = b * r["band_rows"]
+            r1 = min(h, r0 + r["band_rows"])
+            a0, a1 = max(0, r0 - pad), min(h, r1 + pad)
+            s_f = math.ceil(lanes / cfg.p_ic)
+            n["CONV_READ"] += (a1 - a0) * w * lanes // per_word if streamed else 0
+            if wino:
+                tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
+                n["LINE_FILL"] += (min(r0 + 3, a1) - a0) * w
+                n["WINO_PRELOAD"] += 12
+                n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
+                macs.append(tiles_y * tiles_x * 16 * s_f)
+                words.append(16 * s_f * wps + 16)  # loader steps: 16 per (sub-fold, word) group, + 16
+            else:
+                n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
+                macs.append((r1 - r0) * w * k * k * s_f)
+                words.append(k * k * s_f * wps)
         # The first block's weights load alone; each later block's load hides under the previous compute.
         load = words[0] + sum(max(0, words[i + 1] - macs[i]) for i in range(len(macs) - 1))
         n["WINO_LOAD" if wino else "WEIGHT_LOAD"] = load
@@ -411,6 +424,63 @@ def test_random_conv_saturating(design, case, accelerators):
         unsigned = ~np.isin(np.arange(n_out) % period, (2, 3))
     check_output(result, expected, cfg, unsigned)
     assert result.counts == expected_counts(cfg, regs)
+
+
+# 1x1 calls that stream each input fold once for out_group out folds: (segments, h, w, out_channels,
+# out_group, stage3, yolo_period); a partial last group, one input fold, a route, a YOLO head.
+GROUP_CASES = {
+    "g3-of-5-partial": ((40,), 3, 4, 70, 3, 0, 0),
+    "g2-one-infold": ((8,), 5, 3, 40, 2, 0, 0),
+    "g4-route": ((12, 20), 2, 3, 64, 4, 0, 0),
+    "g-all-yolo": ((30,), 3, 3, 50, None, 3, 10),
+}
+
+
+@pytest.mark.parametrize("design", ["oc8ic8-b16-t128", "w-oc8ic8-b16-t128", "oc16ic4-b8", "ap-oc8ic8-b8-t128",
+                                    "w-oc24ic8-b8-t64"])
+@pytest.mark.parametrize("case", list(GROUP_CASES))
+def test_random_1x1_out_groups(design, case, accelerators):
+    """A streamed input fold serves several out folds: outputs as the reference, input words cut by
+    the group size, loop counts as the analytic model."""
+    acc = accelerators[design]
+    cfg = acc.config
+    segs, h, w, n_out, group, stage3, period = GROUP_CASES[case]
+    if group is None:
+        group = cfg.folds(n_out)
+    group = min(group, cfg.folds(n_out))
+    in_folds = sum(cfg.folds(x) for x in segs)
+    if in_folds > 1 and group * h * w > cfg.tile_pixels:
+        pytest.skip(f"{design}: the tile holds fewer than {group} out folds of {h}x{w}")
+    rng = np.random.default_rng(zlib.crc32(f"{design}/{case}".encode()))
+    lim = 1 << (cfg.bits - 1)
+    inputs = [rng.integers(-lim, lim, size=(x, h, w)) for x in segs]
+    weights = rng.integers(-lim, lim, size=(n_out, sum(segs), 1, 1))
+    bias = rng.integers(-(1 << (2 * cfg.bits)), 1 << (2 * cfg.bits), size=n_out)
+    shifts = rng.integers(cfg.bits, 2 * cfg.bits, size=n_out)
+    regs = conv_registers(cfg, segs, h, w, 1, n_out, True, stage3, 1, period, 0, h, out_group=group)
+    result = run_conv(acc, regs, inputs, weights, bias, shifts)
+    expected = reference_conv(inputs, weights, bias, shifts, regs, cfg.bits)
+    unsigned = ~np.isin(np.arange(n_out) % period, (2, 3)) if stage3 == 3 else None
+    check_output(result, expected, cfg, unsigned)
+    counts = expected_counts(cfg, regs)
+    assert result.counts == counts
+    ungrouped = expected_counts(cfg, {**regs, "out_group": 1})
+    assert counts["CONV_READ"] * group >= ungrouped["CONV_READ"] > counts["CONV_READ"] * (group - 1) or group == 1
+
+
+def test_out_group_refusals(accelerators):
+    acc = accelerators["oc8ic8-b16-t128"]
+    cfg = acc.config
+    base = conv_registers(cfg, (16,), 4, 4, 1, 40, True, band_rows=4, out_group=1)
+    for regs, message in (({**base, "out_group": 0}, "at least 1"),
+                          ({**base, "ksize": 3, "out_group": 2}, "1x1"),
+                          ({**base, "bands": 2, "band_rows": 2, "out_group": 2}, "single band"),
+                          ({**base, "out_group": 6}, "out_folds"),
+                          ({**base, "out_group": 9}, "out_folds"),
+                          ({**conv_registers(cfg, (16,), 8, 8, 1, 40, True, band_rows=8, out_group=1), "out_group": 3},
+                           "tile_pixels")):
+        with pytest.raises(ValueError, match=f"out_group.*{message}"):
+            acc.call(regs, np.zeros(1, np.uint64), np.zeros(1, np.uint64))
 
 
 @pytest.mark.parametrize("design", ["oc24ic8-b16-t64", "oc8ic8-b8-t128", "ap-oc8ic8-b8-t128"])

@@ -77,9 +77,10 @@ def test_transfers_cover_the_tensors(quantised):
         whole = sum(t.nbytes for t in inputs)
         if not r["conv_enable"]:
             assert sum(t.nbytes for t in call.in_transfers) == whole
-        elif r["bands"] == 1:  # the input is streamed once per output fold
-            assert sum(t.nbytes for t in call.in_transfers) == whole * r["out_folds"]
-            assert len(call.in_transfers) == r["out_folds"]  # route segments are contiguous: one transfer
+        elif r["bands"] == 1:  # the input is streamed once per group of out_group output folds
+            groups = -(-r["out_folds"] // r["out_group"])
+            assert sum(t.nbytes for t in call.in_transfers) == whole * groups
+            assert len(call.in_transfers) == groups  # route segments are contiguous: one transfer
         else:  # bands re-read a halo of ksize // 2 rows on each inner band edge
             halo_rows = 2 * (call.regs["ksize"] // 2) * (r["bands"] - 1)
             extra = sum(t.nbytes // t.height * halo_rows for t in inputs)
@@ -87,6 +88,27 @@ def test_transfers_cover_the_tensors(quantised):
         out = plan.tensors[call.output_layer]
         assert (call.out_transfer.buffer, call.out_transfer.offset, call.out_transfer.nbytes) == (
             out.buffer, out.offset, out.nbytes)
+
+
+def test_1x1_calls_reuse_each_input_fold_over_several_out_folds(quantised):
+    """The plan's out_group: the most out folds whose partial sums fit the tile together (the map fits
+    stage 1's store), on every 1x1 call of the 416 network; 3x3 and bypass calls stream per out fold."""
+    net, model = quantised[416]
+    cfg = HwConfig()
+    plan = make_plan(net, model.hardware_formats(), cfg)
+    grouped = 0
+    for call in plan.calls:
+        r = call.regs
+        pixels = r["height"] * r["width"]
+        if r["conv_enable"] and r["ksize"] == 1:
+            assert r["bands"] == 1
+            assert r["out_group"] == min(r["out_folds"], cfg.tile_pixels // pixels)
+            grouped += r["out_group"] > 1
+            streamed = [b for b in call.blocks if b.streamed]
+            assert len(streamed) * r["out_group"] >= len(call.blocks)
+        else:
+            assert r["out_group"] == 1 and all(b.streamed for b in call.blocks)
+    assert grouped == 3  # conv13, conv15, conv18 at 13x13 (conv22's 26x26 fold fills the default 704-pixel tile alone)
 
 
 @pytest.mark.parametrize("field, value", [("max_width", 208), ("max_height", 400), ("max_in_channels", 512),

@@ -48,14 +48,16 @@ def test_a_design_file_without_conv_engine_is_refused(tmp_path):
         HwConfig.load(path)
 
 
-def test_the_winograd_register_is_the_last_one_bit_field():
+def test_the_winograd_and_out_group_registers_come_last():
     for cfg in (HwConfig(), WINO):
         fields = cfg.register_fields()
-        assert list(fields)[-1] == "winograd" and fields["winograd"] == 1
+        assert list(fields)[-2:] == ["winograd", "out_group"] and fields["winograd"] == 1
+        assert fields["out_group"] == fields["out_folds"]
         assert cfg.register_range("winograd") == (0, 1)
     # the older fields keep their AXI-Lite offsets
     offsets = HwConfig().register_offsets()
     assert offsets["yolo_shift"] == 0x10 + 8 * 14 and offsets["winograd"] == 0x10 + 8 * 15
+    assert offsets["out_group"] == 0x10 + 8 * 16
     assert WINO_MIN_WIDTH == 7
 
 
@@ -102,7 +104,7 @@ def wregs(**change):
     """A wide 3x3 conv call (52x52, 2 input folds, 5 bands of 12 rows, 2x2/2 pool) on the Winograd path."""
     base = dict(conv_enable=1, leaky=1, ksize=3, stage3=1, pool_stride=2, height=52, width=52, in_channels_a=48,
                 in_channels_b=0, out_channels=48, out_folds=2, bands=5, band_rows=12, yolo_period=0, yolo_shift=0,
-                winograd=1)
+                winograd=1, out_group=1)
     return {**base, **change}
 
 

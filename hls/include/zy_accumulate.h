@@ -5,9 +5,12 @@
 //   and stage 3 (p_oc requantised codes per pixel).
 // - First the preamble (loop BIAS_LOAD): out_folds * p_oc entries of (aligned bias, shift),
 //   kept on chip for the whole call (max_out_folds * p_oc entries).
-// - Per (out fold o, band b): loop ACC (II 1) over (input fold f, band pixel p). With several
-//   input folds the band's partial sums live in the tile [tile_pixels][p_oc] of acc_bits: fold 0
-//   writes, later folds add (one pixel of p_oc lanes per cycle), and the last fold adds its sums
+// - Per (group of out_group out folds, band b): loop ACC (II 1) over (input fold f, out fold o of
+//   the group, band pixel p), the order stage 1 delivers them (block_walker; one out fold per group
+//   but for 1x1 calls that reuse an input fold). With several input folds the band's partial sums
+//   of the group's out folds live in the tile [tile_pixels][p_oc] of acc_bits (out fold oi of the
+//   group at oi * band pixels): fold 0 writes, later folds add (one pixel of p_oc lanes per
+//   cycle), and the last fold adds its sums
 //   on the fly and requantises them without writing back, requant_lanes lanes per cycle: a pixel
 //   takes ceil(L_o / requant_lanes) cycles (groups) of the last fold, L_o = real lanes of the
 //   output fold. Stage 1 delivers a pixel every k^2 * S cycles (S = p_oc / p_ic for a full input
@@ -129,14 +132,19 @@ BIAS_LOAD:
     const int in_folds = fold_count<C>(r.in_channels_a) + fold_count<C>(r.in_channels_b);
     const int w_img = r.width;
     const int h_img = r.height;
-    int o = 0;
-    for (fold_cursor c = first_fold<C>(r.out_channels); c.left > 0; next_fold<C>(c)) {
-        // requantiser groups of this output fold: its real lanes, requant_lanes at a time
-        const int groups = (c.lanes + RL - 1) / RL;
+    const int group = r.out_group;
+    fold_cursor c0 = first_fold<C>(r.out_channels);  // the group's first out fold
+    for (int o0 = 0; o0 < out_folds; o0 += group) {
+        const int n = imin(group, out_folds - o0);  // out folds of this group
         int row0 = 0;
         for (int b = 0; b < (int)r.bands; b++) {
             const int rows = imin(h_img, row0 + (int)r.band_rows) - row0;
-            int f = 0, g = 0, p = 0, x = 0, y = 0;  // pixel p = (y, x) of the band
+            // (input fold f, out fold o = o0 + oi of the group, band pixel p = (y, x), requantiser
+            // group g); tp = oi * band pixels + p, the pixel's tile address (counted).
+            int f = 0, oi = 0, o = o0, g = 0, tp = 0, x = 0, y = 0;
+            fold_cursor c = c0;
+            // requantiser groups of out fold o: its real lanes, requant_lanes at a time
+            int groups = (c.lanes + RL - 1) / RL;
             acc_t sums[C::p_oc];  // the last fold's sums of the pixel being requantised
 #pragma HLS ARRAY_PARTITION variable=sums complete
             pixel_t<C> px = pixel_t<C>();  // lanes beyond groups * RL stay 0
@@ -151,11 +159,11 @@ BIAS_LOAD:
                     const psum_t<C> ps = checked_read(psum);
                     for (int j = 0; j < C::p_oc; j++) {
 #pragma HLS UNROLL
-                        const acc_t sum = f == 0 ? ps.lane[j] : acc_t(tile[p][j] + ps.lane[j]);
+                        const acc_t sum = f == 0 ? ps.lane[j] : acc_t(tile[tp][j] + ps.lane[j]);
                         if (last) {
                             sums[j] = sum;
                         } else {
-                            tile[p][j] = sum;
+                            tile[tp][j] = sum;
                         }
                     }
                 }
@@ -168,18 +176,32 @@ BIAS_LOAD:
                     if (g == groups - 1) out.write(px);
                 }
                 const bool band_pixel_last = x == w_img - 1 && y == rows - 1;
-                done = last && g == groups - 1 && band_pixel_last;
+                done = last && g == groups - 1 && band_pixel_last && oi == n - 1;
                 if (last && g < groups - 1) {
                     g++;
                 } else {
                     g = 0;
+                    tp++;
                     if (band_pixel_last) {
-                        p = 0;
                         x = 0;
                         y = 0;
-                        f++;
+                        if (oi + 1 < n) {  // the group's next out fold
+                            oi++;
+                            o++;
+                            next_fold<C>(c);
+                        } else {  // the next input fold, from the group's first out fold
+                            oi = 0;
+                            o = o0;
+                            c = c0;
+                            tp = 0;
+                            f++;
+                        }
+                        groups = (c.lanes + RL - 1) / RL;
+                        for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                            px.lane[j] = 0;
+                        }
                     } else {
-                        p++;
                         if (x == w_img - 1) {
                             x = 0;
                             y++;
@@ -191,7 +213,7 @@ BIAS_LOAD:
             }
             row0 += r.band_rows;
         }
-        o++;
+        for (int i = 0; i < n; i++) next_fold<C>(c0);
     }
 }
 

@@ -161,16 +161,20 @@ void next_fold(fold_cursor& c) {
     c.lanes = imin(C::p_oc, c.left);
 }
 
-// The blocks (o, b, f) of a conv call in order: out fold o, band b, input fold f (route inputs:
-// segment A's folds, then segment B's). Everything is advanced incrementally (adds and compares,
-// no run-time multiply or divide): the band's output rows [row0, row1), the input rows streamed
-// for it [read0, read1) (the band plus the halo, clipped), the lanes of input fold f and its
-// sub-folds S = ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
+// The blocks of a conv call in order: groups of G = out_group output folds (G = 1 but for 1x1
+// calls, dse.registers), and in a group: band b, input fold f (route inputs: segment A's folds,
+// then segment B's), output fold o of the group; with G = 1 that is (o, b, f). A block with
+// oi = 0 (the group's first out fold) streams its input rows; the other G - 1 reuse them from
+// stage 1's store. Everything is advanced incrementally (adds and compares, no run-time multiply
+// or divide): the band's output rows [row0, row1), the input rows streamed for it [read0, read1)
+// (the band plus the halo, clipped), the lanes of input fold f and its sub-folds S =
+// ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
 template <class C>
 struct block_walker {
-    int h, band_rows, pad, folds_a, in_folds, bands, out_folds;
+    int h, band_rows, pad, folds_a, in_folds, bands, out_folds, group;
     int padded_a, padded_b;  // channels of segments A and B rounded up to whole bus words
     int o, b, f;
+    int o0, n, oi;  // the group's first out fold, its size, o - o0
     int row0, row1, read0, read1;
     int left;  // lanes of the current segment from fold f on
     int lanes, subfolds;
@@ -181,19 +185,32 @@ struct block_walker {
         pad = r.ksize == 3 ? 1 : 0;
         bands = r.bands;
         out_folds = r.out_folds;
+        group = r.out_group;
         folds_a = fold_count<C>(r.in_channels_a);
         in_folds = folds_a + fold_count<C>(r.in_channels_b);
         padded_a = words_of<C>(r.in_channels_a) * C::lanes_per_word;
         padded_b = words_of<C>(r.in_channels_b) * C::lanes_per_word;
+        o0 = 0;
+        n = imin(group, out_folds);
+        oi = 0;
         o = 0;
         b = 0;
         row0 = 0;
         start_fold0();
     }
 
-    bool last() const { return o == out_folds - 1 && b == bands - 1 && f == in_folds - 1; }
+    bool streamed() const { return oi == 0; }
+
+    bool last() const { return o0 + n == out_folds && oi == n - 1 && b == bands - 1 && f == in_folds - 1; }
 
     void next() {
+        if (oi + 1 < n) {
+            oi++;
+            o++;
+            return;
+        }
+        oi = 0;
+        o = o0;
         if (f + 1 < in_folds) {
             f++;
             left = f == folds_a ? padded_b : left - C::p_oc;
@@ -206,7 +223,9 @@ struct block_walker {
         } else {
             b = 0;
             row0 = 0;
-            o++;
+            o0 += n;
+            n = imin(group, out_folds - o0);
+            o = o0;
         }
         start_fold0();
     }

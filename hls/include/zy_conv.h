@@ -112,6 +112,7 @@ struct weight_loader {
 struct line_writer {
     int row, col, slot;
     int newest_row, newest_col;
+    int srow, scol;  // a 1x1 block's store position of the next pixel (the band's pixels in order)
 };
 
 // Read the next input pixel of the band into the line buffer and the newest-pixel register, and
@@ -133,6 +134,46 @@ void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C:
         wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
     } else {
         wr.col++;
+    }
+}
+
+// The next input pixel of a direct block. A block that streams its input reads the pixel from the
+// stream and keeps it: at its ring slot for a 3x3 block, at the next store position for a 1x1 block
+// (the store is the line buffer seen as line_rows x max_width pixels: a whole band of a map that
+// fits, dse.registers). The later out folds of a group (1x1 only) read the pixel back from the store.
+template <class C>
+void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
+                pixel_t<C>& newest, line_writer& wr, int ksize, int width, bool streamed) {
+#pragma HLS INLINE
+    const bool k1 = ksize == 1;
+    const int wslot = k1 ? wr.srow : wr.slot;
+    const int wcol = k1 ? wr.scol : wr.col;
+    if (streamed) {
+        newest = checked_read(pix);
+        for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+            line[wslot][wcol][j] = newest.lane[j];
+        }
+    } else {
+        for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+            newest.lane[j] = line[wslot][wcol][j];
+        }
+    }
+    wr.newest_row = wr.row;
+    wr.newest_col = wr.col;
+    if (wr.col == width - 1) {
+        wr.col = 0;
+        wr.row++;
+        wr.slot = wr.slot == ksize - 1 ? 0 : wr.slot + 1;
+    } else {
+        wr.col++;
+    }
+    if (wr.scol == C::max_width - 1) {
+        wr.scol = 0;
+        wr.srow++;
+    } else {
+        wr.scol++;
     }
 }
 
@@ -249,8 +290,9 @@ BLOCKS:
 
         const int S = g.subfolds;
         // Where the next input pixel goes.
-        line_writer wr = {g.read0, 0, 0, -1, -1};
+        line_writer wr = {g.read0, 0, 0, -1, -1, 0, 0};
         pixel_t<C> newest = pixel_t<C>();
+        const bool streamed = g.streamed();
 
         // The newest input pixel the window of output pixel (y, x) needs: (ny, nx).
         int ny = imin(g.row0 + pad, g.read1 - 1);
@@ -261,7 +303,7 @@ BLOCKS:
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1024
             ZY_COUNT(LINE_FILL);
             done = wr.row == ny && wr.col == nx0;
-            read_pixel<C>(pix, line, newest, wr, k, w_img);
+            next_pixel<C>(pix, line, newest, wr, k, w_img, streamed);
         }
 
         int y = g.row0, x = 0, t = 0, ky = 0, kx = 0, s = 0;
@@ -289,7 +331,7 @@ BLOCKS:
             // Line-buffer fill: keep the input read up to the window's newest pixel (ny, nx).
             const bool behind = wr.row < ny || (wr.row == ny && wr.col <= nx);
             if (t < 2 && behind && wr.row < g.read1) {
-                read_pixel<C>(pix, line, newest, wr, k, w_img);
+                next_pixel<C>(pix, line, newest, wr, k, w_img, streamed);
             }
             if (t == 0 && s == 0) {
                 for (int oc = 0; oc < C::p_oc; oc++) {

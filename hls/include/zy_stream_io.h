@@ -53,8 +53,9 @@ CONV_READ:
     }
 }
 
-// The input stream of a call: for a conv call the band's input rows of every block (o, b, f)
-// in (o, b, f) order; for a bypass call every fold of the tensor once.
+// The input stream of a call: for a conv call the band's input rows of every block that streams
+// them (block_walker order; a group's later out folds reuse them); for a bypass call every fold of
+// the tensor once.
 template <class C>
 void read_input_stream(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix, const registers& r) {
     if (!r.conv_enable) {
@@ -67,7 +68,7 @@ void read_input_stream(hls::stream<axis_word_t<C> >& in, chan<pixel_t<C> >& pix,
     g.start(r);
     for (bool last = false; !last; g.next()) {
         last = g.last();
-        read_fold_pixels<C>(in, pix, g.lanes, g.read1 - g.read0, r.width);
+        if (g.streamed()) read_fold_pixels<C>(in, pix, g.lanes, g.read1 - g.read0, r.width);
     }
 }
 

@@ -242,7 +242,7 @@ BLOCKS:
         }
 
         // Prefill: the band's input rows up to r0 + 2.
-        line_writer wr = {read0, 0, 0, -1, -1};
+        line_writer wr = {read0, 0, 0, -1, -1, 0, 0};
         pixel_t<C> newest = pixel_t<C>();
         const int fill_end = imin(r0 + 3, read1);
     LINE_FILL:

@@ -62,7 +62,7 @@ void* run_call(void* p) {
     const zy::registers& r = a->regs;
     yolo_accel(*a->in, *a->wts, *a->out, r.conv_enable, r.leaky, r.ksize, r.stage3, r.pool_stride, r.height, r.width,
                r.in_channels_a, r.in_channels_b, r.out_channels, r.out_folds, r.bands, r.band_rows, r.yolo_period,
-               r.yolo_shift, r.winograd);
+               r.yolo_shift, r.winograd, r.out_group);
     return nullptr;
 }
 

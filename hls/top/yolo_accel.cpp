@@ -14,7 +14,7 @@
 
 #include "zy_accel.h"
 
-static_assert(zy::REGISTER_FIELD_COUNT == 16,
+static_assert(zy::REGISTER_FIELD_COUNT == 17,
               "HwConfig.register_fields() changed: update the register arguments of yolo_accel");
 
 void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::stream<axis_word>& out,
@@ -23,7 +23,7 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
                 zy::reg_width_t width, zy::reg_in_channels_a_t in_channels_a, zy::reg_in_channels_b_t in_channels_b,
                 zy::reg_out_channels_t out_channels, zy::reg_out_folds_t out_folds, zy::reg_bands_t bands,
                 zy::reg_band_rows_t band_rows, zy::reg_yolo_period_t yolo_period, zy::reg_yolo_shift_t yolo_shift,
-                zy::reg_winograd_t winograd) {
+                zy::reg_winograd_t winograd, zy::reg_out_group_t out_group) {
 #pragma HLS INTERFACE axis port=in
 #pragma HLS INTERFACE axis port=wts
 #pragma HLS INTERFACE axis port=out
@@ -43,6 +43,7 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
 #pragma HLS INTERFACE s_axilite port=yolo_period bundle=control
 #pragma HLS INTERFACE s_axilite port=yolo_shift bundle=control
 #pragma HLS INTERFACE s_axilite port=winograd bundle=control
+#pragma HLS INTERFACE s_axilite port=out_group bundle=control
 #pragma HLS INTERFACE s_axilite port=return bundle=control
     zy::registers r;
     r.conv_enable = conv_enable;
@@ -61,5 +62,6 @@ void yolo_accel(hls::stream<axis_word>& in, hls::stream<axis_word>& wts, hls::st
     r.yolo_period = yolo_period;
     r.yolo_shift = yolo_shift;
     r.winograd = winograd;
+    r.out_group = out_group;
     zy::accel<zy::config>(in, wts, out, r);
 }
