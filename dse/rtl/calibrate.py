@@ -27,6 +27,17 @@ dse/blocks.py reads), per precision:
 
 The circuits compute what the kernels compute: tests/test_rtl_*.py simulate them (cocotb, Icarus
 Verilog) against model.fixed bit for bit.
+
+The Winograd F(2x2,3x3) path (spec/winograd.md, issue 12) has three more circuits, synthesised apart
+by ``calibrate_winograd`` (``--winograd``) at each precision over WINO_LANES lane counts (LANES):
+
+- data transform (zy_wino_data.v, p_ic lanes): V[e] = B^T d B at position e of the 4x4 window;
+- output transform (zy_wino_output.v, p_oc lanes): the four 48-bit Y accumulators and the latched
+  Y / 4 (the same circuit at both precisions, like the stage-2 accumulate lane);
+- filter transform (zy_wino_filter.v, lanes_per_word pairs): the 16 U values of 9 taps.
+
+fit.py fits each per precision as ``q = per_lane * LANES + fixed``; tests/test_rtl_winograd.py
+simulates them against model.winograd.
 """
 
 from __future__ import annotations
@@ -51,6 +62,13 @@ SELECT_GROUPS = 4  # requantiser fit: one lane (GROUPS=1) and one serving four l
 # model.fixed.sigmoid_lut(bits): (entries, out.frac) of the table the stage-3 lane indexes
 # (tests/test_rtl_fit.py checks them against model.fixed)
 SIGMOID_TABLE = {16: (2048, 16), 8: (256, 8)}
+# Winograd circuits: block -> (file, top); their lane counts (LANES) of the fit; the accumulator width
+WINO_BLOCKS = {"wino_data": ("zy_wino_data.v", "zy_wino_data"),
+               "wino_output": ("zy_wino_output.v", "zy_wino_output"),
+               "wino_filter": ("zy_wino_filter.v", "zy_wino_filter")}
+WINO_LANES = (1, 2, 4, 8, 16)
+QUICK_WINO_LANES = (2,)  # the default test run re-synthesises these (16-bit)
+WINO_ACC = 48
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
 LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
@@ -147,13 +165,40 @@ def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
     return out
 
 
+def wino_job(block: str, bits: int, lanes: int) -> tuple[str, str, dict[str, int]]:
+    verilog, top = WINO_BLOCKS[block]
+    if block == "wino_output":  # 48-bit accumulators whatever the precision of the codes
+        return verilog, top, {"LANES": lanes, "ACC": WINO_ACC}
+    return verilog, top, {"BITS": bits, "LANES": lanes}
+
+
+def wino_points(quick: bool = False) -> list[tuple[str, int, int]]:
+    """(block, bits, lanes) of the Winograd calibration (quick: 16-bit, QUICK_WINO_LANES)."""
+    lanes = QUICK_WINO_LANES if quick else WINO_LANES
+    bits_list = FIT_BITS[:1] if quick else FIT_BITS
+    return [(block, bits, n) for bits in bits_list for block in WINO_BLOCKS for n in lanes]
+
+
+def calibrate_winograd(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
+    """The syntheses of the Winograd circuits: {"yosys", "points": [{"key": [block, bits, lanes],
+    "params", "script", lut, lutram_lut, ff, dsp, bram18}]} (the form of calibrate's points)."""
+    work = {key: wino_job(*key) for key in wino_points(quick)}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
+        results = {key: f.result() for key, f in futures.items()}
+    points = [{"key": list(key), **{k: v for k, v in r.items() if k != "cells"}} for key, r in results.items()]
+    return {"yosys": yosys_version(), "points": points}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="16-bit only, three small arrays")
+    ap.add_argument("--quick", action="store_true",
+                    help="16-bit only, three small arrays (with --winograd: QUICK_WINO_LANES)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel yosys runs")
     ap.add_argument("--json", action="store_true", help="print the raw points as JSON")
+    ap.add_argument("--winograd", action="store_true", help="the Winograd circuits (zy_wino_*.v) instead")
     args = ap.parse_args(argv)
-    res = calibrate(args.quick, args.jobs)
+    res = calibrate_winograd(args.quick, args.jobs) if args.winograd else calibrate(args.quick, args.jobs)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

@@ -21,6 +21,15 @@ fit.json: ``yosys`` (version), ``script`` (the synthesis command of each point i
 (bits -> model -> quantity -> term -> value), ``residuals`` (per point and quantity: measured,
 fitted, relative = |fitted - measured| / max(measured, 1); per model and quantity the max relative,
 and the overall max). dse/blocks.py reads its constants from the coefficients.
+
+The Winograd circuits (calibrate.calibrate_winograd: data, output and filter transforms over
+calibrate.WINO_LANES lane counts) are fitted per precision as ``q = per_lane * LANES + fixed`` for
+q in lut, ff (``fit_winograd``) and stored beside those, one top-level key per circuit and
+precision, ``<block>_<bits>`` (wino_data_16, wino_output_16, wino_filter_16, wino_data_8, ...):
+``block``, ``bits``, ``verilog``, ``top``, ``lanes`` (what LANES counts), ``equation``, ``yosys``,
+``inputs`` (the records of ``inputs`` above), ``coefficients`` (quantity -> {"per_lane", "fixed"}),
+``residuals`` (``points``: params, quantity, measured, fitted, relative, absolute; ``max_relative``
+and ``max_absolute`` per quantity; ``max_relative_all``). The keys above them are unchanged.
 """
 
 from __future__ import annotations
@@ -83,6 +92,66 @@ MODELS = {
 }
 
 
+# Winograd circuits: block -> what LANES counts (the fit is q = per_lane * LANES + fixed)
+WINO_MODELS = {
+    "wino_data": "p_ic lanes: the data transform V[e] = B^T d B of one position per lane",
+    "wino_output": "p_oc lanes: four 48-bit Y accumulators (+-acc by A^T) and the latched Y / 4 per lane",
+    "wino_filter": "lanes_per_word (oc, ic) pairs: the 16 U = (2G) g (2G)^T values of 9 taps per pair",
+}
+WINO_TERMS = ("per_lane", "fixed")
+WINO_QUANTITIES = ("lut", "ff")
+
+
+def wino_key(block: str, bits: int) -> str:
+    """The fit.json key of a Winograd circuit's fit at a precision, e.g. wino_data_16."""
+    return f"{block}_{bits}"
+
+
+def wino_keys(doc: dict) -> list[str]:
+    """The Winograd entries of a fit.json document, in their order."""
+    return [k for k, v in doc.items() if isinstance(v, dict) and v.get("block") in WINO_MODELS]
+
+
+def fit_winograd(inputs: list[dict], yosys: str = "") -> dict:
+    """key -> entry (the module docstring's form) of the Winograd circuits over their inputs."""
+    cal = _calibrate()
+    out: dict = {}
+    for bits in sorted({r["bits"] for r in inputs}, reverse=True):
+        for block, lanes in WINO_MODELS.items():
+            pts = sorted((r for r in inputs if r["bits"] == bits and r["block"] == block),
+                         key=lambda r: r["params"]["LANES"])
+            if not pts:
+                continue
+            a = np.array([[r["params"]["LANES"], 1.0] for r in pts], dtype=float)
+            coefficients: dict = {}
+            points: list[dict] = []
+            max_rel: dict = {}
+            max_abs: dict = {}
+            for q in WINO_QUANTITIES:
+                y = np.array([r["cells"][q] for r in pts], dtype=float)
+                x = nonneg_lsq(a, y)
+                coefficients[q] = {t: float(v) for t, v in zip(WINO_TERMS, x)}
+                for r, f, m in zip(pts, a @ x, y):
+                    rel = abs(f - m) / max(m, 1.0)
+                    points.append({"params": r["params"], "quantity": q, "measured": int(m), "fitted": float(f),
+                                   "relative": float(rel), "absolute": float(abs(f - m))})
+                    max_rel[q] = max(max_rel.get(q, 0.0), float(rel))
+                    max_abs[q] = max(max_abs.get(q, 0.0), float(abs(f - m)))
+            verilog, top = cal.WINO_BLOCKS[block]
+            out[wino_key(block, bits)] = {
+                "block": block, "bits": bits, "verilog": f"dse/rtl/{verilog}", "top": top, "lanes": lanes,
+                "equation": "q = per_lane * LANES + fixed (q: lut, ff; scipy lsq_linear, bounds >= 0)",
+                "yosys": yosys, "inputs": pts, "coefficients": coefficients,
+                "residuals": {"points": points, "max_relative": max_rel, "max_absolute": max_abs,
+                              "max_relative_all": max(max_rel.values())}}
+    return out
+
+
+def wino_inputs(doc: dict) -> list[dict]:
+    """Every Winograd synthesis record of a fit.json document."""
+    return [r for k in wino_keys(doc) for r in doc[k]["inputs"]]
+
+
 def relative_script(script: str) -> str:
     """The yosys command with the Verilog path relative to the repository (dse/rtl/<file>.v)."""
     return script.replace(str(RTL_DIR) + "/", "dse/rtl/")
@@ -130,16 +199,20 @@ def fit(inputs: list[dict]) -> tuple[dict, dict]:
     return coefficients, residuals
 
 
-def build(res: dict) -> dict:
-    """The fit.json document from a calibrate.calibrate() result."""
+def build(res: dict, wino: dict | None = None) -> dict:
+    """The fit.json document from a calibrate.calibrate() result (and a calibrate.calibrate_winograd()
+    result: its entries follow the others)."""
     inputs = inputs_from_calibration(res)
     coefficients, residuals = fit(inputs)
-    return {"yosys": res.get("yosys", ""),
+    doc = {"yosys": res.get("yosys", ""),
             "script": "read_verilog; chparam; synth_xilinx -family xc7 -top <top> -noiopad -noclkbuf; stat",
             "cells": "lut: LUT1-6, INV, SRL16E, SRLC32E; lutram_lut: LUTs of the distributed RAMs "
                      "(calibrate.LUTRAM_CELLS: RAM32M/RAM64M 4 each, ...); ff: FDRE/FDSE/FDCE/FDPE; "
                      "dsp: DSP48E1; bram18: RAMB18E1 + 2 x RAMB36E1",
             "inputs": inputs, "coefficients": coefficients, "residuals": residuals}
+    if wino is not None:
+        doc.update(fit_winograd(inputs_from_calibration(wino), wino.get("yosys", "")))
+    return doc
 
 
 def write(doc: dict, path: Path = FIT_JSON) -> Path:
@@ -153,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="parallel yosys runs")
     ap.add_argument("--out", type=Path, default=FIT_JSON, help="where to write the fit (default dse/rtl/fit.json)")
     ap.add_argument("--points", type=Path, default=None, help="refit the inputs of this fit file (no yosys)")
+    ap.add_argument("--winograd", action="store_true",
+                    help="re-synthesise only the Winograd circuits; the other entries of --out are kept as they are")
     args = ap.parse_args(argv)
     if args.points is not None:
         old = json.loads(args.points.read_text())
@@ -161,10 +236,19 @@ def main(argv: list[str] | None = None) -> int:
         coefficients, residuals = fit(old["inputs"])
         doc = {**build({"yosys": old["yosys"], "points": []}), **{k: old[k] for k in ("yosys", "inputs")},
                "coefficients": coefficients, "residuals": residuals}
+        for key in wino_keys(old):
+            doc.update(fit_winograd(old[key]["inputs"], old[key].get("yosys", "")))
     else:
         cal = _calibrate()
         kwargs = {} if args.jobs is None else {"jobs": args.jobs}
-        doc = build(cal.calibrate(quick=args.quick, **kwargs))
+        wino = cal.calibrate_winograd(quick=args.quick, **kwargs)
+        if args.winograd:
+            doc = json.loads(args.out.read_text())
+            for key in wino_keys(doc):
+                del doc[key]
+            doc.update(fit_winograd(inputs_from_calibration(wino), wino["yosys"]))
+        else:
+            doc = build(cal.calibrate(quick=args.quick, **kwargs), wino)
     write(doc, args.out)
     for bits, models in doc["coefficients"].items():
         print(f"-- {bits}-bit")
@@ -172,6 +256,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{model:22s} " + "; ".join(f"{q}: " + " ".join(f"{t} {v:.3f}" for t, v in terms.items())
                                               for q, terms in qs.items()))
     print("max relative residual:", " ".join(f"{k} {v:.3f}" for k, v in doc["residuals"]["max_relative"].items()))
+    for key in wino_keys(doc):
+        entry = doc[key]
+        print(f"{key:22s} " + "; ".join(f"{q}: " + " ".join(f"{t} {v:.3f}" for t, v in terms.items())
+                                        for q, terms in entry["coefficients"].items())
+              + " (max residual " + " ".join(f"{q} {v:.3f}" for q, v in entry["residuals"]["max_relative"].items())
+              + ")")
     print(f"wrote {args.out}")
     return 0
 
