@@ -1,0 +1,255 @@
+"""The Winograd F(2x2,3x3) circuits of dse/rtl (zy_wino_data.v, zy_wino_output.v, zy_wino_filter.v)
+against zynqyolo.model.winograd, and their resource fit in dse/rtl/fit.json.
+
+Simulation (cocotb + Icarus Verilog; benches tests/rtl/cocotb_wino_*.py, stimulus and expected values
+tests/rtl/zy_rtl_wino_ref.py): the data transform V[e] = B^T d B at every position, the filter
+transform U = (2G) g (2G)^T and the output transform's +-acc accumulators with the latched Y / 4, on
+corner vectors (the windows and filters at both ends of every entry's range, -2^(bits-1) included,
+512-channel sums of extreme codes, 48-bit-wrapping tiles) and random ones, at 16 and 8 bits. The
+default run simulates two lanes; ``-m slow`` adds wider lane groups and more vectors.
+
+Fit (no yosys): every fit.json Winograd entry is reproduced by a refit of its inputs with
+dse/rtl/fit.py, is the non-negative least-squares optimum by the KKT conditions (design matrix written
+out here), states its residuals, and the inputs are the full calibrate.py Winograd calibration; the
+entries beside them (which dse/blocks.load_rtl_fit reads) are untouched by them. Synthesis (yosys): a
+quick 16-bit re-synthesis equals the stored inputs with the same yosys, or is within 10 % of the fit
+(``-m slow``: every point at both precisions).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rtl.zy_rtl_harness import RTL_DIR, load_script, report, require_tools, run_bench
+
+pytestmark = pytest.mark.rtl
+
+SEED = 1420
+DATA_VECTORS = 3000  # random windows at random positions, plus 1568 corner vectors
+FILTER_VECTORS = 2000  # random filters, plus 234 corner filters
+OUTPUT_TILES = 200  # tiles of 16 positions (real sums, 512-channel extremes, 48-bit wraps)
+FIT_JSON = RTL_DIR / "fit.json"
+BLOCKS = ("wino_data", "wino_output", "wino_filter")
+REL_TOL = 0.10
+needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
+                                 reason="yosys not on PATH (Debian: apt-get install yosys)")
+
+
+def _data(tmp_path, record_property, bits, lanes, vectors):
+    require_tools()
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data",
+                    {"BITS": bits, "LANES": lanes}, {"seed": SEED + bits + lanes, "vectors": vectors})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    assert res.vectors == vectors + res.record["corner_vectors"] and res.record["corner_vectors"] >= 1500
+    assert res.record["v_range"] == [-(1 << (bits + 1)), (1 << (bits + 1)) - 2]
+
+
+def _filter(tmp_path, record_property, bits, lanes, vectors):
+    require_tools()
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter",
+                    {"BITS": bits, "LANES": lanes}, {"seed": SEED + 2 * bits + lanes, "vectors": vectors})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    assert res.vectors == vectors + res.record["corner_vectors"] and res.record["hold_cycles"] > 0
+    assert res.record["u_range"][0] == -9 << (bits - 1) and res.record["u_range"][1] >= 1 << (bits + 2)
+
+
+def _output(tmp_path, record_property, bits, lanes, tiles):
+    require_tools()
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output",
+                    {"LANES": lanes, "ACC": 48}, {"seed": SEED + 3 * bits + lanes, "tiles": tiles, "bits": bits})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    assert res.vectors == 16 * res.record["tiles"] and res.record["idle_cycles"] > 0
+    assert all(res.record["kinds"].get(k, 0) > 0 for k in ("real", "long", "wrap"))
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_data_transform(tmp_path, record_property, bits):
+    _data(tmp_path, record_property, bits, 2, DATA_VECTORS)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_filter_transform(tmp_path, record_property, bits):
+    _filter(tmp_path, record_property, bits, 2, FILTER_VECTORS)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_output_transform(tmp_path, record_property, bits):
+    _output(tmp_path, record_property, bits, 2, OUTPUT_TILES)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,lanes", [(16, 8), (8, 16)])
+def test_data_transform_wide(tmp_path, record_property, bits, lanes):
+    _data(tmp_path, record_property, bits, lanes, 4 * DATA_VECTORS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,lanes", [(16, 4), (8, 8)])
+def test_filter_transform_wide(tmp_path, record_property, bits, lanes):
+    _filter(tmp_path, record_property, bits, lanes, 4 * FILTER_VECTORS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,lanes", [(16, 8), (8, 8)])
+def test_output_transform_wide(tmp_path, record_property, bits, lanes):
+    _output(tmp_path, record_property, bits, lanes, 4 * OUTPUT_TILES)
+
+
+# ------------------------------------------------------------------------------------- the fit ----
+@pytest.fixture(scope="module")
+def doc():
+    return json.loads(FIT_JSON.read_text())
+
+
+@pytest.fixture(scope="module")
+def fitmod():
+    pytest.importorskip("scipy", reason="dse/rtl/fit.py needs scipy (pip install scipy)")
+    return load_script("fit")
+
+
+def _entries(doc):
+    return {k: v for k, v in doc.items() if isinstance(v, dict) and v.get("block") in BLOCKS}
+
+
+def test_fit_json_has_every_winograd_entry(doc):
+    cal = load_script("calibrate")
+    entries = _entries(doc)
+    assert sorted(entries) == sorted(f"{b}_{bits}" for b in BLOCKS for bits in cal.FIT_BITS)
+    for key, e in entries.items():
+        assert key == f"{e['block']}_{e['bits']}"
+        verilog, top = cal.WINO_BLOCKS[e["block"]]
+        assert (e["verilog"], e["top"]) == (f"dse/rtl/{verilog}", top)
+        assert set(e["coefficients"]) == {"lut", "ff"}
+        for q in ("lut", "ff"):
+            assert set(e["coefficients"][q]) == {"per_lane", "fixed"}
+        assert e["yosys"].startswith("Yosys")
+
+
+def test_entries_beside_the_winograd_ones_are_unchanged(doc, fitmod):
+    """The Winograd entries are top-level keys of their own: load_rtl_fit's coefficients, inputs and
+    residuals hold none of them, and dse.blocks still loads its constants."""
+    from zynqyolo.dse import blocks
+
+    assert list(doc)[:6] == ["yosys", "script", "cells", "inputs", "coefficients", "residuals"]
+    assert not [r for r in doc["inputs"] if r["block"] in BLOCKS]
+    assert all(not set(models) & set(BLOCKS) for models in doc["coefficients"].values())
+    assert blocks.load_rtl_fit(FIT_JSON)[0] == blocks.MAC_ARRAY_FIT
+    # the stored text is fit.py's own rendering of the document
+    assert json.dumps(doc, indent=1) + "\n" == FIT_JSON.read_text()
+
+
+def test_refit_reproduces_the_winograd_entries(doc, fitmod):
+    entries = _entries(doc)
+    inputs = [r for e in entries.values() for r in e["inputs"]]
+    refit = fitmod.fit_winograd(inputs, doc["yosys"])
+    assert refit.keys() == entries.keys()
+    for key, e in entries.items():
+        got = refit[key]
+        for q, terms in e["coefficients"].items():
+            for t, v in terms.items():
+                assert got["coefficients"][q][t] == pytest.approx(v, rel=1e-9, abs=1e-6), (key, q, t)
+        assert got["residuals"]["max_relative"] == pytest.approx(e["residuals"]["max_relative"], rel=1e-9, abs=1e-9)
+        assert len(got["residuals"]["points"]) == len(e["residuals"]["points"])
+        assert {k: v for k, v in got.items() if k not in ("coefficients", "residuals", "yosys")} == \
+               {k: v for k, v in e.items() if k not in ("coefficients", "residuals", "yosys")}
+
+
+def test_winograd_coefficients_are_the_nonnegative_least_squares_optimum(doc):
+    """KKT conditions of min ||A x - y||^2, x >= 0 with A = [LANES, 1] written out here."""
+    for key, e in _entries(doc).items():
+        a = np.array([[r["params"]["LANES"], 1.0] for r in e["inputs"]])
+        assert len(a) >= 3, key
+        for q, terms in e["coefficients"].items():
+            y = np.array([r["cells"][q] for r in e["inputs"]], dtype=float)
+            x = np.array([terms["per_lane"], terms["fixed"]])
+            g = a.T @ (a @ x - y)
+            scale = max(1.0, float(np.abs(a.T @ y).max()))
+            assert np.all(x >= 0), (key, q, x)
+            assert np.all(g >= -1e-7 * scale), (key, q, g)
+            assert np.all(np.abs(x * g) <= 1e-7 * scale * max(1.0, float(np.abs(x).max()))), (key, q)
+
+
+def test_winograd_residuals_are_stated(doc):
+    for key, e in _entries(doc).items():
+        res = e["residuals"]
+        assert len(res["points"]) == 2 * len(e["inputs"])
+        for p in res["points"]:
+            c = e["coefficients"][p["quantity"]]
+            fitted = c["per_lane"] * p["params"]["LANES"] + c["fixed"]
+            assert fitted == pytest.approx(p["fitted"], rel=1e-12, abs=1e-9)
+            assert abs(fitted - p["measured"]) == pytest.approx(p["absolute"], abs=1e-9)
+            assert p["relative"] == pytest.approx(p["absolute"] / max(p["measured"], 1), abs=1e-12)
+            assert p["relative"] <= res["max_relative"][p["quantity"]] + 1e-12
+            assert p["absolute"] <= res["max_absolute"][p["quantity"]] + 1e-9
+        assert res["max_relative_all"] == max(res["max_relative"].values())
+        # the circuits are lanes side by side: the line fits within a few percent
+        assert res["max_relative_all"] < 0.05, key
+        # pure fabric: no DSP, no memory
+        for r in e["inputs"]:
+            assert r["cells"]["dsp"] == r["cells"]["lutram_lut"] == r["cells"]["bram18"] == 0, (key, r["params"])
+
+
+def test_winograd_inputs_are_the_full_calibration(doc):
+    cal = load_script("calibrate")
+    want = set()
+    for block, bits, lanes in cal.wino_points():
+        verilog, top, params = cal.wino_job(block, bits, lanes)
+        want.add((block, bits, json.dumps(params, sort_keys=True)))
+    got = set()
+    for e in _entries(doc).values():
+        for r in e["inputs"]:
+            assert (r["block"], r["bits"]) == (e["block"], e["bits"])
+            assert r["script"].startswith(f"read_verilog {e['verilog']}; chparam ")
+            got.add((r["block"], r["bits"], json.dumps(r["params"], sort_keys=True)))
+    assert got == want
+    assert len(cal.WINO_LANES) >= 3
+
+
+def test_winograd_widths_are_the_transform_widths():
+    """The circuits' U and V widths are model.winograd's (the header's wu_bits, wv_bits)."""
+    from zynqyolo.model import winograd
+
+    for bits in (16, 8):
+        w = winograd.transform_bits(bits)
+        assert (w["u"], w["v"]) == (bits + 4, bits + 2)
+    assert "BITS + 4" in (RTL_DIR / "zy_wino_filter.v").read_text()
+    assert "BITS + 2" in (RTL_DIR / "zy_wino_data.v").read_text()
+
+
+# ---------------------------------------------------------------------------- fresh syntheses ----
+def _check_fresh(res, doc):
+    entries = _entries(doc)
+    same = res["yosys"] == doc["yosys"]
+    for p in res["points"]:
+        block, bits, lanes = p["key"]
+        e = entries[f"{block}_{bits}"]
+        stored = [r for r in e["inputs"] if r["params"] == p["params"]]
+        assert len(stored) == 1, p["key"]
+        if same:
+            assert {q: p[q] for q in stored[0]["cells"]} == stored[0]["cells"], p["key"]
+        for q in ("lut", "ff"):
+            c = e["coefficients"][q]
+            assert p[q] == pytest.approx(c["per_lane"] * lanes + c["fixed"], rel=REL_TOL), (p["key"], q)
+        assert p["dsp"] == 0
+
+
+@needs_yosys
+def test_fresh_winograd_synthesis_matches_the_fit(doc):
+    """Quick: 16-bit, calibrate.QUICK_WINO_LANES."""
+    cal = load_script("calibrate")
+    res = cal.calibrate_winograd(quick=True)
+    assert {tuple(p["key"]) for p in res["points"]} == set(cal.wino_points(quick=True))
+    _check_fresh(res, doc)
+
+
+@pytest.mark.slow
+@needs_yosys
+def test_full_winograd_synthesis_matches_the_fit(doc):
+    cal = load_script("calibrate")
+    res = cal.calibrate_winograd()
+    _check_fresh(res, doc)
