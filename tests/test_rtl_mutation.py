@@ -72,3 +72,48 @@ def test_unmutated_copy_passes(tmp_path):
     res = run_bench(tmp_path / "sim", src, "zy_stage2_requant", "cocotb_stage2_requant", REQUANT,
                     {"seed": SEED, "vectors": 400})
     assert res.passed, res.failure()
+
+
+# ---- the Winograd path (dse/rtl/zy_wino_*.v, benches tests/rtl/cocotb_wino_*.py) ----
+# The filter's width mutant is caught by the corner filters only (no random filter reaches
+# |U| >= 2^(bits+2)): the register keeps bits + 3 bits, sign-extended to the port.
+WINO_DATA = {"BITS": 16, "LANES": 2}
+WINO_DATA8 = {"BITS": 8, "LANES": 2}
+WINO_FILTER = {"BITS": 16, "LANES": 2}
+WINO_OUTPUT = {"LANES": 2, "ACC": 48}
+WINO_TILES = {"tiles": 40, "bits": 16}
+
+WINO_MUTANTS = [
+    ("wino-data-row-sign", "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data", WINO_DATA, {"vectors": 400},
+     "wire sub_i = (i != 2'd1);", "wire sub_i = (i != 2'd2);"),
+    ("wino-data-row-operand", "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data", WINO_DATA, {"vectors": 400},
+     "2'd2:    begin ra = row2; rb = row1;", "2'd2:    begin ra = row2; rb = row3;"),
+    ("wino-data-column-operand", "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data", WINO_DATA,
+     {"vectors": 400}, "tb = t[3];", "tb = t[2];"),
+    ("wino-data-row-width-8bit", "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data", WINO_DATA8,
+     {"vectors": 400}, "localparam integer WT = BITS + 1;", "localparam integer WT = BITS + 0;"),
+    ("wino-output-sign-mask", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT, WINO_TILES,
+     "AT1_NEG = 4'b1100;", "AT1_NEG = 4'b1000;"),
+    ("wino-output-nonzero-mask", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
+     WINO_TILES, "AT0_NZ = 4'b0111;", "AT0_NZ = 4'b0011;"),
+    ("wino-output-latch-position", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
+     WINO_TILES, "wire last = (e == 4'd15);", "wire last = (e == 4'd14);"),
+    ("wino-output-start-position", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
+     WINO_TILES, "wire start = (e == 4'd0);", "wire start = (e == 4'd1);"),
+    ("wino-output-divide-by-2", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
+     WINO_TILES, "$signed(sum) >>> 2;", "$signed(sum) >>> 1;"),
+    ("wino-filter-column-sign", "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter", WINO_FILTER,
+     {"vectors": 400}, "= s02 - g1;", "= s02 + g1;"),
+    ("wino-filter-row-sign", "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter", WINO_FILTER,
+     {"vectors": 400}, "<= r02 - h1;", "<= r02 + h1;"),
+    ("wino-filter-tap-row", "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter", WINO_FILTER,
+     {"vectors": 400}, "g2 = $signed(taps[((2*3 + gk)", "g2 = $signed(taps[((1*3 + gk)"),
+    ("wino-filter-width-corner", "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter", WINO_FILTER,
+     {"vectors": 400}, "localparam integer WU = BITS + 4;", "localparam integer WU = BITS + 3;"),
+]
+
+
+@pytest.mark.parametrize("name,verilog,top,bench,params,settings,original,mutant", WINO_MUTANTS,
+                         ids=[m[0] for m in WINO_MUTANTS])
+def test_winograd_mutant_is_caught(tmp_path, name, verilog, top, bench, params, settings, original, mutant):
+    test_mutant_is_caught(tmp_path, name, verilog, top, bench, params, settings, original, mutant)
