@@ -48,6 +48,16 @@ def wino_bits(bits: int) -> tuple[int, int]:
     return bits + 4, bits + 2
 
 
+def wino_y_bits(bits: int, p_oc: int) -> int:
+    """Signed width of the Winograd output transform's accumulators Y = A^T M A (zy_winograd.h): a
+    partial Y sums at most 9 positions (a row of A^T has 3 non-zeros, so 3 x 3 of the 16) of products
+    over a fold's at most p_oc lanes, each |U V| <= 9 * 2^(bits-1) * 4 * 2^(bits-1). 44 bits for 16-bit
+    codes and p_oc = 24, 28 for 8-bit: narrower than the 48-bit accumulator, which the adders need
+    not carry."""
+    bound = 9 * p_oc * (9 << (bits - 1)) * (4 << (bits - 1))
+    return bound.bit_length() + 1
+
+
 @dataclass(frozen=True)
 class HwConfig:
     """A design point. All sizes are compile-time maxima; see the module docstring."""

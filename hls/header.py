@@ -23,7 +23,7 @@ from pathlib import Path
 from zynqyolo.atomic import write_text_atomic
 from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
-from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, WINO_MIN_WIDTH, HwConfig, wino_bits
+from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, WINO_MIN_WIDTH, HwConfig, wino_bits, wino_y_bits
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
@@ -90,6 +90,7 @@ struct config {{
     static constexpr int wino_min_width = {wino_min_width};          // narrowest map on the Winograd path
     static constexpr int wu_bits = {wu_bits};                // transformed filter U = (2G) g (2G)^T
     static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B
+    static constexpr int wy_bits = {wy_bits};                // output transform accumulators Y = A^T M A
     static constexpr int line_rows = {line_rows};               // line-buffer rows
 
 #ifdef ZYNQYOLO_NATIVE_TYPES
@@ -108,6 +109,7 @@ struct config {{
     typedef int32_t wu_t;           // transformed filter entry (wu_bits)
     typedef int32_t wv_t;           // transformed data entry (wv_bits)
     typedef int64_t wprod_t;        // exact product U x V
+    typedef int64_t wy_t;           // output transform accumulator (wy_bits)
     typedef {wb_type} wb_t;   // weight-buffer entry: wu_t with the Winograd path, else weight_t
 #else
     typedef ap_int<{bits}> data_t;
@@ -125,6 +127,7 @@ struct config {{
     typedef ap_int<{wu_bits}> wu_t;
     typedef ap_int<{wv_bits}> wv_t;
     typedef ap_int<{wprod_bits}> wprod_t;
+    typedef ap_int<{wy_bits}> wy_t;
     typedef {wb_type} wb_t;
 #endif
 }};
@@ -228,6 +231,7 @@ def render_header(cfg: HwConfig) -> str:
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,
         winograd_engine="true" if cfg.winograd_engine else "false", wino_min_width=WINO_MIN_WIDTH,
         wu_bits=wu_bits, wv_bits=wv_bits, wprod_bits=wu_bits + wv_bits, line_rows=cfg.line_rows,
+        wy_bits=wino_y_bits(cfg.bits, cfg.p_oc),
         wb_type="wu_t" if cfg.winograd_engine else "weight_t",
         n_data=native_data[0], n_code=native_data[1], n_prod=native_data[2], prod_bits=2 * cfg.bits,
         keep_bits=cfg.bus_bits // 8,

@@ -426,6 +426,29 @@ def test_random_conv_saturating(design, case, accelerators):
     assert result.counts == expected_counts(cfg, regs)
 
 
+@pytest.mark.parametrize("design", ["ap-w-oc16ic8-b8-t64", "ap-w-oc8ic4-b16-t128", "w-oc24ic8-b16-t64"])
+@pytest.mark.parametrize("sign", [-1, 1])
+def test_winograd_accumulators_at_the_extreme_codes(design, sign, accelerators):
+    """Every input code and weight at the most negative (or, sign 1, alternating extreme) value: |U|
+    and |V| reach 9 and 4 times the largest code, the largest the output transform ever adds
+    (dse.hwconfig.wino_y_bits); the ap_int build holds them exactly."""
+    acc = accelerators[design]
+    cfg = acc.config
+    lo, hi = -(1 << (cfg.bits - 1)), (1 << (cfg.bits - 1)) - 1
+    c = cfg.p_oc  # one full input fold
+    x = np.full((c, 9, 10), lo)
+    w = np.full((c, c, 3, 3), lo)
+    if sign > 0:
+        x[:, :, 1::2] = hi
+        w[:, ::2] = hi
+    bias = np.zeros(c, dtype=np.int64)
+    shifts = np.full(c, 2 * cfg.bits + 6)
+    regs = conv_registers(cfg, (c,), 9, 10, 3, c, False)
+    assert regs["winograd"] == 1
+    result = run_conv(acc, regs, [x], w, bias, shifts)
+    check_output(result, reference_conv([x], w, bias, shifts, regs, cfg.bits), cfg)
+
+
 # 1x1 calls that stream each input fold once for out_group out folds: (segments, h, w, out_channels,
 # out_group, stage3, yolo_period); a partial last group, one input fold, a route, a YOLO head.
 GROUP_CASES = {

@@ -212,8 +212,8 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     const int RING = C::line_rows;
     static_assert(C::line_rows == 6, "the Winograd line buffer is a ring of 6 rows");
     static_assert(C::wu_bits >= C::bits + 4 && C::wv_bits >= C::bits + 2, "U needs bits + 4, V bits + 2");
-    static_assert((long long)C::p_oc * 36 < (1LL << (C::acc_bits - 1 - (C::wu_bits - 1) - (C::wv_bits - 1))),
-                  "the output transform's accumulators must hold 4 x a fold's sum exactly");
+    static_assert(C::wy_bits <= C::acc_bits, "the output transform's accumulators (wy_bits, from "
+                  "dse.hwconfig.wino_y_bits: 9 positions of p_oc lanes of U x V) fit the accumulator width");
     const int w_img = r.width;
     const int last_tx = ((w_img + 1) >> 1) - 1;
     const int ramp_cap = w_img << 1;
@@ -287,9 +287,10 @@ BLOCKS:
         int raddr = slice0;
         int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
         int pf_n = 0, pf_row0 = 0, pf_slot0 = 0, pf_col0 = 0;
-        acc_t yacc[4][C::p_oc];
+        typedef typename C::wy_t wy_t;
+        wy_t yacc[4][C::p_oc];  // wy_bits: the bound of a partial Y, narrower than acc_t
 #pragma HLS ARRAY_PARTITION variable=yacc complete dim=0
-        acc_t emit[4][C::p_oc];
+        wy_t emit[4][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=emit complete dim=0
         int n_emit = 0;
         bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
@@ -407,8 +408,9 @@ BLOCKS:
                 const int coef = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
                 for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-                    const acc_t base = k == 0 ? acc_t(0) : yacc[q][oc];
-                    yacc[q][oc] = coef > 0 ? acc_t(base + sums[oc]) : (coef < 0 ? acc_t(base - sums[oc]) : base);
+                    const wy_t base = k == 0 ? wy_t(0) : yacc[q][oc];
+                    const wy_t sum = sums[oc];
+                    yacc[q][oc] = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
                 }
             }
             const bool tile_done = k == kmax;
