@@ -129,29 +129,30 @@ def load_rtl_fit(path: Path = RTL_FIT_JSON):
 # bits -> impl -> (lut, ff, dsp); bits -> LUT per extra group; bits -> (lut, ff)
 MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE = load_rtl_fit()
 
-# The Winograd path's circuits (dse/rtl/zy_wino_*.v) as fit.json fits them, when it does: the MAC array
-# at U x V operand widths ("mac_array_wino", the mac_array form) and, per lane, the data transform
-# ("wino_data", p_ic lanes), the output transform ("wino_output", p_oc lanes) and the filter transform
-# ("wino_filter", lanes_per_word pairs), each {"lut"|"ff": {"per_lane": a, "fixed": b}}. Where a fit is
-# absent the blocks below count UG474 primitives instead (x HLS_ARRAY_MARGIN, like LoopLogic).
+# The Winograd path's circuits (dse/rtl/zy_wino_*.v) as fit.json fits them, when it does (dse/rtl/fit.py
+# fit_winograd, the same yosys flow): one top-level entry per circuit and precision, "<block>_<bits>"
+# (wino_data_16, ...), with coefficients q = per_lane * LANES + fixed for q in lut, ff: the data transform
+# ("wino_data", LANES = p_ic), the output transform ("wino_output", p_oc) and the filter transform
+# ("wino_filter", lanes_per_word pairs). A MAC array at U x V operand widths would be a coefficient
+# "mac_array_wino" of the mac_array form. Where a fit is absent the blocks below count UG474 primitives
+# instead (x HLS_ARRAY_MARGIN, like LoopLogic).
 WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter")
 
 
 def load_wino_fit(path: Path = RTL_FIT_JSON):
-    """(bits -> MAC-array coefficients, bits -> key -> (lut_per_lane, lut_fixed, ff_per_lane, ff_fixed))
+    """(bits -> MAC-array coefficients, bits -> block -> (lut_per_lane, lut_fixed, ff_per_lane, ff_fixed))
     for the Winograd circuits fit.json has (either may be empty)."""
-    coef = json.loads(path.read_text())["coefficients"]
+    doc = json.loads(path.read_text())
     mac, lanes = {}, {}
-    for key, c in coef.items():
-        bits = int(key)
+    for key, c in doc["coefficients"].items():
         m = c.get("mac_array_wino")
         if m is not None:
-            mac[bits] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
-        for name in WINO_FIT_KEYS:
-            f = c.get(name)
-            if f is not None:
-                lanes.setdefault(bits, {})[name] = tuple(f[q].get(t, 0.0) for q in ("lut", "ff")
-                                                         for t in ("per_lane", "fixed"))
+            mac[int(key)] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
+    for entry in doc.values():
+        if isinstance(entry, dict) and entry.get("block") in WINO_FIT_KEYS:
+            c = entry["coefficients"]
+            lanes.setdefault(int(entry["bits"]), {})[entry["block"]] = tuple(
+                c[q].get(t, 0.0) for q in ("lut", "ff") for t in ("per_lane", "fixed"))
     return mac, lanes
 
 
@@ -740,14 +741,16 @@ LOOP_FSM_LUT = 12
 LOOP_DEPTH_FF = 6
 
 
-@functools.lru_cache(maxsize=None)
 def _bits(max_value: int) -> int:
     return max(1, int(max_value).bit_length())
 
 
-@functools.lru_cache(maxsize=None)
-def _compare_luts(max_value: int) -> int:
-    return ceil_div(_bits(max_value), 3)
+@functools.lru_cache(maxsize=4096)
+def _loop_cost(counters: tuple[int, ...], compares: tuple[int, ...]) -> tuple[int, int]:
+    """(LUT, FF) of one pipelined loop's control, before the margin (see the primitive counts above)."""
+    counter_bits = sum(_bits(c) for c in counters)
+    return (counter_bits + sum(ceil_div(_bits(c), 3) for c in compares) + LOOP_FSM_LUT,
+            counter_bits + LOOP_DEPTH_FF)
 
 
 class LoopLogic:
@@ -766,7 +769,7 @@ class LoopLogic:
         groups3 = ceil_div(cfg.p_oc, cfg.stage3_lanes)
         wpp = cfg.p_oc // cfg.lanes_per_word
         in_folds = cfg.folds(cfg.max_in_channels) + 1
-        writer = [h, w, cfg.line_rows]  # line writer row, column, slot
+        writer = [h, w, cfg.line_rows, cfg.line_rows, w]  # line writer row, column, slot; 1x1 store row, column
         loops = {
             "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, banks, slices2] + writer,
                          [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, banks]),
@@ -776,8 +779,8 @@ class LoopLogic:
             "CONV_READ": ([wpp, w, h], [wpp, w, h]),
             "CONV_BYPASS": ([w, h], [w, h]),
             "BIAS_LOAD": ([cfg.p_oc, cfg.folds(cfg.max_out_channels)], [cfg.p_oc]),
-            "ACC": ([in_folds, cfg.p_oc // cfg.requant_lanes, cfg.tile_pixels, w, h],
-                    [in_folds, cfg.p_oc // cfg.requant_lanes, w, h]),
+            "ACC": ([in_folds, cfg.p_oc // cfg.requant_lanes, cfg.tile_pixels, w, h, cfg.folds(cfg.max_out_channels)],
+                    [in_folds, cfg.p_oc // cfg.requant_lanes, w, h, cfg.folds(cfg.max_out_channels)]),
             "ACC_BYPASS": ([w, h], [w, h]),
             "YOLO_PHASE": ([cfg.p_oc, 255], [255]),
             "STAGE3": ([groups3, w, h], [groups3, w, h]),
@@ -820,9 +823,9 @@ class LoopLogic:
     def resources(cfg: HwConfig) -> Resources:
         lut = ff = 0
         for counters, compares in LoopLogic.loops(cfg).values():
-            counter_bits = sum(_bits(c) for c in counters)
-            lut += counter_bits + sum(_compare_luts(c) for c in compares) + LOOP_FSM_LUT
-            ff += counter_bits + LOOP_DEPTH_FF
+            loop_lut, loop_ff = _loop_cost(tuple(counters), tuple(compares))
+            lut += loop_lut
+            ff += loop_ff
         return Resources(lut=round(HLS_ARRAY_MARGIN * (lut + LoopLogic.selects(cfg))), ff=round(HLS_ARRAY_MARGIN * ff))
 
 

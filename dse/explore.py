@@ -4,7 +4,9 @@ the best one under a resource cap, and the Pareto fronts. Two architectures behi
 - ``zynqyolo``: our accelerator (``HwConfig``), modelled by ``blocks`` + ``perf`` over the plan;
 - ``yu2020``: the reference design's own model and grid (``yu2020.py``), for comparison.
 
-The grid of our architecture (``search_space``): p_oc every multiple of the lanes per bus word
+The grid of our architecture (``search_space``): the conv engine (``HwConfig.conv_engine``: direct, or
+winograd, whose F(2x2, 3x3) path runs the 3x3 calls at least WINO_MIN_WIDTH wide; ``engines`` of
+``search``, both by default, ``zynqyolo dse --engine``) jointly with p_oc every multiple of the lanes per bus word
 from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's rows and the DDR fold width);
 p_ic and stage3_lanes every divisor of p_oc, requant_lanes equal to stage3_lanes (both stages after the
 MAC array take a pixel's lanes at the same pace, and searching them apart would multiply the grid
@@ -16,7 +18,12 @@ makes for the requested clock (``devices.achieved_clock_mhz``: the fastest PLL /
 it, so 150 MHz on a Zynq-7000 board is 142.857143 MHz), and every point and the design file carry
 it. All points are evaluated, feasible or not, so the plots show the whole space.
 
-Speed: one plan per (p_oc, tile_pixels) serves every p_ic and lane count (``perf.CallShape``), a
+Besides the MAC efficiency (direct-convolution MACs / (MAC units x PL cycles), above 1 where Winograd
+saves), every point and batch carries its *multiplier efficiency*: the multiplications its algorithms
+need (16 per 2x2 tile and channel pair for winograd calls, the MACs for direct ones) / (multipliers x
+PL cycles).
+
+Speed: one plan per (conv_engine, p_oc, tile_pixels) serves every p_ic and lane count (``perf.CallShape``), a
 plan is reused for larger tiles once no call is split into bands, per-call cycles are memoised
 (``SearchCache``, shared by the searches of a caller that passes one), and the per-point latency is
 ``perf.frame_latency``; the full per-batch estimate (resources by block) is built for the chosen point only.

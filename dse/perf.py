@@ -89,6 +89,15 @@ KIND = "modelled"
 LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "WINO_LOAD",
                "WINO_PRELOAD", "CONV_WINO", "WINO_DRAIN", "BIAS_LOAD", "ACC", "ACC_BYPASS", "DETILE", "DETILE_ROW",
                "YOLO_PHASE", "STAGE3", "OUT_WRITE")
+# Loops only a Winograd design has: a direct design's kernels compile the Winograd path away.
+WINOGRAD_ONLY_LOOPS = ("WINO_LOAD", "WINO_PRELOAD", "CONV_WINO", "WINO_DRAIN", "DETILE_ROW")
+
+
+def design_loop_labels(config: HwConfig) -> tuple[str, ...]:
+    """The labelled loops the kernels of ``config`` have (what synthesis must report at II 1)."""
+    return LOOP_LABELS if config.winograd_engine else tuple(x for x in LOOP_LABELS if x not in WINOGRAD_ONLY_LOOPS)
+
+
 # The dataflow processes and the loops each runs (spec/winograd.md "Processes for the model").
 PROCESS_LOOPS = {
     "read": ("CONV_READ",),
@@ -190,6 +199,7 @@ class BlockClass:
     tile_rows: int = 0  # winograd blocks: tile rows TY of the band (0: a direct block)
     drain: int = 0  # winograd blocks: WINO_DRAIN pixels
     stored_rows: int = 0  # winograd DETILE mode, last fold only: tile rows through the detile row buffer
+    streamed: bool = True  # the block streams its input (False: a later out fold of an out_group reads the store)
 
 
 @dataclass(frozen=True)
@@ -293,7 +303,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                     stored = Detile.stored_rows(rows) if wino else 0
                 written = oh * ow * b.out_pixels / (h * w)
             key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0], last, out_fold_lanes[b.out_fold],
-                   slots, written, geometry[1], geometry[2], stored)
+                   slots, written, geometry[1], geometry[2], stored, b.streamed)
             classes[key] = classes.get(key, 0) + 1
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]
@@ -392,7 +402,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
             work = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
             nxt = WeightBuffer.words(config, p_ic, c.next_lanes, k) if c.next_lanes else 0
         left = nxt - work if nxt > work else 0
-        words = StreamIO.read_words(config, c.lanes, c.read_pixels)
+        words = StreamIO.read_words(config, c.lanes, c.read_pixels) if c.streamed else 0
         read_words += count * words
         line_fill += count * c.fill
         work_total += count * work
@@ -402,7 +412,8 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         acc_iterations = c.out_pixels * (AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1)
         acc += count * acc_iterations
         # ... and the pace of its body in lockstep: the slowest process.
-        wpp = c.lanes / lpw * c_in  # cycles per input pixel at the stream's pace
+        # cycles per input pixel at the stream's pace (none: an out_group's later blocks read the store)
+        wpp = c.lanes / lpw * c_in if c.streamed else 0.0
         streamed = c.read_pixels - c.fill
         if wino:
             # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, in its first 4
@@ -733,11 +744,14 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
         if cache is not None:
             cache[("written", id(shapes))] = written
     out = []
+    # the batches of this frame's terms, memoised by (call shape, its place in the frame)
+    frame_key = ("batches", config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes,
+                 mhz_k, io_nbytes, host, memory)
+    memo = cache.setdefault(frame_key, {}) if cache is not None else None
     for n, (s, n_written) in enumerate(zip(shapes, written)):
         first, last = n == 0, s.index == last_output
-        key = ("batch", id(s), config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes,
-               config.requant_lanes, mhz_k, first, last, n_written, io_nbytes, host, memory)
-        batch = cache.get(key) if cache is not None else None
+        key = (id(s), first, last, n_written)
+        batch = memo.get(key) if memo is not None else None
         if batch is None:
             terms = call_terms(s, config, cache)
             cc = terms.cycles
@@ -754,8 +768,8 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
                 mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy, nbytes=terms.nbytes,
                 transfers=s.n_transfers, mmio_accesses=accesses, engine=s.engine, useful_mults=s.useful_mults,
                 multipliers=config.macs, counts=cc.counts)
-            if cache is not None:
-                cache[key] = batch
+            if memo is not None:
+                memo[key] = batch
         out.append(batch)
     return tuple(out)
 

@@ -30,6 +30,7 @@ def design_table(d: dict):
     if d["arch"] == "zynqyolo":
         p = d["params"]
         t.add_row("design", f"{d['design_name']}")
+        t.add_row("conv engine", p.get("conv_engine", "direct"))
         t.add_row("MAC array p_oc x p_ic", f"{p['p_oc']} x {p['p_ic']} = {d['mac_units']} MACs")
         t.add_row("tile_pixels", f"{p['tile_pixels']}")
         t.add_row("requant_lanes / stage3_lanes", f"{p['requant_lanes']} / {p['stage3_lanes']}")
@@ -42,7 +43,9 @@ def design_table(d: dict):
     if d["arch"] == "zynqyolo":
         t.add_row("  compute / stalls", f"{d['compute_ms']:,.1f} / {d['stall_ms']:,.1f} ms")
         t.add_row("  DMA not hidden / host", f"{d['dma_ms']:,.2f} / {d['host_ms']:,.1f} ms")
-        t.add_row("MAC-array efficiency", f"{d['mac_efficiency']:.1%}")
+        t.add_row("MAC-array efficiency", f"{d['mac_efficiency']:.1%} (direct-equivalent MACs)")
+        if "multiplier_efficiency" in d:
+            t.add_row("multiplier efficiency", f"{d['multiplier_efficiency']:.1%} (multiplications the algorithms need)")
         t.add_row("calls per frame", f"{d['calls_per_frame']}")
         t.add_row("host model", f"{d['host']['mmio_access_us']:.1f} us per MMIO access, "
                                 f"{d['host']['cache_ns_per_byte']:.2f} ns/byte cache, "
@@ -79,9 +82,10 @@ def blocks_table(d: dict):
 
 
 def batches_table(d: dict):
-    t = _table("Per-batch latency, modelled (ms; DMA busy overlaps the PL's work)", ("batch", "left"),
-               ("compute", "right"), ("stall", "right"), ("DMA", "right"), ("busy", "right"), ("host", "right"),
-               ("total", "right"), ("xfers", "right"), ("bound", "left"), wrap="bound")
+    t = _table("Per-batch latency, modelled (ms; DMA busy overlaps the PL's work; [W] the Winograd path; eff: "
+               "multiplier efficiency)", ("batch", "left"), ("compute", "right"), ("stall", "right"), ("DMA", "right"),
+               ("busy", "right"), ("host", "right"), ("total", "right"), ("eff", "right"), ("xfers", "right"),
+               ("bound", "left"), wrap="bound")
     keys = ("compute_ms", "stall_ms", "dma_ms", "host_ms", "latency_ms")
     tot = dict.fromkeys(keys, 0.0)
 
@@ -91,12 +95,16 @@ def batches_table(d: dict):
     for b in d["batches"]:
         for k in tot:
             tot[k] += b.get(k, 0.0) or 0.0
-        t.add_row(b["name"], f1(b["compute_ms"]), f1(b.get("stall_ms", 0.0)), _ms(b["dma_ms"]),
+        eff = b.get("multiplier_efficiency")
+        name = b["name"] + (" [W]" if b.get("engine") == "winograd" else "")
+        t.add_row(name, f1(b["compute_ms"]), f1(b.get("stall_ms", 0.0)), _ms(b["dma_ms"]),
                   f1(b.get("dma_busy_ms")), f1(b["host_ms"]), f1(b["latency_ms"]),
+                  "-" if eff is None or b.get("engine") == "bypass" else f"{eff:.0%}",
                   str(b.get("transfers", b.get("calls", "-"))), str(b.get("bound", "-")))
     t.add_row("[bold]frame[/bold]", *[f"[bold]{f1(tot[k])}[/bold]" for k in ("compute_ms", "stall_ms")],
               f"[bold]{_ms(tot['dma_ms'])}[/bold]", "", f"[bold]{f1(tot['host_ms'])}[/bold]",
-              f"[bold]{f1(tot['latency_ms'])}[/bold]", "", "")
+              f"[bold]{f1(tot['latency_ms'])}[/bold]",
+              f"[bold]{d['multiplier_efficiency']:.0%}[/bold]" if "multiplier_efficiency" in d else "", "", "")
     return t
 
 
@@ -109,6 +117,9 @@ def search_table(d: dict):
     t.add_row("points evaluated", f"{s['points_evaluated']:,}")
     t.add_row("feasible under the cap", f"{s['feasible']:,}")
     t.add_row("wall time", f"{s['wall_s']:.2f} s")
+    for engine, p in (d.get("best_by_engine") or {}).items():
+        t.add_row(f"best {engine}", f"{p['p_oc']}x{p['p_ic']} tile {p['tile_pixels']}: {p['latency_ms']:,.1f} ms, "
+                                    f"multiplier efficiency {p['multiplier_efficiency']:.0%}")
     ref = d.get("reference")
     if ref:
         t.add_row("reference final point (its model)",
@@ -126,7 +137,8 @@ def pareto_table(d: dict, resource: str, limit: int = 12):
                wrap="design")
     for p in front[-limit:]:
         if d["arch"] == "zynqyolo":
-            name = f"{p['p_oc']}x{p['p_ic']} tile {p['tile_pixels']} lanes {p['requant_lanes']}/{p['stage3_lanes']}"
+            name = (f"{p.get('conv_engine', 'direct')} {p['p_oc']}x{p['p_ic']} tile {p['tile_pixels']} lanes "
+                    f"{p['requant_lanes']}/{p['stage3_lanes']}")
         else:
             prm = p["params"]
             name = f"N_max {prm['n_max']} P_mem {prm['p_mem']} OITR {prm['oitr']}"

@@ -22,6 +22,7 @@ from zynqyolo.dse.mmio import FRAME_ACCESSES, frame_mmio_accesses, registers_wri
 from zynqyolo.model import load_cfg
 
 REDUCED = 128  # input size of the default tier's C simulation (13x13 maps become 4x4)
+ZED_150 = 142.857143  # the clock the Zedboard's PS makes for 150 MHz (1000 MHz IO PLL / 7)
 
 # Several design points: bands forced by small tiles, partial folds (p_oc not dividing the channel
 # counts), p_ic from 3 to 8, narrow and wide stage 3, and 8-bit (8 lanes per bus word).
@@ -46,9 +47,24 @@ def net128(model_files):
 
 
 @pytest.fixture(scope="module")
-def z020(net416):
-    """The searches on xc7z020 at 100 and 150 MHz, 16-bit, cap 0.9 (sharing plans)."""
-    return {mhz: explore.search(net416, "xc7z020", clock_mhz=mhz, bits=16, cap=0.9) for mhz in (100, 150)}
+def searches(net416):
+    """search(device, requested MHz, bits): the module's searches at cap 0.9, each run once, all sharing
+    one SearchCache (plans and per-call cycles depend on neither the clock, the board nor the cap)."""
+    cache, done = explore.SearchCache(), {}
+
+    def search(device: str, mhz: float, bits: int):
+        key = (device, mhz, bits)
+        if key not in done:
+            done[key] = explore.search(net416, device, clock_mhz=mhz, bits=bits, cap=0.9, cache=cache)
+        return done[key]
+
+    return search
+
+
+@pytest.fixture(scope="module")
+def z020(searches):
+    """The searches on xc7z020 at 100 and 150 MHz, 16-bit, cap 0.9."""
+    return {mhz: searches("xc7z020", mhz, 16) for mhz in (100, 150)}
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +307,8 @@ def test_xc7z020_100mhz_16bit_meets_the_200ms_floor(z020):
 
 
 @pytest.mark.parametrize("part", ["xczu5ev", "xczu7ev"])
-def test_ultrascale_parts_scale(z020, net416, part, capsys):
-    r = explore.search(net416, part, clock_mhz=150, bits=16, cap=0.9)
+def test_ultrascale_parts_scale(z020, searches, part, capsys):
+    r = searches(part, ZED_150, 16)  # at most the Zedboard's clock (1500 MHz / 11 on both boards)
     e = r.best_estimate
     small = z020[150].best_estimate
     assert e.resources.fits(r.device, 0.9)
@@ -300,10 +316,69 @@ def test_ultrascale_parts_scale(z020, net416, part, capsys):
     assert e.config.bus_bits == 64  # the C simulation supports 64-bit streams only (hls/csim.py)
     with capsys.disabled():
         res = e.resources
-        print(f"\n{part} ({r.board.name}) 150 MHz 16-bit cap 0.9 (modelled): {e.config.p_oc}x{e.config.p_ic} tile "
+        print(f"\n{part} ({r.board.name}) {r.clock_mhz:g} MHz 16-bit cap 0.9 (modelled): {e.config.conv_engine} "
+              f"{e.config.p_oc}x{e.config.p_ic} tile "
               f"{e.config.tile_pixels} lanes {e.config.requant_lanes}/{e.config.stage3_lanes}: {e.latency_ms:.1f} ms = compute "
               f"{e.compute_ms:.1f} + stalls {e.stall_ms:.1f} + DMA {e.dma_ms:.2f} + host {e.host_ms:.1f}; "
               f"{res.dsp} DSP, {res.bram18} BRAM18, {res.lut} LUT, {res.ff} FF; MAC efficiency {e.mac_efficiency:.1%}")
+
+
+# ------------------------------------------------------------------ the floors of issue 12 ----
+# "What must be shown": modelled, inside a 90 % cap of DSP, BRAM18, LUT and FF, 16-bit at 100 MHz at
+# most 100 ms per frame, at 142.86 MHz at most 70 ms, 8-bit at 142.86 MHz at most 55 ms; on xc7z020 (the
+# Zedboard) and on two UltraScale+ parts (at most the Zedboard's clocks: 150 MHz requested there gives
+# 1500 / 11 = 136.4 MHz on both boards' PS).
+XC7Z020_FLOOR_NOT_MET = pytest.mark.xfail(strict=True, reason=(
+    "issue 12 floor not met by the honest model (reported to the lead, who decides: 1x1 input-fold reuse, "
+    "fabric multipliers for 8-bit, ...): the LUT cap (47.9k) holds the winograd array to 16 x 8 = 128 "
+    "multipliers (its transforms, window and 48-bit output accumulators take ~20k LUT; 3 sub-folds put the "
+    "U banks in 192 BRAM18), so 148 ms at 16-bit 100 MHz, 107 ms at 142.86 MHz, 95 ms at 8-bit 142.86 MHz"))
+FLOOR_CASES = [
+    pytest.param("xc7z020", 100, 16, 100.0, marks=XC7Z020_FLOOR_NOT_MET),
+    pytest.param("xc7z020", 150, 16, 70.0, marks=XC7Z020_FLOOR_NOT_MET),
+    pytest.param("xc7z020", 150, 8, 55.0, marks=XC7Z020_FLOOR_NOT_MET),
+] + [pytest.param(part, mhz, bits, floor) for part in ("xczu5ev", "xczu7ev")
+     for mhz, bits, floor in ((100, 16, 100.0), (ZED_150, 16, 70.0), (ZED_150, 8, 55.0))]
+
+
+def floor_report(r, floor_ms: float, requested_mhz: float) -> str:
+    """The chosen point, its latency, resources and efficiencies, the best of each engine, the per-batch
+    breakdown and the command that reproduces them (all modelled)."""
+    e, c, dev = r.best_estimate, r.best.config, r.device
+    res = e.resources
+    frac = res.fractions(dev)
+    lines = [
+        f"\n{dev.part} ({r.board.name}) {r.clock_mhz:g} MHz {r.bits}-bit, cap 0.9, floor {floor_ms:g} ms (modelled): "
+        f"{'met' if e.latency_ms <= floor_ms else 'NOT met'}",
+        f"  command: zynqyolo dse --device {dev.part} --clock-mhz {requested_mhz:g} --bits {r.bits} --json",
+        f"  chosen: {c.name} conv_engine {c.conv_engine}, {c.p_oc} x {c.p_ic} = {c.macs} multipliers, tile "
+        f"{c.tile_pixels}, lanes {c.requant_lanes}/{c.stage3_lanes}",
+        f"  latency {e.latency_ms:.1f} ms = compute {e.compute_ms:.1f} + stalls {e.stall_ms:.1f} + DMA {e.dma_ms:.2f} "
+        f"+ host {e.host_ms:.1f}",
+        "  resources: " + ", ".join(f"{k} {v:,} ({frac[k]:.0%})" for k, v in res.to_dict().items()),
+        f"  multiplier efficiency {e.multiplier_efficiency:.1%} (useful multiplications {e.useful_mults / 1e9:.3f} G), "
+        f"MAC efficiency {e.mac_efficiency:.1%} (direct-equivalent MACs {e.useful_macs / 1e9:.3f} G)",
+        "  best per engine: " + "; ".join(f"{k} {p.config.p_oc}x{p.config.p_ic} tile {p.config.tile_pixels} "
+                                          f"{p.latency_ms:.1f} ms" for k, p in r.best_by_engine().items()),
+        f"  {'batch':18s} {'engine':8s} {'compute':>8s} {'stall':>6s} {'DMA':>5s} {'host':>5s} {'total':>7s} "
+        f"{'share':>6s} {'bound':6s} {'mult eff':>8s} {'MAC eff':>8s}",
+    ]
+    for b in e.batches:
+        lines.append(f"  {b.name:18s} {b.engine:8s} {b.compute_ms:8.2f} {b.stall_ms:6.2f} {b.dma_ms:5.2f} "
+                     f"{b.host_ms:5.2f} {b.latency_ms:7.2f} {b.latency_ms / e.latency_ms:6.1%} {b.bound:6s} "
+                     f"{b.multiplier_efficiency:8.1%} {b.mac_efficiency:8.1%}")
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize("device, mhz, bits, floor_ms", FLOOR_CASES)
+def test_issue12_floors(searches, device, mhz, bits, floor_ms, capsys):
+    r = searches(device, mhz, bits)
+    e = r.best_estimate
+    with capsys.disabled():
+        print(floor_report(r, floor_ms, mhz))
+    assert all(v <= 0.9 * getattr(r.device, k) for k, v in e.resources.to_dict().items())
+    assert e.latency_ms == pytest.approx(e.compute_ms + e.stall_ms + e.dma_ms + e.host_ms)
+    assert e.latency_ms <= floor_ms
 
 
 def test_pareto_fronts(z020):

@@ -1,0 +1,267 @@
+"""The latency and resource model of the Winograd path (issue 12, spec/winograd.md).
+
+- The model's loop counts of every winograd call against a re-derivation written here from the
+  spec's table, from the registers alone (the kernel's block order (o, b, f), band rows, fold lanes):
+  no Block, CallShape or blocks.WinogradEngine in the way, so a slip in either is caught.
+- The same counts against the C simulation's counters (``_check_against_csim`` of tests/test_dse.py)
+  on winograd designs: a 96x96 network in the default tier (its 6- and 3-wide maps take the direct
+  path), the real 416 network in the slow tier.
+- Resource figures of a winograd design by hand, and what the engine changes in a direct design.
+The floors of the issue on xc7z020 and two UltraScale+ parts are in tests/test_dse.py (they share its
+searches).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from zynqyolo.dse import blocks, perf
+from zynqyolo.dse.hwconfig import HwConfig
+from zynqyolo.model import load_cfg
+
+STAGE3_BYPASS, STAGE3_MAXPOOL, STAGE3_UPSAMPLE, STAGE3_YOLO = 0, 1, 2, 3  # the stage3 register's codes
+
+# Winograd designs: bands (small tiles, even band rows), partial folds, sub-folds S from 1 to 4, 8-bit.
+WINO_CONFIGS = {
+    "oc16ic8w-t2048": HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4,
+                               conv_engine="winograd"),
+    "oc24ic8w-t1000": HwConfig(p_oc=24, p_ic=8, tile_pixels=1000, conv_engine="winograd"),
+    "oc12ic3w-t900": HwConfig(p_oc=12, p_ic=3, stage3_lanes=6, requant_lanes=3, tile_pixels=900,
+                              conv_engine="winograd"),
+    "oc16ic16w-b8-t4096": HwConfig(p_oc=16, p_ic=16, bits=8, stage3_lanes=2, requant_lanes=16, tile_pixels=4096,
+                                   conv_engine="winograd"),
+    "oc32ic8w-b8-t1024": HwConfig(p_oc=32, p_ic=8, bits=8, stage3_lanes=8, requant_lanes=2, tile_pixels=1024,
+                                  conv_engine="winograd"),
+}
+# For the C simulation at 96x96 (bands of a few rows: tiles of 100 to 300 pixels).
+CSIM_WINO_CONFIGS = {
+    "oc16ic8w-t200": HwConfig(p_oc=16, p_ic=8, tile_pixels=200, stage3_lanes=4, requant_lanes=4,
+                              conv_engine="winograd"),
+    "oc12ic3w-t300": HwConfig(p_oc=12, p_ic=3, stage3_lanes=6, requant_lanes=3, tile_pixels=300,
+                              conv_engine="winograd"),
+    "oc8ic8w-t128": HwConfig(p_oc=8, p_ic=8, tile_pixels=128, stage3_lanes=4, requant_lanes=1,
+                             conv_engine="winograd"),
+    "oc16ic8w-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=2, tile_pixels=200, conv_engine="winograd"),
+}
+
+
+@pytest.fixture(scope="module")
+def nets(model_files):
+    return {size: load_cfg(model_files[0], width=size, height=size) for size in (96, 128, 416)}
+
+
+# ------------------------------------------------------------------ the spec's table, re-derived ----
+def _lanes(cfg: HwConfig, channels: int) -> list[int]:
+    """Lanes of each DDR fold: p_oc each, the last one the rest, rounded up to whole bus words."""
+    lpw = cfg.bus_bits // cfg.bits
+    padded = -(-channels // lpw) * lpw
+    return [min(cfg.p_oc, padded - f * cfg.p_oc) for f in range(-(-channels // cfg.p_oc))]
+
+
+def spec_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
+    """spec/winograd.md "Loop labels and exact iteration counts" for a call with winograd = 1."""
+    assert r["winograd"] == 1 and r["conv_enable"] == 1 and r["ksize"] == 3
+    lpw = cfg.bus_bits // cfg.bits
+    h, w, band_rows = r["height"], r["width"], r["band_rows"]
+    in_lanes = _lanes(cfg, r["in_channels_a"]) + (_lanes(cfg, r["in_channels_b"]) if r["in_channels_b"] else [])
+    out_lanes = _lanes(cfg, r["out_channels"])
+    wps = cfg.p_oc * cfg.p_ic // lpw
+    pool2 = r["stage3"] == STAGE3_MAXPOOL and r["pool_stride"] == 2
+    n = dict.fromkeys(perf.LOOP_LABELS, 0)
+    n["PREAMBLE"] = r["out_folds"] * cfg.p_oc * 64 // cfg.bus_bits  # 64-bit bias/shift entries
+    n["BIAS_LOAD"] = r["out_folds"] * cfg.p_oc
+    steps, conv_wino = [], []
+    for o in range(r["out_folds"]):
+        for b in range(r["bands"]):
+            r0 = b * band_rows
+            r1 = min(h, r0 + band_rows)
+            read0, read1 = max(0, r0 - 1), min(h, r1 + 1)
+            ty, tx = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
+            for f, lanes in enumerate(in_lanes):
+                s = math.ceil(lanes / cfg.p_ic)
+                n["CONV_READ"] += (read1 - read0) * w * lanes // lpw
+                n["LINE_FILL"] += (min(r0 + 3, read1) - read0) * w
+                n["WINO_PRELOAD"] += 12
+                conv_wino.append(ty * tx * 16 * s)
+                n["WINO_DRAIN"] += min(2, r1 - (r0 + 2 * (ty - 1))) * min(2, w - 2 * (tx - 1))
+                steps.append(16 * s * wps + 16)
+                last = f == len(in_lanes) - 1
+                n["ACC"] += (r1 - r0) * w * (math.ceil(out_lanes[o] / cfg.requant_lanes) if last else 1)
+            if not pool2:
+                n["DETILE_ROW"] += (r1 - r0) // 2 * w
+    n["CONV_WINO"] = sum(conv_wino)
+    n["WINO_LOAD"] = steps[0] + sum(max(0, steps[i + 1] - conv_wino[i]) for i in range(len(steps) - 1))
+    n["DETILE"] = r["out_folds"] * h * w
+    if r["stage3"] == STAGE3_MAXPOOL:
+        oh, ow = (h - 1) // r["pool_stride"] + 1, (w - 1) // r["pool_stride"] + 1
+    elif r["stage3"] == STAGE3_UPSAMPLE:
+        oh, ow = 2 * h, 2 * w
+    else:
+        oh, ow = h, w
+    if pool2:
+        slots = oh * ow  # a bypass of the pooled map
+    elif r["stage3"] == STAGE3_MAXPOOL:
+        slots = (h + 1) * (w + 1)
+    elif r["stage3"] == STAGE3_UPSAMPLE:
+        slots = 4 * h * w
+    else:
+        slots = h * w
+    for lanes in out_lanes:
+        n["STAGE3"] += slots * math.ceil(lanes / cfg.stage3_lanes)
+        n["OUT_WRITE"] += oh * ow * lanes // lpw
+    if r["stage3"] == STAGE3_YOLO:
+        n["YOLO_PHASE"] = r["out_folds"] * cfg.p_oc
+    return n
+
+
+@pytest.mark.parametrize("size", [416, 128, 96])
+@pytest.mark.parametrize("name", list(WINO_CONFIGS))
+def test_winograd_loop_counts_equal_the_spec(name, size, nets):
+    cfg = WINO_CONFIGS[name]
+    net = nets[size]
+    plan = perf.plan_for(net, cfg)
+    winograd_calls = 0
+    for call, shape in zip(plan.calls, perf.plan_shapes(plan, net)):
+        r = call.regs
+        model = perf.loop_counts(shape, cfg)
+        assert set(model) == set(perf.LOOP_LABELS)
+        if r["winograd"]:
+            winograd_calls += 1
+            assert shape.winograd and shape.engine == "winograd"
+            assert model == spec_counts(cfg, r), f"{name} at {size}: {shape.name}"
+        else:  # the direct path and bypass calls: no winograd loop runs; detile passes every pixel
+            assert not any(model[k] for k in ("WINO_LOAD", "WINO_PRELOAD", "CONV_WINO", "WINO_DRAIN", "DETILE_ROW"))
+            folds = r["out_folds"] if r["conv_enable"] else len(_lanes(cfg, r["in_channels_a"]))
+            assert model["DETILE"] == folds * r["height"] * r["width"]
+    # every 3x3 layer at least WINO_MIN_WIDTH (7) wide: all nine at 416; at 128 the 4-wide ones
+    # (layers 10, 12, 14) and at 96 also the 6-wide ones (8, 21) take the direct path
+    wide = [c.index for c in net.convs if c.size == 3 and c.in_shape.w >= 7]
+    assert winograd_calls == len(wide) == {416: 9, 128: 6, 96: 4}[size]
+
+
+def test_one_winograd_block_by_hand(nets):
+    """Layer 12 (13x13, 512 -> 1024) on 16 x 8: a 7 x 7 grid of tiles (the 14th row and column dropped)."""
+    cfg = WINO_CONFIGS["oc16ic8w-t2048"]
+    plan = perf.plan_for(nets[416], cfg)
+    shape = next(s for s in perf.plan_shapes(plan, nets[416]) if s.layers == (12,))
+    n = perf.loop_counts(shape, cfg)
+    blocks_n = (512 // 16) * (1024 // 16)
+    assert n["CONV_WINO"] == 7 * 7 * 16 * 2 * blocks_n == 3_211_264  # 1568 per block, S = 2
+    assert n["LINE_FILL"] == 3 * 13 * blocks_n  # rows 0..2 (no row above the image)
+    assert n["WINO_DRAIN"] == 1 * blocks_n  # the corner tile holds one real pixel
+    # loader: 16 x 2 x 32 + 16 = 1040 steps a block, all under the previous block's 1568 iterations
+    assert n["WINO_LOAD"] == 1040
+    assert n["DETILE_ROW"] == 64 * 6 * 13  # 6 tile rows of two rows each, per output fold
+    # the algorithm's multiplications (16 per tile of the 7 x 7 grid) against the direct MACs
+    assert shape.useful_mults == 16 * 49 * 512 * 1024 and shape.useful_macs == 9 * 169 * 512 * 1024
+
+
+def test_the_engine_is_part_of_every_memo_key(nets):
+    """One cache serving both engines gives each its own figures (the shapes of a 1x1 call are equal in
+    both plans, and one object in the search)."""
+    from zynqyolo.dse import devices, explore
+
+    board = devices.get_board("zedboard")
+    cache = explore.SearchCache()
+    net = nets[416]
+    memory, host = perf.MemoryModel.for_board(board), perf.HostModel.for_board(board)
+    figures = {}
+    for engine in ("direct", "winograd", "direct"):
+        cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4, conv_engine=engine)
+        shapes, io, err = cache.shapes(net, net.content_hash, board, 100.0, 16, 16, 2048, engine)
+        assert not err
+        frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
+        alone = perf.estimate(cfg, net, board)
+        assert frame.latency_ms == pytest.approx(alone.latency_ms, rel=1e-12)
+        figures.setdefault(engine, frame.latency_ms)
+        assert figures[engine] == frame.latency_ms
+    assert figures["winograd"] < figures["direct"]
+    # a shape of one engine's plan is refused by the other engine's design
+    direct_cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048)
+    wino_shapes = perf.plan_shapes(perf.plan_for(net, WINO_CONFIGS["oc16ic8w-t2048"]), net)
+    with pytest.raises(ValueError, match="conv_engine"):
+        perf.call_terms(next(s for s in wino_shapes if s.winograd), direct_cfg)
+
+
+# ------------------------------------------------------------------------- resources by hand ----
+def test_winograd_resources_by_hand():
+    cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4, conv_engine="winograd")
+    direct = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4)
+    by, by_d = blocks.design_resources(cfg, 2048), blocks.design_resources(direct, 2048)
+    # one DSP48 per multiplier, U (20 bits) x V (18 bits) fits the DSP48E1's 25 x 18
+    assert by["conv_engine"].dsp == by_d["conv_engine"].dsp == 128
+    # line buffer: 6 rows x 416 pixels of 16 x 16 bits, 512x36 -> ceil(2496/512) x ceil(256/36) = 5 x 8
+    assert by["line_buffer"].bram18 == 40 and by_d["line_buffer"].bram18 == 24
+    # weights: 128 banks of 2 x 16 x 2 = 64 U entries of 20 bits -> RAM64M, 4 x ceil(20/3) LUTs, plus
+    # the write-enable decode of the 32 slice words
+    assert by["weight_buffer"] == blocks.Resources(lut=128 * 4 * 7 + 32)
+    # three sub-folds: 96 entries deep, block RAM, one BRAM18 per bank
+    deep = HwConfig(p_oc=24, p_ic=8, conv_engine="winograd")
+    assert blocks.WeightBuffer.resources(deep) == blocks.Resources(bram18=192, lut=48)
+    # detile's row buffer: 416 pixels of 256 bits, block RAM by the rule: 512x36 -> 1 x 8 blocks
+    assert by["detile"].bram18 == blocks.bram18_blocks(416, 256) == 8
+    assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0
+    # the window: 28 x 16 lanes x 16 bits of registers, x 1.5
+    assert by["wino_window"].ff == round(1.5 * 28 * 16 * 16)
+    # output transform: 16 rows x (4 accumulators + 4 emit registers) x 48 bits, x 1.5 (no fit yet)
+    if "wino_output" not in blocks.WINO_LANE_FIT.get(16, {}):
+        assert by["wino_output_transform"].ff == round(1.5 * 16 * 8 * 48)
+    # the winograd blocks exist only in winograd designs; the rest is the same design
+    extra = set(by) - set(by_d)
+    assert extra == {"wino_window", "wino_data_transform", "wino_output_transform", "filter_transform"}
+    for name in ("accumulate_tile", "stage3", "stream_io_dma"):
+        assert by[name] == by_d[name]
+    assert blocks.total_resources(cfg, 2048).lut > blocks.total_resources(direct, 2048).lut
+    # the header's storage plan follows the same rule
+    assert blocks.storage_plan(cfg, 2048)["WEIGHTS"] == "lutram" and blocks.storage_plan(deep, 2048)["WEIGHTS"] == "bram"
+
+
+def test_multiplier_efficiency_counts_the_algorithm(nets):
+    from zynqyolo.dse import devices
+
+    zed = devices.get_board("zedboard")
+    wino = perf.estimate(WINO_CONFIGS["oc16ic8w-t2048"], nets[416], zed)
+    direct = perf.estimate(HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4),
+                           nets[416], zed)
+    assert wino.useful_macs == direct.useful_macs == nets[416].macs
+    assert direct.useful_mults == direct.useful_macs and direct.multiplier_efficiency == direct.mac_efficiency
+    # 9 3x3 layers at 16/36 the multiplications (13x13 on a 7 x 7 tile grid) plus the 1x1 layers' MACs
+    expected = 0
+    for conv in nets[416].convs:
+        h, w = conv.in_shape.h, conv.in_shape.w
+        if conv.size == 3:
+            expected += 16 * math.ceil(h / 2) * math.ceil(w / 2) * conv.in_shape.c * conv.filters
+        else:
+            expected += h * w * conv.in_shape.c * conv.filters
+    assert wino.useful_mults == expected
+    assert wino.multiplier_efficiency == pytest.approx(expected / (128 * wino.pl_cycles))
+    assert wino.mac_efficiency > 1.0 > wino.multiplier_efficiency > 0.5
+    d = wino.to_dict()
+    assert d["conv_engine"] == "winograd" and d["multiplier_efficiency"] == wino.multiplier_efficiency
+    engines = [b["engine"] for b in d["batches"]]
+    assert engines.count("winograd") == 9 and engines.count("bypass") == 1
+    assert all(0 < b["multiplier_efficiency"] <= 1.0 for b in d["batches"] if b["engine"] != "bypass")
+
+
+# ------------------------------------------------------------------------ against the C simulation ----
+@pytest.mark.csim
+@pytest.mark.parametrize("name", list(CSIM_WINO_CONFIGS))
+def test_winograd_model_matches_csim_counts_96(name, nets, toolchain, capsys):
+    from test_dse import _check_against_csim
+
+    worst = _check_against_csim(nets[96], CSIM_WINO_CONFIGS[name])
+    with capsys.disabled():
+        print(f"\n{name} at 96x96: max loop-count error {worst['counts']:.1%}, max compute-cycle error "
+              f"{worst['compute']:.2%}")
+
+
+@pytest.mark.csim
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [WINO_CONFIGS["oc16ic8w-t2048"], WINO_CONFIGS["oc12ic3w-t900"],
+                                    WINO_CONFIGS["oc16ic16w-b8-t4096"]], ids=lambda c: c.name)
+def test_winograd_model_matches_csim_counts_416(config, nets, toolchain):
+    from test_dse import _check_against_csim
+
+    _check_against_csim(nets[416], config)
