@@ -560,7 +560,8 @@ def view(exploration) -> dict:
 
     def flat(p: dict) -> dict:
         r = p["resources"]
-        return {"dsp": r["dsp"], "bram18": r["bram18"], "latency_ms": p["latency_ms"], "feasible": p["feasible"]}
+        return {"dsp": r["dsp"], "bram18": r["bram18"], "latency_ms": p["latency_ms"], "feasible": p["feasible"],
+                "engine": p.get("conv_engine")}
 
     if d["arch"] == "zynqyolo":
         c = exploration.best.config

@@ -4,7 +4,9 @@
   Pareto fronts, the chosen point, the device's capacity and cap, and the reference design's
   final point in its own model;
 - the chosen point's latency per layer batch, stacked: compute, pipeline stalls, exposed DMA,
-  host (per-call MMIO and cache maintenance).
+  host (per-call MMIO and cache maintenance); [W] marks the batches on the Winograd path.
+
+Feasible points of the two conv engines have their own markers (direct: dots, winograd: triangles).
 
 Input is the architecture-neutral view of ``explore.view`` (plain dicts and lists), so both
 ``--arch zynqyolo`` and ``--arch yu2020`` draw the same way. Every figure is labelled modelled.
@@ -20,6 +22,7 @@ C_INFEASIBLE = "#BBBBBB"
 C_PARETO = "#D55E00"
 C_CHOSEN = "#E69F00"
 C_REFERENCE = "#009E73"
+C_WINOGRAD = "#CC79A7"
 XLIM_DEVICES = 2.5
 STACK = (("compute_ms", "compute", "#0072B2"), ("stall_ms", "pipeline stalls", "#56B4E9"),
          ("dma_ms", "DMA (not hidden)", "#E69F00"), ("host_ms", "host (calls, cache)", "#CC79A7"))
@@ -32,7 +35,8 @@ def _scatter_panel(ax, view: dict, resource: str, label: str):
     # Points far beyond the device say nothing about it: the axis stops at XLIM_DEVICES x its capacity.
     xmax = XLIM_DEVICES * device_cap
     bad = [(p[resource], p["latency_ms"]) for p in pts if not p["feasible"] and p["latency_ms"] is not None]
-    good = [(p[resource], p["latency_ms"]) for p in pts if p["feasible"]]
+    good = [(p[resource], p["latency_ms"]) for p in pts if p["feasible"] and p.get("engine") != "winograd"]
+    good_w = [(p[resource], p["latency_ms"]) for p in pts if p["feasible"] and p.get("engine") == "winograd"]
     beyond = sum(1 for x, _ in bad if x > xmax)
     bad = [(x, y) for x, y in bad if x <= xmax]
     if bad or beyond:
@@ -40,8 +44,12 @@ def _scatter_panel(ax, view: dict, resource: str, label: str):
         ax.scatter(*zip(*bad), s=7, c=C_INFEASIBLE, alpha=0.5, linewidths=0,
                    label=f"over the cap ({len(bad) + beyond:,}{extra})", rasterized=True)
     if good:
-        ax.scatter(*zip(*good), s=9, c=C_FEASIBLE, alpha=0.45, linewidths=0, label=f"feasible ({len(good):,})",
+        which = "feasible, direct" if good_w else "feasible"
+        ax.scatter(*zip(*good), s=9, c=C_FEASIBLE, alpha=0.45, linewidths=0, label=f"{which} ({len(good):,})",
                    rasterized=True)
+    if good_w:
+        ax.scatter(*zip(*good_w), s=14, marker="^", c=C_WINOGRAD, alpha=0.45, linewidths=0,
+                   label=f"feasible, winograd ({len(good_w):,})", rasterized=True)
     front = view["pareto"][resource]
     if front:
         xs = [p[resource] for p in front]
@@ -71,7 +79,7 @@ def _scatter_panel(ax, view: dict, resource: str, label: str):
 
 def _breakdown_panel(ax, view: dict):
     batches = view["batches"]
-    names = [b["name"] for b in batches]
+    names = [b["name"] + (" [W]" if b.get("engine") == "winograd" else "") for b in batches]
     y = list(range(len(batches)))[::-1]
     left = [0.0] * len(batches)
     for key, label, colour in STACK:

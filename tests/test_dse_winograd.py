@@ -13,6 +13,7 @@ searches).
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -186,6 +187,24 @@ def test_the_engine_is_part_of_every_memo_key(nets):
 
 
 # ------------------------------------------------------------------------- resources by hand ----
+def test_winograd_primitive_counts_without_a_fit(monkeypatch):
+    """Without fit.json's wino_* entries the transforms are counted from UG474 primitives (x 1.5)."""
+    monkeypatch.setattr(blocks, "WINO_LANE_FIT", {})
+    cfg = HwConfig(p_oc=16, p_ic=8, conv_engine="winograd")
+    # data: per lane 4 row adders (17 bits) with two 4:1 operand muxes (16 bits) each, one column adder
+    # (18 bits) with two 4:1 muxes (17 bits), V registered (18 FF)
+    assert blocks.WinogradDataTransform.resources(cfg) == blocks.Resources(
+        lut=round(1.5 * 8 * (4 * (16 + 16 + 17) + 17 + 17 + 18)), ff=round(1.5 * 8 * 18))
+    # output: 4 x 48-bit +-accumulators and 8 x 48 registers per row; the emit select on top
+    assert blocks.WinogradOutputTransform.resources(cfg) == blocks.Resources(
+        lut=round(1.5 * 16 * 4 * 48) + round(1.5 * 16 * 48), ff=round(1.5 * 16 * 8 * 48))
+    # filter: per pair 9 adders of 18 bits and 12 of 20, 16 U registers of 20 bits; 4 pairs per word;
+    # around it the 9-word staging register, the 16:1 U-word select and the loader's 2:1 select
+    assert blocks.FilterTransform.resources(cfg) == blocks.Resources(
+        lut=round(1.5 * 4 * (9 * 18 + 12 * 20)) + round(1.5 * (4 * 4 * 20 + 4 * 20 // 2)),
+        ff=round(1.5 * 4 * 16 * 20) + round(1.5 * 9 * 64))
+
+
 def test_winograd_resources_by_hand():
     cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4, conv_engine="winograd")
     direct = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=4, requant_lanes=4)
@@ -205,9 +224,18 @@ def test_winograd_resources_by_hand():
     assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0
     # the window: 28 x 16 lanes x 16 bits of registers, x 1.5
     assert by["wino_window"].ff == round(1.5 * 28 * 16 * 16)
-    # output transform: 16 rows x (4 accumulators + 4 emit registers) x 48 bits, x 1.5 (no fit yet)
-    if "wino_output" not in blocks.WINO_LANE_FIT.get(16, {}):
-        assert by["wino_output_transform"].ff == round(1.5 * 16 * 8 * 48)
+    # output transform: per row 4 accumulators + 4 emit registers of 48 bits, from the yosys fit of
+    # dse/rtl/zy_wino_output.v (x 1.2) when fit.json has it, else the primitive count (x 1.5); plus the
+    # 4:1 select of the pixel emitted (16 x 48 LUT6, x 1.5)
+    fit = json.loads(blocks.RTL_FIT_JSON.read_text()).get("wino_output_16")
+    if fit is not None:
+        c = fit["coefficients"]
+        assert by["wino_output_transform"] == blocks.Resources(
+            lut=round(1.2 * (c["lut"]["per_lane"] * 16 + c["lut"]["fixed"])) + round(1.5 * 16 * 48),
+            ff=round(1.2 * (c["ff"]["per_lane"] * 16 + c["ff"]["fixed"])))
+    else:
+        assert by["wino_output_transform"] == blocks.Resources(lut=round(1.5 * 16 * 4 * 48) + round(1.5 * 16 * 48),
+                                                               ff=round(1.5 * 16 * 8 * 48))
     # the winograd blocks exist only in winograd designs; the rest is the same design
     extra = set(by) - set(by_d)
     assert extra == {"wino_window", "wino_data_transform", "wino_output_transform", "filter_transform"}
