@@ -13,25 +13,25 @@
 //   takes 16 * S cycles for 4 output pixels (9 * S per pixel on the direct path). Each iteration
 //   the MAC array multiplies U[e] of the (e, s) slice (p_oc x p_ic entries) by V[e] of p_ic lanes;
 //   the p_oc row sums go straight into the output transform: Y[q][oc] += a(e, q) * sum[oc] with
-//   a(e, (r, c)) = A^T[r][i] * A^T[c][j] in {-1, 0, 1}, four accumulators per lane. At the tile's
-//   last iteration Y / 4 is latched into four emit registers per lane; the next tile writes those
-//   pixels to stage 2, one per iteration, in its first iterations (the block's last tile in loop
-//   WINO_DRAIN). Only pixels inside the band and the image are written: the tile grid is padded
+//   a(e, (r, c)) = A^T[r][i] * A^T[c][j] in {-1, 0, 1}, four accumulators per lane (wy_bits wide).
+//   At the tile's last iteration Y / 4 is latched into four emit registers per lane; the next tile
+//   writes those pixels to stage 2 at its iterations 0, 4, 8 and 12 (the block's last tile in loop
+//   WINO_DRAIN), so pixels leave at the pace they are made. Only pixels inside the band and the image are written: the tile grid is padded
 //   (odd widths and band heights), the extra outputs dropped.
 // - Output order (TILE ORDER): per tile row (band rows y0, y0 + 1), per tile, (0,0) (0,1) (1,0) (1,1).
 //   Stage 2 does not care (it counts pixels); the detile process (zy_detile.h) turns it into what
 //   stage 3 needs: one pooled pixel per tile for a 2x2 stride-2 max-pool, raster order otherwise.
 // - Line buffer: a ring of line_rows = 6 rows (slot = (row - read0) mod 6, counted). While tile row
-//   ty (window rows y0-1 .. y0+2) computes, rows y0+3 and y0+4 stream in, at most one pixel per
-//   iteration in a tile's first four iterations, paced so that after tile tx at least min(2w,
-//   4(tx + 1)) of their pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's
-//   last tile). LINE_FILL prefills the band's first window rows (up to row r0 + 2).
+//   ty (window rows y0-1 .. y0+2) computes, rows y0+3 and y0+4 stream in, one pixel at a tile's
+//   iterations 0, 4, 8 and 12, paced so that after tile tx at least min(2w, 4(tx + 1)) of their
+//   pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's last tile). LINE_FILL
+//   prefills the band's first window rows (up to row r0 + 2).
 // - Window: 4x4 registers of p_oc lanes, shifted by two columns per tile from a 4x3 prefetch
 //   register. Tile tx prefetches, in iterations 4 .. 11, columns x0 + 3, x0 + 4 of its own rows for
 //   tile tx + 1; the row's last tile prefetches, in iterations 4 .. 15, columns 0 .. 2 of the next
 //   tile row (rows y0 + 1 .. y0 + 4). Zero padding (outside the image, rows not streamed) is a mux.
-//   Hazard distance: every line-buffer address is read at least one tile (16 * S - 3 iterations)
-//   after it was written, provided width >= 7 (then the last tile's prefetch of the next row's
+//   Hazard distance: every line-buffer address is read in a later tile than the one that wrote it
+//   (at least 8 iterations after the write), provided width >= 7 (then the last tile's prefetch of the next row's
 //   columns 0..2 reads pixels written in an earlier tile): DEPENDENCE inter false on the buffer,
 //   and the plan uses this path only for width >= wino_min_width (the register check refuses less).
 // - Data transform per iteration, for the p_ic lanes of sub-fold s (a one-hot select of the
@@ -338,9 +338,13 @@ BLOCKS:
                 pf_r = 0;
                 pf_c = 0;
             }
-            // The previous tile's pixels to stage 2, one per iteration.
-            if (k < n_emit) {
-                const int q = emit_cols1 ? k << 1 : k;
+            // The previous tile's pixels to stage 2, one every four iterations (k = 0, 4, 8, 12): at
+            // most one pixel per four cycles, as a 16 * S-cycle tile makes them, so stage 2 and the
+            // FIFOs between see no burst.
+            const int slot4 = k >> 2;
+            const bool quarter = (k & 3) == 0 && k < 16;
+            if (quarter && slot4 < n_emit) {
+                const int q = emit_cols1 ? slot4 << 1 : slot4;
                 psum_t<C> ps;
                 for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
@@ -348,8 +352,9 @@ BLOCKS:
                 }
                 psum.write(ps);
             }
-            // Rows y0 + 3, y0 + 4 stream in during the tile row, in a tile's first four iterations.
-            if (k < 4 && ahead < ramp && wr.row < read1) {
+            // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every four iterations of a
+            // tile's first sixteen (the pace of the input stream for p_oc / lanes_per_word <= 4 words a pixel).
+            if (quarter && ahead < ramp && wr.row < read1) {
                 read_pixel<C>(pix, line, newest, wr, RING, w_img);
                 ahead++;
             }
