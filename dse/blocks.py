@@ -64,7 +64,7 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from .hwconfig import ACC_BITS, HwConfig, wino_bits
+from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -140,23 +140,28 @@ WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter")
 
 
 def load_wino_fit(path: Path = RTL_FIT_JSON):
-    """(bits -> MAC-array coefficients, bits -> block -> (lut_per_lane, lut_fixed, ff_per_lane, ff_fixed))
-    for the Winograd circuits fit.json has (either may be empty)."""
+    """(bits -> MAC-array coefficients, bits -> block -> (lut_per_lane, lut_fixed, ff_per_lane, ff_fixed),
+    (bits, block) -> the ACC width a circuit was synthesised at) for the Winograd circuits fit.json has
+    (any may be empty)."""
     doc = json.loads(path.read_text())
-    mac, lanes = {}, {}
+    mac, lanes, widths = {}, {}, {}
     for key, c in doc["coefficients"].items():
         m = c.get("mac_array_wino")
         if m is not None:
             mac[int(key)] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
     for entry in doc.values():
         if isinstance(entry, dict) and entry.get("block") in WINO_FIT_KEYS:
-            c = entry["coefficients"]
-            lanes.setdefault(int(entry["bits"]), {})[entry["block"]] = tuple(
+            c, bits = entry["coefficients"], int(entry["bits"])
+            lanes.setdefault(bits, {})[entry["block"]] = tuple(
                 c[q].get(t, 0.0) for q in ("lut", "ff") for t in ("per_lane", "fixed"))
-    return mac, lanes
+            acc = {r["params"].get("ACC") for r in entry.get("inputs", [])} - {None}
+            if len(acc) == 1:  # the accumulator width the circuit was synthesised at
+                widths[(bits, entry["block"])] = acc.pop()
+    return mac, lanes, widths
 
 
-WINO_MAC_ARRAY_FIT, WINO_LANE_FIT = load_wino_fit()
+# bits -> MAC-array coefficients; bits -> block -> (lut/lane, lut, ff/lane, ff); (bits, block) -> ACC width
+WINO_MAC_ARRAY_FIT, WINO_LANE_FIT, WINO_FIT_WIDTH = load_wino_fit()
 # Margins from our hand RTL to what the HLS tool builds, placed by Vivado (judgement, not measured):
 # the MAC-array RTL leaves out the weight loader's lane demux and counters, the line-buffer
 # addressing and the loop control of conv_stage, and HLS pipelines conservatively: x1.5 on its
@@ -396,7 +401,8 @@ class WinogradEngine:
 
     POSITIONS = 16  # 4 x 4 transformed-tile entries: multiplications per tile and lane pair
     PRELOAD = 12  # WINO_PRELOAD: the 4 x 3 prefetch registers of the first tile
-    BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) in its first 4 iterations
+    BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) ...
+    BURST_SPACING = 4  # ... one every 4 iterations: at k = 0, 4, 8, 12
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
 
     @staticmethod
@@ -409,9 +415,10 @@ class WinogradEngine:
         """Cycles CONV_WINO waits in a tile whose BURST pixels go through a FIFO of ``fifo_depth`` to or
         from a process taking ``pace`` cycles a pixel: that process holds one pixel besides the FIFO's
         (a pipelined loop blocked on its stream keeps its data), so pixel j >= depth + 1 of the burst,
-        needed at iteration j, is there (j - depth) * pace cycles after the burst starts (lockstep model)."""
+        needed at iteration j * BURST_SPACING, is there (j - depth) * pace cycles after the tile starts
+        (lockstep model; a partner slower than the tile on average is charged by the block's max)."""
         last = WinogradEngine.BURST - 1
-        return max(0.0, (last - fifo_depth) * pace - last)
+        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.BURST_SPACING)
 
     @staticmethod
     def tiles(rows: int, width: int) -> tuple[int, int]:
@@ -544,15 +551,24 @@ class WinogradDataTransform:
 
 class WinogradOutputTransform:
     """Y = A^T M A / 4 (zy_winograd.h; dse/rtl/zy_wino_output.v): per MAC-array row, 4 output
-    accumulators of acc_bits (+acc, -acc or hold at each position's last sub-fold; cleared at a tile's
-    first position: one LUT6 per bit on the carry chain) and 4 emit registers latching Y / 4 (a shift)
-    at the tile's end: 4 * acc_bits LUT and 8 * acc_bits FF per row; plus the 4:1 select of the pixel
-    emitted per iteration (one LUT6 per bit of p_oc x acc_bits; outside the RTL model)."""
+    accumulators of wy_bits (``hwconfig.wino_y_bits``: +sum, -sum or hold each iteration; cleared at a
+    tile's first position: one LUT6 per bit on the carry chain) and 4 emit registers latching Y / 4
+    (a shift) at the tile's end: 4 * wy_bits LUT and 8 * wy_bits FF per row; plus the 4:1 select of
+    the pixel emitted (one LUT6 per bit of p_oc x wy_bits; outside the RTL model). The yosys fit is of
+    the circuit at its ACC width (48): every term is per bit, so it scales by wy_bits / ACC."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        lanes = _wino_lanes("wino_output", cfg.bits, cfg.p_oc, 4 * ACC_BITS, 8 * ACC_BITS)
-        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * cfg.p_oc * ACC_BITS))
+        wy = wino_y_bits(cfg.bits, cfg.p_oc)
+        fit = WINO_LANE_FIT.get(cfg.bits, {}).get("wino_output")
+        if fit is not None:
+            scale = wy / WINO_FIT_WIDTH.get((cfg.bits, "wino_output"), ACC_BITS)
+            lpl, l0, fpl, f0 = fit
+            lanes = Resources(lut=round(HLS_LANE_MARGIN * (scale * lpl * cfg.p_oc + l0)),
+                              ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
+        else:
+            lanes = _wino_lanes("wino_output", cfg.bits, cfg.p_oc, 4 * wy, 8 * wy)
+        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * cfg.p_oc * wy))
 
 
 class FilterTransform:

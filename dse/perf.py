@@ -33,8 +33,8 @@ Compute time of one call (the dataflow region of zy_accel.h)
 
         LINE_FILL pixels (its 4-row window) at the reader's pace
       + max(CONV_WINO + the stalls of its 4-pixel bursts (blocks.WinogradEngine.burst_stall: a tile
-            reads 4 pixels from ``pix`` and writes the previous tile's 4 to ``psum`` in its first 4
-            iterations), remaining CONV_READ words, ACC iterations)
+            reads 4 pixels from ``pix`` and writes the previous tile's 4 to ``psum`` at its iterations
+            0, 4, 8, 12), remaining CONV_READ words, ACC iterations)
         and in the last input fold + the stall of detile's stored rows (blocks.Detile.row_stall:
             DETILE_ROW takes nothing from stage 2), against stage 3, detile and the writer of the band
       + WINO_PRELOAD, WINO_DRAIN and the next block's loader steps that do not fit under CONV_WINO
@@ -416,8 +416,8 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         wpp = c.lanes / lpw * c_in if c.streamed else 0.0
         streamed = c.read_pixels - c.fill
         if wino:
-            # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, in its first 4
-            # iterations: bursts through the 2-deep FIFOs that a slower partner stretches
+            # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, at its iterations
+            # 0, 4, 8, 12: through the 2-deep FIFOs a partner slower than that stretches the tile
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
             tile_cycles = WinogradEngine.conv_iterations(p_ic, c.lanes, 1, 2)
             work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"])

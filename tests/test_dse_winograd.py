@@ -159,6 +159,16 @@ def test_one_winograd_block_by_hand(nets):
     assert shape.useful_mults == 16 * 49 * 512 * 1024 and shape.useful_macs == 9 * 169 * 512 * 1024
 
 
+def test_burst_stall_and_detile_row_stall_by_hand():
+    """A tile takes its 4 pixels at iterations 0, 4, 8, 12 through a 2-deep FIFO: the partner holds 3
+    (2 queued, 1 in hand), the 4th arrives one pace after the tile starts and is needed at 12."""
+    for pace, stall in ((3.0, 0.0), (6.0, 0.0), (12.0, 0.0), (15.0, 3.0)):
+        assert blocks.WinogradEngine.burst_stall(pace, 2) == stall
+    assert blocks.WinogradEngine.burst_stall(40.0, 3) == 0.0  # 3 deep: the burst is buffered whole
+    # a stored row of 26 pixels at stage 3's 3 cycles each, against a tile of 48 cycles: 30 cycles lost
+    assert blocks.Detile.row_stall(26, 3.0, 48) == 30.0 and blocks.Detile.row_stall(13, 3.0, 48) == 0.0
+
+
 def test_the_engine_is_part_of_every_memo_key(nets):
     """One cache serving both engines gives each its own figures (the shapes of a 1x1 call are equal in
     both plans, and one object in the search)."""
@@ -195,9 +205,12 @@ def test_winograd_primitive_counts_without_a_fit(monkeypatch):
     # (18 bits) with two 4:1 muxes (17 bits), V registered (18 FF)
     assert blocks.WinogradDataTransform.resources(cfg) == blocks.Resources(
         lut=round(1.5 * 8 * (4 * (16 + 16 + 17) + 17 + 17 + 18)), ff=round(1.5 * 8 * 18))
-    # output: 4 x 48-bit +-accumulators and 8 x 48 registers per row; the emit select on top
+    # output: 4 +-accumulators and 8 registers per row of wy = 44 bits (a partial Y: 9 positions x 16
+    # lanes x 9 * 2^15 x 4 * 2^15 = 5184 * 2^30 < 2^43, signed); the emit select on top
+    wy = (9 * 16 * 9 * 4 << 30).bit_length() + 1
+    assert wy == 44
     assert blocks.WinogradOutputTransform.resources(cfg) == blocks.Resources(
-        lut=round(1.5 * 16 * 4 * 48) + round(1.5 * 16 * 48), ff=round(1.5 * 16 * 8 * 48))
+        lut=round(1.5 * 16 * 4 * wy) + round(1.5 * 16 * wy), ff=round(1.5 * 16 * 8 * wy))
     # filter: per pair 9 adders of 18 bits and 12 of 20, 16 U registers of 20 bits; 4 pairs per word;
     # around it the 9-word staging register, the 16:1 U-word select and the loader's 2:1 select
     assert blocks.FilterTransform.resources(cfg) == blocks.Resources(
@@ -224,18 +237,19 @@ def test_winograd_resources_by_hand():
     assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0
     # the window: 28 x 16 lanes x 16 bits of registers, x 1.5
     assert by["wino_window"].ff == round(1.5 * 28 * 16 * 16)
-    # output transform: per row 4 accumulators + 4 emit registers of 48 bits, from the yosys fit of
-    # dse/rtl/zy_wino_output.v (x 1.2) when fit.json has it, else the primitive count (x 1.5); plus the
-    # 4:1 select of the pixel emitted (16 x 48 LUT6, x 1.5)
+    # output transform: per row 4 accumulators + 4 emit registers of wy = 44 bits, from the yosys fit of
+    # dse/rtl/zy_wino_output.v at its 48-bit ACC scaled per bit (x 1.2) when fit.json has it, else the
+    # primitive count (x 1.5); plus the 4:1 select of the pixel emitted (16 x 44 LUT6, x 1.5)
     fit = json.loads(blocks.RTL_FIT_JSON.read_text()).get("wino_output_16")
     if fit is not None:
         c = fit["coefficients"]
+        assert {r["params"]["ACC"] for r in fit["inputs"]} == {48}
         assert by["wino_output_transform"] == blocks.Resources(
-            lut=round(1.2 * (c["lut"]["per_lane"] * 16 + c["lut"]["fixed"])) + round(1.5 * 16 * 48),
-            ff=round(1.2 * (c["ff"]["per_lane"] * 16 + c["ff"]["fixed"])))
+            lut=round(1.2 * (44 / 48 * c["lut"]["per_lane"] * 16 + c["lut"]["fixed"])) + round(1.5 * 16 * 44),
+            ff=round(1.2 * (44 / 48 * c["ff"]["per_lane"] * 16 + c["ff"]["fixed"])))
     else:
-        assert by["wino_output_transform"] == blocks.Resources(lut=round(1.5 * 16 * 4 * 48) + round(1.5 * 16 * 48),
-                                                               ff=round(1.5 * 16 * 8 * 48))
+        assert by["wino_output_transform"] == blocks.Resources(lut=round(1.5 * 16 * 4 * 44) + round(1.5 * 16 * 44),
+                                                               ff=round(1.5 * 16 * 8 * 44))
     # the winograd blocks exist only in winograd designs; the rest is the same design
     extra = set(by) - set(by_d)
     assert extra == {"wino_window", "wino_data_transform", "wino_output_transform", "filter_transform"}
