@@ -329,8 +329,7 @@ def test_ultrascale_parts_scale(z020, searches, part, capsys):
 # Zedboard) and on two UltraScale+ parts (at most the Zedboard's clocks: 150 MHz requested there gives
 # 1500 / 11 = 136.4 MHz on both boards' PS).
 XC7Z020_FLOOR_NOT_MET = pytest.mark.xfail(strict=True, reason=(
-    "issue 12 floor not met by the honest model (reported to the lead, who decides: fabric multipliers for "
-    "8-bit, ...): the LUT cap (47.9k) holds the winograd array to 128 multipliers (its window, transforms "
+    "issue 12 floor not met by the honest model: the LUT cap (47.9k) holds the winograd array to 128 multipliers (its window, transforms "
     "and output accumulators take ~17k LUT; 3 sub-folds would put the U banks in 192 BRAM18): about "
     "140 ms at 16-bit 100 MHz, 100 ms at 142.86 MHz, 95 ms at 8-bit 142.86 MHz (the test prints the figures)"))
 FLOOR_CASES = [
