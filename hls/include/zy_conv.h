@@ -115,37 +115,17 @@ struct line_writer {
     int srow, scol;  // a 1x1 block's store position of the next pixel (the band's pixels in order)
 };
 
-// Read the next input pixel of the band into the line buffer and the newest-pixel register, and
-// advance the raster position.
-template <class C>
-void read_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-                pixel_t<C>& newest, line_writer& wr, int ring, int width) {
-#pragma HLS INLINE
-    newest = checked_read(pix);
-    wr.newest_row = wr.row;
-    wr.newest_col = wr.col;
-    for (int j = 0; j < C::p_oc; j++) {
-#pragma HLS UNROLL
-        line[wr.slot][wr.col][j] = newest.lane[j];
-    }
-    if (wr.col == width - 1) {
-        wr.col = 0;
-        wr.row++;
-        wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
-    } else {
-        wr.col++;
-    }
-}
-
-// The next input pixel of a direct block. A block that streams its input reads the pixel from the
-// stream and keeps it: at its ring slot for a 3x3 block, at the next store position for a 1x1 block
-// (the store is the line buffer seen as line_rows x max_width pixels: a whole band of a map that
-// fits, dse.registers). The later out folds of a group (1x1 only) read the pixel back from the store.
+// The next input pixel of a block, into the newest-pixel register; the raster position advances. A
+// block that streams its input reads the pixel from the stream and keeps it: at its slot of a ring
+// of `ring` rows (3 for a direct 3x3 block, line_rows for a Winograd block), or, for a 1x1 block
+// (ring 1), at the next store position (the store is the line buffer seen as line_rows x max_width
+// pixels: a whole band of a map that fits, dse.registers). The later out folds of a group (1x1
+// only) read the pixel back from the store.
 template <class C>
 void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-                pixel_t<C>& newest, line_writer& wr, int ksize, int width, bool streamed) {
+                pixel_t<C>& newest, line_writer& wr, int ring, int width, bool streamed) {
 #pragma HLS INLINE
-    const bool k1 = ksize == 1;
+    const bool k1 = ring == 1;
     const int wslot = k1 ? wr.srow : wr.slot;
     const int wcol = k1 ? wr.scol : wr.col;
     if (streamed) {
@@ -165,7 +145,7 @@ void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C:
     if (wr.col == width - 1) {
         wr.col = 0;
         wr.row++;
-        wr.slot = wr.slot == ksize - 1 ? 0 : wr.slot + 1;
+        wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
     } else {
         wr.col++;
     }

@@ -250,7 +250,7 @@ BLOCKS:
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1664
             ZY_COUNT(LINE_FILL);
-            read_pixel<C>(pix, line, newest, wr, RING, w_img);
+            next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
             done = wr.row == fill_end;
         }
 
@@ -355,7 +355,7 @@ BLOCKS:
             // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every four iterations of a
             // tile's first sixteen (the pace of the input stream for p_oc / lanes_per_word <= 4 words a pixel).
             if (quarter && ahead < ramp && wr.row < read1) {
-                read_pixel<C>(pix, line, newest, wr, RING, w_img);
+                next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
                 ahead++;
             }
             // Prefetch one pixel of the next tile's columns.
