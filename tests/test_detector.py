@@ -229,3 +229,66 @@ def test_detector_on_pynq_through_a_fake_pynq(model_files, photos, tmp_path, cap
     expected = _reference_detections(model, image, load_names(model_files[2]))
     assert expected and det.detect(image) == expected
     assert list(det.detect_stream([image, photos["zidane"]])) == [expected, expected]
+
+
+def test_the_explorers_choice_is_cached_on_disk(tmp_path, monkeypatch, model_files):
+    """A second process reuses the choice without searching; another explorer version or a damaged
+    entry searches again (and rewrites the entry)."""
+    from zynqyolo import detector
+    from zynqyolo.dse import explore
+    from zynqyolo.dse.hwconfig import HwConfig
+    from zynqyolo.model import load_cfg
+
+    monkeypatch.setenv("ZYNQYOLO_HOME", str(tmp_path))
+    net = load_cfg(model_files[0])
+    chosen = HwConfig(p_oc=16, p_ic=8, conv_engine="winograd")
+    searches = []
+
+    class Result:
+        class best:
+            config = chosen
+
+    def fake_search(*args, **kwargs):
+        searches.append(kwargs)
+        return Result
+
+    monkeypatch.setattr(explore, "search", fake_search)
+
+    def fresh_process():
+        monkeypatch.setattr(detector, "_DESIGNS", {})
+        return detector.explorer_design(net, 16, "zedboard", 100.0)
+
+    assert fresh_process() == chosen and len(searches) == 1
+    [entry] = (tmp_path / "designs").glob("*.json")
+    assert HwConfig.load(entry) == chosen
+    assert fresh_process() == chosen and len(searches) == 1  # from the disk, no search
+    assert detector.explorer_design(net, 16, "zedboard", 100.0) == chosen and len(searches) == 1
+    entry.write_text("{ not json")
+    assert fresh_process() == chosen and len(searches) == 2
+    assert HwConfig.load(entry) == chosen  # rewritten
+    monkeypatch.setattr(detector, "explorer_version", lambda: "another explorer")
+    assert fresh_process() == chosen and len(searches) == 3
+    assert len(list((tmp_path / "designs").glob("*.json"))) == 2
+
+
+def test_explorer_version_follows_the_dse_sources(tmp_path, monkeypatch):
+    """The version changes with a model source or the RTL calibration, and with nothing else."""
+    import shutil
+    from pathlib import Path
+
+    from zynqyolo import detector, dse
+
+    copy = tmp_path / "dse"
+    shutil.copytree(Path(dse.__file__).resolve().parent, copy)
+    monkeypatch.setattr(dse, "__file__", str(copy / "__init__.py"))
+    v0 = detector.explorer_version()
+    assert len(v0) == 64 and v0 == detector.explorer_version()
+    (copy / "notes.txt").write_text("not a source")
+    assert detector.explorer_version() == v0
+    fit = copy / "rtl" / "fit.json"
+    fit.write_text(fit.read_text() + " ")
+    v1 = detector.explorer_version()
+    assert v1 != v0
+    blocks = copy / "blocks.py"
+    blocks.write_text(blocks.read_text() + "\n# a changed model\n")
+    assert detector.explorer_version() not in (v0, v1)

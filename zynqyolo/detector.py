@@ -63,9 +63,31 @@ def as_rgb(image) -> np.ndarray:
                         "(H, W, 3) uint8 array")
 
 
+def explorer_version() -> str:
+    """sha256 of what the explorer's choice depends on besides its arguments: the sources of
+    ``zynqyolo.dse`` and its RTL calibration (``dse/rtl/fit.json``). A cached choice is reused only while
+    they are unchanged."""
+    import hashlib
+
+    from zynqyolo import dse
+
+    root = Path(dse.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.glob("*.py")) + [root / "rtl" / "fit.json"]:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def explorer_design(network, bits: int, board: str = "zedboard", clock_mhz: float = 100.0):
-    """The design point the explorer picks for ``board`` at ``clock_mhz`` (memoised per process)."""
+    """The design point the explorer picks for ``board`` at ``clock_mhz``: memoised per process and
+    cached on disk (``$ZYNQYOLO_HOME/designs``, keyed by the network, the arguments and
+    ``explorer_version``), since a search takes about 10 s here and longer on a board's ARM."""
+    import hashlib
+    import json
+
     from zynqyolo.dse import devices, explore
+    from zynqyolo.dse.hwconfig import HwConfig
+    from zynqyolo.fetch import home
 
     key = (network.content_hash, board, float(clock_mhz), bits)
     if key not in _DESIGNS:
@@ -73,7 +95,22 @@ def explorer_design(network, bits: int, board: str = "zedboard", clock_mhz: floa
             b = devices.get_board(board)
         except ValueError as exc:
             raise ZynqyoloError(str(exc)) from None
-        _DESIGNS[key] = explore.search(network, b.part, clock_mhz=clock_mhz, bits=bits, board=b.name).best.config
+        tag = hashlib.sha256(json.dumps([*key, explorer_version()]).encode()).hexdigest()[:16]
+        path = home() / "designs" / f"{b.name}-{bits}bit-{tag}.json"
+        config = None
+        if path.is_file():
+            try:
+                config = HwConfig.load(path)
+            except ZynqyoloError:  # a damaged entry: search again and replace it
+                config = None
+        if config is None:
+            config = explore.search(network, b.part, clock_mhz=clock_mhz, bits=bits, board=b.name).best.config
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                config.save(path)
+            except OSError:  # a cache that cannot be written only costs the next search
+                pass
+        _DESIGNS[key] = config
     return _DESIGNS[key]
 
 
