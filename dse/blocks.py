@@ -590,9 +590,9 @@ class FilterTransform:
 
 # ================================================================ stage 1: weight double buffer ====
 class WeightBuffer:
-    """``wbuf[WPS][lanes_per_word][2 * SLICES]`` of ``wb_t`` entries (zy_conv.h), the first two
-    dimensions partitioned: WPS x lanes_per_word = p_oc * p_ic memories (one per (oc, ic) pair of a
-    slice) of 2 * 9 * (p_oc/p_ic) entries (2 * 16 * (p_oc/p_ic) with the Winograd path: 16
+    """``wbuf[WPS][lanes_per_word][2 * SLICES]`` of ``wb_t`` entries (zy_stage1.h), the first dimension
+    partitioned and the second reshaped: WPS memories (one per word of a slice) of lanes_per_word
+    entries a word and 2 * 9 * (p_oc/p_ic) words (2 * 16 * (p_oc/p_ic) with the Winograd path: 16
     transformed positions per sub-fold), one write port (the loader) and one read port (the MAC
     array). An entry is a weight code (``bits``), or U (wu_bits) in a winograd design.
 
@@ -624,7 +624,8 @@ class WeightBuffer:
         banks = WeightBuffer.banks(cfg)
         select_bits = max(1, math.ceil(math.log2(banks)))
         write_enable = Resources(lut=banks * ceil_div(select_bits, 6))
-        return memory(WeightBuffer.depth(cfg), WeightBuffer.entry_bits(cfg), banks=cfg.macs) + write_enable
+        width = cfg.lanes_per_word * WeightBuffer.entry_bits(cfg)
+        return memory(WeightBuffer.depth(cfg), width, banks=banks) + write_enable
 
     @staticmethod
     def words(cfg: HwConfig, p_ic: int, lanes: int, ksize: int) -> int:

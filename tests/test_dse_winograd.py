@@ -226,12 +226,12 @@ def test_winograd_resources_by_hand():
     assert by["conv_engine"].dsp == by_d["conv_engine"].dsp == 128
     # line buffer: 6 rows x 416 pixels of 16 x 16 bits, 512x36 -> ceil(2496/512) x ceil(256/36) = 5 x 8
     assert by["line_buffer"].bram18 == 40 and by_d["line_buffer"].bram18 == 24
-    # weights: 128 banks of 2 x 16 x 2 = 64 U entries of 20 bits -> RAM64M, 4 x ceil(20/3) LUTs, plus
-    # the write-enable decode of the 32 slice words
-    assert by["weight_buffer"] == blocks.Resources(lut=128 * 4 * 7 + 32)
-    # three sub-folds: 96 entries deep, block RAM, one BRAM18 per bank
+    # weights: 32 banks (slice words) of 2 x 16 x 2 = 64 words of four 20-bit U entries -> RAM64M,
+    # 4 x ceil(80/3) LUTs each, plus the write-enable decode of the 32 banks
+    assert by["weight_buffer"] == blocks.Resources(lut=32 * 4 * 27 + 32)
+    # three sub-folds: 96 words deep, block RAM: 48 banks of 80-bit words, 512x36 x 3 each
     deep = HwConfig(p_oc=24, p_ic=8, conv_engine="winograd")
-    assert blocks.WeightBuffer.resources(deep) == blocks.Resources(bram18=192, lut=48)
+    assert blocks.WeightBuffer.resources(deep) == blocks.Resources(bram18=48 * 3, lut=48)
     # detile's row buffer: 416 pixels of 256 bits, block RAM by the rule: 512x36 -> 1 x 8 blocks
     assert by["detile"].bram18 == blocks.bram18_blocks(416, 256) == 8
     assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0

@@ -64,8 +64,11 @@ void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<
 #pragma HLS ARRAY_RESHAPE variable=line dim=3 complete
     ZY_BIND_STORAGE(line, ram_s2p, ZY_IMPL_LINE)
     typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH];
+    // WPS banks, each word the lanes_per_word entries of a slice word: the loaders write a whole word
+    // per cycle and the MAC array reads every bank at one address, so the lanes share one memory word
+    // (a BRAM's width holds several 12- or 20-bit entries).
 #pragma HLS ARRAY_PARTITION variable=wbuf dim=1 complete
-#pragma HLS ARRAY_PARTITION variable=wbuf dim=2 complete
+#pragma HLS ARRAY_RESHAPE variable=wbuf dim=2 complete
     ZY_BIND_STORAGE(wbuf, ram_s2p, ZY_IMPL_WEIGHTS)
     // The direct and the Winograd loops never run at once: one MAC array serves both (both paths are
     // inlined here, so the limit covers their loops; UG1399: it does not reach into sub-functions).
