@@ -340,10 +340,15 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
                                                   f"{MIN_BAND_PIXELS} pixels")
         wino = winograd_call(config, conv is not None, conv.size if conv else 1, w)
         if wino and band_rows < h:
-            # A Winograd band is a whole number of 2-row tiles (the last band may be odd).
-            band_rows = max(2, band_rows - band_rows % 2)
-            if band_rows * w > config.tile_pixels:
-                raise _bad(config, "tile_pixels", f"layer {conv.index}: a Winograd band needs 2 rows of {w} pixels")
+            # A Winograd band is best a whole number of 2-row tiles (the last band may be odd). Where
+            # the tile holds a single row, a band of one row still runs (half of each tile row is
+            # padding, 8 S cycles a pixel against the direct path's 9 S), except under a 2x2/2 pool,
+            # whose windows would straddle bands: that call takes the direct path.
+            even = band_rows - band_rows % 2
+            if even >= 2:
+                band_rows = even
+            elif stage3 == Stage3Mode.MAXPOOL and pool_stride == 2:
+                wino = False
         bands = math.ceil(h / band_rows)
 
         yolo_shift = 0

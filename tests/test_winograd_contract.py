@@ -13,7 +13,7 @@ import pytest
 from zynqyolo.dse.hwconfig import ACC_BITS, WINO_MIN_WIDTH, HwConfig
 from zynqyolo.dse.packing import pack_params, unpack_lanes, unpack_params
 from zynqyolo.dse.plan import make_plan
-from zynqyolo.dse.registers import check_registers, winograd_call
+from zynqyolo.dse.registers import Stage3Mode, check_registers, winograd_call
 from zynqyolo.errors import ZynqyoloError
 from zynqyolo.hls.header import render_header
 from zynqyolo.model import winograd
@@ -170,12 +170,14 @@ def test_plan_sets_the_winograd_register_and_even_bands(yolo_tiny, size, tile_pi
     for d, c in zip(direct.calls, wino.calls):
         r, rd = c.regs, d.regs
         expect = r["conv_enable"] == 1 and r["ksize"] == 3 and r["width"] >= WINO_MIN_WIDTH
-        assert r["winograd"] == int(expect), c.layers
+        one_row = rd["bands"] > 1 and rd["band_rows"] == 1  # the tile holds one row of this map
+        pooled = r["stage3"] == Stage3Mode.MAXPOOL and r["pool_stride"] == 2
+        assert r["winograd"] == int(expect and not (one_row and pooled)), c.layers
         assert rd["winograd"] == 0
         h = r["height"]
         assert (r["bands"] - 1) * r["band_rows"] < h <= r["bands"] * r["band_rows"]
         assert r["band_rows"] * r["width"] <= tile_pixels or r["bands"] == 1
-        if r["winograd"] and r["bands"] > 1:
+        if r["winograd"] and r["bands"] > 1 and not one_row:
             assert r["band_rows"] % 2 == 0 and r["band_rows"] >= 2, (c.layers, r["band_rows"])
             assert r["band_rows"] in (rd["band_rows"], rd["band_rows"] - 1)  # rounded down, no further
             seen_odd |= rd["band_rows"] % 2 == 1
@@ -187,11 +189,20 @@ def test_plan_sets_the_winograd_register_and_even_bands(yolo_tiny, size, tile_pi
     assert any(c.regs["winograd"] for c in wino.calls)
 
 
-def test_plan_refuses_a_tile_without_two_winograd_rows(yolo_tiny):
+def test_a_tile_of_one_row_keeps_winograd_but_under_a_stride_2_pool(yolo_tiny):
+    """150 // 104 = 1 row per band at 104x104: a pooled call there takes the direct path (its 2x2
+    windows would straddle bands), an unpooled one keeps one-row Winograd bands."""
     net, formats = yolo_tiny[416]
-    with pytest.raises(ValueError, match="HwConfig.tile_pixels"):
-        make_plan(net, formats, HwConfig(tile_pixels=150, conv_engine="winograd"))  # 150 // 104 = 1 row
-    make_plan(net, formats, HwConfig(tile_pixels=150))  # the direct path makes do with one row
+    plan = make_plan(net, formats, HwConfig(tile_pixels=150, conv_engine="winograd"))
+    by_width = {}
+    for c in plan.calls:
+        r = c.regs
+        if r["conv_enable"] and r["ksize"] == 3 and r["bands"] > 1 and r["band_rows"] == 1:
+            pooled = r["stage3"] == Stage3Mode.MAXPOOL and r["pool_stride"] == 2
+            by_width[r["width"], pooled] = r["winograd"]
+        check_registers(plan.config, r)
+    assert by_width[104, True] == 0  # conv4 + maxpool5
+    assert all(v == (not pooled) for (w, pooled), v in by_width.items())
 
 
 # -- the parameter stream --------------------------------------------------------------------------
