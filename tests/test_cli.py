@@ -187,3 +187,18 @@ def test_dse_writes_a_winograd_design_that_estimate_reads_back(capsys, tmp_path)
     assert main(["estimate", "--design", str(design), "--json"]) == 0
     e = json.loads(capsys.readouterr().out)
     assert e["params"] == d["params"] and e["latency_ms"] == pytest.approx(d["latency_ms"])
+
+
+@pytest.mark.csim
+def test_detect_runs_a_winograd_design_written_by_dse(capsys, photos, tmp_path, require_csim):
+    """The issue's user story: `dse --engine winograd -o D`, then `detect --backend csim|emu --design D`
+    give the integer reference's detections on a whole 416 frame."""
+    design = tmp_path / "wino.json"
+    assert main(["dse", "--device", "xc7z020", "--clock-mhz", "100", "--bits", "16", "--engine", "winograd",
+                 "-o", str(design)]) == 0
+    capsys.readouterr()
+    assert json.loads(design.read_text())["hwconfig"]["conv_engine"] == "winograd"
+    [ref] = _detect_json(capsys, photos["bus"], "--backend", "ref")
+    assert ref
+    for backend in ("csim", "emu"):
+        assert _detect_json(capsys, photos["bus"], "--backend", backend, "--design", design) == [ref], backend
