@@ -18,7 +18,6 @@ quick 16-bit re-synthesis equals the stored inputs with the same yosys, or is wi
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
