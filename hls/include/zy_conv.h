@@ -209,6 +209,19 @@ void mac_sums(typename C::acc_t sum[C::p_oc], const typename C::wb_t w[C::p_oc *
     }
 }
 
+// One step of the MAC array, the same for both paths: the p_oc row sums of the weight slice at `addr`
+// against the p_ic operands x (codes on the direct path, V on the Winograd path).
+template <class C>
+void array_step(typename C::acc_t sums[C::p_oc],
+                typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int addr,
+                const typename mac_types<C>::x_t x[C::p_ic]) {
+#pragma HLS INLINE
+    typename C::wb_t wslice[C::p_oc * C::p_ic];
+#pragma HLS ARRAY_PARTITION variable=wslice complete
+    read_slice<C>(wslice, buf, addr);
+    mac_sums<C>(sums, wslice, x);
+}
+
 template <class C>
 void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers& r) {
     const int folds = fold_count<C>(r.in_channels_a);
@@ -242,7 +255,7 @@ void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, ch
     typedef typename C::acc_t acc_t;
     typedef typename mac_types<C>::x_t x_t;
     const int SLICES = wbuf_geom<C>::SLICES;
-    const int SUB = C::p_oc / C::p_ic;  // sub-folds of a full input fold
+    const int SUB = wbuf_geom<C>::SUB;  // sub-folds of a full input fold
     weight_loader<C> loader;
 
     const int k = r.ksize;
@@ -341,12 +354,9 @@ BLOCKS:
                 }
                 xin[ic] = inside ? x_t(v) : x_t(0);
             }
-            typename C::wb_t wslice[C::p_oc * C::p_ic];
-#pragma HLS ARRAY_PARTITION variable=wslice complete
-            read_slice<C>(wslice, wbuf, raddr);
             acc_t sums[C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=sums complete
-            mac_sums<C>(sums, wslice, xin);
+            array_step<C>(sums, wbuf, raddr, xin);
             for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
                 acc[oc] += sums[oc];

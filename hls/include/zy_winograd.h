@@ -401,12 +401,9 @@ BLOCKS:
                 }
                 v[ic] = bt_combine<x_t>(t[0], t[1], t[2], t[3], ej);
             }
-            typename C::wb_t wslice[C::p_oc * C::p_ic];
-#pragma HLS ARRAY_PARTITION variable=wslice complete
-            read_slice<C>(wslice, wbuf, raddr);
             acc_t sums[C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=sums complete
-            mac_sums<C>(sums, wslice, v);
+            array_step<C>(sums, wbuf, raddr, v);
             // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum.
             for (int q = 0; q < 4; q++) {
 #pragma HLS UNROLL
