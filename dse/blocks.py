@@ -391,7 +391,7 @@ class WinogradEngine:
     p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
 
     - LINE_FILL: the first tile row's 4-row window, (min(r0 + 3, read1) - read0) * width pixels;
-    - WINO_PRELOAD: the 4 x 3 prefetch registers of the first tile (12);
+    - WINO_PRELOAD: the first span's 4 x 4 window (16);
     - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S;
     - WINO_DRAIN: the last tile's pixels inside the band and image, emitted after the loop;
     - WINO_LOAD: the loader's steps, 16 * S * WPS + 16 per block (9 stream words per group of
@@ -400,7 +400,7 @@ class WinogradEngine:
     """
 
     POSITIONS = 16  # 4 x 4 transformed-tile entries: multiplications per tile and lane pair
-    PRELOAD = 12  # WINO_PRELOAD: the 4 x 3 prefetch registers of the first tile
+    PRELOAD = 16  # WINO_PRELOAD: the first span's 4 x 4 window, one pixel an iteration
     BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) ...
     BURST_SPACING = 4  # ... one every 4 iterations: at k = 0, 4, 8, 12
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
@@ -518,22 +518,22 @@ def _wino_lanes(name: str, bits: int, lanes: int, lut_per_lane: float, ff_per_la
 
 
 class WinogradWindow:
-    """The 4 x 4 window and 4 x 3 prefetch registers of p_oc lanes (zy_winograd.h), loaded from the line
-    buffer one pixel per iteration and shifted by two columns per tile; the sub-fold select of its 16
-    entries for the data transform's p_ic lanes; the MAC array's operand select (V, or a direct
-    call's code) of p_ic lanes."""
+    """The span's 4 x 4 window of p_ic lanes and the next span's, filling (zy_winograd.h ``win``/``nw``:
+    32 x p_ic x bits registers); the fetch, one line-buffer pixel an iteration, selects the next
+    sub-fold's p_ic lanes of the p_oc-lane word (S:1, one LUT6 per bit up to 4:1, the zero of a pad
+    pixel on the register's synchronous reset) into the register its position decodes (16 write
+    enables, a LUT6 each); ``win`` loads ``nw`` whole at a span's start (clock enable, no LUT); the
+    MAC array's operand select (V, or a direct call's code) of p_ic lanes (2:1, LUT6_2)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         bits, wv = cfg.bits, wino_bits(cfg.bits)[1]
-        ff = 28 * cfg.p_oc * bits
-        # columns 1..3 of the window: the shifted column or the first tile's prefetch (2:1, LUT6_2);
-        # column 0 is the shifted column 2 or zero (the FF's synchronous reset)
-        shift = ceil_div(12 * cfg.p_oc * bits, 2)
+        ff = 32 * cfg.p_ic * bits
         sub = cfg.subfolds
-        select = 16 * cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0)  # S:1 of each entry's p_ic lanes
-        operand = ceil_div(cfg.p_ic * wv, 2)  # 2:1
-        return Resources(lut=round(HLS_ARRAY_MARGIN * (shift + select + operand)), ff=round(HLS_ARRAY_MARGIN * ff))
+        select = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0)
+        enables = WinogradEngine.POSITIONS
+        operand = ceil_div(cfg.p_ic * wv, 2)
+        return Resources(lut=round(HLS_ARRAY_MARGIN * (select + enables + operand)), ff=round(HLS_ARRAY_MARGIN * ff))
 
 
 class WinogradDataTransform:
@@ -817,7 +817,7 @@ class LoopLogic:
                 "CONV_WINO": ([sub, p] + tiles + [12, 4] + writer + loader,
                               [sub, p] + tiles + [12, 4, w, h, w, h] + loader),
                 "WINO_LOAD": (loader, loader),
-                "WINO_PRELOAD": ([12], [12, w, h]),
+                "WINO_PRELOAD": ([16], [16, w, h]),
                 "WINO_DRAIN": ([4], [4, w, h]),
                 "DETILE": ([w, h, 2, 2, cfg.folds(cfg.max_in_channels)], [w, h, w, h]),  # pass, pool, detile
                 "DETILE_ROW": ([w], [w]),

@@ -84,7 +84,7 @@ def spec_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 s = math.ceil(lanes / cfg.p_ic)
                 n["CONV_READ"] += (read1 - read0) * w * lanes // lpw
                 n["LINE_FILL"] += (min(r0 + 3, read1) - read0) * w
-                n["WINO_PRELOAD"] += 12
+                n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 conv_wino.append(ty * tx * 16 * s)
                 n["WINO_DRAIN"] += min(2, r1 - (r0 + 2 * (ty - 1))) * min(2, w - 2 * (tx - 1))
                 steps.append(16 * s * wps + 16)
@@ -235,8 +235,10 @@ def test_winograd_resources_by_hand():
     # detile's row buffer: 416 pixels of 256 bits, block RAM by the rule: 512x36 -> 1 x 8 blocks
     assert by["detile"].bram18 == blocks.bram18_blocks(416, 256) == 8
     assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0
-    # the window: 28 x 16 lanes x 16 bits of registers, x 1.5
-    assert by["wino_window"].ff == round(1.5 * 28 * 16 * 16)
+    # the window: two 4 x 4 windows (the span's and the next) of p_ic = 8 lanes x 16 bits, x 1.5; LUTs: the
+    # fetch's 2:1 sub-fold select (8 x 16 LUT6), 16 write enables, the operand select of 8 V (18-bit) lanes
+    # (2:1, LUT6_2), x 1.5
+    assert by["wino_window"] == blocks.Resources(lut=round(1.5 * (8 * 16 + 16 + 8 * 18 // 2)), ff=round(1.5 * 32 * 8 * 16))
     # output transform: per row 4 accumulators + 4 emit registers of wy = 44 bits, from the yosys fit of
     # dse/rtl/zy_wino_output.v at its 48-bit ACC scaled per bit (x 1.2) when fit.json has it, else the
     # primitive count (x 1.5); plus the 4:1 select of the pixel emitted (16 x 44 LUT6, x 1.5)

@@ -227,7 +227,7 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
             if wino:
                 tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
                 n["LINE_FILL"] += (min(r0 + 3, a1) - a0) * w
-                n["WINO_PRELOAD"] += 12
+                n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
                 macs.append(tiles_y * tiles_x * 16 * s_f)
                 words.append(16 * s_f * wps + 16)  # loader steps: 16 per (sub-fold, word) group, + 16

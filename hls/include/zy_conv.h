@@ -57,7 +57,7 @@ namespace zy {
 
 // Geometry of the weight double buffer: WPS x LPW banks (one per (oc, ic) pair of a slice), each
 // 2 * SLICES entries deep. A direct block has k^2 * S slices (tap t, sub-fold s) at t * S + s; a
-// Winograd block 16 * S (position e, sub-fold s) at e * S + s (zy_winograd.h).
+// Winograd block 16 * S (sub-fold s, position e) at s * 16 + e (zy_winograd.h).
 template <class C>
 struct wbuf_geom {
     static const int LPW = C::lanes_per_word;

@@ -9,9 +9,10 @@
 //   (y0, x0) is Y = A^T [sum_c U_c (.) V_c] A / 4 with U = (2G) g (2G)^T (wu_bits) and V = B^T d B
 //   (wv_bits) of the 4x4 input window d at rows y0-1.., columns x0-1..; A^T M A is exactly 4 times
 //   the direct sum, so the shift by 2 is exact. |U| <= 9 * 2^(bits-1), |V| <= 2^(bits+1).
-// - Loop CONV_WINO (II 1) iterates (tile, position e = 4i + j, sub-fold s), s innermost: a tile
-//   takes 16 * S cycles for 4 output pixels (9 * S per pixel on the direct path). Each iteration
-//   the MAC array multiplies U[e] of the (e, s) slice (p_oc x p_ic entries) by V[e] of p_ic lanes;
+// - Loop CONV_WINO (II 1) iterates (tile, sub-fold s, position e = 4i + j), e innermost: a tile
+//   takes 16 * S cycles for 4 output pixels (9 * S per pixel on the direct path); the 16 iterations
+//   of one (tile, s) are a span. Each iteration the MAC array multiplies U[e] of the (s, e) slice
+//   (p_oc x p_ic entries, at s * 16 + e in the weight buffer) by V[e] of p_ic lanes;
 //   the p_oc row sums go straight into the output transform: Y[q][oc] += a(e, q) * sum[oc] with
 //   a(e, (r, c)) = A^T[r][i] * A^T[c][j] in {-1, 0, 1}, four accumulators per lane (wy_bits wide).
 //   At the tile's last iteration Y / 4 is latched into four emit registers per lane; the next tile
@@ -26,21 +27,27 @@
 //   iterations 0, 4, 8 and 12, paced so that after tile tx at least min(2w, 4(tx + 1)) of their
 //   pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's last tile). LINE_FILL
 //   prefills the band's first window rows (up to row r0 + 2).
-// - Window: 4x4 registers of p_oc lanes, shifted by two columns per tile from a 4x3 prefetch
-//   register. Tile tx prefetches, in iterations 4 .. 11, columns x0 + 3, x0 + 4 of its own rows for
-//   tile tx + 1; the row's last tile prefetches, in iterations 4 .. 15, columns 0 .. 2 of the next
-//   tile row (rows y0 + 1 .. y0 + 4). Zero padding (outside the image, rows not streamed) is a mux.
+// - Window: a span's 4x4 pixels of p_ic lanes only (sub-fold s), in registers `win`, double
+//   buffered: while a span computes, its 16 iterations fetch the next span's window from the line
+//   buffer into `nw`, pixel e at iteration e (one read a cycle, the lanes of the next sub-fold
+//   selected at the read: wino_fetch), and the next span's first iteration copies `nw` into `win`.
+//   The next span is sub-fold s + 1 of the tile, else sub-fold 0 of tile tx + 1 (columns
+//   x0 + 1 .. x0 + 4), else the next tile row's first tile (rows y0 + 1 .. y0 + 4, columns -1 .. 2);
+//   WINO_PRELOAD fetches the block's first. No window of p_oc lanes, no column shifts: the window
+//   is 32 x p_ic registers and one p_ic-lane select. Zero padding (outside the image, rows not
+//   streamed) is a mux at the fetch.
 //   Hazard distance: every line-buffer address is read in a later tile than the one that wrote it
-//   (at least 8 iterations after the write), provided width >= 7 (then the last tile's prefetch of the next row's
-//   columns 0..2 reads pixels written in an earlier tile): DEPENDENCE inter false on the buffer,
-//   and the plan uses this path only for width >= wino_min_width (the register check refuses less).
-// - Data transform per iteration, for the p_ic lanes of sub-fold s (a one-hot select of the
-//   window's lanes): row combination by i, then column combination by j (B^T rows: x0 - x2,
-//   x1 + x2, x2 - x1, x1 - x3): adders and 4:1 operand muxes, no multiplier.
+//   (at least 8 iterations after the write), provided width >= 7 (then the last tile's fetch of the
+//   next row's columns 0..2 reads pixel w + 2 of the two streamed rows at most, written in tile
+//   (w + 2) / 4 < ceil(w / 2) - 1): DEPENDENCE inter false on the buffer, and the plan uses this
+//   path only for width >= wino_min_width (the register check refuses less).
+// - Data transform per iteration, for the p_ic lanes of the span's window: row combination by i,
+//   then column combination by j (B^T rows: x0 - x2, x1 + x2, x2 - x1, x1 - x3): adders and 4:1
+//   operand muxes, no multiplier.
 // - Filter transform in the PL (wino_loader): the parameter stream carries the 9 raw tap words of
 //   each (sub-fold s, bank word j) together (dse.packing, order (s, j, t)); 9 words in, U for the
 //   word's lanes_per_word (oc, ic) pairs by additions, 16 U-words out, one buffer write per
-//   iteration (bank j, address half + e * S + s). A block's load is 16 * S * WPS + 16 steps, one per
+//   iteration (bank j, address half + s * 16 + e). A block's load is 16 * S * WPS + 16 steps, one per
 //   iteration, overlapped with the previous block's CONV_WINO; what does not fit runs in WINO_LOAD
 //   (so does the whole first block's). 9 of 16 steps read a word: the raw stream is 9/16 of the
 //   buffer writes, which is why transformed filters are never streamed (16/9 the words, and wider).
@@ -105,7 +112,7 @@ struct wino_loader {
     int steps_left;  // steps of this block's load still to run
     int groups_left;  // groups (s, j) still to read
     int p;  // step within the period
-    int S, half_base;
+    int half_base;
     int rd_j, rd_s;  // the group being read
     bool staged;  // a group was read completely in the previous period
     int st_j, st_s;  // ... and which
@@ -123,7 +130,6 @@ struct wino_loader {
         groups_left = groups;
         steps_left = subfolds > 0 ? (groups + 1) << 4 : 0;  // 16 periods per group, one more to write the last
         p = 0;
-        S = subfolds;
         half_base = half ? wbuf_geom<C>::SLICES : 0;
         rd_j = 0;
         rd_s = 0;
@@ -153,7 +159,7 @@ struct wino_loader {
                     }
                 }
                 wr_j = st_j;
-                waddr = half_base + st_s;
+                waddr = half_base + (st_s << 4);  // slice (s, e) at s * 16 + e
                 staged = false;
             }
         }
@@ -162,7 +168,7 @@ struct wino_loader {
 #pragma HLS UNROLL
                 buf[wr_j][l][waddr] = ureg[p][l];
             }
-            waddr += S;
+            waddr++;
         }
         if (groups_left > 0 && p < 9) {
             stage[p] = checked_read(wts).data;
@@ -194,6 +200,33 @@ WINO_LOAD:
 #pragma HLS LOOP_TRIPCOUNT min=1 max=2320
         ZY_COUNT(WINO_LOAD);
         ld.step(wts, buf);
+    }
+}
+
+// Pixel n (row-major) of a span's 4x4 window into the shadow registers `nw`: the p_ic lanes of sub-fold
+// `sf` of the line-buffer pixel at row y + n / 4 (ring slot slot0 + n / 4) and column x + n % 4; zero
+// outside the streamed rows [read0, read1) and the image's columns.
+template <class C>
+void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
+                typename C::data_t nw[4][4][C::p_ic], int n, int y, int x, int slot0, int sf,
+                int read0, int read1, int w_img) {
+#pragma HLS INLINE
+    typedef typename C::data_t data_t;
+    const int RING = C::line_rows;
+    const int a = n >> 2, b = n & 3;
+    const int row = y + a, col = x + b;
+    const int slot_sum = slot0 + a;
+    const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
+    const bool inside = row >= read0 && row < read1 && col >= 0 && col < w_img;
+    const int c = inside ? col : 0;
+    for (int ic = 0; ic < C::p_ic; ic++) {
+#pragma HLS UNROLL
+        data_t val = 0;
+        for (int s = 0; s < wbuf_geom<C>::SUB; s++) {
+#pragma HLS UNROLL
+            if (s == sf) val = line[slot][c][s * C::p_ic + ic];
+        }
+        nw[a][b][ic] = inside ? val : data_t(0);
     }
 }
 
@@ -254,39 +287,26 @@ BLOCKS:
             done = wr.row == fill_end;
         }
 
-        // The first tile's columns 0..2 of rows r0 - 1 .. r0 + 2 into the prefetch registers.
+        // The first span's window (tile 0, sub-fold 0: rows r0 - 1 .. r0 + 2, columns -1 .. 2) into the
+        // shadow registers. (n_y, n_x, n_slot, n_s): where the window being fetched is.
         int top_slot = r0 == 0 ? RING - 1 : 0;  // line-buffer slot of window row 0 (row y0 - 1)
-        data_t win[4][4][C::p_oc];
+        data_t win[4][4][C::p_ic];  // the window of this span: sub-fold s of the tile
 #pragma HLS ARRAY_PARTITION variable=win complete dim=0
-        data_t pf[4][3][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=pf complete dim=0
-        int pf_r = 0, pf_c = 0;
+        data_t nw[4][4][C::p_ic];  // the next span's, one pixel an iteration
+#pragma HLS ARRAY_PARTITION variable=nw complete dim=0
+        int n_y = r0 - 1, n_x = -1, n_slot = top_slot, n_s = 0;
     WINO_PRELOAD:
-        for (int i = 0; i < 12; i++) {
+        for (int i = 0; i < 16; i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_PRELOAD);
-            const int row = r0 - 1 + pf_r;
-            const int slot_sum = top_slot + pf_r;
-            const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
-            const bool inside = row >= read0 && row < read1 && pf_c < w_img;
-            for (int j = 0; j < C::p_oc; j++) {
-#pragma HLS UNROLL
-                pf[pf_r][pf_c][j] = inside ? line[slot][inside ? pf_c : 0][j] : data_t(0);
-            }
-            if (pf_r == 3) {
-                pf_r = 0;
-                pf_c++;
-            } else {
-                pf_r++;
-            }
+            wino_fetch<C>(line, nw, i, n_y, n_x, n_slot, n_s, read0, read1, w_img);
         }
 
         int tx = 0, ty = 0, x0 = 0, y0 = r0;
-        int k = 0, ei = 0, ej = 0, s = 0;
+        int k = 0, e = 0, s = 0;  // iteration of the tile (s * 16 + e), position, sub-fold
         const int slice0 = cur ? SLICES : 0;
         int raddr = slice0;
         int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
-        int pf_n = 0, pf_row0 = 0, pf_slot0 = 0, pf_col0 = 0;
         typedef typename C::wy_t wy_t;
         wy_t yacc[4][C::p_oc];  // wy_bits: the bound of a partial Y, narrower than acc_t
 #pragma HLS ARRAY_PARTITION variable=yacc complete dim=0
@@ -304,39 +324,30 @@ BLOCKS:
             ZY_COUNT(CONV_WINO);
             // Overlapped load of the next block's filters, one step per cycle.
             if (ld.steps_left > 0) ld.step(wts, wbuf);
-            if (k == 0) {
-                // Shift the prefetched columns into the window and plan this tile's prefetch.
-                const bool row_start = tx == 0;
+            if (e == 0) {
+                // This span's window is the one fetched; the next span is sub-fold s + 1 of this tile, else
+                // sub-fold 0 of the next tile, or of the next tile row's first tile.
                 for (int a = 0; a < 4; a++) {
 #pragma HLS UNROLL
-                    for (int j = 0; j < C::p_oc; j++) {
+                    for (int b = 0; b < 4; b++) {
 #pragma HLS UNROLL
-                        if (row_start) {
-                            win[a][0][j] = 0;
-                            win[a][1][j] = pf[a][0][j];
-                            win[a][2][j] = pf[a][1][j];
-                            win[a][3][j] = pf[a][2][j];
-                        } else {
-                            win[a][0][j] = win[a][2][j];
-                            win[a][1][j] = win[a][3][j];
-                            win[a][2][j] = pf[a][0][j];
-                            win[a][3][j] = pf[a][1][j];
+                        for (int ic = 0; ic < C::p_ic; ic++) {
+#pragma HLS UNROLL
+                            win[a][b][ic] = nw[a][b][ic];
                         }
                     }
                 }
-                if (tx == last_tx) {  // columns 0..2 of the next tile row
-                    pf_n = ty == last_ty ? 0 : 12;
-                    pf_row0 = y0 + 1;
-                    pf_slot0 = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
-                    pf_col0 = 0;
-                } else {  // the next tile's two new columns
-                    pf_n = 8;
-                    pf_row0 = y0 - 1;
-                    pf_slot0 = top_slot;
-                    pf_col0 = x0 + 3;
+                if (s + 1 < S) {
+                    n_s = s + 1;
+                } else if (tx != last_tx) {
+                    n_s = 0;
+                    n_x = x0 + 1;
+                } else {
+                    n_s = 0;
+                    n_x = -1;
+                    n_y = y0 + 1;
+                    n_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
                 }
-                pf_r = 0;
-                pf_c = 0;
             }
             // The previous tile's pixels to stage 2, one every four iterations (k = 0, 4, 8, 12): at
             // most one pixel per four cycles, as a 16 * S-cycle tile makes them, so stage 2 and the
@@ -358,46 +369,19 @@ BLOCKS:
                 next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
                 ahead++;
             }
-            // Prefetch one pixel of the next tile's columns.
-            if (k >= 4 && k < 4 + pf_n) {
-                const int row = pf_row0 + pf_r;
-                const int slot_sum = pf_slot0 + pf_r;
-                const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
-                const int col = pf_col0 + pf_c;
-                const bool inside = row >= read0 && row < read1 && col < w_img;
-                for (int j = 0; j < C::p_oc; j++) {
-#pragma HLS UNROLL
-                    pf[pf_r][pf_c][j] = inside ? line[slot][inside ? col : 0][j] : data_t(0);
-                }
-                if (pf_r == 3) {
-                    pf_r = 0;
-                    pf_c++;
-                } else {
-                    pf_r++;
-                }
-            }
-            // V[e] of sub-fold s: the window's lanes s * p_ic .. (one-hot select), then B^T d B at (i, j).
+            // One pixel of the next span's window.
+            wino_fetch<C>(line, nw, e, n_y, n_x, n_slot, n_s, read0, read1, w_img);
+            // V[e] = B^T d B at (i, j) = (e / 4, e % 4) for the p_ic lanes of the span's window.
+            const int ei = e >> 2, ej = e & 3;
             x_t v[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=v complete
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
-                x_t d[4][4];
-                for (int a = 0; a < 4; a++) {
-#pragma HLS UNROLL
-                    for (int b = 0; b < 4; b++) {
-#pragma HLS UNROLL
-                        data_t val = 0;
-                        for (int sf = 0; sf < SUB; sf++) {
-#pragma HLS UNROLL
-                            if (sf == s) val = win[a][b][sf * C::p_ic + ic];
-                        }
-                        d[a][b] = val;
-                    }
-                }
                 x_t t[4];
                 for (int b = 0; b < 4; b++) {
 #pragma HLS UNROLL
-                    t[b] = bt_combine<x_t>(d[0][b], d[1][b], d[2][b], d[3][b], ei);
+                    t[b] = bt_combine<x_t>(x_t(win[0][b][ic]), x_t(win[1][b][ic]), x_t(win[2][b][ic]),
+                                           x_t(win[3][b][ic]), ei);
                 }
                 v[ic] = bt_combine<x_t>(t[0], t[1], t[2], t[3], ej);
             }
@@ -432,8 +416,7 @@ BLOCKS:
             done = tile_done && tx == last_tx && ty == last_ty;
             if (tile_done) {
                 k = 0;
-                ei = 0;
-                ej = 0;
+                e = 0;
                 s = 0;
                 raddr = slice0;
                 if (tx == last_tx) {
@@ -452,16 +435,11 @@ BLOCKS:
             } else {
                 k++;
                 raddr++;
-                if (s == S - 1) {
-                    s = 0;
-                    if (ej == 3) {
-                        ej = 0;
-                        ei++;
-                    } else {
-                        ej++;
-                    }
-                } else {
+                if (e == 15) {
+                    e = 0;
                     s++;
+                } else {
+                    e++;
                 }
             }
         }
