@@ -390,7 +390,9 @@ class WinogradEngine:
     a call with the ``winograd`` register set convolves each block tile by tile on the same p_oc x
     p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
 
-    - LINE_FILL: the first tile row's 4-row window, (min(r0 + 3, read1) - read0) * width pixels;
+    - LINE_FILL: the first tile row's 4-row window, (min(r0 + 3, read1) - read0) * width pixels, less
+      its first two rows (``prefill_pixels``) for every block but the call's first: the previous block
+      streams those in during its last tile row, which reads nothing of its own;
     - WINO_PRELOAD: the first span's 4 x 4 window (16);
     - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S;
     - WINO_DRAIN: the last tile's pixels inside the band and image, emitted after the loop;
@@ -443,6 +445,13 @@ class WinogradEngine:
         r1 = min(height, r0 + band_rows)
         read0, read1 = max(0, r0 - 1), min(height, r1 + 1)
         return (min(r0 + 3, read1) - read0) * width
+
+    @staticmethod
+    def prefill_pixels(fill: int, width: int) -> int:
+        """Pixels of a block's first rows that the previous block of the call streams in during its last
+        tile row (rows read0, read0 + 1 of the block's LINE_FILL of ``fill`` pixels, into the two ring
+        slots that tile row's window leaves free); its LINE_FILL reads the rest."""
+        return min(fill, 2 * width)
 
     @staticmethod
     def load_steps(cfg: HwConfig, p_ic: int, lanes: int) -> int:

@@ -191,7 +191,7 @@ class BlockClass:
     next_lanes: int  # input lanes of the next block (0: last block of the call)
     out_pixels: int
     read_pixels: int  # input pixels streamed (band rows plus halo)
-    fill: int  # LINE_FILL iterations
+    fill: int  # LINE_FILL iterations (winograd: less the rows the previous block streamed in)
     last_fold: bool  # stage 2 hands this block's pixels to stage 3
     out_lanes: int  # lanes of the output fold
     s3_slots: int  # stage-3 slots of the band (last fold only)
@@ -200,6 +200,8 @@ class BlockClass:
     drain: int = 0  # winograd blocks: WINO_DRAIN pixels
     stored_rows: int = 0  # winograd DETILE mode, last fold only: tile rows through the detile row buffer
     streamed: bool = True  # the block streams its input (False: a later out fold of an out_group reads the store)
+    prefill: int = 0  # winograd: pixels of this block's first rows the previous block streamed in
+    prefill_next: int = 0  # winograd: pixels of the next block's first rows this block streams in
 
 
 @dataclass(frozen=True)
@@ -280,18 +282,26 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         k = r["ksize"]
         extra = Stage3.slots(mode, stride, h, w) - h * w  # pool stride 1: the flush row and column
         fills: dict[tuple[int, int], tuple[int, ...]] = {}
-        for n, b in enumerate(blocks):
-            nxt = blocks[n + 1].in_lanes if n + 1 < len(blocks) else 0
-            last = b.in_fold == in_folds - 1
-            rows = b.out_pixels // w
+        def geometry_of(b):
+            """(LINE_FILL of the block's whole window, tile rows, drain) of block ``b``."""
             geometry = fills.get((b.band, b.out_pixels))
             if geometry is None:
+                rows = b.out_pixels // w
                 if wino:
                     geometry = (WinogradEngine.fill_pixels(b.band, r["band_rows"], h, w),
                                 WinogradEngine.tiles(rows, w)[0], WinogradEngine.drain_pixels(rows, w))
                 else:
                     geometry = (LineBuffer.fill_pixels(b.band, r["band_rows"], h, w, k, b.out_pixels), 0, 0)
                 fills[(b.band, b.out_pixels)] = geometry
+            return geometry
+
+        for n, b in enumerate(blocks):
+            nxt = blocks[n + 1].in_lanes if n + 1 < len(blocks) else 0
+            last = b.in_fold == in_folds - 1
+            rows = b.out_pixels // w
+            geometry = geometry_of(b)
+            pre = WinogradEngine.prefill_pixels(geometry[0], w) if wino and n > 0 else 0
+            pre_next = WinogradEngine.prefill_pixels(geometry_of(blocks[n + 1])[0], w) if wino and nxt else 0
             slots = written = stored = 0
             if last:
                 if pool2_tiles:  # stage 3 bypasses the pooled band: ceil(rows / 2) rows of ow pixels
@@ -302,8 +312,8 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                         slots += extra
                     stored = Detile.stored_rows(rows) if wino else 0
                 written = oh * ow * b.out_pixels / (h * w)
-            key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0], last, out_fold_lanes[b.out_fold],
-                   slots, written, geometry[1], geometry[2], stored, b.streamed)
+            key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0] - pre, last, out_fold_lanes[b.out_fold],
+                   slots, written, geometry[1], geometry[2], stored, b.streamed, pre, pre_next)
             classes[key] = classes.get(key, 0) + 1
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]
@@ -414,15 +424,21 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         # ... and the pace of its body in lockstep: the slowest process.
         # cycles per input pixel at the stream's pace (none: an out_group's later blocks read the store)
         wpp = c.lanes / lpw * c_in if c.streamed else 0.0
-        streamed = c.read_pixels - c.fill
+        streamed = c.read_pixels - c.fill - c.prefill  # its own pixels read under the block's MACs
+        stream_cycles = streamed * wpp
         if wino:
             # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, at its iterations
-            # 0, 4, 8, 12: through the 2-deep FIFOs a partner slower than that stretches the tile
+            # 0, 4, 8, 12: through the 2-deep FIFOs a partner slower than that stretches the tile; the
+            # last tile row reads the next block's first rows (at that block's pace)
+            wpp_next = c.next_lanes / lpw * c_in
+            stream_cycles += c.prefill_next * wpp_next
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
             tile_cycles = WinogradEngine.conv_iterations(p_ic, c.lanes, 1, 2)
             work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"])
+                     + ceil_div(c.prefill_next, WinogradEngine.BURST)
+                     * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"])
                      + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"]))
-        body = max(work, streamed * wpp, acc_iterations)
+        body = max(work, stream_cycles, acc_iterations)
         if c.last_fold:
             g3 = Stage3.groups(s3l, c.out_lanes)
             out_wpp = c.out_lanes / lpw * c_out  # writer cycles per output pixel

@@ -218,7 +218,7 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
         group = r["out_group"]
         order = [(o0 + oi, b, lanes, oi == 0) for o0 in range(0, r["out_folds"], group) for b in range(r["bands"])
                  for lanes in lanes_in for oi in range(min(group, r["out_folds"] - o0))]
-        for _o, b, lanes, streamed in order:
+        for i, (_o, b, lanes, streamed) in enumerate(order):
             r0 = b * r["band_rows"]
             r1 = min(h, r0 + r["band_rows"])
             a0, a1 = max(0, r0 - pad), min(h, r1 + pad)
@@ -226,7 +226,9 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
             n["CONV_READ"] += (a1 - a0) * w * lanes // per_word if streamed else 0
             if wino:
                 tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
-                n["LINE_FILL"] += (min(r0 + 3, a1) - a0) * w
+                fill = (min(r0 + 3, a1) - a0) * w
+                # every block but the first finds its first two rows streamed in by the previous one
+                n["LINE_FILL"] += fill - (min(fill, 2 * w) if i else 0)
                 n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
                 macs.append(tiles_y * tiles_x * 16 * s_f)

@@ -26,7 +26,14 @@
 //   ty (window rows y0-1 .. y0+2) computes, rows y0+3 and y0+4 stream in, one pixel at a tile's
 //   iterations 0, 4, 8 and 12, paced so that after tile tx at least min(2w, 4(tx + 1)) of their
 //   pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's last tile). LINE_FILL
-//   prefills the band's first window rows (up to row r0 + 2).
+//   prefills the band's first window rows (up to row r0 + 2). The block's last tile row streams
+//   nothing of its own (its rows y0 + 3.. are past read1), so at the same pace it streams the next
+//   block's rows read0', read0' + 1 (the stream carries the blocks back to back) into the two slots
+//   after its window (writer `pw`, from slot `nbase`); the next block's ring starts there (`base`,
+//   the slot of its row read0) and its LINE_FILL reads only what is left (a while loop: nothing when
+//   the prefill covered it). Those slots hold no row the last tile row reads: its window is rows
+//   y0 - 1 .. y0 + 2, slots top_slot .. top_slot + 3; the fetch of the (nonexistent) next tile row
+//   reads them only outside read1, where the pixel is zero.
 // - Window: a span's 4x4 pixels of p_ic lanes only (sub-fold s), in registers `win`, double
 //   buffered: while a span computes, its 16 iterations fetch the next span's window from the line
 //   buffer into `nw`, pixel e at iteration e (one read a cycle, the lanes of the next sub-fold
@@ -258,6 +265,11 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     wino_load<C>(wts, ld, wbuf);  // the first block's filters: nothing to overlap with yet
 
     int cur = 0;
+    // The next block's first input rows stream in during this block's last tile row (see the design
+    // note): `pw` writes them, from ring slot `nbase` on; `carried` when this block's rows began so.
+    line_writer pw = {0, 0, 0, -1, -1, 0, 0};
+    int base = 0, nbase = 0;  // ring slot of this block's row read0, and of the next block's
+    bool carried = false;
 BLOCKS:
     for (bool last_block = false; !last_block;) {
         last_block = g.last();
@@ -274,12 +286,13 @@ BLOCKS:
             if (i < S) kmax += 16;
         }
 
-        // Prefill: the band's input rows up to r0 + 2.
+        // Prefill: the band's input rows up to r0 + 2 (those the previous block did not stream in).
         line_writer wr = {read0, 0, 0, -1, -1, 0, 0};
+        if (carried) wr = pw;
         pixel_t<C> newest = pixel_t<C>();
         const int fill_end = imin(r0 + 3, read1);
     LINE_FILL:
-        for (bool done = false; !done;) {
+        for (bool done = wr.row == fill_end; !done;) {
 #pragma HLS PIPELINE II=1
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1664
             ZY_COUNT(LINE_FILL);
@@ -289,7 +302,7 @@ BLOCKS:
 
         // The first span's window (tile 0, sub-fold 0: rows r0 - 1 .. r0 + 2, columns -1 .. 2) into the
         // shadow registers. (n_y, n_x, n_slot, n_s): where the window being fetched is.
-        int top_slot = r0 == 0 ? RING - 1 : 0;  // line-buffer slot of window row 0 (row y0 - 1)
+        int top_slot = r0 != 0 ? base : (base == 0 ? RING - 1 : base - 1);  // slot of window row 0 (row y0 - 1)
         data_t win[4][4][C::p_ic];  // the window of this span: sub-fold s of the tile
 #pragma HLS ARRAY_PARTITION variable=win complete dim=0
         data_t nw[4][4][C::p_ic];  // the next span's, one pixel an iteration
@@ -307,6 +320,12 @@ BLOCKS:
         const int slice0 = cur ? SLICES : 0;
         int raddr = slice0;
         int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
+        // the next block's rows nxt.read0 .. pre_end - 1 go to the slots after this tile row's window
+        const int pre_end = imin(nxt.read0 + 2, imin(nxt.row0 + 3, nxt.read1));
+        pw.row = nxt.read0;
+        pw.col = 0;
+        pw.slot = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
+        nbase = pw.slot;
         typedef typename C::wy_t wy_t;
         wy_t yacc[4][C::p_oc];  // wy_bits: the bound of a partial Y, narrower than acc_t
 #pragma HLS ARRAY_PARTITION variable=yacc complete dim=0
@@ -368,6 +387,9 @@ BLOCKS:
             if (quarter && ahead < ramp && wr.row < read1) {
                 next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
                 ahead++;
+            } else if (quarter && ahead < ramp && ty == last_ty && !last_block && pw.row < pre_end) {
+                next_pixel<C>(pix, line, newest, pw, RING, w_img, true);  // the next block's, into free slots
+                ahead++;
             }
             // One pixel of the next span's window.
             wino_fetch<C>(line, nw, e, n_y, n_x, n_slot, n_s, read0, read1, w_img);
@@ -425,6 +447,10 @@ BLOCKS:
                     ty++;
                     y0 += 2;
                     top_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
+                    if (!done) {  // the slots after the new tile row's window
+                        pw.slot = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
+                        nbase = pw.slot;
+                    }
                     ahead = 0;
                     ramp = 4;
                 } else {
@@ -456,6 +482,8 @@ BLOCKS:
             psum.write(ps);
         }
         wino_load<C>(wts, ld, wbuf);  // filters of the next block that did not fit under this one
+        carried = true;
+        base = nbase;
         cur = 1 - cur;
         g = nxt;
     }
