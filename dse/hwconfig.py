@@ -17,7 +17,7 @@ requantises (leaky or linear) ``requant_lanes`` lanes per cycle; stage 3 is max-
 YOLO sigmoid or bypass. With ``conv_engine="winograd"`` stage 1 also has a Winograd F(2x2,3x3)
 path, which the 3x3 calls at least ``WINO_MIN_WIDTH`` wide take (the ``winograd`` register, set by
 the plan); the other calls run the direct path of the same kernel, and the result is bit-exact to
-the direct integer convolution either way (spec/winograd.md).
+the direct integer convolution either way (model/winograd.py; the design note of hls/include/zy_winograd.h).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ SUPPORTED_BUS_BITS = (64, 128)
 CONV_ENGINES = ("direct", "winograd")  # HwConfig.conv_engine: how stage 1 computes a 3x3 convolution
 # Narrowest feature map a winograd design convolves on the Winograd path (a 3x3 call narrower than this,
 # and every 1x1 call, runs the direct path of the same kernel): the contract of the plan's ``winograd``
-# register, the register checks and the kernels (spec/winograd.md).
+# register, the register checks and the kernels (hls/include/zy_winograd.h).
 WINO_MIN_WIDTH = 7
 
 

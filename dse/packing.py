@@ -27,8 +27,8 @@ Parameter stream (``wts``) of a conv call
    the weight code of output channel ``o * p_oc + oc`` and of the network input channel held by
    lane ``s * p_ic + ic`` of input fold ``f`` (0 for padding lanes and padding rows). The blocks
    of one out fold are sent again for every band.
-3. Winograd order (a call whose ``winograd`` register is 1, spec/winograd.md): the same bus words
-   as 2., permuted inside each block. A (t, s) slice of ``p_oc * p_ic`` entries (entry
+3. Winograd order (a call whose ``winograd`` register is 1; the design note of
+   hls/include/zy_winograd.h): the same bus words as 2., permuted inside each block. A (t, s) slice of ``p_oc * p_ic`` entries (entry
    ``e = oc * p_ic + ic``) is ``WPS = p_oc * p_ic / lanes_per_word`` bus words, word ``j`` holding
    entries ``j * lpw .. j * lpw + lpw - 1``. The winograd block sends, for each sub-fold ``s``
    (outer), each word position ``j``, the 9 tap words ``t = 0..8`` of position ``j`` of slice

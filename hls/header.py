@@ -4,7 +4,7 @@ The whole file is rendered from one template string (never patched between marke
 compile-time parameters of the design point, the AXI-Lite register fields with the widths of
 ``HwConfig.register_fields()``, the type aliases of both C++ flavours (``ap_int`` for synthesis
 and the ap_int C simulation, native integers when ``ZYNQYOLO_NATIVE_TYPES`` is defined) and the
-Winograd parameters (spec/winograd.md: the transform widths, the line-buffer rows, the
+Winograd parameters (hls/include/zy_winograd.h: the transform widths, the line-buffer rows, the
 weight-buffer entry ``wb_t``: a transformed filter entry in a winograd design), the
 sigmoid table of the design's precision (``model.fixed.sigmoid_lut(bits).table()``: a function
 table, not data). The header is a build product: it is written into a build directory, never

@@ -1,4 +1,4 @@
-"""The latency and resource model of the Winograd path (issue 12, spec/winograd.md).
+"""The latency and resource model of the Winograd path (issue 12; the design note of hls/include/zy_winograd.h).
 
 - The model's loop counts of every winograd call against a re-derivation written here from the
   spec's table, from the registers alone (the kernel's block order (o, b, f), band rows, fold lanes):
@@ -62,7 +62,8 @@ def _lanes(cfg: HwConfig, channels: int) -> list[int]:
 
 
 def spec_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
-    """spec/winograd.md "Loop labels and exact iteration counts" for a call with winograd = 1."""
+    """The exact iteration counts of every loop of a call with winograd = 1, from the design note of
+    hls/include/zy_winograd.h, counted here independently of dse.perf."""
     assert r["winograd"] == 1 and r["conv_enable"] == 1 and r["ksize"] == 3
     lpw = cfg.bus_bits // cfg.bits
     h, w, band_rows = r["height"], r["width"], r["band_rows"]

@@ -1,6 +1,6 @@
-"""The Winograd path's contract on the Python side (spec/winograd.md): the design point's conv_engine,
-the ``winograd`` register (last field, its checks, the plan's value per call), the header's Winograd
-parameters and the winograd weight-block order of the parameter stream."""
+"""The Winograd path's contract on the Python side (the design note of hls/include/zy_winograd.h): the
+design point's conv_engine, the ``winograd`` register (last field, its checks, the plan's value per
+call), the header's Winograd parameters and the winograd weight-block order of the parameter stream."""
 
 from __future__ import annotations
 
