@@ -1,21 +1,26 @@
 """The host's MMIO accesses per call and per frame: one count for the driver and the latency model.
 
-An MMIO access is one AXI-Lite read or write of the accelerator's ``s_axi_control`` or of a DMA's
-registers (in Python on the board, about 30 us each: ``dse.perf.MMIO_ACCESS_US``). The driver
-(host/driver.py) makes exactly these accesses when every wait is satisfied by its first poll;
-tests/test_driver.py counts the emulated board's accesses against ``frame_mmio_accesses``.
+An MMIO access is one Python-level read or write of the accelerator's ``s_axi_control`` or of a
+DMA's registers (in Python on the board, about 30 us each: ``dse.perf.MMIO_ACCESS_US``). Most are
+one 32-bit AXI-Lite transaction; the accelerator's argument registers are moved as a block, one
+vectorised access for any number of registers (on PYNQ a numpy fancy-index store into, or load
+from, ``MMIO.array``: one AXI-Lite transaction per word, ``dse.perf.MMIO_WORD_US`` each). The
+driver (host/driver.py) makes exactly these accesses when every wait is satisfied by its first
+poll; tests/test_driver.py counts the emulated board's accesses against ``frame_mmio_accesses``.
 
 Per frame: ``RESTART_ACCESSES`` for each DMA channel the plan uses (the restart of its descriptor
 chain at its head: DMACR = 0, a DMASR read that shows Halted, CURDESC, DMACR = RS).
 
-Per call (``call_mmio_accesses``): each register whose value differs from what the IP holds
-(``changed_registers``) is written by name, and read back when the driver verifies registers; one
-TAILDESC write per channel the call uses; ap_start; one DMASR read per channel the call uses (its
-wait); one ap_ctrl read (ap_done).
+Per call (``call_mmio``): the registers whose value differs from what the IP holds
+(``changed_registers``) in one block write, and one block read-back when the driver verifies
+registers (none when nothing changed); one TAILDESC write per channel the call uses; ap_start; one
+DMASR read per channel the call uses (its wait); one ap_ctrl read (ap_done). The register words
+the blocks move are counted apart (``MmioCount.words``): they cost bus time, not interpreter time.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from .plan import Channel
@@ -59,16 +64,39 @@ def call_channels(call) -> int:
     return len({t.channel for t in call.transfers})
 
 
+@dataclass(frozen=True)
+class MmioCount:
+    """MMIO of a call or a frame: ``accesses`` (Python-level reads and writes, a register block one
+    each) and ``words``, the register words the blocks move (written, plus read back)."""
+
+    accesses: int
+    words: int
+
+
+def call_mmio(changed: int, channels: int, verify_registers: bool = True) -> MmioCount:
+    """One call's MMIO: the ``changed`` registers in one block write (and one block read-back when
+    ``verify_registers``), none if nothing changed; a TAILDESC write and a DMASR poll per channel
+    used; ap_start; ap_done."""
+    passes = 2 if verify_registers else 1  # the block write, and its read-back
+    blocks = passes if changed else 0
+    return MmioCount(accesses=blocks + channels * 2 + 2, words=changed * passes)
+
+
 def call_mmio_accesses(changed: int, channels: int, verify_registers: bool = True) -> int:
-    """One call's MMIO accesses: ``changed`` registers written (and read back when
-    ``verify_registers``), a TAILDESC write and a DMASR poll per channel used, ap_start, ap_done."""
-    return changed * (2 if verify_registers else 1) + channels * 2 + 2
+    """One call's MMIO accesses (``call_mmio``)."""
+    return call_mmio(changed, channels, verify_registers).accesses
+
+
+def frame_mmio(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> MmioCount:
+    """MMIO of one frame of ``plan`` (the module docstring)."""
+    used = {t.channel for call in plan.calls for t in call.transfers}
+    accesses, words = RESTART_ACCESSES * len(used), 0
+    for call, n in zip(plan.calls, registers_written(plan.calls, steady)):
+        count = call_mmio(n, call_channels(call), verify_registers)
+        accesses, words = accesses + count.accesses, words + count.words
+    return MmioCount(accesses, words)
 
 
 def frame_mmio_accesses(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> int:
-    """MMIO accesses of one frame of ``plan`` (the module docstring)."""
-    used = {t.channel for call in plan.calls for t in call.transfers}
-    total = RESTART_ACCESSES * len(used)
-    for call, n in zip(plan.calls, registers_written(plan.calls, steady)):
-        total += call_mmio_accesses(n, call_channels(call), verify_registers)
-    return total
+    """MMIO accesses of one frame of ``plan`` (``frame_mmio``)."""
+    return frame_mmio(plan, verify_registers, steady).accesses

@@ -131,6 +131,17 @@ DDR_EFFICIENCY = 0.8
 # scale it by CPU clock for other boards (an estimate: same interpreter work per access).
 MMIO_ACCESS_US = 30.0
 MMIO_MEASURED_CPU_MHZ = 650.0
+# A vectorised access (the driver's register block: a numpy fancy-index store into, or load from,
+# PYNQ's MMIO.array) is one such Python-level access plus one single-beat AXI-Lite transaction per
+# 32-bit word through M_AXI_GP0 and the interconnect to the IP at the PL clock. No figure measured on
+# this path: UG585 (Zynq-7000 TRM, table 22-8) gives CPU programmed I/O through the GP masters
+# < 25 MB/s, >= 0.16 us per word at best, and a Zynq UltraScale+ R5 measured ~0.3 us per AXI-Lite
+# read or write at 250 MHz through an interconnect (Xilinx forum, "Strategy for lowest latency to
+# access AXI register"). We take 0.5 us per word, reads (blocking round trips) as writes: an estimate,
+# chosen conservatively for a 100 MHz PL clock, and not scaled (it is bus time, not CPU time). It
+# is charged for every word of a block, the first too (conservative: a scalar access's one beat is
+# inside MMIO_ACCESS_US).
+MMIO_WORD_US = 0.5
 # reference-model.md "Host terms": cache flush + invalidate at 0.9 ns/byte, measured by the reference
 # on the Zedboard's Cortex-A9 (666.7 MHz); scaled by CPU clock for other boards (estimate).
 CACHE_NS_PER_BYTE = 0.9
@@ -144,15 +155,20 @@ class HostModel:
     mmio_access_us: float
     cache_ns_per_byte: float
     verify_registers: bool = True  # host/driver.py Driver(verify_registers=True) reads every register back
+    mmio_word_us: float = MMIO_WORD_US  # per register word of a block access (bus time)
 
     @classmethod
     def for_board(cls, board: Board, verify_registers: bool = True) -> "HostModel":
         return cls(MMIO_ACCESS_US * MMIO_MEASURED_CPU_MHZ / board.cpu_clock_mhz,
                    CACHE_NS_PER_BYTE * CACHE_MEASURED_CPU_MHZ / board.cpu_clock_mhz, verify_registers)
 
+    def mmio_ms(self, count: mmio.MmioCount) -> float:
+        """The host time of ``count`` (``dse.mmio``): its accesses, plus the words its blocks move."""
+        return (count.accesses * self.mmio_access_us + count.words * self.mmio_word_us) * 1e-3
+
     def to_dict(self) -> dict:
-        return {"mmio_access_us": self.mmio_access_us, "cache_ns_per_byte": self.cache_ns_per_byte,
-                "verify_registers": self.verify_registers}
+        return {"mmio_access_us": self.mmio_access_us, "mmio_word_us": self.mmio_word_us,
+                "cache_ns_per_byte": self.cache_ns_per_byte, "verify_registers": self.verify_registers}
 
 
 @dataclass(frozen=True)
@@ -774,15 +790,15 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
             compute_ms, stall_ms = cc.compute / mhz_k, cc.stall / mhz_k
             busy_ms = sum(terms.nbytes.values()) / memory.ddr_bytes_per_s * 1e3
             dma_ms = max(0.0, busy_ms - compute_ms - stall_ms) + DMA_START_CYCLES / mhz_k
-            accesses = mmio.call_mmio_accesses(n_written, s.n_channels, host.verify_registers)
+            call_mmio = mmio.call_mmio(n_written, s.n_channels, host.verify_registers)
             cache_bytes = (flush_nbytes if first else 0) + (invalidate_nbytes if last else 0)
             batch = BatchEstimate(
                 index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,
                 compute_ms=compute_ms, stall_ms=stall_ms, dma_busy_ms=busy_ms, dma_ms=dma_ms,
-                host_call_ms=accesses * host.mmio_access_us * 1e-3 + (frame_host_ms if first else 0.0),
+                host_call_ms=host.mmio_ms(call_mmio) + (frame_host_ms if first else 0.0),
                 cache_ms=cache_bytes * host.cache_ns_per_byte * 1e-6, useful_macs=s.useful_macs,
                 mac_iterations=cc.mac_iterations, bound=cc.bound, busy_cycles=cc.busy, nbytes=terms.nbytes,
-                transfers=s.n_transfers, mmio_accesses=accesses, engine=s.engine, useful_mults=s.useful_mults,
+                transfers=s.n_transfers, mmio_accesses=call_mmio.accesses, engine=s.engine, useful_mults=s.useful_mults,
                 multipliers=config.macs, counts=cc.counts)
             if memo is not None:
                 memo[key] = batch

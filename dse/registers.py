@@ -61,8 +61,8 @@ def winograd_call(cfg: HwConfig, conv_enable: int, ksize: int, width: int) -> bo
 def encode_register(cfg: HwConfig, name: str, value: int) -> int:
     """The bit pattern of ``value`` in register field ``name`` (two's complement in the field's
     width for ``SIGNED_REGISTERS``): what is written over AXI-Lite and what the IP reads back.
-    The one place a register value becomes bits (the driver, the emulated IP and PYNQ's
-    ``register_map`` writes all go through it); a value the field cannot hold is a ValueError."""
+    The one place a register value becomes bits (the driver's register blocks, on the emulated IP
+    and on PYNQ, all go through it); a value the field cannot hold is a ValueError."""
     width = cfg.register_fields()[name]
     lo, hi = cfg.register_range(name)
     if isinstance(value, bool) or not hasattr(value, "__index__") or not lo <= int(value) <= hi:

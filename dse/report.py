@@ -47,9 +47,11 @@ def design_table(d: dict):
         if "multiplier_efficiency" in d:
             t.add_row("multiplier efficiency", f"{d['multiplier_efficiency']:.1%} (multiplications the algorithms need)")
         t.add_row("calls per frame", f"{d['calls_per_frame']}")
-        t.add_row("host model", f"{d['host']['mmio_access_us']:.1f} us per MMIO access, "
-                                f"{d['host']['cache_ns_per_byte']:.2f} ns/byte cache, "
-                                f"verify registers {'on' if d['host']['verify_registers'] else 'off'}")
+        h = d["host"]
+        word = f"{h['mmio_word_us']:.2f} us per register word, " if "mmio_word_us" in h else ""  # older JSON: none
+        t.add_row("host model", f"{h['mmio_access_us']:.1f} us per MMIO access, {word}"
+                                f"{h['cache_ns_per_byte']:.2f} ns/byte cache, "
+                                f"verify registers {'on' if h['verify_registers'] else 'off'}")
         t.add_row("stage-2 leaky multiplier", d["leaky_mul_impl"])
     else:
         t.add_row("  hardware / cache / calls",

@@ -8,8 +8,10 @@ One driver, two boards behind one narrow seam. A board offers:
 - ``dma0`` (feature maps: MM2S in, S2MM out) and ``dma1`` (parameters: MM2S): the AXI DMA
   register spaces, ``read(offset)``/``write(offset, value)`` (a ``pynq.MMIO``, or the emulated
   DMA); ``dma_length_bits``, the DMAs' buffer length register width;
-- ``accel``: ``register_map`` (registers by name), ``read(offset)``/``write(offset, value)``
-  for ``ap_ctrl`` at 0x00;
+- ``accel``: ``write_registers(offsets, words)`` and ``read_registers(offsets) -> words``, a block
+  of argument registers (byte offsets, ``HwConfig.register_offsets``) in one MMIO access each way,
+  whatever its size (on PYNQ a numpy store into, or load from, the mapped registers);
+  ``read(offset)``/``write(offset, value)`` for ``ap_ctrl`` at 0x00;
 - ``reset()``: bring DMAs and IP back to a clean idle state after a fault (DMAs left halted):
   the hardware reset path, an AXI GPIO pulsing the accelerator's and both DMAs' resets
   (``host.reset``), since a fault in the middle of a call leaves the IP stuck on its streams;
@@ -25,12 +27,14 @@ is started.
 Per frame: the image codes go into the ``input`` buffer (flushed), every descriptor's STATUS is
 cleared, a barrier orders those stores before the register writes that follow, and each used
 channel is restarted at its chain's first descriptor (DMACR.RS off, wait Halted, CURDESC, RS on).
-Per call: the registers that differ from what the IP already holds are written by name, as their
-fields' bit patterns (``dse.registers.encode_register``: two's complement for signed fields), and
-read back and compared with those bits; TAILDESC of the parameter and output channels
-is moved to the call's last descriptor on each; ap_start; TAILDESC of the feature-map input
-channel; then each used channel's DMASR is polled until Idle (with the tail descriptor's Cmplt
-set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
+Per call: the registers that differ from what the IP already holds, as their fields' bit patterns
+(``dse.registers.encode_register``: two's complement for signed fields), are written in one
+vectorised access (``write_registers``), then (``verify_registers``, the default) read back in one
+(``read_registers``) and compared with those bits, the first mismatch an ``AcceleratorError``
+naming the register (nothing is accessed when no register changes); TAILDESC of the parameter and
+output channels is moved to the call's last descriptor on each; ap_start; TAILDESC of the
+feature-map input channel; then each used channel's DMASR is polled until Idle (with the tail
+descriptor's Cmplt set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
 timeout raises an ``AcceleratorError`` naming the DMA, the call and the DMASR value, after which
 the board is reset and the next frame starts afresh. The YOLO tensors are then invalidated (the
 only buffer the CPU reads) and decoded. ``dse.mmio.frame_mmio_accesses`` counts the MMIO accesses
@@ -94,6 +98,8 @@ class Driver:
                          if self.ring.first[spec.name] is not None}
         self.timing = FrameTiming()
         self._shadow: dict[str, int] = {}  # register values the IP holds (forgotten after a fault)
+        self._offsets = plan.config.register_offsets()  # the argument registers' byte offsets
+        self._fields = plan.config.register_fields()  # and their widths
 
     # -- waits -----------------------------------------------------------------------------------------
 
@@ -174,17 +180,23 @@ class Driver:
         accel = self.board.accel
         where = self._where(call)
         config = self.plan.config
-        for name, value in changed_registers(self._shadow, call.registers):  # the IP keeps its registers
-            word = encode_register(config, name, value)  # a signed field as its two's-complement bits
-            setattr(accel.register_map, name, word)
-            self._shadow[name] = value
+        changed = changed_registers(self._shadow, call.registers)  # the IP keeps its registers
+        if changed:
+            offsets = [self._offsets[name] for name, _ in changed]
+            words = [encode_register(config, name, value) for name, value in changed]  # signed: two's complement
+            accel.write_registers(offsets, words)  # one vectorised access, whatever the count
+            self._shadow.update(changed)
             if self.verify_registers:
-                got = int(getattr(accel.register_map, name))
-                if got != word:
-                    raise AcceleratorError(
-                        f"register {name} reads back {got:#x} (= {decode_register(config, name, got)}) after writing "
-                        f"{value} ({word:#x} in its {config.register_fields()[name]}-bit field) during {where}: "
-                        "wrong bitstream, or a bus problem")
+                back = accel.read_registers(offsets)  # one vectorised access
+                if len(back) != len(words):
+                    raise AcceleratorError(f"the register block read back {len(back)} words for {len(words)} "
+                                           f"registers during {where}")
+                for (name, value), word, got in zip(changed, words, back):
+                    if got != word:
+                        raise AcceleratorError(
+                            f"register {name} reads back {got:#x} (= {decode_register(config, name, got)}) after "
+                            f"writing {value} ({word:#x} in its {self._fields[name]}-bit field at offset "
+                            f"{self._offsets[name]:#x}) during {where}: wrong bitstream, or a bus problem")
         tails = self.ring.tails[call.index]
         for name in (Channel.PARAMS, Channel.FMAP_OUT):  # armed before the IP starts
             if tails[name] is not None:

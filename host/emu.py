@@ -8,7 +8,9 @@ It offers what the PYNQ board offers the driver, with the semantics of the real 
   board resolves a physical address to the buffer holding it, as the DMAs' AXI masters would;
 - the accelerator: an AXI-Lite register file decoded like the HLS-generated IP
   (``ap_ctrl`` at 0x00, arguments from 0x10 every 8 bytes, ``HwConfig.register_offsets``),
-  ``register_map`` by name, ``ap_start``/``ap_done``/``ap_idle`` bits;
+  ``read``/``write`` of one register, ``write_registers``/``read_registers`` of a block of argument
+  registers in one access (what the PYNQ board does with one numpy store into, or load from, the
+  mapped registers), ``register_map`` by name, ``ap_start``/``ap_done``/``ap_idle`` bits;
 - two AXI DMAs in scatter-gather mode, at register level (``read``/``write`` of their register
   space, ``host.sgdma`` has the offsets and bits), with PG021's rules: DMACR.RS starts and stops
   a channel (Halted follows at once unless a descriptor is in flight), DMACR.Reset resets the
@@ -34,7 +36,8 @@ or ap_ctrl.
   and both DMAs in reset (``hardware_reset``), as the block design's proc_sys_reset does.
 
 ``log`` records, in order: every MMIO access the host makes (``("accel"|"dma0"|"dma1"|"reset_gpio",
-"read"|"write", offset, value)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2s"|
+"read"|"write", offset, value)``; a register block is one ``("accel", "write_block"|"read_block",
+offsets, words)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2s"|
 "dma0.s2mm", data address, bytes)``; S2MM when the descriptor is armed), cache maintenance
 (``("flush"|"invalidate", address, bytes)``) and the host's memory barriers (``("barrier",)``).
 
@@ -361,8 +364,7 @@ class EmuAccelerator:
         name = self.names.get(offset)
         if name is None:
             raise ValueError(f"write to unmapped accelerator register offset {offset:#x}")
-        bits = self.config.register_fields()[name]
-        self.regs[name] = value & ((1 << bits) - 1)
+        self._store(name, value)
 
     def read(self, offset: int) -> int:
         if offset == AP_CTRL:
@@ -370,12 +372,59 @@ class EmuAccelerator:
             value = self.ctrl
             self.ctrl &= ~AP_DONE  # ap_done clears on read (COR), as in the HLS control interface
         else:
-            name = self.names[offset]
-            value = self.regs[name]
-            corrupt = self.board.faults.register_corrupt.get(name)
-            value = value ^ corrupt if corrupt else value
+            value = self._load(self.names[offset])
         self.board.log.append(("accel", "read", offset, value))
         return value
+
+    # -- argument registers as one block (the driver's vectorised access) ---------------------------
+
+    def _store(self, name: str, value: int) -> None:
+        bits = self.config.register_fields()[name]
+        self.regs[name] = value & ((1 << bits) - 1)  # the field's bits; the rest of the word reads 0
+
+    def _load(self, name: str) -> int:
+        corrupt = self.board.faults.register_corrupt.get(name)
+        return self.regs[name] ^ corrupt if corrupt else self.regs[name]
+
+    def _block_names(self, offsets: tuple, what: str) -> list[str]:
+        """The argument registers at ``offsets``, all checked before any is touched."""
+        names = []
+        for offset in offsets:
+            integer = isinstance(offset, (int, np.integer)) and not isinstance(offset, bool)
+            name = self.names.get(int(offset)) if integer else None
+            if name is None:
+                shown = f"{int(offset):#x}" if integer else repr(offset)
+                raise ValueError(f"{what} at accelerator offset {shown}: not an argument register (those are "
+                                 f"{min(self.names):#x}..{max(self.names):#x} every 8 bytes; ap_ctrl is not "
+                                 "part of a block)")
+            names.append(name)
+        return names
+
+    def write_registers(self, offsets, words) -> None:
+        """One MMIO access: store ``words`` (32-bit) into the argument registers at ``offsets``, in
+        order, each masked to its field as ``write`` does. Logged as one ``("accel", "write_block",
+        offsets, words)`` entry. Every offset and word is checked before anything is stored."""
+        offsets, words = tuple(offsets), tuple(int(w) for w in words)
+        if len(offsets) != len(words):
+            raise ValueError(f"register block write: {len(offsets)} offsets but {len(words)} words")
+        names = self._block_names(offsets, "register block write")
+        bad = [w for w in words if not 0 <= w <= 0xFFFFFFFF]
+        if bad:
+            raise ValueError(f"register block write: {bad[0]:#x} is not a 32-bit word")
+        offsets = tuple(int(o) for o in offsets)
+        self.board.log.append(("accel", "write_block", offsets, words))
+        for name, word in zip(names, words):
+            self._store(name, word)
+
+    def read_registers(self, offsets) -> list[int]:
+        """One MMIO access: the argument registers at ``offsets``, in order (with the injected
+        ``register_corrupt`` faults, as ``read``). Logged as one ``("accel", "read_block", offsets,
+        words)`` entry."""
+        offsets = tuple(offsets)
+        names = self._block_names(offsets, "register block read")
+        words = [self._load(name) for name in names]
+        self.board.log.append(("accel", "read_block", tuple(int(o) for o in offsets), tuple(words)))
+        return words
 
     def signed(self, name: str) -> int:
         """The value the kernels see in register ``name`` (``decode_register`` of the bits held)."""

@@ -1,8 +1,11 @@
 """The PYNQ board: the overlay built by ``zynqyolo build``, seen through PYNQ.
 
 - ``pynq.Overlay`` loads the bitstream; the accelerator is bound to ``YoloAccel``, a
-  ``DefaultIP`` subclass registered with ``bindto`` on the IP's VLNV, and its registers are
-  written by name through ``register_map`` (PYNQ builds it from the .hwh);
+  ``DefaultIP`` subclass registered with ``bindto`` on the IP's VLNV. A call's changed argument
+  registers are written in one vectorised access and read back in another: a numpy fancy-index
+  store into, and load from, ``mmio.array`` (``pynq.MMIO``'s uint32 view of the mapped register
+  space), one Python-level access for the whole block where ``register_map`` by name would make
+  one per register; ap_ctrl goes through ``mmio`` at offset 0;
 - ``pynq.allocate`` gives the DMA buffers; the ones only the PL touches (the arena, the
   parameters and the DMA descriptors) are allocated non-cacheable, so ``flush``/``invalidate``
   only ever act on the input image and the YOLO outputs;
@@ -15,7 +18,7 @@
 
 - the accelerator's registers are written as their fields' bit patterns (the driver encodes them
   with ``dse.registers.encode_register``: a signed field in two's complement, never a negative
-  Python int that ``register_map`` would refuse or widen);
+  Python int, which a uint32 store would refuse or wrap);
 - ``reset()`` after a fault pulses the hardware reset path the manifest names (``"reset"``: an AXI
   GPIO into the proc_sys_reset of the accelerator and both DMAs, ``host.reset``), mapped with
   ``pynq.MMIO``. A bitstream built before the reset path has no such entry: it is reset by
@@ -36,6 +39,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from zynqyolo.dse.devices import CLOCK_TOLERANCE
 from zynqyolo.errors import ZynqyoloError
 
@@ -51,14 +56,52 @@ def _import_pynq():
     return pynq
 
 
+def _register_indices(array, offsets, what: str):
+    """``offsets`` (bytes) as word indices into ``array`` (the mapped register space), each checked:
+    a whole number, 4-byte aligned, within the mapped range (a ValueError otherwise)."""
+    raw = list(offsets)
+    span = array.size * 4
+    for offset in raw:
+        if isinstance(offset, bool) or not isinstance(offset, (int, np.integer)):
+            raise ValueError(f"{what}: offset {offset!r} is not an integer")
+        if offset % 4 or not 0 <= offset < span:
+            raise ValueError(f"{what}: offset {int(offset):#x} is not a 4-byte aligned offset within the "
+                             f"accelerator's mapped {span:#x} bytes")
+    return np.array(raw, dtype=np.intp) // 4
+
+
 def _accel_driver_class(pynq, vlnv: str):
     class YoloAccel(pynq.DefaultIP):
-        """The accelerator IP: registers by name via ``register_map``, ap_ctrl at offset 0."""
+        """The accelerator IP: ap_ctrl at offset 0 (``read``/``write``, through ``mmio``); its argument
+        registers as a block, one vectorised access each way (``write_registers``/``read_registers``,
+        through ``mmio.array``); ``register_map`` by name, as PYNQ builds it from the .hwh."""
 
         bindto = [vlnv]
 
         def __init__(self, description):
             super().__init__(description=description)
+            if not isinstance(self.mmio.array, np.ndarray):
+                raise ZynqyoloError(f"{type(self.mmio.array).__name__}: the accelerator's registers are not "
+                                    "memory-mapped as a numpy array (pynq.MMIO on a Zynq board maps them so)")
+
+        def write_registers(self, offsets, words) -> None:
+            """One vectorised store: ``words`` into the 32-bit registers at byte ``offsets``, a numpy
+            fancy-index assignment into the mapped registers (one 32-bit store per word, in order).
+            Every offset and word is checked before anything is stored."""
+            index = _register_indices(self.mmio.array, offsets, "register block write")
+            values = [int(w) for w in words]
+            if len(values) != len(index):
+                raise ValueError(f"register block write: {len(index)} offsets but {len(values)} words")
+            bad = [w for w in values if not 0 <= w <= 0xFFFFFFFF]
+            if bad:
+                raise ValueError(f"register block write: {bad[0]:#x} is not a 32-bit word")
+            self.mmio.array[index] = np.array(values, dtype=np.uint32)
+
+        def read_registers(self, offsets) -> list[int]:
+            """One vectorised load: the 32-bit registers at byte ``offsets``, in order (a numpy fancy
+            index of the mapped registers, which copies)."""
+            index = _register_indices(self.mmio.array, offsets, "register block read")
+            return [int(w) for w in self.mmio.array[index]]
 
     return YoloAccel
 
@@ -105,8 +148,6 @@ class PynqBoard:
         self._barrier_buffer = None  # allocated at the first barrier, after the driver's buffers
 
     def allocate(self, nbytes: int, cacheable: bool = True):
-        import numpy as np
-
         return self._pynq.allocate(shape=(nbytes,), dtype=np.uint8, cacheable=cacheable)
 
     def reset(self) -> None:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.dse.mmio import frame_mmio_accesses
+from zynqyolo.dse.mmio import frame_mmio_accesses, registers_written
 from zynqyolo.dse.plan import make_plan
 from zynqyolo.host import sgdma
 from zynqyolo.host.driver import AcceleratorError, Driver
@@ -67,7 +67,7 @@ def test_signed_registers_read_back_as_their_bit_patterns(setup):
     board, driver = _driver(setup)
     driver.forward(xs[0])
     offsets, fields = config.register_offsets(), config.register_fields()
-    reads = {(e[2], e[3]) for e in board.log if e[:2] == ("accel", "read") and e[2]}
+    reads = {(offset, word) for e in board.log if e[:2] == ("accel", "read_block") for offset, word in zip(e[2], e[3])}
     negative = [(c, name, v) for c in plan.calls for name, v in c.registers if name in SIGNED_REGISTERS and v < 0]
     if config.bits == 8:
         assert negative, "the 8-bit plan should shift a YOLO head by a negative amount"
@@ -141,8 +141,9 @@ def _descriptor(board, address):
 
 def test_register_sequence_of_a_frame(setup):
     """The MMIO accesses of a frame, in order: the ring restart, then per call the changed registers
-    (written, read back), the parameter and output tails, ap_start, the input tail, one DMASR poll per
-    channel used, one ap_ctrl read. TAILDESC/CURDESC values are checked by what they point at."""
+    (one block write of all of them, one block read-back), the parameter and output tails, ap_start,
+    the input tail, one DMASR poll per channel used, one ap_ctrl read. TAILDESC/CURDESC values are
+    checked by what they point at."""
     net, model, config, plan, ref, xs, _ = setup
     board, driver = _driver(setup)
     address = {name: buf.physical_address for name, buf in driver.buffers.items()}
@@ -167,10 +168,12 @@ def test_register_sequence_of_a_frame(setup):
     fields = config.register_fields()
     held: dict = {}
     for call in plan.calls:
-        for name, value in call.registers:
-            if held.get(name) != value:  # the field's bit pattern (two's complement in its width)
-                pattern = value % (1 << fields[name])
-                expected += [("accel", "write", offsets[name], pattern), ("accel", "read", offsets[name])]
+        # the field's bit pattern (two's complement in its width), computed here, not by the driver's helper
+        changed = [(offsets[name], value % (1 << fields[name])) for name, value in call.registers
+                   if held.get(name) != value]
+        assert changed  # every call of a fresh frame changes something
+        expected += [("accel", "write_block", tuple(o for o, _ in changed), tuple(w for _, w in changed)),
+                     ("accel", "read_block", tuple(o for o, _ in changed))]
         held.update(call.registers)
         last = {t.channel: t for t in call.transfers}
         for name in ("params", "fmap_out"):
@@ -185,7 +188,7 @@ def test_register_sequence_of_a_frame(setup):
 
     got = []
     for device, op, offset, value in log:
-        if op == "read":
+        if op in ("read", "read_block"):
             got.append((device, op, offset))
         elif device != "accel" and offset % 0x30 in (0x08, 0x10):  # CURDESC/TAILDESC: the descriptor's transfer
             got.append((device, op, offset, _descriptor(board, value)))
@@ -207,11 +210,23 @@ def test_mmio_accesses_per_frame_match_the_formula(setup):
     steady = sum(1 for e in _frame_log(board, driver, xs[1], fresh=False) if e[0] in MMIO)
     assert first == frame_mmio_accesses(plan, steady=False)
     assert steady == frame_mmio_accesses(plan)
-    assert first > steady  # the first frame writes every register, a steady one only those that change
     assert steady < plan.n_transfers + 10 * len(plan.calls)  # a handful per call, not ~7 per transfer
+    # the registers are one block write and one block read-back per call that changes any, whatever
+    # their number (the first frame writes every register, a steady one only those that change)
+    for frame, fresh in ((1, True), (2, False)):
+        log = _frame_log(board, driver, xs[frame], fresh=fresh)
+        blocks = [e for e in log if e[:2] == ("accel", "write_block")]
+        written = registers_written(plan.calls, steady=not fresh)
+        assert [len(e[2]) for e in blocks] == [n for n in written if n]
+        assert [e[2] for e in log if e[:2] == ("accel", "read_block")] == [e[2] for e in blocks]
+        assert not [e for e in log if e[0] == "accel" and e[1] in ("read", "write") and e[2] != 0]  # ap_ctrl only
+        assert sum(1 for e in log if e[0] in MMIO) == frame_mmio_accesses(plan, steady=not fresh)
+    assert max(registers_written(plan.calls, steady=False)) > 1  # blocks of several registers were exercised
     quiet_board, quiet = _driver(setup, verify_registers=False)
-    n = sum(1 for e in _frame_log(quiet_board, quiet, xs[0], fresh=False) if e[0] in MMIO)
-    assert n == frame_mmio_accesses(plan, verify_registers=False, steady=False)
+    for frame, steady in ((0, False), (1, True)):
+        log = _frame_log(quiet_board, quiet, xs[frame], fresh=False)
+        assert sum(1 for e in log if e[0] in MMIO) == frame_mmio_accesses(plan, verify_registers=False, steady=steady)
+        assert not [e for e in log if e[:2] == ("accel", "read_block")]  # nothing read back
 
 
 @pytest.mark.parametrize("fault, key, message", [
@@ -224,7 +239,8 @@ def test_mmio_accesses_per_frame_match_the_formula(setup):
                               r"\d+ .*DMASR 0x[0-9a-f]{8} \(running\)"),
     ("dma_hang", "dma0.mm2s", r"timeout after 0.2 s waiting for DMA fmap_in \(dma0 MM2S\)"),
     ("dma_hang", "dma1.mm2s", r"timeout after 0.2 s waiting for DMA params \(dma1 MM2S\)"),
-    ("register_corrupt", "height", "register height reads back"),
+    ("register_corrupt", "height", r"register height reads back 0x[0-9a-f]+ \(= \d+\) after writing \d+ "
+                                   r"\(0x[0-9a-f]+ in its \d+-bit field at offset 0x[0-9a-f]+\)"),
 ])
 def test_faults_reported_and_recovered(setup, fault, key, message):
     *_, ref, xs, _ = setup
@@ -236,12 +252,38 @@ def test_faults_reported_and_recovered(setup, fault, key, message):
     with pytest.raises(AcceleratorError, match=message) as info:
         driver.forward(xs[0])
     assert re.search(r"during call \d+ \(layers \d+", str(info.value)), str(info.value)
+    if fault == "register_corrupt":  # found in the call's one block read-back, before the IP was started
+        [block] = [e for e in board.log if e[:2] == ("accel", "read_block")]
+        assert board.accel.offsets[key] in block[2] and len(block[2]) > 1
+        assert ("accel", "write", 0, 1) not in board.log
     assert ("dma0", "write", 0, sgdma.DMACR_RESET) in board.log  # the board was reset: DMAs, then the GPIO
     gpio = [e for e in board.log if e[0] == "reset_gpio" and e[1] == "write"]
     assert gpio == [("reset_gpio", "write", 0, 1), ("reset_gpio", "write", 0, 0)]
     assert not board.stuck and board.wedged is None
     board.faults.register_corrupt.clear()
     for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):  # the next frame is fine
+        assert np.array_equal(got, want)
+
+
+def test_the_first_mismatching_register_of_a_block_is_reported(setup):
+    """Two registers of call 0 read back wrong: the error names the first in the block's order, with
+    the value written, the bits read back and decoded, the field's width and the register's offset."""
+    net, model, config, plan, ref, xs, _ = setup
+    board, driver = _driver(setup)
+    fields, offsets = config.register_fields(), config.register_offsets()
+    names = [name for name, _ in plan.calls[0].registers if fields[name] >= 2]
+    first, later = names[0], names[-1]
+    board.faults.register_corrupt.update({later: 1, first: 2})
+    with pytest.raises(AcceleratorError) as info:
+        driver.forward(xs[0])
+    value = dict(plan.calls[0].registers)[first]
+    pattern = value % (1 << fields[first])
+    message = str(info.value)
+    assert message.startswith(f"register {first} reads back {pattern ^ 2:#x} (= "), message
+    assert (f"after writing {value} ({pattern:#x} in its {fields[first]}-bit field at offset {offsets[first]:#x}) "
+            "during call 0 (layers ") in message, message
+    board.faults.register_corrupt.clear()
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
         assert np.array_equal(got, want)
 
 

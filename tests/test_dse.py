@@ -18,7 +18,7 @@ import pytest
 
 from zynqyolo.dse import blocks, devices, explore, perf, yu2020
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.dse.mmio import FRAME_ACCESSES, frame_mmio_accesses, registers_written
+from zynqyolo.dse.mmio import FRAME_ACCESSES, frame_mmio, frame_mmio_accesses, registers_written
 from zynqyolo.model import load_cfg
 
 REDUCED = 128  # input size of the default tier's C simulation (13x13 maps become 4x4)
@@ -235,10 +235,12 @@ def test_formats_do_not_change_the_model(net128, model_files, photos):
     assert any(c.regs["yolo_shift"] != 0 for c in real_plan.calls)  # formats did differ
     assert (real.compute_ms, real.dma_ms) == (stand_in.compute_ms, stand_in.dma_ms)
     # The only difference: the driver writes (and reads back) only registers that change from call to
-    # call, and yolo_shift, the one register formats set, changes around the YOLO calls.
+    # call, and yolo_shift, the one register formats set, changes around the YOLO calls: more words in
+    # the calls' register blocks (one block each way per call either way, every call changing something).
     extra = (sum(registers_written(real_plan.calls)) - sum(registers_written(stand_in_plan.calls))) * 2
-    assert extra > 0
-    assert real.latency_ms == pytest.approx(stand_in.latency_ms + extra * real.host.mmio_access_us * 1e-3)
+    assert extra > 0 and all(registers_written(stand_in_plan.calls))
+    assert frame_mmio_accesses(real_plan) == frame_mmio_accesses(stand_in_plan)
+    assert real.latency_ms == pytest.approx(stand_in.latency_ms + extra * real.host.mmio_word_us * 1e-3)
 
 
 # ------------------------------------------------------------------------- against the C simulation ----
@@ -602,18 +604,26 @@ def test_host_model_provenance_and_terms(net416):
     # cache maintenance only for the image (flushed once) and the two YOLO outputs (invalidated)
     cache = sum(b.cache_ms for b in e.batches)
     assert cache == pytest.approx((plan.buffer_nbytes["input"] + plan.buffer_nbytes["output"]) * 0.9e-6)
-    # MMIO accesses: the driver's own count of a steady frame (host/sgdma.py, itself held to the accesses
-    # counted on the emulated board by tests/test_driver.py), at the per-access cost
+    # MMIO accesses: the driver's own count of a steady frame (dse/mmio.py, itself held to the accesses
+    # counted on the emulated board by tests/test_driver.py), at the per-access cost, plus the register
+    # words of the calls' blocks (each written and read back) at the per-word bus cost (an estimate)
+    assert host.mmio_word_us == perf.MMIO_WORD_US == 0.5
+    written = registers_written(plan.calls)
     assert sum(b.mmio_accesses for b in e.batches) + FRAME_ACCESSES == frame_mmio_accesses(plan)
     host_calls = sum(b.host_call_ms for b in e.batches)
-    assert host_calls == pytest.approx(frame_mmio_accesses(plan) * host.mmio_access_us * 1e-3)
-    # the first call: registers that differ from the last call's, 3 channels (tail write + poll each),
-    # ap_start, ap_done
+    assert host_calls == pytest.approx((frame_mmio_accesses(plan) * host.mmio_access_us
+                                        + 2 * sum(written) * host.mmio_word_us) * 1e-3)
+    assert host_calls == pytest.approx(host.mmio_ms(frame_mmio(plan)))
+    # the first call: the registers that differ from the last call's in one block write and one block
+    # read-back, 3 channels (tail write + poll each), ap_start, ap_done
     c0 = plan.calls[0]
     written0 = sum(1 for name, value in c0.registers if dict(plan.calls[-1].registers)[name] != value)
-    assert e.batches[0].mmio_accesses == written0 * 2 + 3 * 2 + 1 + 1
+    assert written0 > 1 and e.batches[0].mmio_accesses == 2 + 3 * 2 + 1 + 1
     quiet = perf.estimate(e.config, net416, board, host=perf.HostModel.for_board(board, verify_registers=False))
-    assert quiet.host_ms == pytest.approx(e.host_ms - sum(registers_written(plan.calls)) * host.mmio_access_us * 1e-3)
+    blocks = sum(1 for n in written if n)  # the read-backs not made, and their words
+    assert quiet.host_ms == pytest.approx(e.host_ms - (blocks * host.mmio_access_us + sum(written) * host.mmio_word_us)
+                                          * 1e-3)
+    assert e.to_dict()["host"]["mmio_word_us"] == host.mmio_word_us
 
 
 def test_every_pipelined_loop_has_its_control_charged():

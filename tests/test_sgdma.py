@@ -1,6 +1,7 @@
 """The AXI DMA in scatter-gather mode: the emulated engine alone (PG021's rules at register level),
-the descriptor ring built from a plan, and the MMIO count formula. No C simulation: the
-accelerator's kernels are a stand-in that echoes a fixed packet."""
+the descriptor ring built from a plan, the MMIO count formula, and the emulated accelerator's
+register block (one access for many registers). No C simulation: the accelerator's kernels are a
+stand-in that echoes a fixed packet."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from zynqyolo.dse.hwconfig import HwConfig
-from zynqyolo.dse.mmio import frame_mmio_accesses
+from zynqyolo.dse.mmio import MmioCount, call_mmio, call_mmio_accesses, frame_mmio, frame_mmio_accesses
 from zynqyolo.dse.plan import Transfer
 from zynqyolo.dse.registers import AP_CTRL, AP_START
 from zynqyolo.errors import AcceleratorError
@@ -288,15 +289,28 @@ def test_ring_refuses_transfers_the_dmas_cannot_carry(bad, message):
 
 
 def test_frame_mmio_accesses_formula():
-    # restart: 4 accesses x 3 channels. Calls (registers written x2, tails, ap_start, polls, ap_done):
-    # first frame: call 0 writes a, b (4) + 3 tails + 1 + 3 polls + 1 = 12; call 1 writes b (2) + 2 + 1 + 2 + 1 = 8;
-    # call 2 writes a (2) + 3 + 1 + 3 + 1 = 10.  Steady: call 0 rewrites a, b (the last call left a=4, b=3).
-    assert frame_mmio_accesses(PLAN, steady=False) == 12 + 12 + 8 + 10
-    assert frame_mmio_accesses(PLAN) == 12 + 12 + 8 + 10
-    assert frame_mmio_accesses(PLAN, verify_registers=False) == 12 + 10 + 7 + 9
+    # restart: 4 accesses x 3 channels. Calls (the changed registers as one block write + one block
+    # read-back, tails, ap_start, polls, ap_done): first frame: call 0 writes a, b (2) + 3 tails + 1 +
+    # 3 polls + 1 = 10; call 1 writes b (2) + 2 + 1 + 2 + 1 = 8; call 2 writes a (2) + 3 + 1 + 3 + 1 = 10.
+    # Steady: call 0 rewrites a, b (the last call left a=4, b=3).
+    assert frame_mmio_accesses(PLAN, steady=False) == 12 + 10 + 8 + 10
+    assert frame_mmio_accesses(PLAN) == 12 + 10 + 8 + 10
+    assert frame_mmio_accesses(PLAN, verify_registers=False) == 12 + 9 + 7 + 9
+    # the words the blocks move: 2 + 1 + 1 registers, each written and read back
+    assert frame_mmio(PLAN) == MmioCount(40, 8) and frame_mmio(PLAN, verify_registers=False) == MmioCount(37, 4)
     same = _plan([({"a": 1}, (), (_t("fmap_in", "input", 0, 64),), _t("fmap_out", "output", 0, 64))] * 2)
+    # the second call changes nothing: no register access at all
     assert frame_mmio_accesses(same, steady=False) == 8 + (2 + 2 + 1 + 2 + 1) + (2 + 1 + 2 + 1)
     assert frame_mmio_accesses(same) == 8 + 2 * (2 + 1 + 2 + 1)  # fmap_in + fmap_out only: 2 restarts
+    assert frame_mmio(same).words == 0 and frame_mmio(same, steady=False).words == 2
+
+
+def test_a_register_block_is_one_access_whatever_its_size():
+    for changed in (1, 2, 7, 30):
+        assert call_mmio(changed, 3) == MmioCount(2 + 3 * 2 + 2, 2 * changed)
+        assert call_mmio(changed, 2, verify_registers=False) == MmioCount(1 + 2 * 2 + 2, changed)
+        assert call_mmio_accesses(changed, 3) == call_mmio(changed, 3).accesses
+    assert call_mmio(0, 3) == call_mmio(0, 3, verify_registers=False) == MmioCount(3 * 2 + 2, 0)
 
 
 def test_soft_reset_helper_resets_the_whole_dma():
@@ -312,3 +326,28 @@ def test_soft_reset_helper_resets_the_whole_dma():
         assert board.dma0.read(base + DMASR) == SR_HALTED | sgdma.SR_SG_INCLD
         assert board.dma0.read(base + DMACR) == sgdma.DMACR_DEFAULT
     assert ("dma0", "write", MM2S + DMACR, DMACR_RESET) in board.log
+
+
+def test_emulated_register_block_is_one_access_masked_and_checked():
+    board = _board()
+    accel, fields, offsets = board.accel, CONFIG.register_fields(), CONFIG.register_offsets()
+    names = ["height", "width", "leaky", "yolo_shift"]
+    words = [5, 7, 0x3, 0xFFFFFFFF]  # leaky is 1 bit wide, yolo_shift a few: the IP keeps the field's bits
+    accel.write_registers([offsets[n] for n in names], words)
+    assert board.log == [("accel", "write_block", tuple(offsets[n] for n in names), tuple(words))]
+    want = [w & ((1 << fields[n]) - 1) for n, w in zip(names, words)]
+    assert [accel.regs[n] for n in names] == want and want[2] == 1
+    board.faults.register_corrupt["width"] = 4
+    assert accel.read_registers([offsets[n] for n in names]) == [want[0], want[1] ^ 4, want[2], want[3]]
+    assert len(board.log) == 2 and board.log[1][:3] == ("accel", "read_block", tuple(offsets[n] for n in names))
+    # every offset is checked before anything is stored: unaligned, ap_ctrl, beyond the registers, not an int
+    for bad in (offsets["width"] + 2, AP_CTRL, max(offsets.values()) + 8, 0x18 + 0.0):
+        with pytest.raises(ValueError, match="not an argument register"):
+            accel.write_registers([offsets["height"], bad], [9, 9])
+        with pytest.raises(ValueError, match="not an argument register"):
+            accel.read_registers([bad])
+    with pytest.raises(ValueError, match="2 offsets but 1 words"):
+        accel.write_registers([offsets["height"], offsets["width"]], [1])
+    with pytest.raises(ValueError, match="not a 32-bit word"):
+        accel.write_registers([offsets["height"]], [1 << 32])
+    assert accel.regs["height"] == want[0] and len(board.log) == 2  # nothing stored, nothing logged

@@ -17,8 +17,9 @@ and the design point the explorer picks for ``board`` (Zedboard, 100 MHz) on the
 in C simulation; on PYNQ the design the bitstream was built for (its ``manifest.json``).
 
 On PYNQ the board is opened the way PYNQ intends (``host/pynq_board.py``): ``pynq.Overlay`` loads
-the bitstream, the accelerator is a ``DefaultIP`` driver bound with ``bindto`` and driven through
-``register_map``, buffers come from ``pynq.allocate``; ``Detector.overlay`` is that overlay.
+the bitstream, the accelerator is a ``DefaultIP`` driver bound with ``bindto`` whose argument
+registers are written as one block through ``mmio.array``, buffers come from ``pynq.allocate``;
+``Detector.overlay`` is that overlay.
 
 Stages (``Detector.timings``, ms): ``letterbox`` (ARM), then for the board backends ``pack`` (the
 input quantised into the DMA buffer and flushed), ``accelerator`` (every hardware call), ``unpack``
