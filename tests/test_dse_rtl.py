@@ -3,8 +3,8 @@ synthesis of dse/rtl.
 
 Tolerance: 10 % on each LUT/FF figure (yosys's ABC mapping moves a few percent between versions),
 exact on DSP48E1 counts; with the same yosys version as fit.json the fresh cell counts must equal
-the stored inputs exactly. Runs the quick calibration (16-bit, three small arrays, the lanes):
-about a minute on two cores.
+the stored inputs exactly. Runs the quick calibration (16-bit, three small arrays, one small
+Winograd array (8 x 4, U x V = 20 x 18 bits), the lanes): about a minute on two cores.
 """
 
 import json
@@ -47,22 +47,26 @@ def test_fresh_points_equal_the_stored_inputs_with_the_same_yosys(fresh, stored)
         assert {q: p[q] for q in inputs[key]} == inputs[key], key
 
 
-def test_mac_array_matches_the_fit(fresh, stored):
+@pytest.mark.parametrize("block,model", [("array", "mac_array"), ("array_wino", "mac_array_wino")])
+def test_mac_array_matches_the_fit(fresh, stored, block, model):
     mod, res = fresh
-    fit = stored["coefficients"]["16"]["mac_array"]
-    for p in res["points"]:
-        if p["key"][0] != "array":
-            continue
+    fit = stored["coefficients"]["16"][model]
+    points = [p for p in res["points"] if p["key"][0] == block]
+    assert points
+    for p in points:
         _, bits, p_oc, p_ic = p["key"]
         macs = p_oc * p_ic
-        extra = macs * mod.deep_bank_extra(p_oc, p_ic)
-        assert p["dsp"] == round(fit["dsp"]["per_mac"] * macs)
+        positions = p["params"].get("POSITIONS", 9)
+        extra = macs * mod.deep_bank(p_oc, p_ic, positions)
+        assert p["dsp"] == round(fit["dsp"]["per_mac"] * macs) == blocks.DSP_PER_MAC * macs
         for q in ("lut", "ff"):
             c = fit[q]
             want = c["per_mac"] * macs + c["per_row"] * p_oc + c["fixed"] + c["per_deep_bank"] * extra
             assert p[q] == pytest.approx(want, rel=REL_TOL), (p["key"], q)
-        # the weight banks' LUTRAM agrees with the model's memory rule
-        assert p["lutram_lut"] == macs * blocks.lutram_luts(2 * 9 * p_oc // p_ic, bits)
+        # the weight banks' LUTRAM agrees with the model's memory rule (entries of W_BITS: U in a
+        # Winograd design)
+        width = p["params"].get("W_BITS", bits)
+        assert p["lutram_lut"] == macs * blocks.lutram_luts(2 * positions * p_oc // p_ic, width)
 
 
 @pytest.mark.parametrize("name,model", [("stage2_acc", "stage2_acc"), ("stage2_dsp", "stage2_requant_dsp"),

@@ -4,8 +4,10 @@ No yosys needed: the synthesis points are stored in fit.json (``inputs``). Check
 inputs by dse/rtl/fit.py reproduces the stored coefficients and residuals; every point's residual
 is within the stated maximum; the coefficients are the non-negative least-squares optimum by the
 KKT conditions, checked here with numpy on a design matrix written out independently of fit.py;
-the inputs are the full calibration (every array point and lane at both precisions) with the
-stage-3 lane built for model.fixed's sigmoid tables.
+the inputs are the full calibration (every array point, direct and Winograd, and lane at both
+precisions) with the stage-3 lane built for model.fixed's sigmoid tables and the Winograd array at
+dse.hwconfig.wino_bits; dse.blocks charges the Winograd design's array from the stored
+mac_array_wino coefficients (not the interpolation of the direct fits) and the measured DSP48E1s.
 """
 
 import json
@@ -15,6 +17,8 @@ import numpy as np
 import pytest
 from rtl.zy_rtl_harness import load_script as load
 
+from zynqyolo.dse import blocks
+from zynqyolo.dse.hwconfig import wino_bits
 from zynqyolo.model import fixed
 
 pytestmark = pytest.mark.rtl
@@ -56,8 +60,9 @@ def test_every_residual_is_within_the_stated_maximum(doc):
         assert rel == pytest.approx(p["relative"], abs=1e-12)
         assert rel <= res["max_relative"][key] + 1e-12, (key, p["params"])
         assert rel <= res["max_relative_all"] + 1e-12
-    # the one-point lane fits are exact, the array fit stays inside a few tens of percent
-    assert res["max_relative"]["mac_array.lut"] < 0.2 and res["max_relative"]["mac_array.ff"] < 0.1
+    # the one-point lane fits are exact, the array fits stay inside a few tens of percent
+    for model in ("mac_array", "mac_array_wino"):
+        assert res["max_relative"][f"{model}.lut"] < 0.2 and res["max_relative"][f"{model}.ff"] < 0.1, model
     for model in ("stage2_acc", "stage2_requant_dsp", "stage2_requant_fabric", "stage3_lane"):
         for key, v in res["max_relative"].items():
             if key.startswith(model + "."):
@@ -66,17 +71,19 @@ def test_every_residual_is_within_the_stated_maximum(doc):
 
 def _design(model: str, params: dict) -> list[float]:
     """Written out here, not taken from fit.py: the model equations of the fit.json docstring."""
-    if model == "mac_array":
+    if model in ("mac_array", "mac_array_wino"):
         p_oc, p_ic = params["P_OC"], params["P_IC"]
         macs = p_oc * p_ic
-        deep = -(-2 * 9 * (p_oc // p_ic) // 64) - 1  # 64-word LUTRAM slices beyond the first per bank
+        words = 2 * params.get("POSITIONS", 9) * (p_oc // p_ic)  # the bank: 9 taps or 16 positions a sub-fold
+        deep = 1.0 if words > 64 else 0.0  # more than one 64-word LUTRAM slice: a read mux
         return [macs, p_oc, 1.0, macs * deep]
     if model == "stage2_requant_fabric":
         return [1.0, params["GROUPS"] - 1.0]
     return [1.0]
 
 
-BLOCKS = {"mac_array": ("array",), "stage2_acc": ("stage2_acc",), "stage2_requant_dsp": ("stage2_dsp",),
+BLOCKS = {"mac_array": ("array",), "mac_array_wino": ("array_wino",), "stage2_acc": ("stage2_acc",),
+          "stage2_requant_dsp": ("stage2_dsp",),
           "stage2_requant_fabric": ("stage2_fabric", "stage2_fabric_select"), "stage3_lane": ("stage3",)}
 
 
@@ -105,6 +112,9 @@ def test_inputs_are_the_full_calibration(doc):
         for p_oc, p_ic in cal.ARRAY_POINTS:
             _, _, params = cal.array_job(p_oc, p_ic, bits)
             want.add(("array", bits, json.dumps(params, sort_keys=True)))
+        for p_oc, p_ic in cal.WINO_ARRAY_POINTS:
+            _, _, params = cal.wino_array_job(p_oc, p_ic, bits)
+            want.add(("array_wino", bits, json.dumps(params, sort_keys=True)))
         for name, (_, _, params) in cal.lane_jobs(bits).items():
             want.add((name, bits, json.dumps(params, sort_keys=True)))
     got = {(r["block"], r["bits"], json.dumps(r["params"], sort_keys=True)) for r in doc["inputs"]}
@@ -118,3 +128,44 @@ def test_stage3_lane_is_calibrated_with_the_fixed_sigmoid_table(bits):
     lut = fixed.sigmoid_lut(bits)
     assert cal.SIGMOID_TABLE[bits] == (lut.entries, lut.out.frac)
     assert 2 ** cal.stage3_params(bits)["IDX_BITS"] >= lut.entries
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_wino_array_is_calibrated_at_u_by_v(doc, bits):
+    """U x V = dse.hwconfig.wino_bits(bits), 16 positions a sub-fold, V lanes in; every array point of
+    the direct fit is a Winograd point too."""
+    cal = load("calibrate")
+    assert cal.WINO_ARRAY_BITS[bits] == wino_bits(bits)
+    assert set(cal.WINO_ARRAY_POINTS) == set(cal.ARRAY_POINTS)
+    pts = [r for r in doc["inputs"] if r["block"] == "array_wino" and r["bits"] == bits]
+    assert len(pts) == len(cal.WINO_ARRAY_POINTS)
+    wu, wv = wino_bits(bits)
+    for r in pts:
+        p = r["params"]
+        assert (p["W_BITS"], p["X_BITS"], p["POSITIONS"], p["X_SELECT"], p["BITS"]) == (wu, wv, 16, 0, bits), p
+        assert f"-set W_BITS {wu} -set X_BITS {wv}" in r["script"]
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_wino_array_dsp_per_mac_is_what_the_model_charges(doc, bits):
+    """Measured DSP48E1s of a U x V product (20 x 18 at 16 bits fits one 25 x 18 multiplier), point by
+    point, against blocks.DSP_PER_MAC, which ConvEngine charges on both paths."""
+    for r in doc["inputs"]:
+        if r["block"] in ("array", "array_wino") and r["bits"] == bits:
+            assert r["cells"]["dsp"] == blocks.DSP_PER_MAC * r["params"]["P_OC"] * r["params"]["P_IC"], r["params"]
+    assert doc["coefficients"][str(bits)]["mac_array_wino"]["dsp"]["per_mac"] == pytest.approx(blocks.DSP_PER_MAC)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+@pytest.mark.parametrize("p_oc,p_ic", [(8, 4), (16, 8), (24, 8), (16, 16)])
+def test_winograd_mac_array_logic_uses_the_fit(doc, bits, p_oc, p_ic):
+    """blocks.mac_array_logic(winograd=True) = the stored mac_array_wino coefficients (per MAC, per row,
+    fixed; the deep-bank read mux dropped) x 1.5, computed here from fit.json, not the interpolation."""
+    c = doc["coefficients"][str(bits)]["mac_array_wino"]
+    macs = p_oc * p_ic
+    want = {q: round(1.5 * (c[q]["per_mac"] * macs + c[q]["per_row"] * p_oc + c[q]["fixed"])) for q in ("lut", "ff")}
+    got = blocks.mac_array_logic(p_oc, p_ic, bits, winograd=True)
+    assert (got.lut, got.ff) == (want["lut"], want["ff"])
+    assert got.dsp == 0  # ConvEngine adds the DSP48s
+    interp = blocks.mac_array_fit_at(sum(wino_bits(bits)) / 2)
+    assert got.lut != round(1.5 * (interp[0] * macs + interp[1] * p_oc + interp[2]))

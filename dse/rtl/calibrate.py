@@ -1,8 +1,9 @@
 """Re-run the yosys syntheses behind the MAC-array and stage-2/3 constants of dse/blocks.py (fit.py fits them).
 
-Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json]`` (from the repository root or
-anywhere: the Verilog files are found next to this script). Needs ``yosys`` on PATH (Debian's
-``apt-get install yosys``; the committed constants came from Yosys 0.23 (git sha1 7ce5011c24b)).
+Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json] [--winograd | --winograd-array]``
+(from the repository root or anywhere: the Verilog files are found next to this script). Needs
+``yosys`` on PATH (Debian's ``apt-get install yosys``; the committed constants came from Yosys 0.23
+(git sha1 7ce5011c24b)).
 
 Each synthesis is ``read_verilog <file>.v; chparam -set ... <top>; synth_xilinx -family xc7 -top
 <top> -noiopad -noclkbuf; stat``: the modules are sub-blocks of one HLS IP, so no I/O buffers or
@@ -19,6 +20,11 @@ dse/blocks.py reads), per precision:
 
 - MAC array (zy_mac_array.v): lut, ff = a * (p_oc * p_ic) + b * p_oc + c; dsp per MAC; lutram LUTs
   per weight bank against the model's rule;
+- the Winograd design's MAC array ("array_wino", the same ARRAY_POINTS and fit form, coefficient
+  "mac_array_wino"): zy_mac_array.v at (W_BITS, X_BITS) = WINO_ARRAY_BITS[bits] (U x V, 20 x 18 at
+  16 bits, 12 x 10 at 8), POSITIONS = 16 (the weight buffer's 16 transformed positions per sub-fold)
+  and X_SELECT = 0 (the operands are the data transform's registered V lanes: no line-word select,
+  which the window owns; see the Verilog header); ``--winograd-array`` runs only these;
 - stage-2 accumulate lane (zy_stage2_acc.v), stage-2 requantiser (zy_stage2_requant.v) in both leaky
   flavours, and stage-3 lane (zy_stage3_lane.v): one synthesis each (a lane is a fixed circuit), per
   precision; the requantiser's lane select is fitted from a second synthesis serving SELECT_GROUPS
@@ -28,8 +34,9 @@ dse/blocks.py reads), per precision:
 The circuits compute what the kernels compute: tests/test_rtl_*.py simulate them (cocotb, Icarus
 Verilog) against model.fixed bit for bit.
 
-The Winograd F(2x2,3x3) path (spec/winograd.md, issue 12) has three more circuits, synthesised apart
-by ``calibrate_winograd`` (``--winograd``) at each precision over WINO_LANES lane counts (LANES):
+The Winograd F(2x2,3x3) path (the design note of hls/include/zy_winograd.h, issue 12) has three more
+circuits, synthesised apart by ``calibrate_winograd`` (``--winograd``) at each precision over
+WINO_LANES lane counts (LANES):
 
 - data transform (zy_wino_data.v, p_ic lanes): V[e] = B^T d B at position e of the 4x4 window;
 - output transform (zy_wino_output.v, p_oc lanes): the four 48-bit Y accumulators and the latched
@@ -37,7 +44,8 @@ by ``calibrate_winograd`` (``--winograd``) at each precision over WINO_LANES lan
 - filter transform (zy_wino_filter.v, lanes_per_word pairs): the 16 U values of 9 taps.
 
 fit.py fits each per precision as ``q = per_lane * LANES + fixed``; tests/test_rtl_winograd.py
-simulates them against model.winograd.
+simulates them against model.winograd. Its MAC array (U x V) is the "array_wino" calibration above
+(``calibrate_winograd_array``, ``--winograd-array``); tests/test_rtl_mac_array.py simulates it.
 """
 
 from __future__ import annotations
@@ -58,6 +66,13 @@ FIT_BITS = (16, 8)
 # (p_oc, p_ic) points of the MAC-array fit (p_oc a multiple of p_ic, as HwConfig requires).
 ARRAY_POINTS = ((8, 4), (16, 4), (24, 4), (8, 8), (16, 8), (24, 8), (16, 16))
 QUICK_ARRAY_POINTS = ((8, 4), (8, 8), (16, 8))
+# The Winograd design's array (block "array_wino"): the same points (about 5-20 s each with Yosys 0.23);
+# per design precision the (W_BITS, X_BITS) = (wu_bits, wv_bits) of dse.hwconfig.wino_bits (U x V;
+# tests/test_rtl_fit.py checks them against it), 16 positions a sub-fold, V lanes in (X_SELECT 0).
+WINO_ARRAY_POINTS = ARRAY_POINTS
+QUICK_WINO_ARRAY_POINTS = ((8, 4),)  # the default test run re-synthesises this one (16-bit)
+WINO_ARRAY_BITS = {16: (20, 18), 8: (12, 10)}
+WINO_POSITIONS = 16
 SELECT_GROUPS = 4  # requantiser fit: one lane (GROUPS=1) and one serving four lanes in turn
 # model.fixed.sigmoid_lut(bits): (entries, out.frac) of the table the stage-3 lane indexes
 # (tests/test_rtl_fit.py checks them against model.fixed)
@@ -120,6 +135,14 @@ def array_job(p_oc: int, p_ic: int, bits: int) -> tuple[str, str, dict[str, int]
     return "zy_mac_array.v", "zy_mac_array", {"P_OC": p_oc, "P_IC": p_ic, "BITS": bits}
 
 
+def wino_array_job(p_oc: int, p_ic: int, bits: int) -> tuple[str, str, dict[str, int]]:
+    """The Winograd design's array at design precision ``bits``: U (wu_bits) x V (wv_bits) products, 16
+    positions a sub-fold, the V lanes as operands (X_SELECT 0)."""
+    wu, wv = WINO_ARRAY_BITS[bits]
+    return "zy_mac_array.v", "zy_mac_array", {"P_OC": p_oc, "P_IC": p_ic, "BITS": bits, "W_BITS": wu,
+                                              "X_BITS": wv, "POSITIONS": WINO_POSITIONS, "X_SELECT": 0}
+
+
 def lane_jobs(bits: int) -> dict[str, tuple[str, str, dict[str, int]]]:
     return {
         "stage2_acc": ("zy_stage2_acc.v", "zy_stage2_acc", {"ACC": 48}),
@@ -137,13 +160,38 @@ def stage3_params(bits: int) -> dict[str, int]:
     return {"BITS": bits, "IDX_BITS": max(1, (entries - 1).bit_length()), "ENTRIES": entries, "OUT_FRAC": out_frac}
 
 
-def deep_bank_extra(p_oc: int, p_ic: int) -> int:
-    """Extra 64-word LUTRAM slices per weight bank when 2 * 9 * p_oc / p_ic words exceed 64 (their read
-    mux is logic yosys adds; the model's rule puts such banks in BRAM, so the model drops this term)."""
-    return -(-2 * 9 * (p_oc // p_ic) // 64) - 1
+def deep_bank(p_oc: int, p_ic: int, positions: int = 9) -> int:
+    """1 when a weight bank's 2 * positions * p_oc / p_ic words exceed one 64-word LUTRAM slice, else 0:
+    yosys then builds the bank from 2 to 4 slices (RAM64M/RAM32M) and a read mux of one LUT per bit
+    (2:1 to 4:1, a LUT3 to LUT6), logic the model drops because its rule puts such banks in BRAM.
+    positions: 9 taps, WINO_POSITIONS for the Winograd array (the direct points have at most 2 slices,
+    the Winograd ones up to 3)."""
+    return int(2 * positions * (p_oc // p_ic) > 64)
+
+
+def wino_array_work(quick: bool = False) -> dict[tuple, tuple[str, str, dict[str, int]]]:
+    """("array_wino", bits, p_oc, p_ic) -> job of the Winograd array calibration (quick: 16-bit,
+    QUICK_WINO_ARRAY_POINTS)."""
+    points = QUICK_WINO_ARRAY_POINTS if quick else WINO_ARRAY_POINTS
+    bits_list = FIT_BITS[:1] if quick else FIT_BITS
+    return {("array_wino", bits, p_oc, p_ic): wino_array_job(p_oc, p_ic, bits)
+            for bits in bits_list for p_oc, p_ic in points}
+
+
+def _run(work: dict, jobs: int) -> dict:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
+        return {key: f.result() for key, f in futures.items()}
+
+
+def _points(results: dict) -> list[dict]:
+    return [{"key": list(key), **{k: v for k, v in r.items() if k != "cells"}} for key, r in results.items()]
 
 
 def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
+    """The syntheses of the MAC arrays (direct and Winograd) and the stage-2/3 lanes: {"yosys",
+    "points": [{"key": [block, bits, ...], "params", "script", lut, lutram_lut, ff, dsp, bram18}],
+    "lanes": bits -> lane -> figures}."""
     points = QUICK_ARRAY_POINTS if quick else ARRAY_POINTS
     bits_list = FIT_BITS[:1] if quick else FIT_BITS
     work: dict[tuple, tuple[str, str, dict[str, int]]] = {}
@@ -152,17 +200,19 @@ def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
             work[("array", bits, p_oc, p_ic)] = array_job(p_oc, p_ic, bits)
         for name, job in lane_jobs(bits).items():
             work[(name, bits)] = job
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
-        results = {key: f.result() for key, f in futures.items()}
-    out: dict = {"yosys": yosys_version(), "points": [], "lanes": {}}
-    for key, r in results.items():
-        out["points"].append({"key": list(key), **{k: v for k, v in r.items() if k != "cells"}})
+    work.update(wino_array_work(quick))
+    results = _run(work, jobs)
+    out: dict = {"yosys": yosys_version(), "points": _points(results), "lanes": {}}
     for bits in bits_list:  # each lane is one synthesis: its cell counts are its figures
         out["lanes"][str(bits)] = {name: {k: results[(name, bits)][k] for k in ("lut", "lutram_lut", "ff", "dsp",
                                                                                 "bram18")}
                                    for name in lane_jobs(bits)}
     return out
+
+
+def calibrate_winograd_array(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
+    """Only the Winograd array's syntheses (the "array_wino" points of calibrate): {"yosys", "points"}."""
+    return {"yosys": yosys_version(), "points": _points(_run(wino_array_work(quick), jobs))}
 
 
 def wino_job(block: str, bits: int, lanes: int) -> tuple[str, str, dict[str, int]]:
@@ -183,22 +233,27 @@ def calibrate_winograd(quick: bool = False, jobs: int = os.cpu_count() or 1) -> 
     """The syntheses of the Winograd circuits: {"yosys", "points": [{"key": [block, bits, lanes],
     "params", "script", lut, lutram_lut, ff, dsp, bram18}]} (the form of calibrate's points)."""
     work = {key: wino_job(*key) for key in wino_points(quick)}
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {key: pool.submit(synthesize, *job) for key, job in work.items()}
-        results = {key: f.result() for key, f in futures.items()}
-    points = [{"key": list(key), **{k: v for k, v in r.items() if k != "cells"}} for key, r in results.items()]
-    return {"yosys": yosys_version(), "points": points}
+    return {"yosys": yosys_version(), "points": _points(_run(work, jobs))}
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true",
-                    help="16-bit only, three small arrays (with --winograd: QUICK_WINO_LANES)")
+                    help="16-bit only, three small arrays and QUICK_WINO_ARRAY_POINTS (with --winograd: "
+                         "QUICK_WINO_LANES)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel yosys runs")
     ap.add_argument("--json", action="store_true", help="print the raw points as JSON")
-    ap.add_argument("--winograd", action="store_true", help="the Winograd circuits (zy_wino_*.v) instead")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--winograd", action="store_true", help="the Winograd circuits (zy_wino_*.v) instead")
+    mode.add_argument("--winograd-array", action="store_true",
+                      help="only the Winograd design's MAC array (zy_mac_array.v at U x V, the array_wino points)")
     args = ap.parse_args(argv)
-    res = calibrate_winograd(args.quick, args.jobs) if args.winograd else calibrate(args.quick, args.jobs)
+    if args.winograd:
+        res = calibrate_winograd(args.quick, args.jobs)
+    elif args.winograd_array:
+        res = calibrate_winograd_array(args.quick, args.jobs)
+    else:
+        res = calibrate(args.quick, args.jobs)
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

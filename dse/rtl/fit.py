@@ -2,15 +2,21 @@
 
 Usage: ``python dse/rtl/fit.py [--quick] [--jobs N] [--out PATH]`` runs the calibration syntheses
 (calibrate.calibrate, needs yosys) and writes the fit, by default to dse/rtl/fit.json next to this
-script; ``--points FILE`` refits the ``inputs`` of an existing fit file instead (no yosys).
+script; ``--points FILE`` refits the ``inputs`` of an existing fit file instead (no yosys);
+``--winograd`` re-synthesises only the Winograd transforms, ``--winograd-array`` only the Winograd
+design's MAC array (the "array_wino" inputs; the other inputs of --out are kept and everything refitted).
 
 Every coefficient is fitted by ``scipy.optimize.lsq_linear`` (method ``bvls``: an exact
 bounded least-squares solve, so a refit of the stored inputs reproduces the stored coefficients),
 each bounded to ``>= 0`` (all of them are costs: cells per MAC, per row, per group, fixed cells):
 
 - MAC array (zy_mac_array.v), per precision: ``q = per_mac * p_oc * p_ic + per_row * p_oc + fixed
-  + per_deep_bank * p_oc * p_ic * calibrate.deep_bank_extra(p_oc, p_ic)`` for q in lut, ff over the
-  ARRAY_POINTS; ``dsp = per_mac * macs`` and ``lutram_lut = per_mac * macs``;
+  + per_deep_bank * p_oc * p_ic * calibrate.deep_bank(p_oc, p_ic, POSITIONS)`` for q in lut, ff
+  over the ARRAY_POINTS; ``dsp = per_mac * macs`` and ``lutram_lut = per_mac * macs``: model
+  "mac_array" over the direct arrays (block "array", BITS x BITS, 9 positions), model
+  "mac_array_wino" over the Winograd design's arrays (block "array_wino": U x V at
+  calibrate.WINO_ARRAY_BITS[bits], 16 positions, the V lanes as operands; ``bits`` is the design's
+  precision), both in ``coefficients[bits]``;
 - stage-2 accumulate lane, requantiser (product as a multiply, "dsp"), stage-3 lane: one synthesis
   each, ``q = fixed``;
 - requantiser with the product in the fabric: ``q = fixed + per_group * (groups - 1)`` over the
@@ -72,15 +78,17 @@ def nonneg_lsq(a: np.ndarray, y: np.ndarray) -> np.ndarray:
 def _array_row(params: dict) -> list[float]:
     p_oc, p_ic = params["P_OC"], params["P_IC"]
     macs = p_oc * p_ic
-    return [macs, p_oc, 1.0, macs * _calibrate().deep_bank_extra(p_oc, p_ic)]
+    return [macs, p_oc, 1.0, macs * _calibrate().deep_bank(p_oc, p_ic, params.get("POSITIONS", 9))]
 
 
 # model -> the calibrate.py blocks (point keys) it is fitted over, and per group of quantities its
 # terms and the design row of a point's params (the module docstring's equations)
+ARRAY_FITS = {
+    ("lut", "ff"): (("per_mac", "per_row", "fixed", "per_deep_bank"), _array_row),
+    ("dsp", "lutram_lut"): (("per_mac",), lambda p: [p["P_OC"] * p["P_IC"]])}
 MODELS = {
-    "mac_array": {"blocks": ("array",), "fits": {
-        ("lut", "ff"): (("per_mac", "per_row", "fixed", "per_deep_bank"), _array_row),
-        ("dsp", "lutram_lut"): (("per_mac",), lambda p: [p["P_OC"] * p["P_IC"]])}},
+    "mac_array": {"blocks": ("array",), "fits": ARRAY_FITS},
+    "mac_array_wino": {"blocks": ("array_wino",), "fits": ARRAY_FITS},
     "stage2_acc": {"blocks": ("stage2_acc",), "fits": {
         ("lut", "ff", "dsp"): (("fixed",), lambda p: [1.0])}},
     "stage2_requant_dsp": {"blocks": ("stage2_dsp",), "fits": {
@@ -226,10 +234,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="parallel yosys runs")
     ap.add_argument("--out", type=Path, default=FIT_JSON, help="where to write the fit (default dse/rtl/fit.json)")
     ap.add_argument("--points", type=Path, default=None, help="refit the inputs of this fit file (no yosys)")
-    ap.add_argument("--winograd", action="store_true",
-                    help="re-synthesise only the Winograd circuits; the other entries of --out are kept as they are")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--winograd", action="store_true",
+                      help="re-synthesise only the Winograd circuits; the other entries of --out are kept as they are")
+    mode.add_argument("--winograd-array", action="store_true",
+                      help="re-synthesise only the Winograd design's MAC array (array_wino inputs) and refit")
     args = ap.parse_args(argv)
-    if args.points is not None:
+    if args.winograd_array and args.points is None:
+        cal = _calibrate()
+        kwargs = {} if args.jobs is None else {"jobs": args.jobs}
+        old = json.loads(args.out.read_text())
+        inputs = [r for r in old["inputs"] if r["block"] != "array_wino"]
+        inputs += inputs_from_calibration(cal.calibrate_winograd_array(quick=args.quick, **kwargs))
+        inputs.sort(key=lambda r: (-r["bits"], r["block"], sorted(r["params"].items())))
+        coefficients, residuals = fit(inputs)
+        doc = {**old, "inputs": inputs, "coefficients": coefficients, "residuals": residuals}
+    elif args.points is not None:
         old = json.loads(args.points.read_text())
         for r in old["inputs"]:
             r["script"] = relative_script(r.get("script", ""))
