@@ -133,9 +133,13 @@ MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STA
 # fit_winograd, the same yosys flow): one top-level entry per circuit and precision, "<block>_<bits>"
 # (wino_data_16, ...), with coefficients q = per_lane * LANES + fixed for q in lut, ff: the data transform
 # ("wino_data", LANES = p_ic), the output transform ("wino_output", p_oc) and the filter transform
-# ("wino_filter", lanes_per_word pairs). A MAC array at U x V operand widths would be a coefficient
-# "mac_array_wino" of the mac_array form. Where a fit is absent the blocks below count UG474 primitives
-# instead (x HLS_ARRAY_MARGIN, like LoopLogic).
+# ("wino_filter", lanes_per_word pairs). The Winograd design's MAC array is coefficients[bits]
+# ["mac_array_wino"] of the mac_array form (WINO_MAC_ARRAY_FIT): zy_mac_array.v at U x V = wino_bits(bits)
+# (20 x 18, 12 x 10), 16 positions a sub-fold, the data transform's V lanes as operands (no line-word
+# select: WinogradWindow and LoopLogic.selects charge those), over the mac_array points (max residual
+# 10 % LUT, 1 % FF; DSP48E1: 1 per MAC measured, DSP_PER_MAC); the deep-bank term dropped as for the
+# mac_array. Where a fit is absent the blocks below count UG474 primitives instead (x HLS_ARRAY_MARGIN,
+# like LoopLogic), and mac_array_logic interpolates the direct fits (mac_array_fit_at).
 WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter")
 
 
@@ -264,9 +268,9 @@ def fifo(width: int, depth: int) -> Resources:
 
 def mac_array_fit_at(operand_bits: float) -> tuple[float, ...]:
     """MAC_ARRAY_FIT's six coefficients for products of ``operand_bits``-bit operands (their mean width):
-    the 8- and 16-bit syntheses, each coefficient linear in the width between and beyond them (an
-    estimate for the Winograd array's 20 x 18 and 12 x 10 products until dse/rtl/fit.json holds a
-    synthesis of them, ``WINO_MAC_ARRAY_FIT``)."""
+    the 8- and 16-bit syntheses, each coefficient linear in the width between and beyond them (the
+    fallback estimate for the Winograd array's 20 x 18 and 12 x 10 products when a fit.json has no
+    synthesis of them; the committed one has, ``WINO_MAC_ARRAY_FIT``)."""
     lo, hi = MAC_ARRAY_FIT[8], MAC_ARRAY_FIT[16]
     t = (operand_bits - 8) / 8
     return tuple(a + (b - a) * t for a, b in zip(lo, hi))
@@ -275,7 +279,8 @@ def mac_array_fit_at(operand_bits: float) -> tuple[float, ...]:
 def mac_array_logic(p_oc: int, p_ic: int, bits: int, winograd: bool = False) -> Resources:
     """LUT/FF of the p_oc x p_ic MAC array (MAC_ARRAY_FIT, x HLS_ARRAY_MARGIN); memories excluded. With
     the Winograd path the array multiplies U (wu_bits) by V (wv_bits), and its direct calls use the same
-    multipliers: WINO_MAC_ARRAY_FIT when fit.json has it, else ``mac_array_fit_at`` the mean width."""
+    multipliers: WINO_MAC_ARRAY_FIT (fit.json's mac_array_wino, a yosys synthesis of that array), else
+    ``mac_array_fit_at`` the mean width."""
     if winograd:
         fit = WINO_MAC_ARRAY_FIT.get(bits)
         lm, lr, l0, fm, fr, f0 = fit if fit is not None else mac_array_fit_at(sum(wino_bits(bits)) / 2)
