@@ -391,7 +391,7 @@ class LineBuffer:
 
 # ================================================================= stage 1: the Winograd path ====
 class WinogradEngine:
-    """The F(2x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h; spec/winograd.md):
+    """The F(2x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h and its design note):
     a call with the ``winograd`` register set convolves each block tile by tile on the same p_oc x
     p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
 

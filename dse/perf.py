@@ -98,7 +98,7 @@ def design_loop_labels(config: HwConfig) -> tuple[str, ...]:
     return LOOP_LABELS if config.winograd_engine else tuple(x for x in LOOP_LABELS if x not in WINOGRAD_ONLY_LOOPS)
 
 
-# The dataflow processes and the loops each runs (spec/winograd.md "Processes for the model").
+# The dataflow processes and the loops each runs (the dataflow region of hls/include/zy_accel.h).
 PROCESS_LOOPS = {
     "read": ("CONV_READ",),
     "conv": ("PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "WINO_LOAD", "WINO_PRELOAD",
