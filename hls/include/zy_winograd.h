@@ -29,9 +29,10 @@
 //   prefills the band's first window rows (up to row r0 + 2). The block's last tile row streams
 //   nothing of its own (its rows y0 + 3.. are past read1), so at the same pace it streams the next
 //   block's rows read0', read0' + 1 (the stream carries the blocks back to back) into the two slots
-//   after its window (writer `pw`, from slot `nbase`); the next block's ring starts there (`base`,
-//   the slot of its row read0) and its LINE_FILL reads only what is left (a while loop: nothing when
-//   the prefill covered it). Those slots hold no row the last tile row reads: its window is rows
+//   after its window: at the tile row's first pixel slot the one line writer `wr` moves on to the
+//   next block's row read0' at slot `nbase` (one write port, one stream read site), and the next
+//   block's ring starts there (`base`, the slot of its row read0) with that writer, its LINE_FILL
+//   reading only what is left (a while loop: nothing when the prefill covered it). Those slots hold no row the last tile row reads: its window is rows
 //   y0 - 1 .. y0 + 2, slots top_slot .. top_slot + 3; the fetch of the (nonexistent) next tile row
 //   reads them only outside read1, where the pixel is zero.
 // - Window: a span's 4x4 pixels of p_ic lanes only (sub-fold s), in registers `win`, double
@@ -266,8 +267,8 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
 
     int cur = 0;
     // The next block's first input rows stream in during this block's last tile row (see the design
-    // note): `pw` writes them, from ring slot `nbase` on; `carried` when this block's rows began so.
-    line_writer pw = {0, 0, 0, -1, -1, 0, 0};
+    // note): the writer, carried over (`carried`), at ring slot `base` for the block's row read0.
+    line_writer carry = {0, 0, 0, -1, -1, 0, 0};
     int base = 0, nbase = 0;  // ring slot of this block's row read0, and of the next block's
     bool carried = false;
 BLOCKS:
@@ -288,7 +289,7 @@ BLOCKS:
 
         // Prefill: the band's input rows up to r0 + 2 (those the previous block did not stream in).
         line_writer wr = {read0, 0, 0, -1, -1, 0, 0};
-        if (carried) wr = pw;
+        if (carried) wr = carry;
         pixel_t<C> newest = pixel_t<C>();
         const int fill_end = imin(r0 + 3, read1);
     LINE_FILL:
@@ -322,10 +323,8 @@ BLOCKS:
         int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
         // the next block's rows nxt.read0 .. pre_end - 1 go to the slots after this tile row's window
         const int pre_end = imin(nxt.read0 + 2, imin(nxt.row0 + 3, nxt.read1));
-        pw.row = nxt.read0;
-        pw.col = 0;
-        pw.slot = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
-        nbase = pw.slot;
+        nbase = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
+        bool ahead_next = false;  // the writer has moved on to the next block's rows
         typedef typename C::wy_t wy_t;
         wy_t yacc[4][C::p_oc];  // wy_bits: the bound of a partial Y, narrower than acc_t
 #pragma HLS ARRAY_PARTITION variable=yacc complete dim=0
@@ -384,11 +383,16 @@ BLOCKS:
             }
             // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every four iterations of a
             // tile's first sixteen (the pace of the input stream for p_oc / lanes_per_word <= 4 words a pixel).
-            if (quarter && ahead < ramp && wr.row < read1) {
+            // The last tile row reads nothing of its own (its rows past y0 + 2 are past read1): the writer
+            // moves on to the next block's first rows, into the two slots after the window.
+            if (quarter && ty == last_ty && !last_block && !ahead_next) {
+                wr.row = nxt.read0;
+                wr.col = 0;
+                wr.slot = nbase;
+                ahead_next = true;
+            }
+            if (quarter && ahead < ramp && wr.row < (ahead_next ? pre_end : read1)) {
                 next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
-                ahead++;
-            } else if (quarter && ahead < ramp && ty == last_ty && !last_block && pw.row < pre_end) {
-                next_pixel<C>(pix, line, newest, pw, RING, w_img, true);  // the next block's, into free slots
                 ahead++;
             }
             // One pixel of the next span's window.
@@ -448,8 +452,7 @@ BLOCKS:
                     y0 += 2;
                     top_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
                     if (!done) {  // the slots after the new tile row's window
-                        pw.slot = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
-                        nbase = pw.slot;
+                        nbase = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
                     }
                     ahead = 0;
                     ramp = 4;
@@ -482,7 +485,8 @@ BLOCKS:
             psum.write(ps);
         }
         wino_load<C>(wts, ld, wbuf);  // filters of the next block that did not fit under this one
-        carried = true;
+        carried = true;  // every block but the last moved the writer on in its last tile row
+        carry = wr;
         base = nbase;
         cur = 1 - cur;
         g = nxt;
