@@ -22,7 +22,7 @@
 // - Output order (TILE ORDER): per tile row (band rows y0, y0 + 1), per tile, (0,0) (0,1) (1,0) (1,1).
 //   Stage 2 does not care (it counts pixels); the detile process (zy_detile.h) turns it into what
 //   stage 3 needs: one pooled pixel per tile for a 2x2 stride-2 max-pool, raster order otherwise.
-// - Line buffer: a ring of line_rows = 6 rows (slot = (row - read0) mod 6, counted). While tile row
+// - Line buffer: a ring of line_rows = 6 rows (slot = (row - read0 + base) mod 6, counted). While tile row
 //   ty (window rows y0-1 .. y0+2) computes, rows y0+3 and y0+4 stream in, one pixel at a tile's
 //   iterations 0, 4, 8 and 12, paced so that after tile tx at least min(2w, 4(tx + 1)) of their
 //   pixels are in (4 * ceil(w/2) >= 2w: both rows are complete at the row's last tile). LINE_FILL
@@ -32,9 +32,12 @@
 //   after its window: at the tile row's first pixel slot the one line writer `wr` moves on to the
 //   next block's row read0' at slot `nbase` (one write port, one stream read site), and the next
 //   block's ring starts there (`base`, the slot of its row read0) with that writer, its LINE_FILL
-//   reading only what is left (a while loop: nothing when the prefill covered it). Those slots hold no row the last tile row reads: its window is rows
-//   y0 - 1 .. y0 + 2, slots top_slot .. top_slot + 3; the fetch of the (nonexistent) next tile row
-//   reads them only outside read1, where the pixel is zero.
+//   reading only what is left (a while loop: nothing when the prefill covered it). The move loses
+//   nothing: by the end of tile row last_ty - 1 the writer has reached min(read1, r0 + 1 + 2 *
+//   ceil((r1 - r0) / 2)) = read1 (and a band of one tile row has only its LINE_FILL). Those slots
+//   hold no row the last tile row reads: its window is rows y0 - 1 .. y0 + 2, slots top_slot ..
+//   top_slot + 3; the fetch of the (nonexistent) next tile row reads them only outside read1, where
+//   the pixel is zero.
 // - Window: a span's 4x4 pixels of p_ic lanes only (sub-fold s), in registers `win`, double
 //   buffered: while a span computes, its 16 iterations fetch the next span's window from the line
 //   buffer into `nw`, pixel e at iteration e (one read a cycle, the lanes of the next sub-fold
