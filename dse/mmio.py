@@ -82,11 +82,6 @@ def call_mmio(changed: int, channels: int, verify_registers: bool = True) -> Mmi
     return MmioCount(accesses=blocks + channels * 2 + 2, words=changed * passes)
 
 
-def call_mmio_accesses(changed: int, channels: int, verify_registers: bool = True) -> int:
-    """One call's MMIO accesses (``call_mmio``)."""
-    return call_mmio(changed, channels, verify_registers).accesses
-
-
 def frame_mmio(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> MmioCount:
     """MMIO of one frame of ``plan`` (the module docstring)."""
     used = {t.channel for call in plan.calls for t in call.transfers}

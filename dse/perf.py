@@ -55,9 +55,10 @@ Memory and DMA
     (``dma_ms``): streaming DMA runs concurrently with compute.
 
 Host
-    Per call: MMIO accesses (registers, ap_start, one tail-descriptor write and one status poll
-    per DMA channel used, ap_done; ``blocks.Control``) at a measured per-access cost from Python
-    on the board's ARM; per frame: the restart of the three descriptor chains, the flush of the
+    Per call: MMIO accesses (``dse.mmio.call_mmio``: the changed registers as one block write and
+    one block read-back, ap_start, one tail-descriptor write and one status poll per DMA channel
+    used, ap_done) at a measured per-access cost from Python on the board's ARM, plus the blocks'
+    register words at an estimated bus cost each (``MMIO_WORD_US``); per frame: the restart of the three descriptor chains, the flush of the
     input image and the invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte.
     All serial with the PL (the driver issues one call at a time).
 
