@@ -269,11 +269,10 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     wino_load<C>(wts, ld, wbuf);  // the first block's filters: nothing to overlap with yet
 
     int cur = 0;
-    // The next block's first input rows stream in during this block's last tile row (see the design
-    // note): the writer, carried over (`carried`), at ring slot `base` for the block's row read0.
-    line_writer carry = {0, 0, 0, -1, -1, 0, 0};
+    // One line writer for the call: every block's last tile row moves it on to the next block's first
+    // rows (see the design note), so a block starts with its row read0 at ring slot `base`.
+    line_writer wr = {g.read0, 0, 0, -1, -1, 0, 0};
     int base = 0, nbase = 0;  // ring slot of this block's row read0, and of the next block's
-    bool carried = false;
 BLOCKS:
     for (bool last_block = false; !last_block;) {
         last_block = g.last();
@@ -291,8 +290,6 @@ BLOCKS:
         }
 
         // Prefill: the band's input rows up to r0 + 2 (those the previous block did not stream in).
-        line_writer wr = {read0, 0, 0, -1, -1, 0, 0};
-        if (carried) wr = carry;
         pixel_t<C> newest = pixel_t<C>();
         const int fill_end = imin(r0 + 3, read1);
     LINE_FILL:
@@ -488,9 +485,7 @@ BLOCKS:
             psum.write(ps);
         }
         wino_load<C>(wts, ld, wbuf);  // filters of the next block that did not fit under this one
-        carried = true;  // every block but the last moved the writer on in its last tile row
-        carry = wr;
-        base = nbase;
+        base = nbase;  // every block but the last moved the writer there in its last tile row
         cur = 1 - cur;
         g = nxt;
     }
