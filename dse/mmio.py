@@ -9,13 +9,16 @@ driver (host/driver.py) makes exactly these accesses when every wait is satisfie
 poll; tests/test_driver.py counts the emulated board's accesses against ``frame_mmio_accesses``.
 
 Per frame: ``RESTART_ACCESSES`` for each DMA channel the plan uses (the restart of its descriptor
-chain at its head: DMACR = 0, a DMASR read that shows Halted, CURDESC, DMACR = RS).
+chain at its head: DMACR = 0, a DMASR read that shows Halted, CURDESC, DMACR = RS), and one TAILDESC
+write arming the whole output chain (every call writes an output).
 
 Per call (``call_mmio``): the registers whose value differs from what the IP holds
 (``changed_registers``) in one block write, and one block read-back when the driver verifies
-registers (none when nothing changed); one TAILDESC write per channel the call uses; ap_start; one
-DMASR read per channel the call uses (its wait); one ap_ctrl read (ap_done). The register words
-the blocks move are counted apart (``MmioCount.words``): they cost bus time, not interpreter time.
+registers (none when nothing changed); one TAILDESC write per memory-to-stream channel the call
+uses (its channels but the output); ap_start; one ap_ctrl read (ap_done). No DMASR read: the
+driver reads them only in a poll that does not see ap_done, and waits for the descriptors in memory.
+The register words the blocks move are counted apart (``MmioCount.words``): they cost bus time,
+not interpreter time.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 RESTART_ACCESSES = 4  # per used channel and frame: DMACR=0, DMASR read (halted), CURDESC, DMACR=RS
-FRAME_ACCESSES = RESTART_ACCESSES * len(Channel)  # a plan with conv calls uses all three channels
+ARM_OUTPUT_ACCESSES = 1  # per frame: the output chain's TAILDESC, at its last descriptor
+FRAME_ACCESSES = RESTART_ACCESSES * len(Channel) + ARM_OUTPUT_ACCESSES  # a plan with conv calls uses all three channels
 
 
 def changed_registers(held: Mapping[str, int], registers: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -75,17 +79,17 @@ class MmioCount:
 
 def call_mmio(changed: int, channels: int, verify_registers: bool = True) -> MmioCount:
     """One call's MMIO: the ``changed`` registers in one block write (and one block read-back when
-    ``verify_registers``), none if nothing changed; a TAILDESC write and a DMASR poll per channel
-    used; ap_start; ap_done."""
+    ``verify_registers``), none if nothing changed; a TAILDESC write per channel used but the output
+    (armed per frame); ap_start; ap_done."""
     passes = 2 if verify_registers else 1  # the block write, and its read-back
     blocks = passes if changed else 0
-    return MmioCount(accesses=blocks + channels * 2 + 2, words=changed * passes)
+    return MmioCount(accesses=blocks + (channels - 1) + 2, words=changed * passes)
 
 
 def frame_mmio(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> MmioCount:
     """MMIO of one frame of ``plan`` (the module docstring)."""
     used = {t.channel for call in plan.calls for t in call.transfers}
-    accesses, words = RESTART_ACCESSES * len(used), 0
+    accesses, words = RESTART_ACCESSES * len(used) + ARM_OUTPUT_ACCESSES * (Channel.FMAP_OUT in used), 0
     for call, n in zip(plan.calls, registers_written(plan.calls, steady)):
         count = call_mmio(n, call_channels(call), verify_registers)
         accesses, words = accesses + count.accesses, words + count.words

@@ -56,9 +56,11 @@ Memory and DMA
 
 Host
     Per call: MMIO accesses (``dse.mmio.call_mmio``: the changed registers as one block write and
-    one block read-back, ap_start, one tail-descriptor write and one status poll per DMA channel
-    used, ap_done) at a measured per-access cost from Python on the board's ARM, plus the blocks'
-    register words at an estimated bus cost each (``MMIO_WORD_US``); per frame: the restart of the three descriptor chains, the flush of the
+    one block read-back, ap_start, one tail-descriptor write per input channel used, ap_done; the
+    output chain is armed per frame and the DMAs' status is read only in a poll that does not see
+    ap_done) at a measured per-access cost from Python on the board's ARM, plus the blocks'
+    register words at an estimated bus cost each (``MMIO_WORD_US``); per frame: the restart of the
+    three descriptor chains and the arming of the output chain, the flush of the
     input image and the invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte.
     All serial with the PL (the driver issues one call at a time).
 

@@ -25,20 +25,26 @@ chain per DMA channel, checked against the DMAs' length register and alignment b
 is started.
 
 Per frame: the image codes go into the ``input`` buffer (flushed), every descriptor's STATUS is
-cleared, a barrier orders those stores before the register writes that follow, and each used
-channel is restarted at its chain's first descriptor (DMACR.RS off, wait Halted, CURDESC, RS on).
+cleared, a barrier orders those stores before the register writes that follow, each used channel
+is restarted at its chain's first descriptor (DMACR.RS off, wait Halted, CURDESC, RS on), and the
+output channel's TAILDESC goes to its chain's last descriptor: the S2MM engine writes only what the
+IP sends, one packet (TLAST) per descriptor, so the frame's output chain is armed once.
 Per call: the registers that differ from what the IP already holds, as their fields' bit patterns
 (``dse.registers.encode_register``: two's complement for signed fields), are written in one
 vectorised access (``write_registers``), then (``verify_registers``, the default) read back in one
 (``read_registers``) and compared with those bits, the first mismatch an ``AcceleratorError``
-naming the register (nothing is accessed when no register changes); TAILDESC of the parameter and
-output channels is moved to the call's last descriptor on each; ap_start; TAILDESC of the
-feature-map input channel; then each used channel's DMASR is polled until Idle (with the tail
-descriptor's Cmplt set) and ap_ctrl until ap_done. Every wait is bounded by a timeout; an error bit in DMASR or a
-timeout raises an ``AcceleratorError`` naming the DMA, the call and the DMASR value, after which
-the board is reset and the next frame starts afresh. The YOLO tensors are then invalidated (the
-only buffer the CPU reads) and decoded. ``dse.mmio.frame_mmio_accesses`` counts the MMIO accesses
-of a frame.
+naming the register (nothing is accessed when no register changes); TAILDESC of the parameter
+channel is moved to the call's last descriptor on it; ap_start; TAILDESC of the feature-map input
+channel (it reads what the previous call wrote, so it is released only now). Then ap_ctrl is
+polled until ap_done, each poll that does not see it also reading the used channels' DMASR for an
+error; and the call's last descriptor on each used channel is waited for in memory (STATUS Cmplt,
+no MMIO: the output channel may still be writing the packet's last beats when ap_done rises). A
+DMA error therefore costs no access while all goes well. Every wait is bounded by a timeout; an
+error bit in DMASR or in a descriptor's STATUS, or a timeout, raises an ``AcceleratorError`` naming
+the DMA, the call and the DMASR value (a timeout names the first channel whose part of the call is
+unfinished), after which the board is reset and the next frame starts afresh. The YOLO tensors are
+then invalidated (the only buffer the CPU reads) and decoded. ``dse.mmio.frame_mmio_accesses``
+counts the MMIO accesses of a frame.
 """
 
 from __future__ import annotations
@@ -125,34 +131,6 @@ class Driver:
         return (f"DMA {channel.name} ({channel.label}) reported {sgdma.error_names(dmasr)}, DMASR "
                 f"{sgdma.describe_dmasr(dmasr)}, at {self.ring.describe(current)}")
 
-    def _wait_channel(self, channel: sgdma.SgChannel, tail: int, where: str) -> None:
-        """Until the channel is idle at its tail: one DMASR read per poll."""
-        seen = [0]
-
-        def test():
-            dmasr = seen[0] = channel.dmasr()
-            if dmasr & sgdma.SR_ERRORS:
-                return self._dma_error(channel, dmasr)
-            return bool(dmasr & sgdma.SR_IDLE) and self.ring.completed(tail)
-
-        def describe():
-            return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tail)}, DMASR "
-                    f"{sgdma.describe_dmasr(seen[0])}")
-
-        self._wait(test, describe, where)
-
-    def _first_dma_error(self, tails: dict, where: str) -> AcceleratorError | None:
-        """After a failed wait: the error latched by any channel the call uses, the cause of the
-        wait's failure (a channel that stopped on an error wedges the IP, and the other channels wait
-        for ever behind it), or None."""
-        for name in Channel:
-            if tails[name] is not None:
-                channel = self.channels[name]
-                dmasr = channel.dmasr()
-                if dmasr & sgdma.SR_ERRORS:
-                    return AcceleratorError(f"{self._dma_error(channel, dmasr)} during {where}")
-        return None
-
     def _wait_halted(self, channel: sgdma.SgChannel, where: str) -> None:
         seen = [0]
 
@@ -166,7 +144,8 @@ class Driver:
     # -- one frame -------------------------------------------------------------------------------------
 
     def start_frame(self) -> None:
-        """Clear the descriptors' status and restart every channel at the first descriptor of its chain."""
+        """Clear the descriptors' status, restart every channel at the first descriptor of its chain and
+        arm the output chain to its end."""
         where = "the start of a frame (descriptor ring restart)"
         for channel in self.channels.values():
             channel.stop()
@@ -175,6 +154,9 @@ class Driver:
         self.board.barrier()  # the cleared STATUS words reach memory before any TAILDESC lets a DMA fetch them
         for name, channel in self.channels.items():
             channel.start(self.ring.address(self.ring.first[name]))  # a channel that cannot run shows it at its wait
+        out = self.channels.get(Channel.FMAP_OUT)
+        if out is not None:  # the whole frame's output chain, armed once: each call's packet fills its descriptor
+            out.tail(self.ring.address(self.ring.frame_tail(Channel.FMAP_OUT)))
 
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
@@ -198,27 +180,65 @@ class Driver:
                             f"writing {value} ({word:#x} in its {self._fields[name]}-bit field at offset "
                             f"{self._offsets[name]:#x}) during {where}: wrong bitstream, or a bus problem")
         tails = self.ring.tails[call.index]
-        for name in (Channel.PARAMS, Channel.FMAP_OUT):  # armed before the IP starts
-            if tails[name] is not None:
-                self.channels[name].tail(self.ring.address(tails[name]))
+        if tails[Channel.PARAMS] is not None:  # armed before the IP starts
+            self.channels[Channel.PARAMS].tail(self.ring.address(tails[Channel.PARAMS]))
         accel.write(AP_CTRL, AP_START)
         if tails[Channel.FMAP_IN] is not None:
             self.channels[Channel.FMAP_IN].tail(self.ring.address(tails[Channel.FMAP_IN]))
-        for name in Channel:
-            if tails[name] is not None:
-                try:
-                    self._wait_channel(self.channels[name], tails[name], where)
-                except AcceleratorError as exc:
-                    raise self._first_dma_error(tails, where) or exc from None
+        self._wait_done(tails, where)
+        self._wait_descriptors(tails, where)
 
-        seen_done = []
+    def _wait_done(self, tails: dict, where: str) -> None:
+        """Until ap_done: one ap_ctrl read per poll. A poll that does not see it also reads the DMASR
+        of every channel the call uses, so that a DMA error (which wedges the IP) is reported at
+        once, not at the timeout; a call done at its first poll costs the one read."""
+        seen = [0]
+        used = [name for name in Channel if tails[name] is not None]
 
-        def done():
-            ctrl = accel.read(AP_CTRL)
-            seen_done.append(ctrl)
-            return bool(ctrl & AP_DONE) or bool(ctrl & AP_IDLE and not ctrl & AP_START)
+        def test():
+            ctrl = seen[0] = self.board.accel.read(AP_CTRL)
+            if ctrl & AP_DONE or (ctrl & AP_IDLE and not ctrl & AP_START):
+                return True
+            for name in used:
+                channel = self.channels[name]
+                dmasr = channel.dmasr()
+                if dmasr & sgdma.SR_ERRORS:
+                    return self._dma_error(channel, dmasr)
+            return False
 
-        self._wait(done, lambda: f"the accelerator's ap_done (ap_ctrl {seen_done[-1]:#x})", where)
+        def describe():
+            for name in used:  # the first channel whose part of the call is unfinished is what the IP waits on
+                if not self.ring.completed(tails[name]):
+                    channel = self.channels[name]
+                    return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, "
+                            f"DMASR {sgdma.describe_dmasr(channel.dmasr())}")
+            return f"the accelerator's ap_done (ap_ctrl {seen[0]:#x})"
+
+        self._wait(test, describe, where)
+
+    def _wait_descriptors(self, tails: dict, where: str) -> None:
+        """Until the call's last descriptor on every channel it uses shows Cmplt in memory (no MMIO):
+        after ap_done the output channel may still be writing the packet's last beats to DDR, and
+        the next call reads them. A descriptor's STATUS error bits are reported with its channel."""
+        used = [name for name in Channel if tails[name] is not None]
+
+        def test():
+            for name in used:
+                status = self.ring.status(tails[name])
+                if status & sgdma.ST_ERRORS:
+                    channel = self.channels[name]
+                    return self._dma_error(channel, channel.dmasr())
+                if not status & sgdma.ST_CMPLT:
+                    return False
+            return True
+
+        def describe():
+            name = next(n for n in used if not self.ring.completed(tails[n]))
+            channel = self.channels[name]
+            return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, DMASR "
+                    f"{sgdma.describe_dmasr(channel.dmasr())}")
+
+        self._wait(test, describe, where)
 
     def run_codes(self) -> None:
         """Run every call of the plan on what is in the input buffer; recover the board on failure."""

@@ -19,8 +19,11 @@ lives in one non-cacheable DMA buffer and records, per call and channel, the ind
 last descriptor (its tail), or None. Per frame the host clears every STATUS word (one numpy
 assignment), issues a memory barrier (the board's ``barrier()``: on ARM a DSB, so the cleared words
 are in DDR before any TAILDESC lets a DMA fetch the descriptors; non-cacheable stores can still
-wait in the CPU's write buffer) and restarts each used channel at its chain's first descriptor;
-per call it writes one TAILDESC per channel the call uses. ``dse.mmio.frame_mmio_accesses`` counts the resulting MMIO accesses.
+wait in the CPU's write buffer), restarts each used channel at its chain's first descriptor and
+moves the output channel's TAILDESC to its chain's last descriptor (``frame_tail``: the S2MM engine
+only writes what the IP sends, so the whole frame's output chain can be armed at once); per call it
+writes one TAILDESC per memory-to-stream channel the call uses. ``dse.mmio.frame_mmio_accesses``
+counts the resulting MMIO accesses.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ ST_DMA_INT_ERR = 1 << 28
 ST_DMA_SLV_ERR = 1 << 29
 ST_DMA_DEC_ERR = 1 << 30
 ST_CMPLT = 1 << 31
+ST_ERRORS = ST_DMA_INT_ERR | ST_DMA_SLV_ERR | ST_DMA_DEC_ERR
 
 ADDRESS_LIMIT = 1 << 32  # the DMAs are built with 32-bit addresses (c_addr_width, the default)
 
@@ -190,6 +194,11 @@ class DescriptorRing:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    def frame_tail(self, channel: str) -> int | None:
+        """The last descriptor of ``channel``'s chain (the frame's last transfer on it), or None."""
+        first = self.first[channel]
+        return None if first is None else first + self.count[channel] - 1
 
     def address(self, index: int) -> int:
         return self.base + index * DESC_BYTES

@@ -289,27 +289,27 @@ def test_ring_refuses_transfers_the_dmas_cannot_carry(bad, message):
 
 
 def test_frame_mmio_accesses_formula():
-    # restart: 4 accesses x 3 channels. Calls (the changed registers as one block write + one block
-    # read-back, tails, ap_start, polls, ap_done): first frame: call 0 writes a, b (2) + 3 tails + 1 +
-    # 3 polls + 1 = 10; call 1 writes b (2) + 2 + 1 + 2 + 1 = 8; call 2 writes a (2) + 3 + 1 + 3 + 1 = 10.
-    # Steady: call 0 rewrites a, b (the last call left a=4, b=3).
-    assert frame_mmio_accesses(PLAN, steady=False) == 12 + 10 + 8 + 10
-    assert frame_mmio_accesses(PLAN) == 12 + 10 + 8 + 10
-    assert frame_mmio_accesses(PLAN, verify_registers=False) == 12 + 9 + 7 + 9
+    # restart: 4 accesses x 3 channels, and the output chain's one tail. Calls (the changed registers
+    # as one block write + one block read-back, a tail per input channel, ap_start, ap_done): first
+    # frame: call 0 writes a, b (2) + 2 tails + 1 + 1 = 6; call 1 writes b (2) + 1 + 1 + 1 = 5;
+    # call 2 writes a (2) + 2 + 1 + 1 = 6. Steady: call 0 rewrites a, b (the last call left a=4, b=3).
+    assert frame_mmio_accesses(PLAN, steady=False) == 13 + 6 + 5 + 6
+    assert frame_mmio_accesses(PLAN) == 13 + 6 + 5 + 6
+    assert frame_mmio_accesses(PLAN, verify_registers=False) == 13 + 5 + 4 + 5
     # the words the blocks move: 2 + 1 + 1 registers, each written and read back
-    assert frame_mmio(PLAN) == MmioCount(40, 8) and frame_mmio(PLAN, verify_registers=False) == MmioCount(37, 4)
+    assert frame_mmio(PLAN) == MmioCount(30, 8) and frame_mmio(PLAN, verify_registers=False) == MmioCount(27, 4)
     same = _plan([({"a": 1}, (), (_t("fmap_in", "input", 0, 64),), _t("fmap_out", "output", 0, 64))] * 2)
     # the second call changes nothing: no register access at all
-    assert frame_mmio_accesses(same, steady=False) == 8 + (2 + 2 + 1 + 2 + 1) + (2 + 1 + 2 + 1)
-    assert frame_mmio_accesses(same) == 8 + 2 * (2 + 1 + 2 + 1)  # fmap_in + fmap_out only: 2 restarts
+    assert frame_mmio_accesses(same, steady=False) == 9 + (2 + 1 + 1 + 1) + (1 + 1 + 1)
+    assert frame_mmio_accesses(same) == 9 + 2 * (1 + 1 + 1)  # fmap_in + fmap_out only: 2 restarts
     assert frame_mmio(same).words == 0 and frame_mmio(same, steady=False).words == 2
 
 
 def test_a_register_block_is_one_access_whatever_its_size():
     for changed in (1, 2, 7, 30):
-        assert call_mmio(changed, 3) == MmioCount(2 + 3 * 2 + 2, 2 * changed)
-        assert call_mmio(changed, 2, verify_registers=False) == MmioCount(1 + 2 * 2 + 2, changed)
-    assert call_mmio(0, 3) == call_mmio(0, 3, verify_registers=False) == MmioCount(3 * 2 + 2, 0)
+        assert call_mmio(changed, 3) == MmioCount(2 + 2 + 2, 2 * changed)
+        assert call_mmio(changed, 2, verify_registers=False) == MmioCount(1 + 1 + 2, changed)
+    assert call_mmio(0, 3) == call_mmio(0, 3, verify_registers=False) == MmioCount(2 + 2, 0)
 
 
 def test_soft_reset_helper_resets_the_whole_dma():
