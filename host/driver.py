@@ -206,15 +206,7 @@ class Driver:
                     return self._dma_error(channel, dmasr)
             return False
 
-        def describe():
-            for name in used:  # the first channel whose part of the call is unfinished is what the IP waits on
-                if not self.ring.completed(tails[name]):
-                    channel = self.channels[name]
-                    return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, "
-                            f"DMASR {sgdma.describe_dmasr(channel.dmasr())}")
-            return f"the accelerator's ap_done (ap_ctrl {seen[0]:#x})"
-
-        self._wait(test, describe, where)
+        self._wait(test, lambda: self._unfinished(tails) or f"the accelerator's ap_done (ap_ctrl {seen[0]:#x})", where)
 
     def _wait_descriptors(self, tails: dict, where: str) -> None:
         """Until the call's last descriptor on every channel it uses shows Cmplt in memory (no MMIO):
@@ -232,13 +224,17 @@ class Driver:
                     return False
             return True
 
-        def describe():
-            name = next(n for n in used if not self.ring.completed(tails[n]))
-            channel = self.channels[name]
-            return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, DMASR "
-                    f"{sgdma.describe_dmasr(channel.dmasr())}")
+        self._wait(test, lambda: self._unfinished(tails), where)
 
-        self._wait(test, describe, where)
+    def _unfinished(self, tails: dict) -> str | None:
+        """What a timed-out call waits on: the first channel (input, parameters, output) whose last
+        descriptor of the call is not complete, with its DMASR; None if all are."""
+        for name in Channel:
+            if tails[name] is not None and not self.ring.completed(tails[name]):
+                channel = self.channels[name]
+                return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, DMASR "
+                        f"{sgdma.describe_dmasr(channel.dmasr())}")
+        return None
 
     def run_codes(self) -> None:
         """Run every call of the plan on what is in the input buffer; recover the board on failure."""
