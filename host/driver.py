@@ -185,15 +185,15 @@ class Driver:
         accel.write(AP_CTRL, AP_START)
         if tails[Channel.FMAP_IN] is not None:
             self.channels[Channel.FMAP_IN].tail(self.ring.address(tails[Channel.FMAP_IN]))
-        self._wait_done(tails, where)
-        self._wait_descriptors(tails, where)
+        used = [name for name in Channel if tails[name] is not None]  # input, parameters, output
+        self._wait_done(tails, used, where)
+        self._wait_descriptors(tails, used, where)
 
-    def _wait_done(self, tails: dict, where: str) -> None:
+    def _wait_done(self, tails: dict, used: list, where: str) -> None:
         """Until ap_done: one ap_ctrl read per poll. A poll that does not see it also reads the DMASR
         of every channel the call uses, so that a DMA error (which wedges the IP) is reported at
         once, not at the timeout; a call done at its first poll costs the one read."""
         seen = [0]
-        used = [name for name in Channel if tails[name] is not None]
 
         def test():
             ctrl = seen[0] = self.board.accel.read(AP_CTRL)
@@ -206,13 +206,12 @@ class Driver:
                     return self._dma_error(channel, dmasr)
             return False
 
-        self._wait(test, lambda: self._unfinished(tails) or f"the accelerator's ap_done (ap_ctrl {seen[0]:#x})", where)
+        self._wait(test, lambda: self._unfinished(tails, used) or f"the accelerator's ap_done (ap_ctrl {seen[0]:#x})", where)
 
-    def _wait_descriptors(self, tails: dict, where: str) -> None:
+    def _wait_descriptors(self, tails: dict, used: list, where: str) -> None:
         """Until the call's last descriptor on every channel it uses shows Cmplt in memory (no MMIO):
         after ap_done the output channel may still be writing the packet's last beats to DDR, and
         the next call reads them. A descriptor's STATUS error bits are reported with its channel."""
-        used = [name for name in Channel if tails[name] is not None]
 
         def test():
             for name in used:
@@ -224,13 +223,13 @@ class Driver:
                     return False
             return True
 
-        self._wait(test, lambda: self._unfinished(tails), where)
+        self._wait(test, lambda: self._unfinished(tails, used), where)
 
-    def _unfinished(self, tails: dict) -> str | None:
+    def _unfinished(self, tails: dict, used: list) -> str | None:
         """What a timed-out call waits on: the first channel (input, parameters, output) whose last
         descriptor of the call is not complete, with its DMASR; None if all are."""
-        for name in Channel:
-            if tails[name] is not None and not self.ring.completed(tails[name]):
+        for name in used:
+            if not self.ring.completed(tails[name]):
                 channel = self.channels[name]
                 return (f"DMA {channel.name} ({channel.label}) to finish {self.ring.describe(tails[name])}, DMASR "
                         f"{sgdma.describe_dmasr(channel.dmasr())}")

@@ -173,7 +173,7 @@ def test_register_sequence_of_a_frame(setup):
     for name in ("fmap_in", "params", "fmap_out"):
         dma, base = where[name]
         expected += [(dma, "write", base + 8, data(first_transfer(name))), (dma, "write", base, 1)]
-    expected.append(("dma0", "write", 0x30 + 0x10, data(plan.calls[-1].out_transfer)))
+    expected.append((where["fmap_out"][0], "write", where["fmap_out"][1] + 0x10, data(plan.calls[-1].out_transfer)))
     fields = config.register_fields()
     held: dict = {}
     for call in plan.calls:
