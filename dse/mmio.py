@@ -10,12 +10,12 @@ poll; tests/test_driver.py counts the emulated board's accesses against ``frame_
 
 Per frame: ``RESTART_ACCESSES`` for each DMA channel the plan uses (the restart of its descriptor
 chain at its head: DMACR = 0, a DMASR read that shows Halted, CURDESC, DMACR = RS), and one TAILDESC
-write arming the whole output chain (every call writes an output).
+write arming each of the parameter and output chains whole (``ARMED_CHAINS``).
 
 Per call (``call_mmio``): the registers whose value differs from what the IP holds
 (``changed_registers``) in one block write, and one block read-back when the driver verifies
-registers (none when nothing changed); one TAILDESC write per memory-to-stream channel the call
-uses (its channels but the output); ap_start; one ap_ctrl read (ap_done). No DMASR read: the
+registers (none when nothing changed); ap_start; the input chain's TAILDESC (every call reads an
+input); one ap_ctrl read (ap_done). No DMASR read: the
 driver reads them only in a poll that does not see ap_done, and waits for the descriptors in memory.
 The register words the blocks move are counted apart (``MmioCount.words``): they cost bus time,
 not interpreter time.
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from .plan import Plan
 
 RESTART_ACCESSES = 4  # per used channel and frame: DMACR=0, DMASR read (halted), CURDESC, DMACR=RS
-ARM_OUTPUT_ACCESSES = 1  # per frame: the output chain's TAILDESC, at its last descriptor
-FRAME_ACCESSES = RESTART_ACCESSES * len(Channel) + ARM_OUTPUT_ACCESSES  # a plan with conv calls uses all three channels
+ARMED_CHAINS = (Channel.PARAMS, Channel.FMAP_OUT)  # per frame, one TAILDESC each at its chain's last descriptor
+FRAME_ACCESSES = (RESTART_ACCESSES + 1) * len(Channel) - 1  # a plan with conv calls uses all three channels
+CALL_FIXED_ACCESSES = 3  # per call: ap_start, the input chain's TAILDESC, the ap_ctrl read that sees ap_done
 
 
 def changed_registers(held: Mapping[str, int], registers: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
@@ -63,11 +64,6 @@ def registers_written(calls: Sequence, steady: bool = True) -> list[int]:
     return written
 
 
-def call_channels(call) -> int:
-    """DMA channels a call uses."""
-    return len({t.channel for t in call.transfers})
-
-
 @dataclass(frozen=True)
 class MmioCount:
     """MMIO of a call or a frame: ``accesses`` (Python-level reads and writes, a register block one
@@ -77,21 +73,20 @@ class MmioCount:
     words: int
 
 
-def call_mmio(changed: int, channels: int, verify_registers: bool = True) -> MmioCount:
+def call_mmio(changed: int, verify_registers: bool = True) -> MmioCount:
     """One call's MMIO: the ``changed`` registers in one block write (and one block read-back when
-    ``verify_registers``), none if nothing changed; a TAILDESC write per channel used but the output
-    (armed per frame); ap_start; ap_done."""
+    ``verify_registers``), none if nothing changed; ap_start, the input chain's TAILDESC, ap_done."""
     passes = 2 if verify_registers else 1  # the block write, and its read-back
     blocks = passes if changed else 0
-    return MmioCount(accesses=blocks + (channels - 1) + 2, words=changed * passes)
+    return MmioCount(accesses=blocks + CALL_FIXED_ACCESSES, words=changed * passes)
 
 
 def frame_mmio(plan: "Plan", verify_registers: bool = True, steady: bool = True) -> MmioCount:
     """MMIO of one frame of ``plan`` (the module docstring)."""
     used = {t.channel for call in plan.calls for t in call.transfers}
-    accesses, words = RESTART_ACCESSES * len(used) + ARM_OUTPUT_ACCESSES * (Channel.FMAP_OUT in used), 0
+    accesses, words = RESTART_ACCESSES * len(used) + len(used & set(ARMED_CHAINS)), 0
     for call, n in zip(plan.calls, registers_written(plan.calls, steady)):
-        count = call_mmio(n, call_channels(call), verify_registers)
+        count = call_mmio(n, verify_registers)
         accesses, words = accesses + count.accesses, words + count.words
     return MmioCount(accesses, words)
 

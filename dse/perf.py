@@ -56,11 +56,11 @@ Memory and DMA
 
 Host
     Per call: MMIO accesses (``dse.mmio.call_mmio``: the changed registers as one block write and
-    one block read-back, ap_start, one tail-descriptor write per input channel used, ap_done; the
-    output chain is armed per frame and the DMAs' status is read only in a poll that does not see
-    ap_done) at a measured per-access cost from Python on the board's ARM, plus the blocks'
+    one block read-back, ap_start, the input chain's tail-descriptor write, ap_done; the parameter
+    and output chains are armed per frame and the DMAs' status is read only in a poll that does not
+    see ap_done) at a measured per-access cost from Python on the board's ARM, plus the blocks'
     register words at an estimated bus cost each (``MMIO_WORD_US``); per frame: the restart of the
-    three descriptor chains and the arming of the output chain, the flush of the
+    three descriptor chains and the arming of the parameter and output chains, the flush of the
     input image and the invalidation of the YOLO outputs at the reference's measured 0.9 ns/byte.
     All serial with the PL (the driver issues one call at a time).
 
@@ -251,7 +251,6 @@ class CallShape:
     out_nbytes: int
     registers: tuple[tuple[str, int], ...]
     n_transfers: int  # DMA transfers (descriptors) of the call
-    n_channels: int  # DMA channels they use
     useful_macs: int  # direct-convolution MACs the layer asks for
     writes_output_buffer: bool
     winograd: bool = False  # the call's ``winograd`` register: its blocks run the F(2x2, 3x3) path
@@ -347,7 +346,6 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         bands=r["bands"], in_fold_lanes=in_fold_lanes, out_fold_lanes=out_fold_lanes, classes=classes_t,
         first_lanes=first_lanes, in_nbytes=in_nbytes, out_nbytes=call.out_transfer.nbytes,
         registers=call.registers, n_transfers=len(call.transfers),
-        n_channels=len({t.channel for t in call.transfers}),
         useful_macs=useful, writes_output_buffer=call.out_transfer.buffer == "output", winograd=wino,
         useful_mults=mults)
 
@@ -793,7 +791,7 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
             compute_ms, stall_ms = cc.compute / mhz_k, cc.stall / mhz_k
             busy_ms = sum(terms.nbytes.values()) / memory.ddr_bytes_per_s * 1e3
             dma_ms = max(0.0, busy_ms - compute_ms - stall_ms) + DMA_START_CYCLES / mhz_k
-            call_mmio = mmio.call_mmio(n_written, s.n_channels, host.verify_registers)
+            call_mmio = mmio.call_mmio(n_written, host.verify_registers)
             cache_bytes = (flush_nbytes if first else 0) + (invalidate_nbytes if last else 0)
             batch = BatchEstimate(
                 index=s.index, name=s.name, layers=s.layers, compute_cycles=cc.compute, stall_cycles=cc.stall,

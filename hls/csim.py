@@ -46,7 +46,7 @@ import numpy as np
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
 
-from zynqyolo.dse.registers import call_words, check_registers
+from zynqyolo.dse.registers import CallWords, call_words, check_registers
 
 from . import HLS_DIR
 from .header import FIFO_DEPTHS, HEADER_NAME, depth_macro, render_header
@@ -296,6 +296,11 @@ class CsimAccelerator:
         if arr.size != expected:
             raise ValueError(f"{name}: {arr.size} words, but these registers make the kernel read {expected}")
         return np.ascontiguousarray(arr)
+
+    def call_words(self, registers: dict[str, int]) -> CallWords:
+        """The lengths of the streams a call with these registers reads and writes (``ValueError`` for
+        registers the kernels refuse)."""
+        return call_words(self.config, registers)
 
     def call(self, registers: dict[str, int], in_words, wts_words) -> CallResult:
         """Run one hardware call: ``registers`` by field name, the ``in`` and ``wts`` streams as

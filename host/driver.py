@@ -27,19 +27,22 @@ is started.
 Per frame: the image codes go into the ``input`` buffer (flushed), every descriptor's STATUS is
 cleared, a barrier orders those stores before the register writes that follow, each used channel
 is restarted at its chain's first descriptor (DMACR.RS off, wait Halted, CURDESC, RS on), and the
-output channel's TAILDESC goes to its chain's last descriptor: the S2MM engine writes only what the
-IP sends, one packet (TLAST) per descriptor, so the frame's output chain is armed once.
+parameter and output channels' TAILDESC go to their chains' last descriptors, armed once for the
+frame: the IP reads exactly its call's parameter words (the next call's wait in the stream FIFO,
+the DMA held back by it), and the S2MM engine writes only what the IP sends, one packet (TLAST)
+per descriptor.
 Per call: the registers that differ from what the IP already holds, as their fields' bit patterns
 (``dse.registers.encode_register``: two's complement for signed fields), are written in one
 vectorised access (``write_registers``), then (``verify_registers``, the default) read back in one
 (``read_registers``) and compared with those bits, the first mismatch an ``AcceleratorError``
-naming the register (nothing is accessed when no register changes); TAILDESC of the parameter
-channel is moved to the call's last descriptor on it; ap_start; TAILDESC of the feature-map input
-channel (it reads what the previous call wrote, so it is released only now). Then ap_ctrl is
+naming the register (nothing is accessed when no register changes); ap_start; TAILDESC of the
+feature-map input channel (it reads what the previous call wrote, so it is released only now). Then ap_ctrl is
 polled until ap_done, each poll that does not see it also reading the used channels' DMASR for an
 error; and the call's last descriptor on each used channel is waited for in memory (STATUS Cmplt,
-no MMIO: the output channel may still be writing the packet's last beats when ap_done rises). A
-DMA error therefore costs no access while all goes well. Every wait is bounded by a timeout; an
+no MMIO: the output channel may still be writing the packet's last beats when ap_done rises), the
+output descriptor's STATUS also showing that the packet started and ended in it with exactly the
+planned bytes (RXSOF, RXEOF, the byte count), so that an IP that does not follow the plan cannot
+spill into the next call's output unnoticed. A DMA error therefore costs no access while all goes well. Every wait is bounded by a timeout; an
 error bit in DMASR or in a descriptor's STATUS, or a timeout, raises an ``AcceleratorError`` naming
 the DMA, the call and the DMASR value (a timeout names the first channel whose part of the call is
 unfinished), after which the board is reset and the next frame starts afresh. The YOLO tensors are
@@ -154,9 +157,11 @@ class Driver:
         self.board.barrier()  # the cleared STATUS words reach memory before any TAILDESC lets a DMA fetch them
         for name, channel in self.channels.items():
             channel.start(self.ring.address(self.ring.first[name]))  # a channel that cannot run shows it at its wait
-        out = self.channels.get(Channel.FMAP_OUT)
-        if out is not None:  # the whole frame's output chain, armed once: each call's packet fills its descriptor
-            out.tail(self.ring.address(self.ring.frame_tail(Channel.FMAP_OUT)))
+        # The whole frame's parameter and output chains, armed once: the IP reads only its own call's
+        # parameter words (the rest wait in the stream), and each call's packet fills its output descriptor.
+        for name in (Channel.PARAMS, Channel.FMAP_OUT):
+            if name in self.channels:
+                self.channels[name].tail(self.ring.address(self.ring.frame_tail(name)))
 
     def run_call(self, call: Call) -> None:
         accel = self.board.accel
@@ -180,10 +185,8 @@ class Driver:
                             f"writing {value} ({word:#x} in its {self._fields[name]}-bit field at offset "
                             f"{self._offsets[name]:#x}) during {where}: wrong bitstream, or a bus problem")
         tails = self.ring.tails[call.index]
-        if tails[Channel.PARAMS] is not None:  # armed before the IP starts
-            self.channels[Channel.PARAMS].tail(self.ring.address(tails[Channel.PARAMS]))
         accel.write(AP_CTRL, AP_START)
-        if tails[Channel.FMAP_IN] is not None:
+        if tails[Channel.FMAP_IN] is not None:  # per call: it reads what the previous call wrote
             self.channels[Channel.FMAP_IN].tail(self.ring.address(tails[Channel.FMAP_IN]))
         used = [name for name in Channel if tails[name] is not None]  # input, parameters, output
         self._wait_done(tails, used, where)
@@ -211,7 +214,9 @@ class Driver:
     def _wait_descriptors(self, tails: dict, used: list, where: str) -> None:
         """Until the call's last descriptor on every channel it uses shows Cmplt in memory (no MMIO):
         after ap_done the output channel may still be writing the packet's last beats to DDR, and
-        the next call reads them. A descriptor's STATUS error bits are reported with its channel."""
+        the next call reads them. A descriptor's STATUS error bits are reported with its channel, and
+        an output packet that does not fill exactly its descriptor (``DescriptorRing.packet_problem``)
+        as the IP not doing what the plan's registers say."""
 
         def test():
             for name in used:
@@ -221,6 +226,11 @@ class Driver:
                     return self._dma_error(channel, channel.dmasr())
                 if not status & sgdma.ST_CMPLT:
                     return False
+            if Channel.FMAP_OUT in used:
+                problem = self.ring.packet_problem(tails[Channel.FMAP_OUT])
+                if problem:
+                    return (f"the accelerator's output packet does not match the plan: {problem}; a bitstream "
+                            "built for another design point, or a kernel fault")
             return True
 
         self._wait(test, lambda: self._unfinished(tails, used), where)

@@ -24,13 +24,19 @@ It offers what the PYNQ board offers the driver, with the semantics of the real 
   gets its STATUS written back (Cmplt and the bytes moved; RXSOF|RXEOF on S2MM). A
   memory-to-stream descriptor pushes its bytes on the stream at once (the emulated stream FIFOs
   are unbounded, as with a deep enough FIFO); a stream-to-memory descriptor is armed and
-  completed by the IP's output packet (ending on TLAST; a packet longer than the descriptor's
-  buffer is DMAIntErr here, a simplification: the IP would go on into the next descriptor).
+  completed by the IP's output packet (ending on TLAST), which the engine writes as PG021's S2MM
+  does: into the armed descriptor's buffer and, while the packet is longer, on into the next
+  descriptors of the chain, each completed with the bytes it took (RXSOF on the packet's first,
+  RXEOF on the one it ends in); a packet still unfinished at the tail stalls the stream (the IP
+  is wedged). A slave error on S2MM comes with the packet's writes, after the IP has sent it.
 
 The accelerator runs every hardware call through the C-simulated kernels when the IP has been
-started and the output channel has a descriptor armed: the words already pushed on its input
-streams are the call's streams. The call runs when the host next reads the output channel's DMASR
-or ap_ctrl.
+started, the output channel has a descriptor armed and its input streams hold the words the call's
+registers make it read (the kernels' ``call_words``): it takes exactly those, and what follows
+stays queued for the next calls, as in the IP's stream FIFOs. A memory-to-stream channel stopped by
+a fault delivers nothing more: the call that needs the missing words never runs and the IP is
+wedged, while the calls before it complete. The call runs when the host next reads the output
+channel's DMASR or ap_ctrl.
 
 - the reset path (``host.reset``): an AXI GPIO (``reset_gpio``) whose bit 0 holds the accelerator
   and both DMAs in reset (``hardware_reset``), as the block design's proc_sys_reset does.
@@ -42,9 +48,10 @@ offsets, words)``), every descriptor a DMA carries out (``("dma0.mm2s"|"dma1.mm2
 (``("flush"|"invalidate", address, bytes)``) and the host's memory barriers (``("barrier",)``).
 
 Faults can be injected (``faults``) to exercise the driver's error paths: a DMA that reports
-an error, a descriptor that never completes, a register that reads back a wrong value. A DMA
-fault in the middle of a frame wedges the IP, as on the hardware: it waits on a stream that will
-never deliver or drain and never reports ap_done (a later ap_start finds it busy), and what is in
+an error, a descriptor that never completes, a register that reads back a wrong value, an output
+packet of the wrong length. A DMA fault in the middle of a frame wedges the IP, as on the
+hardware (at once on the output channel, at the first call that needs the missing words on an
+input channel): it waits on a stream that will never deliver or drain and never reports ap_done (a later ap_start finds it busy), and what is in
 its stream FIFOs stays there, whatever the DMAs do, until the hardware reset (``reset``: the GPIO
 pulse). A soft reset of the DMAs alone (``soft_reset_dmas``) leaves it stuck. (The FIFOs being
 unbounded, the memory-to-stream descriptors of later calls still complete; on a board they would
@@ -92,6 +99,9 @@ class Faults:
     dma_error: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until a slave error
     dma_hang: dict[str, int] = field(default_factory=dict)  # channel -> descriptors until one never ends
     register_corrupt: dict[str, int] = field(default_factory=dict)  # register -> value XOR-ed on readback
+    # "short" | "long" -> output packets until the IP sends one a bus word shorter (its TLAST early) or
+    # longer than its call's: what a bitstream that does not follow the plan's registers would do
+    out_packet: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -200,7 +210,7 @@ class EmuSgChannel:
         """An error: latch it, write it into the descriptor's STATUS (DMA errors), clear RS, halt."""
         self.errors |= dma_bits
         self.irqs |= sgdma.SR_ERR_IRQ
-        self.board.wedge(f"{self.name} {sgdma.error_names(dma_bits)}")
+        self._stop_data(f"{self.name} {sgdma.error_names(dma_bits)}")
         if descriptor is not None and status_bits:
             self.board.write_word(descriptor.address + sgdma.STATUS, descriptor.status | status_bits)
         self.dmacr &= ~DMACR_RS
@@ -245,12 +255,12 @@ class EmuSgChannel:
             self._fail(sgdma.SR_DMA_DEC_ERR, desc, sgdma.ST_DMA_DEC_ERR)
             return False
         self.board.log.append((self.name, desc.buffer_address, desc.length))
-        if self.board.fire("dma_error", self.name):
+        if self.direction == "mm2s" and self.board.fire("dma_error", self.name):  # S2MM's: at its writes
             self._fail(sgdma.SR_DMA_SLV_ERR, desc, sgdma.ST_DMA_SLV_ERR)
             return False
         if self.board.fire("dma_hang", self.name):
             self.hung = True
-            self.board.wedge(f"{self.name} descriptor never completed")
+            self._stop_data(f"{self.name} descriptor never completed")
             return False
         buffer, start = where
         if self.direction == "mm2s":
@@ -261,27 +271,45 @@ class EmuSgChannel:
         self.pending = desc
         return False
 
-    def _complete(self, desc: _Descriptor, nbytes: int) -> None:
-        flags = sgdma.ST_RXSOF | sgdma.ST_RXEOF if self.direction == "s2mm" else 0
+    def _stop_data(self, why: str) -> None:
+        """A fault ends this channel's data: the output can no longer drain (the IP is wedged now); an
+        input stream delivers nothing more (the IP is wedged by the first call that needs more)."""
+        if self.direction == "s2mm":
+            self.board.wedge(why)
+        else:
+            self.board.stop_stream(self.name, why)
+
+    def _complete(self, desc: _Descriptor, nbytes: int, flags: int = 0) -> None:
         self.board.write_word(desc.address + sgdma.STATUS, sgdma.ST_CMPLT | flags | nbytes)
         self.irqs |= sgdma.SR_IOC_IRQ
 
     def receive(self, words: np.ndarray) -> None:
-        """The IP's output packet (ending on TLAST) for the armed stream-to-memory descriptor."""
-        desc, self.pending = self.pending, None
+        """The IP's output packet (ending on TLAST), from the armed stream-to-memory descriptor on
+        through the chain while it is longer (the module docstring)."""
         raw = words.view(np.uint8)
-        if raw.size > desc.length:
-            self._fail(sgdma.SR_DMA_INT_ERR, desc, sgdma.ST_DMA_INT_ERR)
-            return
-        buffer, start = self.board.resolve(desc.buffer_address, desc.length)
-        buffer[start:start + raw.size] = raw
-        self._complete(desc, raw.size)
-        if not self.dmacr & DMACR_RS:
-            self.halted = True  # RS was cleared while the descriptor was in flight
-        elif desc.address == (self.taildesc_msb << 32 | self.taildesc):
-            self.idle = True
-        else:
-            self._run()
+        first = True
+        while True:
+            desc, self.pending = self.pending, None
+            if self.board.fire("dma_error", self.name):  # a slave error on the packet's writes
+                self._fail(sgdma.SR_DMA_SLV_ERR, desc, sgdma.ST_DMA_SLV_ERR)
+                return
+            taken = min(raw.size, desc.length)
+            buffer, start = self.board.resolve(desc.buffer_address, desc.length)
+            buffer[start:start + taken] = raw[:taken]
+            raw = raw[taken:]
+            self._complete(desc, taken, (sgdma.ST_RXSOF if first else 0) | (0 if raw.size else sgdma.ST_RXEOF))
+            first = False
+            if not self.dmacr & DMACR_RS:
+                self.halted = True  # RS was cleared while the descriptor was in flight
+            elif desc.address == (self.taildesc_msb << 32 | self.taildesc):
+                self.idle = True
+            else:
+                self._run()  # the next descriptor, armed
+            if not raw.size:
+                return
+            if self.pending is None:
+                self.board.wedge(f"{self.name}: {raw.size} bytes of the output packet left past the armed descriptors")
+                return
 
 
 class EmuDma:
@@ -486,6 +514,7 @@ class EmulatedBoard:
             accel = CsimAccelerator(config)
         self.kernels = accel
         self.streams: dict[str, list[np.ndarray]] = {"dma0.mm2s": [], "dma1.mm2s": []}
+        self.stopped: dict[str, str] = {}  # input streams a fault has ended, and why
         self.kernel_s = 0.0  # wall time spent inside the simulated kernels (not host work)
         self.reset_gpio = EmuResetGpio(self)
         self.wedged: str | None = None  # why the IP's streams are wedged (a DMA fault), until a hardware reset
@@ -526,6 +555,20 @@ class EmulatedBoard:
     def push(self, channel: str, words: np.ndarray) -> None:
         self.streams[channel].append(words)
 
+    def stop_stream(self, channel: str, why: str) -> None:
+        self.stopped.setdefault(channel, why)
+
+    def queued(self, channel: str) -> int:
+        """Words waiting on an input stream."""
+        return sum(a.size for a in self.streams[channel])
+
+    def _take(self, channel: str, count: int) -> np.ndarray:
+        """The first ``count`` (at most ``queued``) words of an input stream, taken off it."""
+        queue = self.streams[channel]
+        words = np.concatenate(queue) if queue else np.zeros(0, np.uint64)
+        self.streams[channel] = [words[count:]] if words.size > count else []
+        return words[:count]
+
     def fire(self, kind: str, key: str) -> bool:
         """Whether the fault ``kind`` fires now on ``key`` (``Faults``: counted down, or persistent)."""
         table = getattr(self.faults, kind)
@@ -541,19 +584,31 @@ class EmulatedBoard:
         return False
 
     def run_if_ready(self) -> None:
-        """Run the started call once the output channel has a descriptor armed (the IP would be streaming)."""
+        """Run the started call once the output channel has a descriptor armed and its input streams
+        hold the words it reads (the module docstring)."""
         recv = self.dma0.s2mm
         if not self.accel.ctrl & AP_START or recv.pending is None or self.wedged is not None:
             return  # a wedged IP never finishes: ap_ctrl shows it started, never done, until a hardware reset
         regs = {name: self.accel.signed(name) for name in self.accel.regs}
-        take = {k: (np.concatenate(v) if v else np.zeros(0, np.uint64)) for k, v in self.streams.items()}
-        self.streams = {k: [] for k in self.streams}
+        lengths = self.kernels.call_words(regs)
+        need = {"dma0.mm2s": lengths.in_words, "dma1.mm2s": lengths.wts_words}
+        for channel, count in need.items():
+            if self.queued(channel) < count:
+                if channel in self.stopped:  # the rest of the call's words will never come
+                    self.wedge(self.stopped[channel])
+                return  # the IP is still reading
+        take = {channel: self._take(channel, count) for channel, count in need.items()}
         start = time.perf_counter()
         result = self.kernels.call(regs, take["dma0.mm2s"], take["dma1.mm2s"])
         self.kernel_s += time.perf_counter() - start
         self.accel.calls += 1
         self.accel.counts.append(dict(result.counts))
-        recv.receive(result.out_words)
+        out = result.out_words
+        if self.fire("out_packet", "short"):
+            out = out[:-1]
+        elif self.fire("out_packet", "long"):
+            out = np.append(out, out[-1:])
+        recv.receive(out)
         self.accel.ctrl = (self.accel.ctrl & ~AP_START) | AP_DONE | AP_IDLE
 
     # -- faults and the reset path --------------------------------------------------------------------
@@ -577,6 +632,7 @@ class EmulatedBoard:
         self.dma1.reset()
         self.accel.hardware_reset()
         self.streams = {k: [] for k in self.streams}
+        self.stopped = {}
         self.wedged = None
 
     def soft_reset_dmas(self) -> None:

@@ -20,9 +20,11 @@ last descriptor (its tail), or None. Per frame the host clears every STATUS word
 assignment), issues a memory barrier (the board's ``barrier()``: on ARM a DSB, so the cleared words
 are in DDR before any TAILDESC lets a DMA fetch the descriptors; non-cacheable stores can still
 wait in the CPU's write buffer), restarts each used channel at its chain's first descriptor and
-moves the output channel's TAILDESC to its chain's last descriptor (``frame_tail``: the S2MM engine
-only writes what the IP sends, so the whole frame's output chain can be armed at once); per call it
-writes one TAILDESC per memory-to-stream channel the call uses. ``dse.mmio.frame_mmio_accesses``
+moves the parameter and output channels' TAILDESC to their chains' last descriptors (``frame_tail``:
+the IP reads only its own call's parameter words, and the S2MM engine only writes what the IP sends,
+so both chains can be armed for the whole frame at once); per call it writes the input channel's
+TAILDESC (the input is what the previous call wrote). ``packet_problem`` checks that an output
+descriptor holds exactly its call's packet (RXSOF, RXEOF, the byte count in STATUS). ``dse.mmio.frame_mmio_accesses``
 counts the resulting MMIO accesses.
 """
 
@@ -218,6 +220,21 @@ class DescriptorRing:
 
     def completed(self, index: int) -> bool:
         return bool(self.words[index, STATUS // 4] & ST_CMPLT)
+
+    def packet_problem(self, index: int) -> str | None:
+        """What is wrong with the output packet of completed S2MM descriptor ``index`` (one packet per
+        descriptor: it must start and end there, RXSOF and RXEOF, and fill exactly the planned
+        bytes), or None."""
+        status, want = self.status(index), self.entries[index].transfer.nbytes
+        got = status & LENGTH_MASK
+        if not status & ST_RXEOF:
+            return (f"it did not end in {self.describe(index)}: longer than the planned {want:,} bytes, it ran on "
+                    "into the next descriptor")
+        if not status & ST_RXSOF:
+            return f"{self.describe(index)} holds the end of an earlier packet, not the start of its own"
+        if got != want:
+            return f"it ended (TLAST) after {got:,} of the planned {want:,} bytes, in {self.describe(index)}"
+        return None
 
     def describe(self, index: int | None) -> str:
         if index is None:

@@ -54,6 +54,8 @@ def test_frames_equal_integer_reference(setup):
     for x in xs:  # also shows the buffers are reused frame after frame
         for got, want in zip(driver.forward(x), ref.forward(x)):
             assert np.array_equal(got, want)
+        # the IP took exactly the words the frame's chains delivered: nothing is left for the next frame
+        assert board.queued("dma0.mm2s") == board.queued("dma1.mm2s") == 0
     assert board.accel.calls == 3 * len(driver.plan.calls)
 
 
@@ -122,13 +124,14 @@ def test_executed_descriptors_are_the_plans_transfers(setup):
         def execution(t):
             return CHANNEL_NAMES[t.channel], address[t.buffer] + t.offset, t.nbytes
 
-        # the output chain is armed at the start of the frame: S2MM takes up call 0's descriptor at
-        # once and each call's next when the previous packet lands; per call the parameters go
-        # before ap_start, the input after it
+        # the parameter and output chains are armed at the start of the frame: the emulated
+        # parameter FIFO takes the whole chain at once (on the board the DMA runs ahead only as far
+        # as the FIFO has room), S2MM takes up call 0's descriptor and each call's next when the
+        # previous packet lands; per call the input goes after ap_start
         outs = [execution(call.out_transfer) for call in plan.calls]
-        expected = outs[:1]
+        expected = [execution(t) for call in plan.calls for t in call.param_transfers] + outs[:1]
         for call, next_out in zip(plan.calls, outs[1:] + [None]):
-            expected += [execution(t) for t in call.param_transfers + call.in_transfers]
+            expected += [execution(t) for t in call.in_transfers]
             expected += [next_out] if next_out else []
         assert [e for e in log if e[0] in EXECUTIONS] == expected
         # every descriptor completed, its STATUS written back with the bytes moved
@@ -148,10 +151,11 @@ def _descriptor(board, address):
 
 
 def test_register_sequence_of_a_frame(setup):
-    """The MMIO accesses of a frame, in order: the ring restart and the output chain's tail at the
-    frame's last output, then per call the changed registers (one block write of all of them, one
-    block read-back), the parameter tail, ap_start, the input tail, one ap_ctrl read (done at once on
-    the emulated board, so no DMASR poll). TAILDESC/CURDESC values are checked by what they point at."""
+    """The MMIO accesses of a frame, in order: the ring restart and the parameter and output chains'
+    tails at the frame's last parameter and output transfers, then per call the changed registers
+    (one block write of all of them, one block read-back), ap_start, the input tail, one ap_ctrl read
+    (done at once on the emulated board, so no DMASR poll). TAILDESC/CURDESC values are checked by
+    what they point at."""
     net, model, config, plan, ref, xs, _ = setup
     board, driver = _driver(setup)
     address = {name: buf.physical_address for name, buf in driver.buffers.items()}
@@ -173,7 +177,10 @@ def test_register_sequence_of_a_frame(setup):
     for name in ("fmap_in", "params", "fmap_out"):
         dma, base = where[name]
         expected += [(dma, "write", base + 8, data(first_transfer(name))), (dma, "write", base, 1)]
-    expected.append((where["fmap_out"][0], "write", where["fmap_out"][1] + 0x10, data(plan.calls[-1].out_transfer)))
+    for name in ("params", "fmap_out"):
+        dma, base = where[name]
+        last_transfer = [t for c in plan.calls for t in c.transfers if t.channel == name][-1]
+        expected.append((dma, "write", base + 0x10, data(last_transfer)))
     fields = config.register_fields()
     held: dict = {}
     for call in plan.calls:
@@ -185,8 +192,6 @@ def test_register_sequence_of_a_frame(setup):
                      ("accel", "read_block", tuple(o for o, _ in changed))]
         held.update(call.registers)
         last = {t.channel: t for t in call.transfers}
-        if "params" in last:
-            expected.append(("dma1", "write", 0x10, data(last["params"])))
         expected.append(("accel", "write", 0, 1))
         expected.append(("dma0", "write", 0x10, data(last["fmap_in"])))
         expected.append(("accel", "read", 0))
@@ -438,6 +443,65 @@ def test_fault_counts_once_or_persistent(setup):
         driver.forward(xs[0])
     assert board.faults.dma_error == {}
     for got, want in zip(driver.forward(xs[0]), ref.forward(xs[0])):
+        assert np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("kind", ["short", "long"])
+def test_an_output_packet_of_the_wrong_length_is_caught(setup, kind):
+    """The IP's third output packet is a bus word short (TLAST early) or long: the call's output
+    descriptor shows it (RXEOF with fewer bytes; or all its bytes and no RXEOF, the rest written on
+    into the next call's descriptor, as PG021's S2MM engine does), the driver refuses the call, and
+    the next frame is bit-exact again."""
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    board.faults.out_packet[kind] = 2
+    tail = driver.ring.tails[2]["fmap_out"]
+    planned = driver.ring.entries[tail].transfer.nbytes
+    if kind == "short":
+        message = rf"it ended \(TLAST\) after {planned - 8:,} of the planned {planned:,} bytes, in descriptor {tail} "
+    else:
+        message = rf"it did not end in descriptor {tail} .*: longer than the planned {planned:,} bytes"
+    with pytest.raises(AcceleratorError, match=r"the accelerator's output packet does not match the plan: " + message) as info:
+        driver.forward(xs[0])
+    assert "during call 2 (layers" in str(info.value)
+    if kind == "long":  # the packet's last word went on into call 3's descriptor: its end, not a start
+        spill = driver.ring.status(tail + 1)
+        assert spill & sgdma.ST_CMPLT and spill & sgdma.ST_RXEOF and not spill & sgdma.ST_RXSOF
+        assert spill & sgdma.LENGTH_MASK == 8
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
+        assert np.array_equal(got, want)
+
+
+def test_an_output_write_error_after_ap_done_is_found_in_the_descriptor(setup):
+    """A slave error on the output channel's writes of the second packet, after the IP has sent it:
+    ap_done is seen, and the error is read from the descriptor's STATUS in memory."""
+    from zynqyolo.dse.registers import AP_DONE
+
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    board.faults.dma_error["dma0.s2mm"] = 1
+    with pytest.raises(AcceleratorError, match=r"DMA fmap_out \(dma0 S2MM\) reported DMASlvErr.* at descriptor "
+                                               r"\d+ \(arena\+0x[0-9a-f]+, [\d,]+ bytes, call 1; STATUS 0x2[0-9a-f]{7}\) "
+                                               r"during call 1 "):
+        driver.forward(xs[0])
+    ctrl = [e[3] for e in board.log if e[:3] == ("accel", "read", 0)]
+    assert ctrl[-1] & AP_DONE  # the call's one ap_ctrl read saw it done
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
+        assert np.array_equal(got, want)
+
+
+def test_a_parameter_fault_stops_the_call_that_needs_the_words(setup):
+    """The parameter chain is armed for the whole frame: an error on its third descriptor leaves the
+    calls before the one that needs those words to complete, and is reported during that call."""
+    *_, ref, xs, _ = setup
+    board, driver = _driver(setup, timeout_s=0.2)
+    owner = driver.ring.entries[driver.ring.first["params"] + 2].call
+    assert owner > 0
+    board.faults.dma_error["dma1.mm2s"] = 2
+    with pytest.raises(AcceleratorError, match=rf"DMA params \(dma1 MM2S\) reported DMASlvErr.* during call {owner} "):
+        driver.forward(xs[0])
+    assert board.accel.calls == owner  # calls 0 .. owner - 1 ran
+    for got, want in zip(driver.forward(xs[1]), ref.forward(xs[1])):
         assert np.array_equal(got, want)
 
 

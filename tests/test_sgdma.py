@@ -13,23 +13,26 @@ import pytest
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.dse.mmio import MmioCount, call_mmio, frame_mmio, frame_mmio_accesses
 from zynqyolo.dse.plan import Transfer
-from zynqyolo.dse.registers import AP_CTRL, AP_START
+from zynqyolo.dse.registers import AP_CTRL, AP_START, CallWords
 from zynqyolo.errors import AcceleratorError
 from zynqyolo.host import sgdma
 from zynqyolo.host.emu import EmulatedBoard
 from zynqyolo.host.sgdma import (CURDESC, DMACR, DMACR_RESET, DMACR_RS, DMASR, MM2S, S2MM, SR_DMA_DEC_ERR,
-                                 SR_DMA_INT_ERR, SR_ERR_IRQ, SR_HALTED, SR_IDLE, SR_IOC_IRQ, SR_SG_DEC_ERR,
+                                 SR_DMA_INT_ERR, SR_ERR_IRQ, SR_ERRORS, SR_HALTED, SR_IDLE, SR_IOC_IRQ, SR_SG_DEC_ERR,
                                  SR_SG_INT_ERR, ST_CMPLT, ST_DMA_DEC_ERR, ST_DMA_INT_ERR, ST_RXEOF, ST_RXSOF, TAILDESC)
 
 CONFIG = HwConfig(p_oc=16, p_ic=8, tile_pixels=256)
 
 
 class EchoKernels:
-    """Stands in for the C-simulated kernels: every call outputs ``out_words``."""
+    """Stands in for the C-simulated kernels: every call reads nothing and outputs ``out_words``."""
 
     def __init__(self, out_words: int = 4):
         self.out = np.arange(1, out_words + 1, dtype=np.uint64)
         self.calls = []
+
+    def call_words(self, regs):
+        return CallWords(0, 0, self.out.size)
 
     def call(self, regs, in_words, wts_words):
         self.calls.append((in_words.copy(), wts_words.copy()))
@@ -169,7 +172,8 @@ def test_descriptor_errors_halt_the_channel(case, dmasr_bit, status_bit):
 def test_stream_to_memory_descriptors_are_completed_by_the_ips_packet():
     board = _board(out_words=4)
     out = board.allocate(4096)
-    mem, words = _chain(board, [(out.physical_address, 64), (out.physical_address + 64, 16)])
+    mem, words = _chain(board, [(out.physical_address, 64), (out.physical_address + 64, 16),
+                                (out.physical_address + 80, 64)])
     dma = board.dma0
     _start(dma, S2MM, _desc(mem, 0))
     dma.write(S2MM + TAILDESC, _desc(mem, 0))
@@ -180,11 +184,30 @@ def test_stream_to_memory_descriptors_are_completed_by_the_ips_packet():
     assert sr & SR_IDLE and board.accel.read(0) & 2
     assert words[0, 7] == ST_CMPLT | ST_RXSOF | ST_RXEOF | 32
     assert np.array_equal(np.asarray(out[:32]).view(np.uint64), np.arange(1, 5))
-    # the next call's packet (32 bytes) does not fit the 16-byte descriptor: DMAIntErr
-    dma.write(S2MM + TAILDESC, _desc(mem, 1))
+    # the next call's packet (32 bytes) is longer than the 16-byte descriptor: it goes on into the
+    # next one (PG021), which holds its end
+    dma.write(S2MM + TAILDESC, _desc(mem, 2))
     board.accel.write(AP_CTRL, AP_START)
     sr = dma.read(S2MM + DMASR)
-    assert sr & SR_DMA_INT_ERR and sr & SR_HALTED and words[1, 7] == ST_DMA_INT_ERR
+    assert sr & SR_IDLE and not sr & SR_ERRORS
+    assert words[1, 7] == ST_CMPLT | ST_RXSOF | 16 and words[2, 7] == ST_CMPLT | ST_RXEOF | 16
+    assert np.array_equal(np.asarray(out[64:96]).view(np.uint64), np.arange(1, 5))
+    assert board.wedged is None
+
+
+def test_a_packet_longer_than_the_armed_descriptors_wedges_the_ip():
+    """The packet runs past the tail descriptor: the S2MM engine waits for more descriptors, the
+    stream stalls, the IP cannot finish."""
+    board = _board(out_words=4)
+    out = board.allocate(4096)
+    mem, words = _chain(board, [(out.physical_address, 16)])
+    dma = board.dma0
+    _start(dma, S2MM, _desc(mem, 0))
+    dma.write(S2MM + TAILDESC, _desc(mem, 0))
+    board.accel.write(AP_CTRL, AP_START)
+    assert dma.read(S2MM + DMASR) & SR_IDLE
+    assert words[0, 7] == ST_CMPLT | ST_RXSOF | 16  # no RXEOF: the packet did not end there
+    assert "16 bytes of the output packet left" in board.wedged
 
 
 def test_stopping_with_a_descriptor_in_flight_halts_only_when_it_completes():
@@ -289,27 +312,27 @@ def test_ring_refuses_transfers_the_dmas_cannot_carry(bad, message):
 
 
 def test_frame_mmio_accesses_formula():
-    # restart: 4 accesses x 3 channels, and the output chain's one tail. Calls (the changed registers
-    # as one block write + one block read-back, a tail per input channel, ap_start, ap_done): first
-    # frame: call 0 writes a, b (2) + 2 tails + 1 + 1 = 6; call 1 writes b (2) + 1 + 1 + 1 = 5;
-    # call 2 writes a (2) + 2 + 1 + 1 = 6. Steady: call 0 rewrites a, b (the last call left a=4, b=3).
-    assert frame_mmio_accesses(PLAN, steady=False) == 13 + 6 + 5 + 6
-    assert frame_mmio_accesses(PLAN) == 13 + 6 + 5 + 6
-    assert frame_mmio_accesses(PLAN, verify_registers=False) == 13 + 5 + 4 + 5
+    # restart: 4 accesses x 3 channels, and one tail each arming the parameter and output chains.
+    # Calls (the changed registers as one block write + one block read-back, ap_start, the input
+    # tail, ap_done): first frame: call 0 writes a, b (2) + 1 + 1 + 1 = 5; call 1 writes b: 5;
+    # call 2 writes a: 5. Steady: call 0 rewrites a, b (the last call left a=4, b=3).
+    assert frame_mmio_accesses(PLAN, steady=False) == 14 + 5 + 5 + 5
+    assert frame_mmio_accesses(PLAN) == 14 + 5 + 5 + 5
+    assert frame_mmio_accesses(PLAN, verify_registers=False) == 14 + 4 + 4 + 4
     # the words the blocks move: 2 + 1 + 1 registers, each written and read back
-    assert frame_mmio(PLAN) == MmioCount(30, 8) and frame_mmio(PLAN, verify_registers=False) == MmioCount(27, 4)
+    assert frame_mmio(PLAN) == MmioCount(29, 8) and frame_mmio(PLAN, verify_registers=False) == MmioCount(26, 4)
     same = _plan([({"a": 1}, (), (_t("fmap_in", "input", 0, 64),), _t("fmap_out", "output", 0, 64))] * 2)
     # the second call changes nothing: no register access at all
     assert frame_mmio_accesses(same, steady=False) == 9 + (2 + 1 + 1 + 1) + (1 + 1 + 1)
-    assert frame_mmio_accesses(same) == 9 + 2 * (1 + 1 + 1)  # fmap_in + fmap_out only: 2 restarts
+    assert frame_mmio_accesses(same) == 9 + 2 * (1 + 1 + 1)  # fmap_in + fmap_out only: 2 restarts, 1 armed chain
     assert frame_mmio(same).words == 0 and frame_mmio(same, steady=False).words == 2
 
 
 def test_a_register_block_is_one_access_whatever_its_size():
     for changed in (1, 2, 7, 30):
-        assert call_mmio(changed, 3) == MmioCount(2 + 2 + 2, 2 * changed)
-        assert call_mmio(changed, 2, verify_registers=False) == MmioCount(1 + 1 + 2, changed)
-    assert call_mmio(0, 3) == call_mmio(0, 3, verify_registers=False) == MmioCount(2 + 2, 0)
+        assert call_mmio(changed) == MmioCount(2 + 1 + 1 + 1, 2 * changed)
+        assert call_mmio(changed, verify_registers=False) == MmioCount(1 + 1 + 1 + 1, changed)
+    assert call_mmio(0) == call_mmio(0, verify_registers=False) == MmioCount(1 + 1 + 1, 0)
 
 
 def test_soft_reset_helper_resets_the_whole_dma():
