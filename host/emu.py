@@ -564,10 +564,16 @@ class EmulatedBoard:
 
     def _take(self, channel: str, count: int) -> np.ndarray:
         """The first ``count`` (at most ``queued``) words of an input stream, taken off it."""
-        queue = self.streams[channel]
-        words = np.concatenate(queue) if queue else np.zeros(0, np.uint64)
-        self.streams[channel] = [words[count:]] if words.size > count else []
-        return words[:count]
+        queue, parts, left = self.streams[channel], [], count
+        while left:  # whole transfers off the front; the last one split
+            head = queue[0]
+            if head.size > left:
+                parts.append(head[:left])
+                queue[0] = head[left:]
+                break
+            parts.append(queue.pop(0))
+            left -= head.size
+        return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
 
     def fire(self, kind: str, key: str) -> bool:
         """Whether the fault ``kind`` fires now on ``key`` (``Faults``: counted down, or persistent)."""
