@@ -36,13 +36,14 @@ Per call: the registers that differ from what the IP already holds, as their fie
 vectorised access (``write_registers``), then (``verify_registers``, the default) read back in one
 (``read_registers``) and compared with those bits, the first mismatch an ``AcceleratorError``
 naming the register (nothing is accessed when no register changes); ap_start; TAILDESC of the
-feature-map input channel (it reads what the previous call wrote, so it is released only now). Then ap_ctrl is
-polled until ap_done, each poll that does not see it also reading the used channels' DMASR for an
-error; and the call's last descriptor on each used channel is waited for in memory (STATUS Cmplt,
-no MMIO: the output channel may still be writing the packet's last beats when ap_done rises), the
-output descriptor's STATUS also showing that the packet started and ended in it with exactly the
-planned bytes (RXSOF, RXEOF, the byte count), so that an IP that does not follow the plan cannot
-spill into the next call's output unnoticed. A DMA error therefore costs no access while all goes well. Every wait is bounded by a timeout; an
+feature-map input channel (it reads what the previous call wrote, so it is released only now).
+Then ap_ctrl is polled until ap_done, each poll that does not see it also reading the used
+channels' DMASR for an error; and the call's last descriptor on each used channel is waited for
+in memory (STATUS Cmplt, no MMIO: the output channel may still be writing the packet's last beats
+when ap_done rises), the output descriptor's STATUS also showing that the packet started and
+ended in it with exactly the planned bytes (RXSOF, RXEOF, the byte count), so that an IP that
+does not follow the plan cannot spill into the next call's output unnoticed. A DMA error
+therefore costs no access while all goes well. Every wait is bounded by a timeout; an
 error bit in DMASR or in a descriptor's STATUS, or a timeout, raises an ``AcceleratorError`` naming
 the DMA, the call and the DMASR value (a timeout names the first channel whose part of the call is
 unfinished), after which the board is reset and the next frame starts afresh. The YOLO tensors are

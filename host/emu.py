@@ -51,10 +51,10 @@ Faults can be injected (``faults``) to exercise the driver's error paths: a DMA 
 an error, a descriptor that never completes, a register that reads back a wrong value, an output
 packet of the wrong length. A DMA fault in the middle of a frame wedges the IP, as on the
 hardware (at once on the output channel, at the first call that needs the missing words on an
-input channel): it waits on a stream that will never deliver or drain and never reports ap_done (a later ap_start finds it busy), and what is in
-its stream FIFOs stays there, whatever the DMAs do, until the hardware reset (``reset``: the GPIO
-pulse). A soft reset of the DMAs alone (``soft_reset_dmas``) leaves it stuck. (The FIFOs being
-unbounded, the memory-to-stream descriptors of later calls still complete; on a board they would
+input channel): it waits on a stream that will never deliver or drain and never reports ap_done
+(a later ap_start finds it busy), and what is in its stream FIFOs stays there, whatever the DMAs
+do, until the hardware reset (``reset``: the GPIO pulse). A soft reset of the DMAs alone
+(``soft_reset_dmas``) leaves it stuck. (The FIFOs being unbounded, the memory-to-stream descriptors of later calls still complete; on a board they would
 stall once the FIFOs are full.)
 """
 

@@ -24,8 +24,8 @@ moves the parameter and output channels' TAILDESC to their chains' last descript
 the IP reads only its own call's parameter words, and the S2MM engine only writes what the IP sends,
 so both chains can be armed for the whole frame at once); per call it writes the input channel's
 TAILDESC (the input is what the previous call wrote). ``packet_problem`` checks that an output
-descriptor holds exactly its call's packet (RXSOF, RXEOF, the byte count in STATUS). ``dse.mmio.frame_mmio_accesses``
-counts the resulting MMIO accesses.
+descriptor holds exactly its call's packet (RXSOF, RXEOF, the byte count in STATUS).
+``dse.mmio.frame_mmio_accesses`` counts the resulting MMIO accesses.
 """
 
 from __future__ import annotations

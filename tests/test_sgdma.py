@@ -5,6 +5,7 @@ stand-in that echoes a fixed packet."""
 
 from __future__ import annotations
 
+import re
 import types
 
 import numpy as np
@@ -292,6 +293,21 @@ def test_ring_holds_each_channels_transfers_in_plan_order():
     ring.words[:, 7] = 0xDEAD
     ring.clear_status()
     assert not ring.words[:, 7].any() and ring.words[:, 6].all()
+
+
+@pytest.mark.parametrize("status, problem", [
+    (ST_CMPLT | ST_RXSOF | ST_RXEOF | 512, None),  # the call's 512-byte packet, whole
+    (ST_CMPLT | ST_RXSOF | 512, r"did not end in descriptor \d+ .*: longer than the planned 512 bytes"),
+    (ST_CMPLT | ST_RXEOF | 8, r"holds the end of an earlier packet"),
+    (ST_CMPLT | ST_RXSOF | ST_RXEOF | 504, r"ended \(TLAST\) after 504 of the planned 512 bytes"),
+])
+def test_an_output_descriptor_must_hold_exactly_its_packet(status, problem):
+    board = _board()
+    ring = sgdma.DescriptorRing(PLAN, _buffers(board), board.allocate, 26)
+    out = ring.tails[0]["fmap_out"]  # call 0 writes 512 bytes to the arena
+    ring.words[out, 7] = status
+    got = ring.packet_problem(out)
+    assert got is None if problem is None else re.search(problem, got), got
 
 
 @pytest.mark.parametrize("bad, message", [
