@@ -840,12 +840,16 @@ class LoopLogic:
 
     @staticmethod
     def selects(cfg: HwConfig) -> int:
-        """LUTs of the run-time lane selects: the p_ic lanes of sub-fold s out of a pixel, the
-        newest-pixel bypass of the line buffer, stage 3's lane group out of a pixel, the output
-        word's lanes out of a pixel (each a ceil(N / 4)-LUT mux per bit; 2:1 muxes two bits a LUT)."""
+        """LUTs of the run-time lane selects: in a winograd design the direct calls' p_ic lanes of
+        sub-fold s out of a pixel and the newest-pixel bypass of the line buffer (a direct design's
+        MAC-array fit, zy_mac_array.v with X_SELECT = 1, already holds that select; the Winograd
+        array's, X_SELECT = 0, does not), stage 3's lane group out of a pixel, the output word's
+        lanes out of a pixel (each a ceil(N / 4)-LUT mux per bit; 2:1 muxes two bits a LUT)."""
         bits = cfg.bits
         sub = cfg.subfolds
-        conv = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0) + ceil_div(cfg.p_oc * bits, 2)
+        conv = 0
+        if cfg.winograd_engine:
+            conv = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0) + ceil_div(cfg.p_oc * bits, 2)
         stage3 = cfg.stage3_lanes * bits * ceil_div(ceil_div(cfg.p_oc, cfg.stage3_lanes), 4)
         out = cfg.lanes_per_word * bits * ceil_div(cfg.p_oc // cfg.lanes_per_word, 4)
         return conv + stage3 + out
