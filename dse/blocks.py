@@ -649,7 +649,7 @@ class WeightBuffer:
 # ============================================================ stage 2: accumulate tile + requant ====
 class AccumulateTile:
     """``accumulate_stage`` (zy_accumulate.h): the partial-sum tile ``[tile_pixels][p_oc]`` of 48-bit
-    sums (lanes partitioned), p_oc accumulate lanes, bias/shift tables ``[max_out_folds][p_oc]`` (lanes
+    sums (lanes reshaped: one memory of p_oc x 48-bit words, every access a whole pixel), p_oc accumulate lanes, bias/shift tables ``[max_out_folds][p_oc]`` (lanes
     partitioned) and ``requant_lanes`` requantisers, each selecting its lane of the group.
 
     BIAS_LOAD takes ``out_folds * p_oc`` entries; ACC one psum per output pixel and input fold, and
@@ -660,7 +660,7 @@ class AccumulateTile:
     def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
         max_out_folds = cfg.folds(cfg.max_out_channels)
         rl = cfg.requant_lanes
-        tile = memory(cfg.tile_pixels, ACC_BITS, banks=cfg.p_oc)
+        tile = memory(cfg.tile_pixels, cfg.p_oc * ACC_BITS)
         bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
         shift = memory(max_out_folds, 6, banks=cfg.p_oc)
         return tile + bias + shift + stage2_lanes(cfg.p_oc, rl, cfg.bits, leaky_mul_impl)
@@ -678,7 +678,7 @@ class AccumulateTile:
 # ============================================================================ stage 3 ====
 class Stage3:
     """``stage3`` (zy_stage3.h): max-pool 2x2 (stride 2 or 1), upsample x2, YOLO sigmoid or bypass,
-    ``stage3_lanes`` lanes per cycle. Row buffers are partitioned cyclic by stage3_lanes; the
+    ``stage3_lanes`` lanes per cycle. One row buffer (max-pool, upsample) partitioned cyclic by stage3_lanes; the
     sigmoid table is a ROM read stage3_lanes times per cycle (dual-port copies).
 
     STAGE3 = slots * ceil(L_o / stage3_lanes) per output fold of L_o lanes; slots are h*w (bypass,
@@ -686,11 +686,10 @@ class Stage3:
     """
 
     @staticmethod
-    def row_buffer_depths(cfg: HwConfig) -> dict[str, int]:
-        """Words per bank of each row buffer (``stage3_lanes`` banks, lanes cyclic)."""
-        per_bank = cfg.p_oc // cfg.stage3_lanes
-        return {"POOL2": (cfg.max_width // 2 + 1) * per_bank, "POOL1": cfg.max_width * per_bank,
-                "UPSAMPLE": cfg.max_width * per_bank}
+    def row_buffer_depth(cfg: HwConfig) -> int:
+        """Words per bank of the row buffer (``stage3_lanes`` banks, lanes cyclic) that max-pool and
+        upsample share (a call runs one mode)."""
+        return cfg.max_width * (cfg.p_oc // cfg.stage3_lanes)
 
     @staticmethod
     def sigmoid_copies(cfg: HwConfig) -> int:
@@ -700,9 +699,7 @@ class Stage3:
     @staticmethod
     def resources(cfg: HwConfig, sigmoid_entries: int) -> Resources:
         sl = cfg.stage3_lanes
-        rows = Resources()
-        for depth in Stage3.row_buffer_depths(cfg).values():
-            rows = rows + memory(depth, cfg.bits, banks=sl)
+        rows = memory(Stage3.row_buffer_depth(cfg), cfg.bits, banks=sl)
         rom = memory(sigmoid_entries, cfg.bits, banks=Stage3.sigmoid_copies(cfg))
         return rows + rom + stage3_lanes(sl, cfg.bits)
 
@@ -895,7 +892,7 @@ def storage_plan(cfg: HwConfig, sigmoid_entries: int) -> dict[str, str]:
     """The BIND_STORAGE implementation of every kernel array, by the memory rule the resource
     functions above charge (the generated header's ZY_IMPL_<NAME>, zynqyolo.hls.header)."""
     depths = {"WEIGHTS": WeightBuffer.depth(cfg), "LINE": LineBuffer.depth(cfg), "TILE": cfg.tile_pixels,
-              "BIAS": cfg.folds(cfg.max_out_channels), **Stage3.row_buffer_depths(cfg), "SIGMOID": sigmoid_entries,
+              "BIAS": cfg.folds(cfg.max_out_channels), "ROWS": Stage3.row_buffer_depth(cfg), "SIGMOID": sigmoid_entries,
               "DETILE": cfg.max_width}  # the detile row buffer [max_width][p_oc] (lanes reshaped into a word)
     return {name: storage_impl(depth) for name, depth in depths.items()}
 

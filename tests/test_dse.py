@@ -133,8 +133,13 @@ def test_resources_by_hand():
     # 128 MACs at one DSP48 each; stage 2's leaky product in fabric by default: no DSP
     assert by["conv_engine"].dsp == 128 and by["accumulate_tile"].dsp == 0
     assert by["line_buffer"].bram18 == 24
-    # tile 16 lanes x 6; bias and shift tables 1024/16 = 64 deep: distributed RAM
-    assert by["accumulate_tile"].bram18 == 16 * 6
+    # tile: one memory of 2048 words of 16 x 48 = 768 bits (lanes reshaped): 2Kx9 -> ceil(768 / 9) = 86
+    # (16 lanes of their own would take 16 x 6 = 96); bias and shift tables 1024/16 = 64 deep:
+    # distributed RAM
+    assert by["accumulate_tile"].bram18 == 86
+    # stage 3: one row buffer that max-pool and upsample share, 8 banks of 416 x 16 / 8 = 832 16-bit
+    # words (1Kx18: one each), and the sigmoid ROM's 8 / 2 = 4 copies of 2048 x 16 bits (2Kx9: two each)
+    assert by["stage3"].bram18 == 8 * 1 + 4 * 2
     # weight buffer: 16 x 8 / 4 = 32 banks (one per word of a slice) of 2 x 9 x 2 = 36 words of four
     # 16-bit codes -> RAM64M, 4 x ceil(64/3) LUTs each, plus one LUT per bank to decode its 5-bit write
     # enable

@@ -8,7 +8,8 @@
 // - Per (group of out_group out folds, band b): loop ACC (II 1) over (input fold f, out fold o of
 //   the group, band pixel p), the order stage 1 delivers them (block_walker; one out fold per group
 //   but for 1x1 calls that reuse an input fold). With several input folds the band's partial sums
-//   of the group's out folds live in the tile [tile_pixels][p_oc] of acc_bits (out fold oi of the
+//   of the group's out folds live in the tile [tile_pixels][p_oc] of acc_bits, its lanes reshaped into
+//   one p_oc * acc_bits word (every access reads or writes a whole pixel; out fold oi of the
 //   group at oi * band pixels): fold 0 writes, later folds add (one pixel of p_oc lanes per
 //   cycle), and the last fold adds its sums
 //   on the fly and requantises them without writing back, requant_lanes lanes per cycle: a pixel
@@ -126,8 +127,8 @@ BIAS_LOAD:
         }
     }
 
-    acc_t tile[C::tile_pixels][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=tile dim=2 complete
+    acc_t tile[C::tile_pixels][C::p_oc];  // lanes reshaped into one word: a pixel is one read and one write
+#pragma HLS ARRAY_RESHAPE variable=tile dim=2 complete
     ZY_BIND_STORAGE(tile, ram_s2p, ZY_IMPL_TILE)
     const int in_folds = fold_count<C>(r.in_channels_a) + fold_count<C>(r.in_channels_b);
     const int w_img = r.width;

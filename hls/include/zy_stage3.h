@@ -11,8 +11,8 @@
 //   * bypass, YOLO: one slot per pixel.
 //   * max-pool stride 2 (darknet, size 2, padding right/bottom): one slot per input pixel;
 //     output (i, j) = max of rows 2i..2i+1, cols 2j..2j+1 clipped to the image (cells outside
-//     never win). A row buffer (max_width / 2 + 1 pixels) holds the horizontal maxima of the
-//     window's first row.
+//     never win). The first max_width / 2 + 1 pixels of the row buffer hold the horizontal
+//     maxima of the window's first row.
 //   * max-pool stride 1: (height + 1) x (width + 1) slots, the extra row and column flush the
 //     right/bottom windows; the row buffer holds the previous row's horizontal maxima.
 //   * upsample x2 nearest: one slot per output pixel, the input pixel read at even row and
@@ -29,7 +29,8 @@
 //   read again at least width + 1 >= 4 slots after it was written, more than the loop's depth
 //   (a RAM read, a compare, a write: 3 cycles), hence DEPENDENCE inter false on every row buffer;
 //   the same-slot read-then-write of max-pool stride 1 is an intra-iteration order the tool keeps.
-//   The row buffers are bound by the design point (ZY_IMPL_POOL2, ZY_IMPL_POOL1, ZY_IMPL_UPSAMPLE).
+//   The three modes share one row buffer [max_width][p_oc] (a call runs one mode), lanes cyclic by
+//   stage3_lanes, bound by the design point (ZY_IMPL_ROWS).
 // What breaks if a parameter is wrong: a yolo_shift that does not match the head's frac reads
 //   the wrong table entries (results wrong, not unsafe); stage3_lanes must divide p_oc.
 #ifndef ZY_STAGE3_H
@@ -106,11 +107,9 @@ STAGE3:
 }
 
 template <class C>
-void maxpool2_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
+void maxpool2_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups,
+                   typename C::data_t rowbuf[C::max_width][C::p_oc]) {
     const int SL = C::stage3_lanes;
-    typename C::data_t rowbuf[C::max_width / 2 + 1][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
-    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_POOL2)
     pixel_t<C> cur = pixel_t<C>(), hold = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
@@ -144,11 +143,9 @@ STAGE3:
 }
 
 template <class C>
-void maxpool1_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
+void maxpool1_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups,
+                   typename C::data_t rowbuf[C::max_width][C::p_oc]) {
     const int SL = C::stage3_lanes;
-    typename C::data_t rowbuf[C::max_width][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
-    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_POOL1)
     pixel_t<C> cur = pixel_t<C>(), prev = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
@@ -180,11 +177,9 @@ STAGE3:
 }
 
 template <class C>
-void upsample_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups) {
+void upsample_fold(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, int h, int w, int groups,
+                   typename C::data_t rowbuf[C::max_width][C::p_oc]) {
     const int SL = C::stage3_lanes;
-    typename C::data_t rowbuf[C::max_width][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
-    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_UPSAMPLE)
     pixel_t<C> cur = pixel_t<C>(), res = pixel_t<C>();
     int y = 0, x = 0, g = 0;
 STAGE3:
@@ -219,6 +214,10 @@ void stage3(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, const registers& r) {
     const int period = r.yolo_period;
     const int shift = r.yolo_shift;
     int phase0 = 0;  // (o * p_oc) mod yolo_period
+    // max-pool's and upsample's row buffer (one memory: a call runs one mode)
+    typename C::data_t rowbuf[C::max_width][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=rowbuf dim=2 factor=SL cyclic
+    ZY_BIND_STORAGE(rowbuf, ram_s2p, ZY_IMPL_ROWS)
     for (fold_cursor c = first_fold<C>(r.out_channels); c.left > 0; next_fold<C>(c)) {
         const int groups = (c.lanes + SL - 1) / SL;
         bool raw[C::p_oc] = {};
@@ -235,11 +234,11 @@ void stage3(chan<pixel_t<C> >& in, chan<pixel_t<C> >& out, const registers& r) {
             phase0 = k;
         }
         if (mode == STAGE3_MAXPOOL && r.pool_stride == 2) {
-            maxpool2_fold<C>(in, out, h, w, groups);
+            maxpool2_fold<C>(in, out, h, w, groups, rowbuf);
         } else if (mode == STAGE3_MAXPOOL) {
-            maxpool1_fold<C>(in, out, h, w, groups);
+            maxpool1_fold<C>(in, out, h, w, groups, rowbuf);
         } else if (mode == STAGE3_UPSAMPLE) {
-            upsample_fold<C>(in, out, h, w, groups);
+            upsample_fold<C>(in, out, h, w, groups, rowbuf);
         } else {
             pointwise_fold<C>(in, out, h, w, groups, mode == STAGE3_YOLO, raw, shift);
         }
