@@ -401,9 +401,10 @@ class WinogradEngine:
     - WINO_PRELOAD: the first span's 4 x 4 window (16);
     - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S;
     - WINO_DRAIN: the last tile's pixels inside the band and image, emitted after the loop;
-    - WINO_LOAD: the loader's steps, 16 * S * WPS + 16 per block (9 stream words per group of
-      lanes_per_word (oc, ic) pairs, 16 U-words written); block n + 1's steps run under block n's
-      CONV_WINO, the first block's and whatever does not fit run in WINO_LOAD.
+    - WINO_LOAD: the loader's steps, (9 G + 7) * S * WPS / G + 10 per block (9 stream words per bank
+      word of lanes_per_word (oc, ic) pairs, 16 writes per weight-buffer memory word of G banks);
+      block n + 1's steps run under block n's CONV_WINO, the first block's and whatever does not fit
+      run in WINO_LOAD.
     """
 
     POSITIONS = 16  # 4 x 4 transformed-tile entries: multiplications per tile and lane pair
@@ -460,9 +461,12 @@ class WinogradEngine:
 
     @staticmethod
     def load_steps(cfg: HwConfig, p_ic: int, lanes: int) -> int:
-        """Weight-loader steps of one block of ``lanes`` input lanes (WPS = p_oc * p_ic / lanes_per_word)."""
-        return WinogradEngine.POSITIONS * ceil_div(lanes, p_ic) * (cfg.p_oc * p_ic // cfg.lanes_per_word) \
-            + WinogradEngine.POSITIONS
+        """Weight-loader steps of one block of ``lanes`` input lanes: a period of 9 G + 7 steps per
+        weight-buffer memory word of G banks (S * WPS / G of them, WPS = p_oc * p_ic / lanes_per_word),
+        and 10 more for the last word's transform and writes."""
+        g = WeightBuffer.group(cfg)
+        words = ceil_div(lanes, p_ic) * (cfg.p_oc * p_ic // cfg.lanes_per_word) // g
+        return words * (9 * g + 7) + 10
 
     @staticmethod
     def load_words(cfg: HwConfig, p_ic: int, lanes: int) -> int:
@@ -588,41 +592,49 @@ class WinogradOutputTransform:
 class FilterTransform:
     """U = (2G) g (2G)^T in the PL as the weight words arrive (zy_winograd.h; dse/rtl/zy_wino_filter.v),
     lanes_per_word (oc, ic) pairs at once: per pair 21 adders (9 of bits + 2 for the columns, 12 of
-    bits + 4 for the rows, g0 + g2 shared) and the 16 U registers (16 x wu_bits FF); around it the
-    9-word staging register (9 x bus_bits FF), the 16:1 select of the U-word the loader writes (4 LUTs
-    per bit of lanes_per_word x wu_bits) and the loader's 2:1 select of that or a direct call's word."""
+    bits + 4 for the rows, g0 + g2 shared) and the 16 U registers (16 x wu_bits FF); the loader keeps
+    the U of the G bank words of a weight-buffer memory word (``WeightBuffer.group``), so G - 1 more
+    sets of registers. Around it the 9-word staging register (9 x bus_bits FF), the 16:1 select of
+    the memory word the loader writes (4 LUTs per bit of G x lanes_per_word x wu_bits) and the
+    loader's 2:1 select of that or a direct call's word."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         b, lpw = cfg.bits, cfg.lanes_per_word
         wu = wino_bits(b)[0]
+        word = WeightBuffer.group(cfg) * lpw * wu
         pairs = _wino_lanes("wino_filter", b, lpw, 9 * (b + 2) + 12 * (b + 4), 16 * wu)
-        around = Resources(lut=round(HLS_ARRAY_MARGIN * (4 * lpw * wu + ceil_div(lpw * wu, 2))),
-                           ff=round(HLS_ARRAY_MARGIN * 9 * cfg.bus_bits))
+        around = Resources(lut=round(HLS_ARRAY_MARGIN * (4 * word + ceil_div(word, 2))),
+                           ff=round(HLS_ARRAY_MARGIN * (9 * cfg.bus_bits + 16 * (word - lpw * wu))))
         return pairs + around
 
 
 # ================================================================ stage 1: weight double buffer ====
 class WeightBuffer:
-    """``wbuf[WPS][lanes_per_word][2 * SLICES]`` of ``wb_t`` entries (zy_stage1.h), the first dimension
-    partitioned and the second reshaped: WPS memories (one per word of a slice) of lanes_per_word
-    entries a word and 2 * 9 * (p_oc/p_ic) words (2 * 16 * (p_oc/p_ic) with the Winograd path: 16
-    transformed positions per sub-fold), one write port (the loader) and one read port (the MAC
-    array). An entry is a weight code (``bits``), or U (wu_bits) in a winograd design.
+    """``wbuf[MEMS][G * lanes_per_word][2 * SLICES]`` of ``wb_t`` entries (zy_stage1.h), the first dimension
+    partitioned and the second reshaped: the WPS words of a slice (bank word j holds lanes_per_word
+    (oc, ic) pairs) go G at a time into MEMS = WPS / G memories (``group``), memory word j / G, of
+    G * lanes_per_word entries a word and 2 * 9 * (p_oc/p_ic) words (2 * 16 * (p_oc/p_ic) with the
+    Winograd path: 16 transformed positions per sub-fold), one write port (the loader) and one read
+    port (the MAC array). An entry is a weight code (``bits``), or U (wu_bits) in a winograd design.
 
-    The loader writes one word (lanes_per_word entries) per cycle into the banks of word j, a wrapping
-    counter: the write data fans out, only the write enable is decoded, one equality compare of the
-    log2(WPS)-bit counter per word (one LUT6 for up to 6 bits, UG474 "CLB overview"); the MAC
-    array reads every bank at one address, so no read mux.
+    The MAC array reads every memory at one address, so no read mux. The loader writes one memory
+    word per write: a direct block's loader gathers the G stream words of a memory word in a register
+    ((G - 1) x lanes_per_word entries) and writes at the G-th; the Winograd loader writes the U-words
+    of G banks at once (``FilterTransform``). The write data fans out, only the write enable is
+    decoded, one equality compare of the log2(MEMS)-bit counter per memory (one LUT6 for up to 6
+    bits, UG474 "CLB overview").
 
     A block's weights are ``k^2 * S * p_oc * p_ic / lanes_per_word`` words. The next block's words
     load one per CONV_MAC iteration; the first block's, and whatever does not fit under the
     previous block's MACs, load in WEIGHT_LOAD (not overlapped).
     """
 
+    MAX_GROUP = 4  # banks a memory word may hold: bounds the loaders' registers
+
     @staticmethod
     def banks(cfg: HwConfig) -> int:
-        """Words of a slice (WPS), each a group of lanes_per_word entry banks."""
+        """Words of a slice (WPS), each lanes_per_word entries."""
         return cfg.macs // cfg.lanes_per_word
 
     @staticmethod
@@ -634,12 +646,28 @@ class WeightBuffer:
         return wino_bits(cfg.bits)[0] if cfg.winograd_engine else cfg.bits
 
     @staticmethod
+    def group(cfg: HwConfig) -> int:
+        """G, the banks of a memory word: 1 in distributed RAM (its LUTs do not depend on the
+        shape), else the divisor of WPS up to MAX_GROUP with the fewest BRAM18 (block RAM is at most
+        36 bits wide, so a 4 x 20-bit U-word fills 3 of them; 4 such words fill 9), the smallest on
+        a tie."""
+        depth, wps = WeightBuffer.depth(cfg), WeightBuffer.banks(cfg)
+        if storage_impl(depth) == "lutram":
+            return 1
+        word = cfg.lanes_per_word * WeightBuffer.entry_bits(cfg)
+        return min((g for g in range(1, WeightBuffer.MAX_GROUP + 1) if wps % g == 0),
+                   key=lambda g: (wps // g * bram18_blocks(depth, g * word), g))
+
+    @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        banks = WeightBuffer.banks(cfg)
-        select_bits = max(1, math.ceil(math.log2(banks)))
-        write_enable = Resources(lut=banks * ceil_div(select_bits, 6))
-        width = cfg.lanes_per_word * WeightBuffer.entry_bits(cfg)
-        return memory(WeightBuffer.depth(cfg), width, banks=banks) + write_enable
+        g = WeightBuffer.group(cfg)
+        mems = WeightBuffer.banks(cfg) // g
+        select_bits = max(1, math.ceil(math.log2(mems)))
+        write_enable = Resources(lut=mems * ceil_div(select_bits, 6))
+        eb = WeightBuffer.entry_bits(cfg)
+        width = g * cfg.lanes_per_word * eb
+        gather = Resources(ff=round(HLS_ARRAY_MARGIN * (g - 1) * cfg.lanes_per_word * eb))
+        return memory(WeightBuffer.depth(cfg), width, banks=mems) + write_enable + gather
 
     @staticmethod
     def words(cfg: HwConfig, p_ic: int, lanes: int, ksize: int) -> int:
@@ -793,14 +821,17 @@ class LoopLogic:
         w, h, sub = cfg.max_width, cfg.max_height, cfg.subfolds
         slices2 = WeightBuffer.depth(cfg)
         banks = WeightBuffer.banks(cfg)
+        g = WeightBuffer.group(cfg)
+        mems = banks // g
         block_words = 9 * sub * banks
         groups3 = ceil_div(cfg.p_oc, cfg.stage3_lanes)
         wpp = cfg.p_oc // cfg.lanes_per_word
         in_folds = cfg.folds(cfg.max_in_channels) + 1
         writer = [h, w, cfg.line_rows, cfg.line_rows, w]  # line writer row, column, slot; 1x1 store row, column
         loops = {
-            "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, banks, slices2] + writer,
-                         [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, banks]),
+            # ... the loader's words, its bank word of the memory word and memory, its address
+            "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, g, mems, slices2] + writer,
+                         [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, g, mems]),
             "LINE_FILL": (writer, [h, w]),
             "WEIGHT_LOAD": ([block_words], [block_words]),
             "PREAMBLE": ([cfg.p_oc], [cfg.p_oc]),
@@ -820,8 +851,9 @@ class LoopLogic:
         }
         if cfg.winograd_engine:
             p = WinogradEngine.POSITIONS
-            steps = p * sub * banks + p
-            loader = [steps, banks, p]  # step, word of the group, U-word
+            steps = WinogradEngine.load_steps(cfg, cfg.p_ic, cfg.p_oc)
+            # steps, step of the period, tap word, bank word of the memory word, memory, sub-fold, U-word
+            loader = [steps, 9 * g + 7, 9, g, mems, sub, p]
             tiles = [ceil_div(w, 2), ceil_div(h, 2)]
             loops.update({
                 # sub-fold, position, tile column/row, window load, emit, line writer, loader

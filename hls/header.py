@@ -67,6 +67,7 @@ struct config {{
     static constexpr int bits = {bits};                 // activation and weight width
     static constexpr int bus_bits = {bus_bits};             // AXI4-Stream data width
     static constexpr int lanes_per_word = {lpw};
+    static constexpr int weight_group = {weight_group};           // weight-buffer banks per memory word (dse.blocks.WeightBuffer.group)
     static constexpr int max_width = {max_width};
     static constexpr int max_height = {max_height};
     static constexpr int max_in_channels = {max_in_channels};
@@ -222,6 +223,7 @@ def render_header(cfg: HwConfig) -> str:
         native_bus_check=("" if cfg.bus_bits == 64 else
                           f"#error \"native csim types support a 64-bit bus only (this design: {cfg.bus_bits})\"\n"),
         p_oc=cfg.p_oc, p_ic=cfg.p_ic, bits=cfg.bits, bus_bits=cfg.bus_bits, lpw=cfg.lanes_per_word,
+        weight_group=blocks.WeightBuffer.group(cfg),
         max_width=cfg.max_width, max_height=cfg.max_height, max_in_channels=cfg.max_in_channels,
         max_out_channels=cfg.max_out_channels, max_in_folds=max_in_folds,
         max_out_folds=cfg.folds(cfg.max_out_channels), tile_pixels=cfg.tile_pixels,

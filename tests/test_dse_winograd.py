@@ -90,7 +90,8 @@ def spec_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 conv_wino.append(ty * tx * 16 * s)
                 n["WINO_DRAIN"] += min(2, r1 - (r0 + 2 * (ty - 1))) * min(2, w - 2 * (tx - 1))
-                steps.append(16 * s * wps + 16)
+                g = blocks.WeightBuffer.group(cfg)  # loader: 9 G + 7 steps per memory word of G groups, + 10
+                steps.append((9 * g + 7) * s * wps // g + 10)
                 last = f == len(in_lanes) - 1
                 n["ACC"] += (r1 - r0) * w * (math.ceil(out_lanes[o] / cfg.requant_lanes) if last else 1)
             if not pool2:
@@ -157,8 +158,9 @@ def test_one_winograd_block_by_hand(nets):
     # during the previous block's last tile row, which reads nothing of its own (row 12 is its last)
     assert n["LINE_FILL"] == 3 * 13 + 13 * (blocks_n - 1)
     assert n["WINO_DRAIN"] == 1 * blocks_n  # the corner tile holds one real pixel
-    # loader: 16 x 2 x 32 + 16 = 1040 steps a block, all under the previous block's 1568 iterations
-    assert n["WINO_LOAD"] == 1040
+    # loader: the buffer is distributed RAM (64 words deep), so one bank word per memory word (G = 1):
+    # 16 x 2 x 32 + 10 = 1034 steps a block, all under the previous block's 1568 iterations
+    assert blocks.WeightBuffer.group(cfg) == 1 and n["WINO_LOAD"] == 1034
     assert n["DETILE_ROW"] == 64 * 6 * 13  # 6 tile rows of two rows each, per output fold
     # the algorithm's multiplications (16 per tile of the 7 x 7 grid) against the direct MACs
     assert shape.useful_mults == 16 * 49 * 512 * 1024 and shape.useful_macs == 9 * 169 * 512 * 1024
@@ -234,9 +236,13 @@ def test_winograd_resources_by_hand():
     # weights: 32 banks (slice words) of 2 x 16 x 2 = 64 words of four 20-bit U entries -> RAM64M,
     # 4 x ceil(80/3) LUTs each, plus the write-enable decode of the 32 banks
     assert by["weight_buffer"] == blocks.Resources(lut=32 * 4 * 27 + 32)
-    # three sub-folds: 96 words deep, block RAM: 48 banks of 80-bit words, 512x36 x 3 each
+    # three sub-folds: 96 words deep, block RAM. 48 bank words of four 20-bit U entries (80 bits) a
+    # slice; one memory each would take 512x36 x 3 = 144; four a memory word make 12 memories of 320
+    # bits, 512x36 x 9 = 108 (two: 24 x 5 = 120; three: 16 x 7 = 112), plus the write-enable decode of the 12 memories and the direct loader's gather register of
+    # three bank words (3 x 4 x 20 FF, x 1.5)
     deep = HwConfig(p_oc=24, p_ic=8, conv_engine="winograd")
-    assert blocks.WeightBuffer.resources(deep) == blocks.Resources(bram18=48 * 3, lut=48)
+    assert blocks.WeightBuffer.group(deep) == 4
+    assert blocks.WeightBuffer.resources(deep) == blocks.Resources(bram18=12 * 9, lut=12, ff=round(1.5 * 3 * 4 * 20))
     # detile's row buffer: 416 pixels of 256 bits, block RAM by the rule: 512x36 -> 1 x 8 blocks
     assert by["detile"].bram18 == blocks.bram18_blocks(416, 256) == 8
     assert by_d["detile"].bram18 == 0 and by_d["detile"].lut == 0

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from zynqyolo.dse import blocks
 from zynqyolo.dse.hwconfig import WINO_MIN_WIDTH, HwConfig
 from zynqyolo.dse.registers import out_group as plan_out_group
 from zynqyolo.errors import ZynqyoloError
@@ -232,7 +233,9 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
                 macs.append(tiles_y * tiles_x * 16 * s_f)
-                words.append(16 * s_f * wps + 16)  # loader steps: 16 per (sub-fold, word) group, + 16
+                # loader steps: 9 G + 7 per memory word of G (sub-fold, bank word) groups, + 10
+                g = blocks.WeightBuffer.group(cfg)
+                words.append((9 * g + 7) * s_f * wps // g + 10)
             else:
                 n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
                 macs.append((r1 - r0) * w * k * k * s_f)

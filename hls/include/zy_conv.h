@@ -27,11 +27,13 @@
 //   pixel read last is also kept in a register and taps at its position read the register: a
 //   1x1 conv never reads the buffer, and a 3x3 tap reads a buffer address at least 6 iterations
 //   after it was written, which is what DEPENDENCE inter false on the buffer declares.
-// - Weights: a double buffer of packed bus words, WPS = p_oc * p_ic / lanes_per_word banks
-//   (completely partitioned), each 2 * SLICES words deep: word j of slice (t, s) of half h is
-//   bank j, address h * SLICES + t * S + s. The loader stores one word per cycle, into the bank
-//   of a wrapping counter at a running address (a WPS-way write demux, one store port per bank);
-//   CONV_MAC reads all banks at one address per cycle. Block n computes from half n & 1 while the
+// - Weights: a double buffer of packed bus words, WPS = p_oc * p_ic / lanes_per_word bank words a
+//   slice in WPS / G memories of G bank words (completely partitioned; G = weight_group, more
+//   than one where that saves block RAM), each 2 * SLICES words deep: word j of slice (t, s) of
+//   half h is bank word j % G of memory j / G, address h * SLICES + t * S + s. The loader takes
+//   one word per cycle and stores a memory word every G, into the memory of a wrapping counter at
+//   a running address (a write demux, one store port per memory); CONV_MAC reads all memories at
+//   one address per cycle. Block n computes from half n & 1 while the
 //   next block's words go into the other half, one word per CONV_MAC iteration; words that do not
 //   fit under the compute (tiny images) load after it (loop WEIGHT_LOAD, which also loads the
 //   first block). DEPENDENCE inter/intra false on the buffer: within a block the loader writes
@@ -55,18 +57,24 @@
 
 namespace zy {
 
-// Geometry of the weight double buffer: WPS x LPW banks (one per (oc, ic) pair of a slice), each
-// 2 * SLICES entries deep. A direct block has k^2 * S slices (tap t, sub-fold s) at t * S + s; a
-// Winograd block 16 * S (sub-fold s, position e) at s * 16 + e (zy_winograd.h).
+// Geometry of the weight double buffer: the WPS bank words of a slice (LPW (oc, ic) pairs each) in
+// MEMS = WPS / G memories of G bank words a memory word (bank word j: memory j / G, entries
+// (j % G) * LPW ..; G = weight_group, dse.blocks.WeightBuffer.group), each 2 * SLICES words deep.
+// A direct block has k^2 * S slices (tap t, sub-fold s) at t * S + s; a Winograd block 16 * S
+// (sub-fold s, position e) at s * 16 + e (zy_winograd.h).
 template <class C>
 struct wbuf_geom {
     static const int LPW = C::lanes_per_word;
     static const int WPS = C::p_oc * C::p_ic / LPW;  // bus words per (tap, sub-fold) slice
+    static const int G = C::weight_group;            // bank words per memory word
+    static const int MEMS = WPS / G;
+    static const int WORD = G * LPW;                 // entries per memory word
     static const int SUB = C::p_oc / C::p_ic;        // sub-folds of a full fold
     static const int POSITIONS = C::winograd_engine ? 16 : C::max_ksize * C::max_ksize;
     static const int SLICES = POSITIONS * SUB;  // slices of a block, at most
     static const int DEPTH = 2 * SLICES;
     static_assert(C::p_oc * C::p_ic % C::lanes_per_word == 0, "a weight slice must be whole bus words");
+    static_assert(WPS % G == 0, "a slice must be whole memory words");
 };
 
 // Bus words of one direct block's weights: k^2 * S slices of WPS words, by repeated addition (S <= p_oc / p_ic).
@@ -80,28 +88,42 @@ int weight_words(int ksize, int subfolds) {
     return slices * wbuf_geom<C>::WPS;
 }
 
-// The weight-buffer writer of a direct block: one parameter word per call of load(), its lanes into
-// bank `bank` (a wrapping counter) at the running address `addr`.
+// The weight-buffer writer of a direct block: one parameter word per call of load(), bank word
+// `slot` of memory `mem` (wrapping counters) at the running address `addr`; the first G - 1 bank
+// words of a memory word wait in `hold` and the G-th writes the whole word.
 template <class C>
 struct weight_loader {
-    int bank, addr;
+    static const int G = wbuf_geom<C>::G;
+    static const int LPW = wbuf_geom<C>::LPW;
+    int slot, mem, addr;
+    typename C::wb_t hold[wbuf_geom<C>::WORD];
 
     void start(int half) {
-        bank = 0;
+        slot = 0;
+        mem = 0;
         addr = half ? wbuf_geom<C>::SLICES : 0;
     }
 
-    void load(const typename C::word_t& w, typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
+    void load(const typename C::word_t& w, typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
-        for (int l = 0; l < wbuf_geom<C>::LPW; l++) {
+        if (slot == G - 1) {
+            for (int i = 0; i < wbuf_geom<C>::WORD; i++) {
 #pragma HLS UNROLL
-            buf[bank][l][addr] = get_lane<C>(w, l);
-        }
-        if (bank == wbuf_geom<C>::WPS - 1) {
-            bank = 0;
-            addr++;
+                buf[mem][i][addr] = i < (G - 1) * LPW ? hold[i] : typename C::wb_t(get_lane<C>(w, i - (G - 1) * LPW));
+            }
+            slot = 0;
+            if (mem == wbuf_geom<C>::MEMS - 1) {
+                mem = 0;
+                addr++;
+            } else {
+                mem++;
+            }
         } else {
-            bank++;
+            for (int l = 0; l < LPW; l++) {
+#pragma HLS UNROLL
+                hold[slot * LPW + l] = get_lane<C>(w, l);
+            }
+            slot++;
         }
     }
 };
@@ -160,7 +182,7 @@ void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C:
 // Weight words [from, to) of a block that are not overlapped with compute.
 template <class C>
 void load_weights(hls::stream<axis_word_t<C> >& wts, weight_loader<C>& loader,
-                  typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int from, int to) {
+                  typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], int from, int to) {
 WEIGHT_LOAD:
     for (int i = from; i < to; i++) {
 #pragma HLS PIPELINE II=1
@@ -179,15 +201,15 @@ struct mac_types {
     typedef typename std::conditional<C::winograd_engine, typename C::wprod_t, typename C::prod_t>::type p_t;
 };
 
-// The weights of one slice for the MAC array: entry e = oc * p_ic + ic is bank e / LPW, lane e % LPW
-// (compile-time), all read at address `addr`.
+// The weights of one slice for the MAC array: entry e = oc * p_ic + ic is bank word e / LPW, lane
+// e % LPW, so memory e / WORD, entry e % WORD (compile-time), all read at address `addr`.
 template <class C>
 void read_slice(typename C::wb_t w[C::p_oc * C::p_ic],
-                typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int addr) {
+                typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], int addr) {
 #pragma HLS INLINE
     for (int e = 0; e < C::p_oc * C::p_ic; e++) {
 #pragma HLS UNROLL
-        w[e] = buf[e / C::lanes_per_word][e % C::lanes_per_word][addr];
+        w[e] = buf[e / wbuf_geom<C>::WORD][e % wbuf_geom<C>::WORD][addr];
     }
 }
 
@@ -213,7 +235,7 @@ void mac_sums(typename C::acc_t sum[C::p_oc], const typename C::wb_t w[C::p_oc *
 // against the p_ic operands x (codes on the direct path, V on the Winograd path).
 template <class C>
 void array_step(typename C::acc_t sums[C::p_oc],
-                typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], int addr,
+                typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], int addr,
                 const typename mac_types<C>::x_t x[C::p_ic]) {
 #pragma HLS INLINE
     typename C::wb_t wslice[C::p_oc * C::p_ic];
@@ -248,7 +270,7 @@ void conv_bypass(chan<pixel_t<C> >& pix, chan<psum_t<C> >& psum, const registers
 template <class C>
 void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
                    typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-                   typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH],
+                   typename C::wb_t wbuf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH],
                    const registers& r) {
 #pragma HLS INLINE
     typedef typename C::data_t data_t;

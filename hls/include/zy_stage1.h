@@ -23,13 +23,13 @@ namespace zy {
 template <class C>
 void wino_path(chan<pixel_t<C> >&, hls::stream<axis_word_t<C> >&, chan<psum_t<C> >&,
                typename C::data_t[C::line_rows][C::max_width][C::p_oc],
-               typename C::wb_t[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], const registers&,
+               typename C::wb_t[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], const registers&,
                std::false_type) {}
 
 template <class C>
 void wino_path(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
                typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-               typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH], const registers& r,
+               typename C::wb_t wbuf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], const registers& r,
                std::true_type) {
 #pragma HLS INLINE
     wino_blocks<C>(pix, wts, psum, line, wbuf, r);
@@ -63,10 +63,10 @@ void conv_stage(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<
     typename C::data_t line[C::line_rows][C::max_width][C::p_oc];
 #pragma HLS ARRAY_RESHAPE variable=line dim=3 complete
     ZY_BIND_STORAGE(line, ram_s2p, ZY_IMPL_LINE)
-    typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH];
-    // WPS banks, each word the lanes_per_word entries of a slice word: the loaders write a whole word
-    // per cycle and the MAC array reads every bank at one address, so the lanes share one memory word
-    // (a BRAM's width holds several 12- or 20-bit entries).
+    typename C::wb_t wbuf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH];
+    // MEMS memories, each word the entries of G bank words of a slice: the loaders write a whole
+    // memory word at a time and the MAC array reads every memory at one address, so the entries share
+    // one memory word (a BRAM's width holds several 12- or 20-bit entries; G fills it).
 #pragma HLS ARRAY_PARTITION variable=wbuf dim=1 complete
 #pragma HLS ARRAY_RESHAPE variable=wbuf dim=2 complete
     ZY_BIND_STORAGE(wbuf, ram_s2p, ZY_IMPL_WEIGHTS)

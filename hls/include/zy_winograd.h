@@ -57,11 +57,13 @@
 //   operand muxes, no multiplier.
 // - Filter transform in the PL (wino_loader): the parameter stream carries the 9 raw tap words of
 //   each (sub-fold s, bank word j) together (dse.packing, order (s, j, t)); 9 words in, U for the
-//   word's lanes_per_word (oc, ic) pairs by additions, 16 U-words out, one buffer write per
-//   iteration (bank j, address half + s * 16 + e). A block's load is 16 * S * WPS + 16 steps, one per
+//   word's lanes_per_word (oc, ic) pairs by additions; the U of the G bank words of one memory
+//   word (zy_conv.h) are kept, then 16 memory words out, one buffer write per iteration (memory
+//   j / G, address half + s * 16 + e). A block's load is (9 G + 7) * S * WPS / G + 10 steps, one per
 //   iteration, overlapped with the previous block's CONV_WINO; what does not fit runs in WINO_LOAD
-//   (so does the whole first block's). 9 of 16 steps read a word: the raw stream is 9/16 of the
-//   buffer writes, which is why transformed filters are never streamed (16/9 the words, and wider).
+//   (so does the whole first block's). 9 of 16 steps read a word when G = 1: the raw stream is 9/16
+//   of the U entries written, which is why transformed filters are never streamed (16/9 the words,
+//   and wider).
 // What breaks if a parameter is wrong: a width below wino_min_width breaks the hazard distance
 //   (the register check refuses it); a weight stream in direct order gives wrong U (not a hang).
 #ifndef ZY_WINOGRAD_H
@@ -112,98 +114,123 @@ void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
     }
 }
 
-// The weight-buffer writer of a Winograd block, one step per loop iteration (see the design note):
-// period p = 0..15 of group n reads tap word p < 9 of group n and writes U-word p of group n - 1.
+// The weight-buffer writer of a Winograd block, one step per loop iteration (see the design note): a
+// period of 9 G + 7 steps takes the G groups (s, j) of one memory word (bank words j of memory
+// j / G), their 9 tap words at steps 0 .. 9 G - 1; a group is transformed the step after its ninth
+// word, into U slot j % G, and from the step after the last one the 16 U-words of the memory word
+// are written, one a step, into the next period's first 9 steps (its first transform, at step 9,
+// comes after the last write reads the slots: write before transform in a step).
 template <class C>
 struct wino_loader {
+    static const int G = wbuf_geom<C>::G;
     static const int WPS = wbuf_geom<C>::WPS;
     static const int LPW = wbuf_geom<C>::LPW;
+    static const int MEMS = wbuf_geom<C>::MEMS;
+    static const int WORD = wbuf_geom<C>::WORD;
+    static const int PERIOD = 9 * G + 7;
     typedef typename C::wu_t wu_t;
 
     int steps_left;  // steps of this block's load still to run
     int groups_left;  // groups (s, j) still to read
-    int p;  // step within the period
+    int q;  // step within the period
+    int t;  // tap word of the group being read
     int half_base;
-    int rd_j, rd_s;  // the group being read
-    bool staged;  // a group was read completely in the previous period
-    int st_j, st_s;  // ... and which
-    bool writing;
-    int wr_j, waddr;  // the group being written: its bank and running address
+    int rd_slot, rd_m, rd_s;  // the group being read: its bank word in the memory word, memory, sub-fold
+    bool staged;  // a group was read completely in the previous step
+    int st_slot, st_m, st_s;  // ... and which
+    int wp;  // U-word being written (16: none)
+    int wr_m, waddr;  // the memory word being written: its memory and running address
     typename C::word_t stage[9];
-    wu_t ureg[16][LPW];
+    wu_t ureg[16][WORD];
 
     void start(int half, int subfolds) {
-        int groups = 0;
+        int groups = 0, words = 0;
         for (int i = 0; i < wbuf_geom<C>::SUB; i++) {
 #pragma HLS UNROLL
-            if (i < subfolds) groups += WPS;
+            if (i < subfolds) {
+                groups += WPS;
+                words += MEMS;
+            }
         }
         groups_left = groups;
-        steps_left = subfolds > 0 ? (groups + 1) << 4 : 0;  // 16 periods per group, one more to write the last
-        p = 0;
+        steps_left = subfolds > 0 ? words * PERIOD + 10 : 0;  // 10: the last word's transform and writes
+        q = 0;
+        t = 0;
         half_base = half ? wbuf_geom<C>::SLICES : 0;
-        rd_j = 0;
+        rd_slot = 0;
+        rd_m = 0;
         rd_s = 0;
         staged = false;
-        writing = false;
-        wr_j = 0;
+        wp = 16;
+        wr_m = 0;
         waddr = 0;
     }
 
     void step(hls::stream<axis_word_t<C> >& wts,
-              typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
+              typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
-        if (p == 0) {
-            writing = staged;
-            if (staged) {  // transform the group read in the previous period
-                for (int l = 0; l < LPW; l++) {
+        if (wp < 16) {
+            for (int i = 0; i < WORD; i++) {
 #pragma HLS UNROLL
-                    wu_t gl[9], ul[16];
-                    for (int t = 0; t < 9; t++) {
-#pragma HLS UNROLL
-                        gl[t] = get_lane<C>(stage[t], l);
-                    }
-                    filter_transform<C>(gl, ul);
-                    for (int e = 0; e < 16; e++) {
-#pragma HLS UNROLL
-                        ureg[e][l] = ul[e];
-                    }
-                }
-                wr_j = st_j;
-                waddr = half_base + (st_s << 4);  // slice (s, e) at s * 16 + e
-                staged = false;
-            }
-        }
-        if (writing) {
-            for (int l = 0; l < LPW; l++) {
-#pragma HLS UNROLL
-                buf[wr_j][l][waddr] = ureg[p][l];
+                buf[wr_m][i][waddr] = ureg[wp][i];
             }
             waddr++;
+            wp++;
         }
-        if (groups_left > 0 && p < 9) {
-            stage[p] = checked_read(wts).data;
-            if (p == 8) {
-                staged = true;
-                st_j = rd_j;
-                st_s = rd_s;
-                groups_left--;
-                if (rd_j == WPS - 1) {
-                    rd_j = 0;
-                    rd_s++;
-                } else {
-                    rd_j++;
+        if (staged) {  // transform the group read last into its slot
+            for (int l = 0; l < LPW; l++) {
+#pragma HLS UNROLL
+                wu_t gl[9], ul[16];
+                for (int k = 0; k < 9; k++) {
+#pragma HLS UNROLL
+                    gl[k] = get_lane<C>(stage[k], l);
+                }
+                filter_transform<C>(gl, ul);
+                const int at = G == 1 ? l : st_slot * LPW + l;
+                for (int e = 0; e < 16; e++) {
+#pragma HLS UNROLL
+                    ureg[e][at] = ul[e];
                 }
             }
+            if (st_slot == G - 1) {  // the memory word is complete: write it from the next step
+                wp = 0;
+                wr_m = st_m;
+                waddr = half_base + (st_s << 4);  // slice (s, e) at s * 16 + e
+            }
+            staged = false;
         }
-        p = p == 15 ? 0 : p + 1;
+        if (groups_left > 0 && q < 9 * G) {
+            stage[t] = checked_read(wts).data;
+            if (t == 8) {
+                t = 0;
+                staged = true;
+                st_slot = rd_slot;
+                st_m = rd_m;
+                st_s = rd_s;
+                groups_left--;
+                if (rd_slot != G - 1) {
+                    rd_slot++;
+                } else {
+                    rd_slot = 0;
+                    if (rd_m == MEMS - 1) {
+                        rd_m = 0;
+                        rd_s++;
+                    } else {
+                        rd_m++;
+                    }
+                }
+            } else {
+                t++;
+            }
+        }
+        q = q == PERIOD - 1 ? 0 : q + 1;
         steps_left--;
     }
 };
 
 template <class C>
 void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld,
-               typename C::wb_t buf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH]) {
+               typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 WINO_LOAD:
     while (ld.steps_left > 0) {
 #pragma HLS PIPELINE II=1
@@ -245,7 +272,7 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
 template <class C>
 void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
                  typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-                 typename C::wb_t wbuf[wbuf_geom<C>::WPS][wbuf_geom<C>::LPW][wbuf_geom<C>::DEPTH],
+                 typename C::wb_t wbuf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH],
                  const registers& r) {
 #pragma HLS INLINE
     typedef typename C::data_t data_t;
