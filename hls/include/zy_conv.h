@@ -202,14 +202,17 @@ struct mac_types {
 };
 
 // The weights of one slice for the MAC array: entry e = oc * p_ic + ic is bank word e / LPW, lane
-// e % LPW, so memory e / WORD, entry e % WORD (compile-time), all read at address `addr`.
+// e % LPW, so entry j of memory m is e = m * WORD + j, all read at address `addr`.
 template <class C>
 void read_slice(typename C::wb_t w[C::p_oc * C::p_ic],
                 typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], int addr) {
 #pragma HLS INLINE
-    for (int e = 0; e < C::p_oc * C::p_ic; e++) {
+    for (int m = 0; m < wbuf_geom<C>::MEMS; m++) {
 #pragma HLS UNROLL
-        w[e] = buf[e / wbuf_geom<C>::WORD][e % wbuf_geom<C>::WORD][addr];
+        for (int j = 0; j < wbuf_geom<C>::WORD; j++) {
+#pragma HLS UNROLL
+            w[m * wbuf_geom<C>::WORD + j] = buf[m][j][addr];
+        }
     }
 }
 
