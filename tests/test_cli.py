@@ -202,3 +202,17 @@ def test_detect_runs_a_winograd_design_written_by_dse(capsys, photos, tmp_path, 
     assert ref
     for backend in ("csim", "emu"):
         assert _detect_json(capsys, photos["bus"], "--backend", backend, "--design", design) == [ref], backend
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """`zynqyolo estimate --json | head`: the reader goes away before the JSON is written."""
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "zynqyolo.cli", "estimate", "--arch", "yu2020", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the interpreter has even started: every write meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGPIPE, err.decode()
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -67,6 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     except Terminated:
         print(f"zynqyolo {args.command}: terminated (SIGTERM); nothing was left half-written", file=sys.stderr)
         return 128 + signal.SIGTERM
+    except BrokenPipeError:
+        # the reader of stdout went away (`zynqyolo estimate --json | head`): stop quietly, as a
+        # pipeline's writer does, and keep the interpreter's final flush from raising again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":
