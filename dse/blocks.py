@@ -828,10 +828,13 @@ class LoopLogic:
         wpp = cfg.p_oc // cfg.lanes_per_word
         in_folds = cfg.folds(cfg.max_in_channels) + 1
         writer = [h, w, cfg.line_rows, cfg.line_rows, w]  # line writer row, column, slot; 1x1 store row, column
+        out_folds = cfg.folds(cfg.max_out_channels)
+        # a 1x1 out-group's prefetch: store row and column, raster column and row, pixel tick
+        prefetch = ([cfg.line_rows, w, w, h, out_folds], [w, w, h, out_folds])
         loops = {
             # ... the loader's words, its bank word of the memory word and memory, its address
-            "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, g, mems, slices2] + writer,
-                         [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, g, mems]),
+            "CONV_MAC": ([sub, 9, 3, 3, w, h, w, h, slices2, 3, block_words, g, mems, slices2] + writer + prefetch[0],
+                         [sub, 9, 3, w, h, h, w, h, w, h, h, w, h, w, 3, block_words, g, mems] + prefetch[1]),
             "LINE_FILL": (writer, [h, w]),
             "WEIGHT_LOAD": ([block_words], [block_words]),
             "PREAMBLE": ([cfg.p_oc], [cfg.p_oc]),
@@ -873,12 +876,15 @@ class LoopLogic:
         sub-fold s out of a pixel and the newest-pixel bypass of the line buffer (a direct design's
         MAC-array fit, zy_mac_array.v with X_SELECT = 1, already holds that select; the Winograd
         array's, X_SELECT = 0, does not), stage 3's lane group out of a pixel, the output word's
-        lanes out of a pixel (each a ceil(N / 4)-LUT mux per bit; 2:1 muxes two bits a LUT)."""
+        lanes out of a pixel (each a ceil(N / 4)-LUT mux per bit; 2:1 muxes two bits a LUT), and
+        CONV_MAC's line-buffer addresses (read: store or tap position, 2:1; write: prefetch, store or
+        ring position, 3:1)."""
         bits = cfg.bits
         sub = cfg.subfolds
-        conv = 0
+        addr = (cfg.line_rows - 1).bit_length() + (cfg.max_width - 1).bit_length()
+        conv = ceil_div(addr, 2) + addr
         if cfg.winograd_engine:
-            conv = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0) + ceil_div(cfg.p_oc * bits, 2)
+            conv += cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0) + ceil_div(cfg.p_oc * bits, 2)
         stage3 = cfg.stage3_lanes * bits * ceil_div(ceil_div(cfg.p_oc, cfg.stage3_lanes), 4)
         out = cfg.lanes_per_word * bits * ceil_div(cfg.p_oc // cfg.lanes_per_word, 4)
         return conv + stage3 + out

@@ -218,9 +218,12 @@ class BlockClass:
     tile_rows: int = 0  # winograd blocks: tile rows TY of the band (0: a direct block)
     drain: int = 0  # winograd blocks: WINO_DRAIN pixels
     stored_rows: int = 0  # winograd DETILE mode, last fold only: tile rows through the detile row buffer
-    streamed: bool = True  # the block streams its input (False: a later out fold of an out_group reads the store)
+    streamed: bool = True  # the block streams its input (False: its fold is in stage 1's store)
     prefill: int = 0  # winograd: pixels of this block's first rows the previous block streamed in
     prefill_next: int = 0  # winograd: pixels of the next block's first rows this block streams in
+    prefetch: int = 0  # 1x1 out-group: pixels of the next sequence's fold it streams into the store
+    prefetch_lanes: int = 0  # ... that fold's lanes
+    prefetch_every: int = 0  # ... one pixel every this many output pixels
 
 
 @dataclass(frozen=True)
@@ -331,7 +334,8 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                     stored = Detile.stored_rows(rows) if wino else 0
                 written = oh * ow * b.out_pixels / (h * w)
             key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0] - pre, last, out_fold_lanes[b.out_fold],
-                   slots, written, geometry[1], geometry[2], stored, b.streamed, pre, pre_next)
+                   slots, written, geometry[1], geometry[2], stored, b.streamed, pre, pre_next, b.prefetch,
+                   in_fold_lanes[(b.in_fold + 1) % in_folds] if b.prefetch else 0, b.prefetch_every)
             classes[key] = classes.get(key, 0) + 1
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]
@@ -430,7 +434,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
             nxt = WeightBuffer.words(config, p_ic, c.next_lanes, k) if c.next_lanes else 0
         left = nxt - work if nxt > work else 0
         words = StreamIO.read_words(config, c.lanes, c.read_pixels) if c.streamed else 0
-        read_words += count * words
+        read_words += count * (words + StreamIO.read_words(config, c.prefetch_lanes, c.prefetch))
         line_fill += count * c.fill
         work_total += count * work
         leftover += count * left
@@ -455,6 +459,11 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
                      + ceil_div(c.prefill_next, WinogradEngine.BURST)
                      * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"])
                      + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"]))
+        if c.prefetch:
+            # a pixel of the next fold every prefetch_every output pixels (S_f iterations each): the
+            # reader's pace beyond that stalls the read (1x1 out-group, double-buffered store)
+            gap = c.prefetch_every * ceil_div(c.lanes, p_ic)
+            work += c.prefetch * max(0.0, c.prefetch_lanes / lpw * c_in - gap)
         body = max(work, stream_cycles, acc_iterations)
         if c.last_fold:
             g3 = Stage3.groups(s3l, c.out_lanes)

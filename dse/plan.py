@@ -31,7 +31,7 @@ from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yo
 from zynqyolo.model.quantize import HardwareFormats
 
 from .hwconfig import ACC_BITS, HwConfig
-from .packing import WORD_BYTES, conv_blocks, conv_input_slices, param_stream_nbytes
+from .packing import WORD_BYTES, conv_block_reads, conv_input_slices, param_stream_nbytes, store_double_buffered
 from .registers import Stage3Mode, check_registers, out_group, winograd_call
 
 MIN_BAND_PIXELS = 3
@@ -97,7 +97,9 @@ class Block:
     in_rows: int  # input rows streamed (band plus halo)
     width: int
     ksize: int
-    streamed: bool = True  # the block streams its input rows (False: a later out fold of an out_group reuses them)
+    streamed: bool = True  # the block streams its input rows (False: they are in stage 1's store)
+    prefetch: int = 0  # pixels of the next sequence's fold it streams into the store (packing.conv_block_reads)
+    prefetch_every: int = 0  # ... one every this many output pixels
 
 
 @dataclass(frozen=True)
@@ -407,13 +409,15 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             for offset, words in conv_input_slices(seg_channels, h, w, conv.size, config.folds(out_channels), bands,
                                                    band_rows, config, group):
                 add_in(base.buffer, base.offset + offset * WORD_BYTES, words * WORD_BYTES)
-            for o, b, fi, streamed in conv_blocks(config.folds(out_channels), bands, len(in_folds), group):
+            double = store_double_buffered(config, group, h, w)
+            for o, b, fi, streamed, prefetch, every in conv_block_reads(config.folds(out_channels), bands,
+                                                                        len(in_folds), group, h * w, double):
                 r0, r1 = b * band_rows, min(h, (b + 1) * band_rows)
                 first_row, stop_row = max(0, r0 - pad), min(h, r1 + pad)
                 ti, f = in_folds[fi]
                 lanes = seg_tensors[ti].fold_lanes[f]
                 blocks.append(Block(o, b, fi, lanes, math.ceil(lanes / config.p_ic), (r1 - r0) * w,
-                                    stop_row - first_row, w, conv.size, streamed))
+                                    stop_row - first_row, w, conv.size, streamed, prefetch, every))
             in_lanes = [seg_tensors[ti].fold_lanes[f] for ti, f in in_folds]
             nbytes = param_stream_nbytes(config, conv.size, out_channels, in_lanes, bands)
             param_offsets[conv.index] = (params_nbytes, nbytes)

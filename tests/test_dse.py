@@ -341,17 +341,13 @@ def test_ultrascale_parts_scale(z020, searches, part, capsys):
 # most 100 ms per frame, at 142.86 MHz at most 70 ms, 8-bit at 142.86 MHz at most 55 ms; on xc7z020 (the
 # Zedboard) and on two UltraScale+ parts (at most the Zedboard's clocks: 150 MHz requested there gives
 # 1500 / 11 = 136.4 MHz on both boards' PS).
-XC7Z020_16BIT_142_NOT_MET = pytest.mark.xfail(strict=True, reason=(
-    "issue 12 floor not met on xc7z020 at 142.857 MHz, 16 bits: the 24 x 8 Winograd array at tile 512 fits "
-    "the caps (BRAM18 249 of 252) and models 70.5 ms against 70 (its lower bound is below the floor: "
-    "the rest is pipeline stalls and the host)"))
 XC7Z020_8BIT_OUT_OF_REACH = pytest.mark.xfail(strict=True, reason=(
     "issue 12 floor out of reach of F(2x2, 3x3) on xc7z020 at 8 bits under the honest model: even with every "
     "multiplier a fold can use kept busy no array that fits can make it (test_xc7z020_floors_are_out_of_reach: "
     "the DSP cap allows 192 and layer 0's 3 channels fill 3 of 8 lanes)"))
 FLOOR_CASES = [
     pytest.param("xc7z020", 100, 16, 100.0),
-    pytest.param("xc7z020", 150, 16, 70.0, marks=XC7Z020_16BIT_142_NOT_MET),
+    pytest.param("xc7z020", 150, 16, 70.0),
     pytest.param("xc7z020", 150, 8, 55.0, marks=XC7Z020_8BIT_OUT_OF_REACH),
 ] + [pytest.param(part, mhz, bits, floor) for part in ("xczu5ev", "xczu7ev")
      for mhz, bits, floor in ((100, 16, 100.0), (ZED_150, 16, 70.0), (ZED_150, 8, 55.0))]

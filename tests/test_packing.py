@@ -218,3 +218,19 @@ def test_params_errors():
     tampered[-1] ^= np.uint64(1)
     with pytest.raises(ValueError, match="band 1"):
         unpack_params(tampered, 2, (3,), 3, 2, CFG4)
+
+
+def test_conv_block_reads_by_hand():
+    """5 out folds in groups of 3, 2 input folds, a 5-pixel map, double-buffered store: sequence 0
+    streams its fold, and every later sequence's fold is read by the previous sequence's blocks 1 ..
+    n - 1, one pixel every n - 1 output pixels (ceil: 3 then 2 of 5 over two blocks; all 5 over one)."""
+    from zynqyolo.dse.packing import conv_block_reads
+
+    got = list(conv_block_reads(5, 1, 2, 3, 5, True))
+    assert got == [(0, 0, 0, True, 0, 0), (1, 0, 0, False, 3, 2), (2, 0, 0, False, 2, 2),
+                   (0, 0, 1, False, 0, 0), (1, 0, 1, False, 3, 2), (2, 0, 1, False, 2, 2),
+                   (3, 0, 0, False, 0, 0), (4, 0, 0, False, 5, 1),
+                   (3, 0, 1, False, 0, 0), (4, 0, 1, False, 0, 0)]
+    # without the double buffer every sequence's first block streams, nobody prefetches
+    assert [(own, pf) for *_, own, pf, _e in conv_block_reads(5, 1, 2, 3, 5, False)] == [
+        (True, 0), (False, 0), (False, 0)] * 2 + [(True, 0), (False, 0)] * 2

@@ -104,8 +104,13 @@ def test_1x1_calls_reuse_each_input_fold_over_several_out_folds(quantised):
             assert r["bands"] == 1
             assert r["out_group"] == min(r["out_folds"], cfg.tile_pixels // pixels)
             grouped += r["out_group"] > 1
-            streamed = [b for b in call.blocks if b.streamed]
-            assert len(streamed) * r["out_group"] >= len(call.blocks)
+            # each sequence (group, input fold) takes its fold's pixels from the stream exactly once:
+            # its first block, or the previous sequence's later blocks into the store's other half
+            sequences = -(-r["out_folds"] // r["out_group"]) * (len(call.blocks) // r["out_folds"])
+            taken = sum(b.in_rows * b.width for b in call.blocks if b.streamed) + sum(b.prefetch for b in call.blocks)
+            assert taken == sequences * pixels
+            double = r["out_group"] > 1 and 2 * pixels <= cfg.line_rows * cfg.max_width
+            assert any(b.prefetch for b in call.blocks) == (double and sequences > 1)
         else:
             assert r["out_group"] == 1 and all(b.streamed for b in call.blocks)
     assert grouped == 3  # conv13, conv15, conv18 at 13x13 (conv22's 26x26 fold fills the default 704-pixel tile alone)

@@ -165,7 +165,11 @@ void next_fold(fold_cursor& c) {
 // calls, dse.registers), and in a group: band b, input fold f (route inputs: segment A's folds,
 // then segment B's), output fold o of the group; with G = 1 that is (o, b, f). A block with
 // oi = 0 (the group's first out fold) streams its input rows; the other G - 1 reuse them from
-// stage 1's store. Everything is advanced incrementally (adds and compares, no run-time multiply
+// stage 1's store. A sequence is the G blocks of one (band, input fold). When the map fits half the
+// store twice over (`dbl`: G > 1 and height * width <= STORE_HALF pixels), the store is a double
+// buffer: a sequence's fold is in half `half`, and its blocks oi >= 1 read the next sequence's fold
+// from the stream into the other half while they compute (prefetches()), so that sequence's
+// first block reads its fold from the store (`pre`) instead of streaming it. Everything is advanced incrementally (adds and compares, no run-time multiply
 // or divide): the band's output rows [row0, row1), the input rows streamed for it [read0, read1)
 // (the band plus the halo, clipped), the lanes of input fold f and its sub-folds S =
 // ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
@@ -178,6 +182,11 @@ struct block_walker {
     int row0, row1, read0, read1;
     int left;  // lanes of the current segment from fold f on
     int lanes, subfolds;
+    bool dbl;  // the store is double buffered (see above)
+    bool pre;  // this sequence's fold was read into the store by the previous sequence
+    int half;  // store half of this sequence's fold
+    // Pixels of each half of stage 1's store (the line buffer seen as line_rows x max_width pixels).
+    static const int STORE_HALF = C::line_rows * C::max_width / 2;
 
     void start(const registers& r) {
         h = r.height;
@@ -196,12 +205,23 @@ struct block_walker {
         o = 0;
         b = 0;
         row0 = 0;
+        dbl = group > 1 && (int)r.height * (int)r.width <= STORE_HALF;  // once per call
+        pre = false;
+        half = 0;
         start_fold0();
     }
 
+    // The sequence's fold enters the input stream with this block (the reader's view) ...
     bool streamed() const { return oi == 0; }
 
-    bool last() const { return o0 + n == out_folds && oi == n - 1 && b == bands - 1 && f == in_folds - 1; }
+    // ... and stage 1 reads it from the stream in this block (not when the previous sequence did).
+    bool own_stream() const { return oi == 0 && !pre; }
+
+    bool last_sequence() const { return o0 + n == out_folds && b == bands - 1 && f == in_folds - 1; }
+
+    bool last() const { return last_sequence() && oi == n - 1; }
+
+    bool prefetches() const { return dbl && oi > 0 && !last_sequence(); }
 
     void next() {
         if (oi + 1 < n) {
@@ -210,6 +230,8 @@ struct block_walker {
             return;
         }
         oi = 0;
+        pre = dbl && n > 1;  // blocks 1 .. n - 1 of the sequence read the next one's fold
+        half = dbl ? 1 - half : 0;
         o = o0;
         if (f + 1 < in_folds) {
             f++;

@@ -27,6 +27,13 @@
 //   pixel read last is also kept in a register and taps at its position read the register: a
 //   1x1 conv never reads the buffer, and a 3x3 tap reads a buffer address at least 6 iterations
 //   after it was written, which is what DEPENDENCE inter false on the buffer declares.
+// - A 1x1 out-group (block_walker): the later out folds of a group read the fold from the store
+//   (the line buffer seen as line_rows x max_width pixels). Where the map fits half the store, the
+//   store is a double buffer and those blocks stream the next sequence's fold into the other half,
+//   one pixel every n - 1 output pixels, so the next group-first block computes from the store
+//   instead of waiting on the stream (a 24-lane pixel is 6 bus words for 3 MAC cycles). CONV_MAC
+//   makes one line-buffer read (the tap's position, or a 1x1 block's own store position) and at
+//   most one write (the streamed pixel, own or prefetched) an iteration: the ram_s2p's two ports.
 // - Weights: a double buffer of packed bus words, WPS = p_oc * p_ic / lanes_per_word bank words a
 //   slice in WPS / G memories of G bank words (completely partitioned; G = weight_group, more
 //   than one where that saves block RAM), each 2 * SLICES words deep: word j of slice (t, s) of
@@ -137,6 +144,34 @@ struct line_writer {
     int srow, scol;  // a 1x1 block's store position of the next pixel (the band's pixels in order)
 };
 
+// The next store position after (row, col) (the store: line_rows x max_width pixels in raster order).
+template <class C>
+void store_step(int& row, int& col) {
+#pragma HLS INLINE
+    if (col == C::max_width - 1) {
+        col = 0;
+        row++;
+    } else {
+        col++;
+    }
+}
+
+// The raster and store positions after the pixel at the writer's position.
+template <class C>
+void advance(line_writer& wr, int ring, int width) {
+#pragma HLS INLINE
+    wr.newest_row = wr.row;
+    wr.newest_col = wr.col;
+    if (wr.col == width - 1) {
+        wr.col = 0;
+        wr.row++;
+        wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
+    } else {
+        wr.col++;
+    }
+    store_step<C>(wr.srow, wr.scol);
+}
+
 // The next input pixel of a block, into the newest-pixel register; the raster position advances. A
 // block that streams its input reads the pixel from the stream and keeps it: at its slot of a ring
 // of `ring` rows (3 for a direct 3x3 block, line_rows for a Winograd block), or, for a 1x1 block
@@ -162,21 +197,7 @@ void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C:
             newest.lane[j] = line[wslot][wcol][j];
         }
     }
-    wr.newest_row = wr.row;
-    wr.newest_col = wr.col;
-    if (wr.col == width - 1) {
-        wr.col = 0;
-        wr.row++;
-        wr.slot = wr.slot == ring - 1 ? 0 : wr.slot + 1;
-    } else {
-        wr.col++;
-    }
-    if (wr.scol == C::max_width - 1) {
-        wr.scol = 0;
-        wr.srow++;
-    } else {
-        wr.scol++;
-    }
+    advance<C>(wr, ring, width);
 }
 
 // Weight words [from, to) of a block that are not overlapped with compute.
@@ -296,6 +317,14 @@ void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, ch
     load_weights<C>(wts, loader, wbuf, 0, weight_words<C>(k, g.subfolds));
 
     int cur = 0;
+    // The store halves (block_walker: a 1x1 out-group's double buffer), as store positions.
+    const int HALF_ROW = block_walker<C>::STORE_HALF / C::max_width;
+    const int HALF_COL = block_walker<C>::STORE_HALF % C::max_width;
+    // The prefetch of the next sequence's fold: where its next pixel goes, its raster position, and
+    // the pixel counter that spreads its reads over the sequence's n - 1 later blocks (one read
+    // every n - 1 output pixels).
+    int pf_row = 0, pf_col = 0, pf_x = 0, pf_y = 0, tick = 0;
+    bool pf_done = true;
 BLOCKS:
     for (bool last_block = false; !last_block;) {
         last_block = g.last();
@@ -307,10 +336,19 @@ BLOCKS:
         int loaded = 0;
 
         const int S = g.subfolds;
-        // Where the next input pixel goes.
-        line_writer wr = {g.read0, 0, 0, -1, -1, 0, 0};
+        // Where the next input pixel goes (a 1x1 block: its fold's store half).
+        line_writer wr = {g.read0, 0, 0, -1, -1, g.half ? HALF_ROW : 0, g.half ? HALF_COL : 0};
         pixel_t<C> newest = pixel_t<C>();
-        const bool streamed = g.streamed();
+        const bool streamed = g.own_stream();
+        const bool pf = g.prefetches();
+        if (pf && g.oi == 1) {  // the sequence's first later block: the next fold goes to the other half
+            pf_row = g.half ? 0 : HALF_ROW;
+            pf_col = g.half ? 0 : HALF_COL;
+            pf_x = 0;
+            pf_y = 0;
+            tick = 0;
+            pf_done = false;
+        }
 
         // The newest input pixel the window of output pixel (y, x) needs: (ny, nx).
         int ny = imin(g.row0 + pad, g.read1 - 1);
@@ -348,9 +386,10 @@ BLOCKS:
             }
             // Line-buffer fill: keep the input read up to the window's newest pixel (ny, nx).
             const bool behind = wr.row < ny || (wr.row == ny && wr.col <= nx);
-            if (t < 2 && behind && wr.row < g.read1) {
-                next_pixel<C>(pix, line, newest, wr, k, w_img, streamed);
-            }
+            const bool own = t < 2 && behind && wr.row < g.read1;
+            // The next fold's pixel, at the first iteration of every (n - 1)-th output pixel.
+            const bool pf_now = pf && !pf_done && t == 0 && s == 0 && tick == 0;
+            if (pf && t == 0 && s == 0) tick = tick == g.n - 2 ? 0 : tick + 1;
             if (t == 0 && s == 0) {
                 for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
@@ -361,10 +400,44 @@ BLOCKS:
             const int iy = y + ky - pad;
             const int ix = x + kx - pad;
             const bool inside = iy >= 0 && iy < h_img && ix >= 0 && ix < w_img;
-            const bool fresh = iy == wr.newest_row && ix == wr.newest_col;
             const int slot_sum = base + ky;
             const int slot = slot_sum >= k ? slot_sum - k : slot_sum;
             const int col = inside ? ix : 0;
+            // One line-buffer read and at most one write an iteration (ram_s2p): the read is the
+            // store position of a 1x1 block's own pixel when it does not stream, else the tap's; the
+            // write is a streamed pixel, the block's own or (prefetch) the next fold's.
+            const bool from_store = own && !streamed;
+            const bool take = (own && streamed) || pf_now;
+            const int rrow = from_store ? wr.srow : slot;
+            const int rcol = from_store ? wr.scol : col;
+            data_t rd[C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=rd complete
+            for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                rd[j] = line[rrow][rcol][j];
+            }
+            pixel_t<C> in = pixel_t<C>();
+            if (take) {
+                in = checked_read(pix);
+                const int wrow = pf_now ? pf_row : k == 1 ? wr.srow : wr.slot;
+                const int wcol = pf_now ? pf_col : k == 1 ? wr.scol : wr.col;
+                for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                    line[wrow][wcol][j] = in.lane[j];
+                }
+            }
+            if (own) {
+                for (int j = 0; j < C::p_oc; j++) {
+#pragma HLS UNROLL
+                    newest.lane[j] = streamed ? in.lane[j] : rd[j];
+                }
+                advance<C>(wr, k, w_img);
+            }
+            if (pf_now) {
+                store_step<C>(pf_row, pf_col);
+                pf_done = next_raster(pf_x, pf_y, w_img - 1, h_img - 1);
+            }
+            const bool fresh = iy == wr.newest_row && ix == wr.newest_col;
             x_t xin[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=xin complete
             for (int ic = 0; ic < C::p_ic; ic++) {
@@ -374,7 +447,7 @@ BLOCKS:
 #pragma HLS UNROLL
                     if (sf == s) {
                         const int lane = sf * C::p_ic + ic;
-                        v = fresh ? newest.lane[lane] : line[slot][col][lane];
+                        v = fresh ? newest.lane[lane] : rd[lane];
                     }
                 }
                 xin[ic] = inside ? x_t(v) : x_t(0);
