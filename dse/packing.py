@@ -211,24 +211,24 @@ def store_double_buffered(cfg: HwConfig, out_group: int, height: int, width: int
 
 def conv_block_reads(out_folds: int, bands: int, in_folds: int, out_group: int, pixels: int, double: bool):
     """Who reads which input pixels from the stream, block by block (``conv_blocks`` order; the
-    kernels' block_walker and CONV_MAC): yields (o, b, f, own, prefetch, every). ``own``: the block
-    streams its own fold (a group's first out fold, unless the previous sequence prefetched it);
-    ``prefetch``: pixels of the next sequence's fold the block streams into the store's other half
-    while it computes, one every ``every`` output pixels (``double`` only: blocks 1 .. n - 1 of every
-    sequence but the last, the fold spread over them)."""
+    kernels' block_walker and CONV_MAC): yields (o, b, f, own, prefetch, every, next_fold). ``own``:
+    the block streams its own fold (a group's first out fold, unless the previous sequence prefetched
+    it); ``prefetch``: pixels of the next sequence's fold (input fold ``next_fold``) the block streams
+    into the store's other half while it computes, one every ``every`` output pixels (``double``
+    only: blocks 1 .. n - 1 of every sequence but the last, the fold spread over them)."""
     blocks = list(conv_blocks(out_folds, bands, in_folds, out_group))
     seq_start = [i for i, (_o, _b, _f, first) in enumerate(blocks) if first] + [len(blocks)]
     pre = False
-    for k, (i0, i1) in enumerate(zip(seq_start, seq_start[1:])):
+    for i0, i1 in zip(seq_start, seq_start[1:]):
         n = i1 - i0
-        last = i1 == len(blocks)
+        next_fold = blocks[i1][2] if i1 < len(blocks) else None
         for oi in range(n):
             o, b, f, _first = blocks[i0 + oi]
             pf = every = 0
-            if double and oi > 0 and not last:
+            if double and oi > 0 and next_fold is not None:
                 every = n - 1  # reads at ticks 0, n - 1, 2 (n - 1) .. of the sequence's (n - 1) pixels
                 pf = -(-(oi * pixels) // every) - (-(-((oi - 1) * pixels) // every))
-            yield o, b, f, oi == 0 and not pre, pf, every
+            yield o, b, f, oi == 0 and not pre, pf, every, next_fold if pf else None
         pre = double and n > 1
 
 

@@ -335,7 +335,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                 written = oh * ow * b.out_pixels / (h * w)
             key = (b.in_lanes, nxt, b.out_pixels, b.in_rows * b.width, geometry[0] - pre, last, out_fold_lanes[b.out_fold],
                    slots, written, geometry[1], geometry[2], stored, b.streamed, pre, pre_next, b.prefetch,
-                   in_fold_lanes[(b.in_fold + 1) % in_folds] if b.prefetch else 0, b.prefetch_every)
+                   b.prefetch_lanes, b.prefetch_every)
             classes[key] = classes.get(key, 0) + 1
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]

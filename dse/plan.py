@@ -100,6 +100,7 @@ class Block:
     streamed: bool = True  # the block streams its input rows (False: they are in stage 1's store)
     prefetch: int = 0  # pixels of the next sequence's fold it streams into the store (packing.conv_block_reads)
     prefetch_every: int = 0  # ... one every this many output pixels
+    prefetch_lanes: int = 0  # ... that fold's lanes
 
 
 @dataclass(frozen=True)
@@ -410,14 +411,18 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
                                                    band_rows, config, group):
                 add_in(base.buffer, base.offset + offset * WORD_BYTES, words * WORD_BYTES)
             double = store_double_buffered(config, group, h, w)
-            for o, b, fi, streamed, prefetch, every in conv_block_reads(config.folds(out_channels), bands,
-                                                                        len(in_folds), group, h * w, double):
+            def fold_lanes(fi: int) -> int:
+                ti, f = in_folds[fi]
+                return seg_tensors[ti].fold_lanes[f]
+
+            for o, b, fi, streamed, prefetch, every, next_fi in conv_block_reads(
+                    config.folds(out_channels), bands, len(in_folds), group, h * w, double):
                 r0, r1 = b * band_rows, min(h, (b + 1) * band_rows)
                 first_row, stop_row = max(0, r0 - pad), min(h, r1 + pad)
-                ti, f = in_folds[fi]
-                lanes = seg_tensors[ti].fold_lanes[f]
+                lanes = fold_lanes(fi)
                 blocks.append(Block(o, b, fi, lanes, math.ceil(lanes / config.p_ic), (r1 - r0) * w,
-                                    stop_row - first_row, w, conv.size, streamed, prefetch, every))
+                                    stop_row - first_row, w, conv.size, streamed, prefetch, every,
+                                    fold_lanes(next_fi) if prefetch else 0))
             in_lanes = [seg_tensors[ti].fold_lanes[f] for ti, f in in_folds]
             nbytes = param_stream_nbytes(config, conv.size, out_channels, in_lanes, bands)
             param_offsets[conv.index] = (params_nbytes, nbytes)

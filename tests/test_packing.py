@@ -227,10 +227,10 @@ def test_conv_block_reads_by_hand():
     from zynqyolo.dse.packing import conv_block_reads
 
     got = list(conv_block_reads(5, 1, 2, 3, 5, True))
-    assert got == [(0, 0, 0, True, 0, 0), (1, 0, 0, False, 3, 2), (2, 0, 0, False, 2, 2),
-                   (0, 0, 1, False, 0, 0), (1, 0, 1, False, 3, 2), (2, 0, 1, False, 2, 2),
-                   (3, 0, 0, False, 0, 0), (4, 0, 0, False, 5, 1),
-                   (3, 0, 1, False, 0, 0), (4, 0, 1, False, 0, 0)]
+    assert got == [(0, 0, 0, True, 0, 0, None), (1, 0, 0, False, 3, 2, 1), (2, 0, 0, False, 2, 2, 1),
+                   (0, 0, 1, False, 0, 0, None), (1, 0, 1, False, 3, 2, 0), (2, 0, 1, False, 2, 2, 0),
+                   (3, 0, 0, False, 0, 0, None), (4, 0, 0, False, 5, 1, 1),
+                   (3, 0, 1, False, 0, 0, None), (4, 0, 1, False, 0, 0, None)]
     # without the double buffer every sequence's first block streams, nobody prefetches
-    assert [(own, pf) for *_, own, pf, _e in conv_block_reads(5, 1, 2, 3, 5, False)] == [
+    assert [(own, pf) for *_, own, pf, _e, _n in conv_block_reads(5, 1, 2, 3, 5, False)] == [
         (True, 0), (False, 0), (False, 0)] * 2 + [(True, 0), (False, 0)] * 2

@@ -166,13 +166,14 @@ void next_fold(fold_cursor& c) {
 // then segment B's), output fold o of the group; with G = 1 that is (o, b, f). A block with
 // oi = 0 (the group's first out fold) streams its input rows; the other G - 1 reuse them from
 // stage 1's store. A sequence is the G blocks of one (band, input fold). When the map fits half the
-// store twice over (`dbl`: G > 1 and height * width <= STORE_HALF pixels), the store is a double
-// buffer: a sequence's fold is in half `half`, and its blocks oi >= 1 read the next sequence's fold
-// from the stream into the other half while they compute (prefetches()), so that sequence's
-// first block reads its fold from the store (`pre`) instead of streaming it. Everything is advanced incrementally (adds and compares, no run-time multiply
-// or divide): the band's output rows [row0, row1), the input rows streamed for it [read0, read1)
-// (the band plus the halo, clipped), the lanes of input fold f and its sub-folds S =
-// ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
+// store (`dbl`: G > 1 and height * width <= STORE_HALF pixels), the store is a double buffer: a
+// sequence's fold is in half `half`, and its blocks oi >= 1 read the next sequence's fold from the
+// stream into the other half while they compute (prefetches()), so that sequence's first block
+// reads its fold from the store (`pre`) instead of streaming it (dse.packing.conv_block_reads).
+// Everything is advanced incrementally (adds and compares, no run-time multiply or divide, but the
+// one `dbl` product per call): the band's output rows [row0, row1), the input rows streamed for it
+// [read0, read1) (the band plus the halo, clipped), the lanes of input fold f and its sub-folds
+// S = ceil(lanes / p_ic). The input stream, stage 1 and the parameter stream all walk it.
 template <class C>
 struct block_walker {
     int h, band_rows, pad, folds_a, in_folds, bands, out_folds, group;
