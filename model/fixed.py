@@ -230,11 +230,11 @@ def saturate(x, fmt: FixedFormat) -> np.ndarray:
 def quantize(x, fmt: FixedFormat) -> np.ndarray:
     """Float values -> int64 codes: exact ``floor(x * 2**frac + 1/2)`` (or floor for ``trn``), then
     saturation. NaN is refused; +-inf saturate."""
-    v = np.asarray(x, dtype=np.float64)
-    if np.isnan(v).any():
+    x = np.asarray(x, dtype=np.float64)
+    if np.isnan(x).any():
         raise ZynqyoloError("cannot quantise NaN values")
     with np.errstate(over="ignore"):
-        v = np.ldexp(v, fmt.frac)  # exact scaling by a power of two (overflow -> inf -> saturates)
+        v = np.ldexp(x, fmt.frac)  # exact scaling by a power of two (overflow -> inf -> saturates)
     lo, hi = float(fmt.min_code), float(fmt.max_code)
     if fmt.overflow == "sat":
         v = np.clip(v, lo - 1.0, hi + 1.0)  # beyond this the result saturates anyway
@@ -243,6 +243,10 @@ def quantize(x, fmt: FixedFormat) -> np.ndarray:
     floor = np.floor(v)
     if fmt.rounding == "rnd":
         floor = floor + ((v - floor) >= 0.5)  # v - floor is exact: no double rounding
+    else:
+        # ldexp is exact but where it underflows to a signed zero (a subnormal x, frac < 0): the
+        # exact floor of a negative value that small is -1
+        floor = np.where((v == 0) & (x < 0), -1.0, floor)
     return saturate(floor.astype(np.int64), fmt)
 
 
