@@ -5,6 +5,10 @@
   constant (a literal, a ``C::`` parameter of the design point, or an ALL_CAPS constant), which
   synthesis folds into shifts or a constant multiplier.
 - Every pipelined loop that reads and writes one array says so with a DEPENDENCE pragma.
+- Every array is declared where a pragma can place it: each local array has an ARRAY_PARTITION,
+  ARRAY_RESHAPE or storage binding naming it, and no struct has an array member but the stream
+  payloads (whose lanes are indexed by unrolled constants) and the csim-only counters. An array in
+  a struct has no name a pragma can take, and what Vitis HLS makes of it is then its own choice.
 """
 
 from __future__ import annotations
@@ -96,3 +100,64 @@ def test_pipelined_loops_declare_their_buffer_dependences():
     missing = [(label, name) for label, body in loops for name in _arrays_read_and_written(body, buffers)
                if not re.search(rf"#pragma HLS DEPENDENCE variable={name}\b", body)]
     assert missing == []
+
+
+DECLARATION = re.compile(r"^\s+(?:const\s+)?(?:typename\s+)?[\w:<>]+(?:\s*<[^;()]*>)?(?:::\w+)?\s+"
+                         r"(\w+\s*(?:\[[^\]]+\])+(?:\s*,\s*\w+\s*(?:\[[^\]]+\])+)*)\s*;")
+# Array members allowed in structs: the stream payloads (lanes indexed by unrolled constants only) and the
+# counters of the C simulation (zy_counters.h, compiled out of synthesis).
+PAYLOAD_MEMBERS = {("pixel_t", "lane"), ("psum_t", "lane"), ("counter_state", "value")}
+
+
+def array_declarations(text: str) -> list[tuple[int, str, str | None]]:
+    """(line, array name, enclosing struct or None) of every array declaration (not parameters)."""
+    found, structs, depth = [], [], 0
+    for n, line in _code(text):
+        m = re.match(r"\s*struct\s+(\w+)[^;]*\{", line)
+        if m:
+            structs.append((m.group(1), depth))
+        d = DECLARATION.match(line)
+        if d:
+            owner = structs[-1][0] if structs and structs[-1][1] == depth - 1 else None
+            for name in re.findall(r"(\w+)\s*(?:\[[^\]]+\])+", d.group(1)):
+                found.append((n, name, owner))
+        depth += line.count("{") - line.count("}")
+        while structs and depth <= structs[-1][1]:
+            structs.pop()
+    return found
+
+
+def unplaced_arrays(text: str) -> list[str]:
+    bad = []
+    for n, name, owner in array_declarations(text):
+        if owner is not None:
+            if (owner, name) not in PAYLOAD_MEMBERS:
+                bad.append(f"{n}: {owner}::{name} (an array member)")
+        elif not re.search(rf"(#pragma HLS (ARRAY_PARTITION|ARRAY_RESHAPE) variable={name}\b|"
+                           rf"ZY_BIND_STORAGE\({name}\b)", text):
+            bad.append(f"{n}: {name} (no partition, reshape or storage binding)")
+    return bad
+
+
+@pytest.mark.parametrize("path", KERNELS, ids=lambda p: p.name)
+def test_every_array_is_declared_where_a_pragma_places_it(path):
+    assert unplaced_arrays(path.read_text()) == []
+
+
+def test_the_array_rule_sees_struct_members_and_bare_locals():
+    text = """
+template <class C>
+struct loader {
+    int slot;
+    typename C::wb_t hold[4];
+};
+void f() {
+    int a[3], b[2][2];
+#pragma HLS ARRAY_PARTITION variable=a complete
+    data_t line[6][C::max_width];
+    ZY_BIND_STORAGE(line, ram_s2p, ZY_IMPL_LINE)
+}
+"""
+    assert [d[1:] for d in array_declarations(text)] == [("hold", "loader"), ("a", None), ("b", None),
+                                                          ("line", None)]
+    assert unplaced_arrays(text) == ["5: loader::hold (an array member)", "8: b (no partition, reshape or storage binding)"]

@@ -97,13 +97,13 @@ int weight_words(int ksize, int subfolds) {
 
 // The weight-buffer writer of a direct block: one parameter word per call of load(), bank word
 // `slot` of memory `mem` (wrapping counters) at the running address `addr`; the first G - 1 bank
-// words of a memory word wait in `hold` and the G-th writes the whole word.
+// words of a memory word wait in `hold` (the caller's registers, partitioned there: an array
+// member of a struct has no place for the pragma) and the G-th writes the whole word.
 template <class C>
 struct weight_loader {
     static const int G = wbuf_geom<C>::G;
     static const int LPW = wbuf_geom<C>::LPW;
     int slot, mem, addr;
-    typename C::wb_t hold[wbuf_geom<C>::WORD];
 
     void start(int half) {
         slot = 0;
@@ -111,7 +111,8 @@ struct weight_loader {
         addr = half ? wbuf_geom<C>::SLICES : 0;
     }
 
-    void load(const typename C::word_t& w, typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
+    void load(const typename C::word_t& w, typename C::wb_t hold[wbuf_geom<C>::WORD],
+              typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
         if (slot == G - 1) {
             for (int i = 0; i < wbuf_geom<C>::WORD; i++) {
@@ -202,14 +203,14 @@ void next_pixel(chan<pixel_t<C> >& pix, typename C::data_t line[C::line_rows][C:
 
 // Weight words [from, to) of a block that are not overlapped with compute.
 template <class C>
-void load_weights(hls::stream<axis_word_t<C> >& wts, weight_loader<C>& loader,
+void load_weights(hls::stream<axis_word_t<C> >& wts, weight_loader<C>& loader, typename C::wb_t hold[wbuf_geom<C>::WORD],
                   typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH], int from, int to) {
 WEIGHT_LOAD:
     for (int i = from; i < to; i++) {
 #pragma HLS PIPELINE II=1
 #pragma HLS DEPENDENCE variable=buf inter false
         ZY_COUNT(WEIGHT_LOAD);
-        loader.load(checked_read(wts).data, buf);
+        loader.load(checked_read(wts).data, hold, buf);
     }
 }
 
@@ -303,6 +304,8 @@ void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, ch
     const int SLICES = wbuf_geom<C>::SLICES;
     const int SUB = wbuf_geom<C>::SUB;  // sub-folds of a full input fold
     weight_loader<C> loader;
+    typename C::wb_t hold[wbuf_geom<C>::WORD];  // the loader's first G - 1 bank words of a memory word
+#pragma HLS ARRAY_PARTITION variable=hold complete
 
     const int k = r.ksize;
     const int kk = k == 3 ? 9 : 1;
@@ -314,7 +317,7 @@ void direct_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, ch
     g.start(r);
     // First block's weights: nothing to overlap with yet.
     loader.start(0);
-    load_weights<C>(wts, loader, wbuf, 0, weight_words<C>(k, g.subfolds));
+    load_weights<C>(wts, loader, hold, wbuf, 0, weight_words<C>(k, g.subfolds));
 
     int cur = 0;
     // The store halves (block_walker: a 1x1 out-group's double buffer), as store positions.
@@ -381,7 +384,7 @@ BLOCKS:
             ZY_COUNT(CONV_MAC);
             // Overlapped load of the next block's weights, one word per cycle.
             if (loaded < next_words) {
-                loader.load(checked_read(wts).data, wbuf);
+                loader.load(checked_read(wts).data, hold, wbuf);
                 loaded++;
             }
             // Line-buffer fill: keep the input read up to the window's newest pixel (ny, nx).
@@ -503,7 +506,7 @@ BLOCKS:
             }
         }
         // Weight words of the next block that did not fit under this block's compute.
-        load_weights<C>(wts, loader, wbuf, loaded, next_words);
+        load_weights<C>(wts, loader, hold, wbuf, loaded, next_words);
         cur = 1 - cur;
         g = nxt;
     }

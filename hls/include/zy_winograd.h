@@ -95,6 +95,7 @@ void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
 #pragma HLS INLINE
     typedef typename C::wu_t wu_t;
     wu_t hm[4][3];  // (2G) g
+#pragma HLS ARRAY_PARTITION variable=hm complete dim=0
     for (int b = 0; b < 3; b++) {
 #pragma HLS UNROLL
         const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
@@ -119,7 +120,8 @@ void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
 // j / G), their 9 tap words at steps 0 .. 9 G - 1; a group is transformed the step after its ninth
 // word, into U slot j % G, and from the step after the last one the 16 U-words of the memory word
 // are written, one a step, into the next period's first 9 steps (its first transform, at step 9,
-// comes after the last write reads the slots: write before transform in a step).
+// comes after the last write reads the slots: write before transform in a step). The staging words and
+// the U slots are the caller's registers (wino_blocks), partitioned where they are declared.
 template <class C>
 struct wino_loader {
     static const int G = wbuf_geom<C>::G;
@@ -140,8 +142,6 @@ struct wino_loader {
     int st_slot, st_m, st_s;  // ... and which
     int wp;  // U-word being written (16: none)
     int wr_m, waddr;  // the memory word being written: its memory and running address
-    typename C::word_t stage[9];
-    wu_t ureg[16][WORD];
 
     void start(int half, int subfolds) {
         int groups = 0, words = 0;
@@ -166,7 +166,7 @@ struct wino_loader {
         waddr = 0;
     }
 
-    void step(hls::stream<axis_word_t<C> >& wts,
+    void step(hls::stream<axis_word_t<C> >& wts, typename C::word_t stage[9], wu_t ureg[16][WORD],
               typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
         if (wp < 16) {
@@ -181,6 +181,8 @@ struct wino_loader {
             for (int l = 0; l < LPW; l++) {
 #pragma HLS UNROLL
                 wu_t gl[9], ul[16];
+#pragma HLS ARRAY_PARTITION variable=gl complete
+#pragma HLS ARRAY_PARTITION variable=ul complete
                 for (int k = 0; k < 9; k++) {
 #pragma HLS UNROLL
                     gl[k] = get_lane<C>(stage[k], l);
@@ -229,7 +231,8 @@ struct wino_loader {
 };
 
 template <class C>
-void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld,
+void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld, typename C::word_t stage[9],
+               typename C::wu_t ureg[16][wbuf_geom<C>::WORD],
                typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 WINO_LOAD:
     while (ld.steps_left > 0) {
@@ -237,7 +240,7 @@ WINO_LOAD:
 #pragma HLS DEPENDENCE variable=buf inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=2320
         ZY_COUNT(WINO_LOAD);
-        ld.step(wts, buf);
+        ld.step(wts, stage, ureg, buf);
     }
 }
 
@@ -292,8 +295,12 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     block_walker<C> g;
     g.start(r);
     wino_loader<C> ld;
+    typename C::word_t stage[9];  // the loader's tap words of one group
+#pragma HLS ARRAY_PARTITION variable=stage complete
+    typename C::wu_t ureg[16][wbuf_geom<C>::WORD];  // the U of one memory word, by position
+#pragma HLS ARRAY_PARTITION variable=ureg complete dim=0
     ld.start(0, g.subfolds);
-    wino_load<C>(wts, ld, wbuf);  // the first block's filters: nothing to overlap with yet
+    wino_load<C>(wts, ld, stage, ureg, wbuf);  // the first block's filters: nothing to overlap with yet
 
     int cur = 0;
     // One line writer for the call: every block's last tile row moves it on to the next block's first
@@ -368,7 +375,7 @@ BLOCKS:
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1557504
             ZY_COUNT(CONV_WINO);
             // Overlapped load of the next block's filters, one step per cycle.
-            if (ld.steps_left > 0) ld.step(wts, wbuf);
+            if (ld.steps_left > 0) ld.step(wts, stage, ureg, wbuf);
             if (e == 0) {
                 // This span's window is the one fetched; the next span is sub-fold s + 1 of this tile, else
                 // sub-fold 0 of the next tile, or of the next tile row's first tile.
@@ -431,6 +438,7 @@ BLOCKS:
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
                 x_t t[4];
+#pragma HLS ARRAY_PARTITION variable=t complete
                 for (int b = 0; b < 4; b++) {
 #pragma HLS UNROLL
                     t[b] = bt_combine<x_t>(x_t(win[0][b][ic]), x_t(win[1][b][ic]), x_t(win[2][b][ic]),
@@ -511,7 +519,7 @@ BLOCKS:
             }
             psum.write(ps);
         }
-        wino_load<C>(wts, ld, wbuf);  // filters of the next block that did not fit under this one
+        wino_load<C>(wts, ld, stage, ureg, wbuf);  // filters of the next block that did not fit under this one
         base = nbase;  // every block but the last moved the writer there in its last tile row
         cur = 1 - cur;
         g = nxt;
