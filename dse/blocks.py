@@ -399,7 +399,9 @@ class WinogradEngine:
       its first two rows (``prefill_pixels``) for every block but the call's first: the previous block
       streams those in during its last tile row, which reads nothing of its own;
     - WINO_PRELOAD: the first span's 4 x 4 window (16);
-    - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S;
+    - CONV_WINO: TY * TX tiles (TY = ceil((r1 - r0) / 2), TX = ceil(width / 2)) x 16 positions x S; a
+      paired call (``winograd`` register WINO_PAIRED: S = 1, the row sums split in two lane halves)
+      takes PAIR_STEPS iterations a tile, 16 for a tile row's last (it fetches the next row's window);
     - WINO_DRAIN: the last tile's pixels inside the band and image, emitted after the loop;
     - WINO_LOAD: the loader's steps, (9 G + 7) * S * WPS / G + 10 per block (9 stream words per bank
       word of lanes_per_word (oc, ic) pairs, 16 writes per weight-buffer memory word of G banks);
@@ -411,6 +413,8 @@ class WinogradEngine:
     PRELOAD = 16  # WINO_PRELOAD: the first span's 4 x 4 window, one pixel an iteration
     BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) ...
     BURST_SPACING = 4  # ... one every 4 iterations: at k = 0, 4, 8, 12
+    PAIR_STEPS = 10  # a paired tile: 6 steps of two positions, 4 of one (zy_winograd.h PAIR_STEPS)
+    PAIR_SPACING = 2  # a paired tile's burst: k = 0, 2, 4, 6
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
 
     @staticmethod
@@ -419,14 +423,18 @@ class WinogradEngine:
         return ConvEngine.mac_depth(p_ic) + WINO_TRANSFORM_DEPTH
 
     @staticmethod
-    def burst_stall(pace: float, fifo_depth: int) -> float:
+    def burst_spacing(paired: bool) -> int:
+        return WinogradEngine.PAIR_SPACING if paired else WinogradEngine.BURST_SPACING
+
+    @staticmethod
+    def burst_stall(pace: float, fifo_depth: int, paired: bool = False) -> float:
         """Cycles CONV_WINO waits in a tile whose BURST pixels go through a FIFO of ``fifo_depth`` to or
         from a process taking ``pace`` cycles a pixel: that process holds one pixel besides the FIFO's
         (a pipelined loop blocked on its stream keeps its data), so pixel j >= depth + 1 of the burst,
         needed at iteration j * BURST_SPACING, is there (j - depth) * pace cycles after the tile starts
         (lockstep model; a partner slower than the tile on average is charged by the block's max)."""
         last = WinogradEngine.BURST - 1
-        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.BURST_SPACING)
+        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.burst_spacing(paired))
 
     @staticmethod
     def tiles(rows: int, width: int) -> tuple[int, int]:
@@ -434,9 +442,17 @@ class WinogradEngine:
         return ceil_div(rows, 2), ceil_div(width, 2)
 
     @staticmethod
-    def conv_iterations(p_ic: int, lanes: int, tile_rows: int, width: int) -> int:
+    def conv_iterations(p_ic: int, lanes: int, tile_rows: int, width: int, paired: bool = False) -> int:
         """CONV_WINO of one block."""
-        return tile_rows * ceil_div(width, 2) * WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
+        tx = ceil_div(width, 2)
+        if paired:
+            return tile_rows * ((tx - 1) * WinogradEngine.PAIR_STEPS + WinogradEngine.POSITIONS)
+        return tile_rows * tx * WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
+
+    @staticmethod
+    def tile_iterations(p_ic: int, lanes: int, paired: bool = False) -> int:
+        """CONV_WINO iterations of a tile that is not its row's last."""
+        return WinogradEngine.PAIR_STEPS if paired else WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
 
     @staticmethod
     def drain_pixels(rows: int, width: int) -> int:

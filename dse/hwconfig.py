@@ -33,7 +33,10 @@ ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder), both precisi
 MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
-CONV_ENGINES = ("direct", "winograd")  # HwConfig.conv_engine: how stage 1 computes a 3x3 convolution
+# HwConfig.conv_engine: how stage 1 computes a 3x3 convolution. "winograd-paired" is the Winograd path
+# whose MAC rows also sum their two lane halves apart, so that a call of at most p_ic / 2 input lanes
+# (layer 0's 3 channels) computes two transform positions a step (zy_winograd.h, "Paired positions").
+CONV_ENGINES = ("direct", "winograd", "winograd-paired")
 # Narrowest feature map a winograd design convolves on the Winograd path (a 3x3 call narrower than this,
 # and every 1x1 call, runs the direct path of the same kernel): the contract of the plan's ``winograd``
 # register, the register checks and the kernels (hls/include/zy_winograd.h).
@@ -75,7 +78,7 @@ class HwConfig:
     requant_lanes: int = 8  # lanes stage 2 requantises per cycle (bias, leaky, rounding shift, saturation)
     clock_mhz: float = 100.0
     part: str = "xc7z020clg484-1"
-    conv_engine: str = "direct"  # "direct" (one MAC per tap) or "winograd" (F(2x2,3x3) for wide 3x3 calls)
+    conv_engine: str = "direct"  # "direct" (one MAC per tap), "winograd" (F(2x2,3x3) for wide 3x3 calls), "winograd-paired"
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -111,6 +114,8 @@ class HwConfig:
             bad("clock_mhz", "must be in 1..1000 MHz")
         if self.conv_engine not in CONV_ENGINES:
             bad("conv_engine", f"must be one of {', '.join(CONV_ENGINES)}")
+        if self.wino_pair and self.p_ic % 2:
+            bad("conv_engine", f"pairs the two halves of the p_ic lanes: needs an even p_ic (p_ic={self.p_ic})")
 
     # -- derived quantities ----------------------------------------------------------------------
 
@@ -121,7 +126,13 @@ class HwConfig:
     @property
     def winograd_engine(self) -> bool:
         """Whether stage 1 has the Winograd F(2x2,3x3) path (3x3 calls at least WINO_MIN_WIDTH wide use it)."""
-        return self.conv_engine == "winograd"
+        return self.conv_engine != "direct"
+
+    @property
+    def wino_pair(self) -> bool:
+        """Whether the Winograd path can pair positions (a call of at most p_ic / 2 lanes: the plan's
+        ``winograd`` register WINO_PAIRED)."""
+        return self.conv_engine == "winograd-paired"
 
     @property
     def line_rows(self) -> int:
@@ -174,7 +185,7 @@ class HwConfig:
             "band_rows": width(self.max_height),
             "yolo_period": width(self.max_out_channels),
             "yolo_shift": 6,  # signed alignment of head codes to the sigmoid table index
-            "winograd": 1,  # 1: this conv call runs the Winograd path (last, so the other offsets stay)
+            "winograd": 2,  # 1: this conv call runs the Winograd path, 2: with paired positions (WINO_PAIRED)
             "out_group": width(max_folds),  # out folds that share one streamed input fold (1x1 calls; spec/out_group.md)
         }
 
@@ -203,7 +214,7 @@ class HwConfig:
 
     @property
     def name(self) -> str:
-        engine = "w" if self.winograd_engine else ""
+        engine = ("wp" if self.wino_pair else "w") if self.winograd_engine else ""
         return f"oc{self.p_oc}ic{self.p_ic}b{self.bits}{engine}-{self.content_hash[:8]}"
 
     @classmethod

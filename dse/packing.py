@@ -47,6 +47,7 @@ from typing import Sequence
 import numpy as np
 
 from .hwconfig import HwConfig
+from .registers import WINO_PAIRED, pairs_positions
 
 WORD_BYTES = 8  # packed streams are uint64 words (a 128-bit bus word is two of them)
 PARAM_ENTRY_BYTES = 8  # one 64-bit preamble entry (bias, shift) per MAC row of each output fold
@@ -311,20 +312,37 @@ def _block_channel_index(segments: tuple[int, ...], cfg: HwConfig) -> list[np.nd
     return out
 
 
-def _winograd_order(cfg: HwConfig, ksize: int, winograd: bool | None) -> bool:
-    """Whether a call's weight blocks go in the winograd order: its ``winograd`` register. ``None``
-    (not given) is accepted only where the answer cannot be 1: a direct design, or a 1x1 call."""
+def _winograd_order(cfg: HwConfig, ksize: int, winograd: int | bool | None, segments: tuple[int, ...]) -> int:
+    """How a call's weight blocks are ordered: its ``winograd`` register (0 direct order, 1 the winograd
+    order, WINO_PAIRED the winograd order with the high lanes' filters, ``_pair_lanes``). ``None`` (not
+    given) is accepted only where the answer cannot be 1: a direct design, or a 1x1 call."""
     if winograd is None:
         if cfg.winograd_engine and ksize == 3:
             raise ValueError(f"winograd: design {cfg.name} has the Winograd path; a 3x3 call's parameter stream "
-                             "depends on its 'winograd' register: pass winograd=bool(registers['winograd'])")
-        return False
-    if not isinstance(winograd, (bool, np.bool_)) and winograd not in (0, 1):
-        raise ValueError(f"winograd={winograd!r}: the call's 'winograd' register (0 or 1) expected")
+                             "depends on its 'winograd' register: pass winograd=registers['winograd']")
+        return 0
+    if not isinstance(winograd, (bool, np.bool_)) and winograd not in (0, 1, WINO_PAIRED):
+        raise ValueError(f"winograd={winograd!r}: the call's 'winograd' register (0, 1 or {WINO_PAIRED}) expected")
     if winograd and (ksize != 3 or not cfg.winograd_engine):
         raise ValueError(f"winograd={winograd!r}: the winograd order needs a 3x3 call (ksize={ksize}) in a "
                          f"winograd design (conv_engine={cfg.conv_engine!r})")
-    return bool(winograd)
+    if winograd == WINO_PAIRED and not pairs_positions(cfg, segments[0], segments[1] if len(segments) > 1 else 0):
+        raise ValueError(f"winograd={winograd}: paired positions need a winograd-paired design and one input of at "
+                         f"most p_ic / 2 = {cfg.p_ic // 2} channels (conv_engine={cfg.conv_engine!r}, "
+                         f"segments {segments})")
+    return int(winograd)
+
+
+def _pair_lanes(blk: np.ndarray, cfg: HwConfig) -> np.ndarray:
+    """A paired call's block (oc, s, ic, t) with the high lanes ic >= p_ic / 2 holding the low lanes'
+    filters rotated by 180 degrees (tap t -> 8 - t): their U is the low lanes' U with rows 0 and 3 and
+    columns 0 and 3 swapped, the second position of each step (zy_winograd.h, "Paired positions")."""
+    h = cfg.p_ic // 2
+    if np.any(blk[:, :, h:]):
+        raise AssertionError("a paired call's high lanes hold no channel of their own")
+    out = blk.copy()
+    out[:, :, h:] = blk[:, :, :h, ::-1]
+    return out
 
 
 def _block_order(lanes: np.ndarray, s_f: int, cfg: HwConfig, winograd: bool) -> np.ndarray:
@@ -380,7 +398,7 @@ def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: i
         raise ValueError(f"shifts: values {sh.min()}..{sh.max()} outside 0..{MAX_SHIFT}")
     if not isinstance(bands, (int, np.integer)) or bands < 1:
         raise ValueError(f"bands={bands!r} must be a positive integer")
-    wino = _winograd_order(cfg, k, winograd)
+    wino = _winograd_order(cfg, k, winograd, segs)
 
     out_folds = cfg.folds(n_out)
     rows = out_folds * cfg.p_oc
@@ -399,6 +417,8 @@ def pack_params(weights, bias_entries, shifts, segments: Sequence[int], bands: i
         for idx in chan:
             s_f = idx.size // cfg.p_ic
             blk = rows_o[:, idx, :].reshape(cfg.p_oc, s_f, cfg.p_ic, k * k)  # oc, s, ic, t
+            if wino == WINO_PAIRED:
+                blk = _pair_lanes(blk, cfg)
             blocks[o].append(_block_order(blk.transpose(3, 1, 0, 2).reshape(-1), s_f, cfg, wino))  # t, s, oc, ic
     lanes = np.concatenate([blocks[o][f] for o, _b, f, _s in conv_blocks(out_folds, bands, len(chan), out_group)])
     return np.concatenate([entries, pack_lanes(lanes, cfg.bits)])
@@ -412,7 +432,7 @@ def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int,
 
     Refuses a stream whose bands disagree or whose padding rows, lanes or bits are not zero."""
     segs = _check_segments(segments, cfg)
-    wino = _winograd_order(cfg, ksize, winograd)
+    wino = _winograd_order(cfg, ksize, winograd, segs)
     w = np.asarray(words)
     expected = param_words(out_channels, segs, ksize, bands, cfg)
     if w.dtype != np.uint64 or w.ndim != 1 or w.size != expected:
@@ -446,7 +466,13 @@ def unpack_params(words, out_channels: int, segments: Sequence[int], ksize: int,
         idx = idx_list[f]
         s_f = idx.size // cfg.p_ic
         blk = _block_order_inverse(blk_lanes, s_f, cfg, wino)
-        blk = blk.reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)
+        blk = blk.reshape(kk, s_f, cfg.p_oc, cfg.p_ic).transpose(2, 1, 3, 0)  # oc, s, ic, t
+        if wino == WINO_PAIRED:
+            h = cfg.p_ic // 2
+            if not np.array_equal(blk[:, :, h:], blk[:, :, :h, ::-1]):
+                raise ValueError("weight blocks: a paired call's high lanes are not its low lanes' filters rotated")
+            blk = blk.copy()
+            blk[:, :, h:] = 0
         blk = blk.reshape(cfg.p_oc, s_f * cfg.p_ic, kk)
         if np.any(blk[:, idx < 0]):
             raise ValueError("weight blocks: padding lanes are not zero")

@@ -86,7 +86,7 @@ from .devices import Board, Device
 from .hwconfig import ACC_BITS, HwConfig
 from .packing import param_stream_nbytes
 from .plan import Call, Channel, Plan, make_plan
-from .registers import Stage3Mode, winograd_call
+from .registers import Stage3Mode, pairs_positions, winograd_call
 
 KIND = "modelled"
 LOOP_LABELS = ("CONV_READ", "PREAMBLE", "WEIGHT_LOAD", "LINE_FILL", "CONV_MAC", "CONV_BYPASS", "WINO_LOAD",
@@ -407,6 +407,9 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         return n, lockstep + DETILE_DEPTH + STAGE3_DEPTH + OUT_WRITE_DEPTH
 
     k, wino = shape.ksize, shape.winograd
+    regs = dict(shape.registers)
+    # paired positions: derived from the config (one plan serves every p_ic), as the plan sets the register
+    paired = wino and pairs_positions(config, regs["in_channels_a"], regs["in_channels_b"])
     n["PREAMBLE"] = ConvEngine.preamble_words(config, shape.out_folds)
     n["BIAS_LOAD"] = AccumulateTile.bias_load_iterations(config, shape.out_folds)
     n["DETILE"] = shape.out_folds * px
@@ -427,7 +430,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         blocks_n += count
         # The block's loop iterations (blocks.py) ...
         if wino:
-            work = WinogradEngine.conv_iterations(p_ic, c.lanes, c.tile_rows, w)
+            work = WinogradEngine.conv_iterations(p_ic, c.lanes, c.tile_rows, w, paired)
             nxt = WinogradEngine.load_steps(config, p_ic, c.next_lanes) if c.next_lanes else 0
         else:
             work = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
@@ -449,16 +452,16 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         stream_cycles = streamed * wpp
         if wino:
             # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, at its iterations
-            # 0, 4, 8, 12: through the 2-deep FIFOs a partner slower than that stretches the tile; the
-            # last tile row reads the next block's first rows (at that block's pace)
+            # 0, 4, 8, 12 (paired: 0, 2, 4, 6): through the 2-deep FIFOs a partner slower than that
+            # stretches the tile; the last tile row reads the next block's first rows (at that block's pace)
             wpp_next = c.next_lanes / lpw * c_in
             stream_cycles += c.prefill_next * wpp_next
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
-            tile_cycles = WinogradEngine.conv_iterations(p_ic, c.lanes, 1, 2)
-            work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"])
+            tile_cycles = WinogradEngine.tile_iterations(p_ic, c.lanes, paired)
+            work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"], paired)
                      + ceil_div(c.prefill_next, WinogradEngine.BURST)
-                     * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"])
-                     + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"]))
+                     * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"], paired)
+                     + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"], paired))
         if c.prefetch:
             # a pixel of the next fold every prefetch_every output pixels (S_f iterations each): the
             # reader's pace beyond that stalls the read (1x1 out-group, double-buffered store)

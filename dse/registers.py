@@ -5,9 +5,11 @@ do not define (a value outside its field width, a shape beyond the design's maxi
 overflow, inconsistent fold counts). On hardware such a call would hang or corrupt memory; in
 the C simulation it would read past a buffer, so the csim bridge never sees one.
 
-The ``winograd`` register (1: the call runs the Winograd F(2x2,3x3) path, ``winograd_call``) is
-accepted only for a 3x3 conv call at least WINO_MIN_WIDTH wide in a winograd design, with even
-band_rows when it pools 2x2/2 over several bands.
+The ``winograd`` register (1: the call runs the Winograd F(2x2,3x3) path, ``winograd_call``; 2,
+WINO_PAIRED: with paired positions, ``winograd_mode``) is accepted only for a 3x3 conv call at least
+WINO_MIN_WIDTH wide in a winograd design, with even band_rows when it pools 2x2/2 over several
+bands; WINO_PAIRED only in a "winograd-paired" design for a call of one tensor of at most p_ic / 2
+channels.
 
 ``call_words`` gives the lengths of the three streams of a valid call, in uint64 words (a
 128-bit bus word is two of them): what the DMA must send and what the kernel sends back.
@@ -56,6 +58,23 @@ def winograd_call(cfg: HwConfig, conv_enable: int, ksize: int, width: int) -> bo
     WINO_MIN_WIDTH wide in a winograd design. Every other call of such a design (1x1, narrow 3x3,
     conv-bypassed) and every call of a direct design runs the direct path."""
     return bool(cfg.winograd_engine and conv_enable and ksize == 3 and width >= WINO_MIN_WIDTH)
+
+
+WINO_PAIRED = 2  # the ``winograd`` register of a call with paired positions (zy_winograd.h WINO_PAIRED)
+
+
+def pairs_positions(cfg: HwConfig, in_channels_a: int, in_channels_b: int) -> bool:
+    """Whether a Winograd call of a "winograd-paired" design pairs positions: its one input tensor has
+    at most p_ic / 2 channels, so the MAC rows' high lanes can compute a second position."""
+    return cfg.wino_pair and not in_channels_b and in_channels_a <= cfg.p_ic // 2
+
+
+def winograd_mode(cfg: HwConfig, conv_enable: int, ksize: int, width: int, in_channels_a: int,
+                  in_channels_b: int) -> int:
+    """The ``winograd`` register of a call: 0 (direct path), 1 (``winograd_call``) or WINO_PAIRED."""
+    if not winograd_call(cfg, conv_enable, ksize, width):
+        return 0
+    return WINO_PAIRED if pairs_positions(cfg, in_channels_a, in_channels_b) else 1
 
 
 def encode_register(cfg: HwConfig, name: str, value: int) -> int:
@@ -147,6 +166,10 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
             bad("winograd", "the Winograd path convolves: needs conv_enable=1")
         if regs["ksize"] != 3:
             bad("winograd", f"the Winograd path is F(2x2,3x3): needs ksize=3, not {regs['ksize']}")
+        if regs["winograd"] == WINO_PAIRED and not pairs_positions(cfg, regs["in_channels_a"], regs["in_channels_b"]):
+            bad("winograd", f"paired positions need a winograd-paired design and one input tensor of at most "
+                            f"p_ic / 2 = {cfg.p_ic // 2} channels (design {cfg.conv_engine}, "
+                            f"in_channels {regs['in_channels_a']} + {regs['in_channels_b']})")
         if regs["width"] < WINO_MIN_WIDTH:
             bad("winograd", f"needs width >= WINO_MIN_WIDTH={WINO_MIN_WIDTH} (width={regs['width']})")
         if regs["stage3"] == Stage3Mode.MAXPOOL and regs["pool_stride"] == 2 and regs["bands"] > 1 \

@@ -87,7 +87,8 @@ struct config {{
     static constexpr int sigmoid_entries = {sig_entries};
     static constexpr int sigmoid_in_frac = {sig_in_frac};
     static constexpr int sigmoid_out_frac = {sig_out_frac};
-    static constexpr bool winograd_engine = {winograd_engine};   // HwConfig.conv_engine == "winograd"
+    static constexpr bool winograd_engine = {winograd_engine};   // HwConfig.conv_engine "winograd" or "winograd-paired"
+    static constexpr bool wino_pair = {wino_pair};         // "winograd-paired": split row sums, paired positions
     static constexpr int wino_min_width = {wino_min_width};          // narrowest map on the Winograd path
     static constexpr int wu_bits = {wu_bits};                // transformed filter U = (2G) g (2G)^T
     static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B
@@ -232,6 +233,7 @@ def render_header(cfg: HwConfig) -> str:
         bias_bits=BIAS_BITS, shift_bits=SHIFT_BITS, leaky_mul=LEAKY_MUL, leaky_shift=LEAKY_SHIFT,
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,
         winograd_engine="true" if cfg.winograd_engine else "false", wino_min_width=WINO_MIN_WIDTH,
+        wino_pair="true" if cfg.wino_pair else "false",
         wu_bits=wu_bits, wv_bits=wv_bits, wprod_bits=wu_bits + wv_bits, line_rows=cfg.line_rows,
         wy_bits=wino_y_bits(cfg.bits, cfg.p_oc),
         wb_type="wu_t" if cfg.winograd_engine else "weight_t",

@@ -49,7 +49,7 @@ def build_params(plan: Plan, model) -> np.ndarray:
         shifts = acc_fracs - q.output.frac
         segments = tuple(plan.tensors[s].channels for s in call.input_tensors)
         words = pack_params(np.asarray(model.weights[conv_index]), entries, shifts, segments,
-                            call.regs["bands"], plan.config, winograd=bool(call.regs["winograd"]),
+                            call.regs["bands"], plan.config, winograd=call.regs["winograd"],
                             out_group=call.regs["out_group"])
         offset, nbytes = plan.param_offsets[conv_index]
         raw = words.view(np.uint8)

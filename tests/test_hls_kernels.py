@@ -51,6 +51,9 @@ NATIVE = {
     "w-oc16ic4-b8": HwConfig(p_oc=16, p_ic=4, bits=8, requant_lanes=4, conv_engine="winograd"),
     "w-oc8ic8-b16-t128": HwConfig(p_oc=8, p_ic=8, bits=16, tile_pixels=128, stage3_lanes=4, conv_engine="winograd"),
     "w-oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6, conv_engine="winograd"),
+    # Paired positions: layer 0 (3 channels) computes two positions a step in the two lane halves.
+    "wp-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, conv_engine="winograd-paired"),
+    "wp-oc16ic8-b8": HwConfig(p_oc=16, p_ic=8, bits=8, requant_lanes=8, conv_engine="winograd-paired"),
 }
 # ap_int builds (Xilinx's arbitrary-precision emulation, as synthesis sees the code): reduced maxima.
 AP = {
@@ -61,6 +64,8 @@ AP = {
                                      conv_engine="winograd"),
     "ap-w-oc16ic8-b8-t64": HwConfig(p_oc=16, p_ic=8, bits=8, tile_pixels=64, stage3_lanes=8, requant_lanes=4,
                                     max_width=96, max_height=96, conv_engine="winograd"),
+    "ap-wp-oc24ic6-b16-t128": HwConfig(p_oc=24, p_ic=6, bits=16, tile_pixels=128, max_width=96, max_height=96,
+                                       conv_engine="winograd-paired"),
 }
 DESIGNS = {**{k: (v, True) for k, v in NATIVE.items()}, **{k: (v, False) for k, v in AP.items()}}
 
@@ -144,12 +149,14 @@ def conv_registers(cfg: HwConfig, segments, height: int, width: int, ksize: int,
         bands = math.ceil(height / band_rows)
     if out_group is None:
         out_group = plan_out_group(cfg, 1, ksize, height, width, in_folds, cfg.folds(out_channels), bands)
+    winograd = int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH)
+    if winograd and cfg.wino_pair and len(segments) == 1 and segments[0] <= cfg.p_ic // 2:
+        winograd = 2  # paired positions: one input of at most half the lanes
     return dict(conv_enable=1, leaky=int(leaky), ksize=ksize, stage3=stage3, pool_stride=pool_stride,
                 height=height, width=width, in_channels_a=segments[0],
                 in_channels_b=segments[1] if len(segments) > 1 else 0, out_channels=out_channels,
                 out_folds=cfg.folds(out_channels), bands=bands, band_rows=band_rows, yolo_period=yolo_period,
-                yolo_shift=yolo_shift, winograd=int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH),
-                out_group=out_group)
+                yolo_shift=yolo_shift, winograd=winograd, out_group=out_group)
 
 
 def bypass_registers(cfg: HwConfig, channels: int, height: int, width: int, stage3: int, pool_stride: int = 1,
@@ -166,7 +173,7 @@ def run_conv(acc, regs: dict, inputs: list[np.ndarray], weights, bias_entries, s
     words = np.concatenate([pack_fmap(x, cfg) for x in inputs])
     slices = conv_input_slices(segments, regs["height"], regs["width"], regs["ksize"], regs["out_folds"],
                                regs["bands"], regs["band_rows"], cfg, regs["out_group"])
-    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg, winograd=bool(regs["winograd"]),
+    params = pack_params(weights, bias_entries, shifts, segments, regs["bands"], cfg, winograd=regs["winograd"],
                          out_group=regs["out_group"])
     return acc.call(regs, gather_words(words, slices), params)
 
@@ -232,7 +239,10 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 n["LINE_FILL"] += fill - (min(fill, 2 * w) if i else 0)
                 n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
-                macs.append(tiles_y * tiles_x * 16 * s_f)
+                if r["winograd"] == 2:  # paired: 10 steps a tile, 16 for a tile row's last
+                    macs.append(tiles_y * ((tiles_x - 1) * 10 + 16))
+                else:
+                    macs.append(tiles_y * tiles_x * 16 * s_f)
                 # loader steps: 9 G + 7 per memory word of G (sub-fold, bank word) groups, + 10
                 g = blocks.WeightBuffer.group(cfg)
                 words.append((9 * g + 7) * s_f * wps // g + 10)

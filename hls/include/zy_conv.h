@@ -256,6 +256,33 @@ void mac_sums(typename C::acc_t sum[C::p_oc], const typename C::wb_t w[C::p_oc *
     }
 }
 
+// One MAC step with each row's sum split at lane H = p_ic / 2: lo[oc] over lanes < H, hi[oc] over the
+// rest, and full[oc] = lo + hi (the adder tree's last add); the Winograd path's paired steps use the
+// halves (zy_winograd.h), every other step the full sums.
+template <class C>
+void mac_sums_split(typename C::acc_t full[C::p_oc], typename C::acc_t lo[C::p_oc], typename C::acc_t hi[C::p_oc],
+                    const typename C::wb_t w[C::p_oc * C::p_ic], const typename mac_types<C>::x_t x[C::p_ic]) {
+#pragma HLS INLINE
+    typedef typename mac_types<C>::p_t p_t;
+    const int H = C::p_ic / 2;
+    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+        typename C::acc_t a = 0, b = 0;
+        for (int ic = 0; ic < C::p_ic; ic++) {
+#pragma HLS UNROLL
+            const p_t p = (p_t)w[oc * C::p_ic + ic] * (p_t)x[ic];
+            if (ic < H) {
+                a += p;
+            } else {
+                b += p;
+            }
+        }
+        lo[oc] = a;
+        hi[oc] = b;
+        full[oc] = a + b;
+    }
+}
+
 // One step of the MAC array, the same for both paths: the p_oc row sums of the weight slice at `addr`
 // against the p_ic operands x (codes on the direct path, V on the Winograd path).
 template <class C>

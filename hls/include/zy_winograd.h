@@ -89,6 +89,26 @@ inline int at_coef(int r, int i) {
     return i == 0 ? 0 : (i == 1 ? 1 : -1);
 }
 
+// Paired positions (see the design note): the call's `winograd` register is WINO_PAIRED. Step k of a
+// tile computes the low half's position pair_position(k) and the high half's sigma of it (sigma swaps
+// rows 0 and 3, and columns 0 and 3: the high lanes hold the 180-degree-rotated filters, whose U is U
+// with sigma on both indices); steps 0-5 pair positions whose A^T coefficients touch disjoint output
+// pixels, steps 6-9 are the four middle positions alone.
+static const int WINO_PAIRED = 2;
+static const int PAIR_STEPS = 10;
+static const int PAIR_SINGLES = 6;  // the first single step
+
+inline int pair_position(int k) {
+#pragma HLS INLINE
+    // (0,0) (0,1) (0,2) (0,3) | (1,0) (2,0) | (1,1) (1,2) (2,1) (2,2)
+    return k < 4 ? k : (k == 4 ? 4 : (k == 5 ? 8 : (k == 6 ? 5 : (k == 7 ? 6 : (k == 8 ? 9 : 10)))));
+}
+
+inline int sigma(int i) {
+#pragma HLS INLINE
+    return i == 0 ? 3 : (i == 3 ? 0 : i);
+}
+
 // U = (2G) g (2G)^T for one (oc, ic) pair: g[a * 3 + b] the 3x3 filter, u[i * 4 + j] the result.
 template <class C>
 void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
@@ -246,11 +266,12 @@ WINO_LOAD:
 
 // Pixel n (row-major) of a span's 4x4 window into the shadow registers `nw`: the p_ic lanes of sub-fold
 // `sf` of the line-buffer pixel at row y + n / 4 (ring slot slot0 + n / 4) and column x + n % 4; zero
-// outside the streamed rows [read0, read1) and the image's columns.
+// outside the streamed rows [read0, read1) and the image's columns. A paired call's high lanes take
+// the low lanes' channels (its one sub-fold has at most p_ic / 2 real lanes).
 template <class C>
 void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
                 typename C::data_t nw[4][4][C::p_ic], int n, int y, int x, int slot0, int sf,
-                int read0, int read1, int w_img) {
+                int read0, int read1, int w_img, bool pair) {
 #pragma HLS INLINE
     typedef typename C::data_t data_t;
     const int RING = C::line_rows;
@@ -267,6 +288,7 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
 #pragma HLS UNROLL
             if (s == sf) val = line[slot][c][s * C::p_ic + ic];
         }
+        if (pair && ic >= C::p_ic / 2) val = line[slot][c][ic - C::p_ic / 2];  // the low lanes' channels again
         nw[a][b][ic] = inside ? val : data_t(0);
     }
 }
@@ -289,6 +311,10 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     static_assert(C::wy_bits <= C::acc_bits, "the output transform's accumulators (wy_bits, from "
                   "dse.hwconfig.wino_y_bits: 9 positions of p_oc lanes of U x V) fit the accumulator width");
     const int w_img = r.width;
+    // Paired positions (design note): a call of one sub-fold of at most p_ic / 2 lanes (the plan's and the
+    // register check's condition), so a span is a tile and e counts its steps.
+    const bool pair = C::wino_pair && r.winograd == WINO_PAIRED;
+    const int H = C::p_ic / 2;
     const int last_tx = ((w_img + 1) >> 1) - 1;
     const int ramp_cap = w_img << 1;
 
@@ -347,7 +373,7 @@ BLOCKS:
         for (int i = 0; i < 16; i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_PRELOAD);
-            wino_fetch<C>(line, nw, i, n_y, n_x, n_slot, n_s, read0, read1, w_img);
+            wino_fetch<C>(line, nw, i, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
         }
 
         int tx = 0, ty = 0, x0 = 0, y0 = r0;
@@ -366,6 +392,9 @@ BLOCKS:
 #pragma HLS ARRAY_PARTITION variable=emit complete dim=0
         int n_emit = 0;
         bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
+        // A paired tile takes PAIR_STEPS iterations, the tile row's last one 16 (it fetches the next tile
+        // row's whole first window; the others reuse two columns).
+        int tile_kmax = pair ? (last_tx == 0 ? 15 : PAIR_STEPS - 1) : kmax;
     CONV_WINO:
         for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
@@ -394,6 +423,18 @@ BLOCKS:
                 } else if (tx != last_tx) {
                     n_s = 0;
                     n_x = x0 + 1;
+                    if (pair) {  // the next tile's columns x0 + 1, x0 + 2 are this window's 2, 3
+                        for (int a = 0; a < 4; a++) {
+#pragma HLS UNROLL
+                            for (int b = 0; b < 2; b++) {
+#pragma HLS UNROLL
+                                for (int ic = 0; ic < C::p_ic; ic++) {
+#pragma HLS UNROLL
+                                    nw[a][b][ic] = nw[a][b + 2][ic];
+                                }
+                            }
+                        }
+                    }
                 } else {
                     n_s = 0;
                     n_x = -1;
@@ -404,8 +445,9 @@ BLOCKS:
             // The previous tile's pixels to stage 2, one every four iterations (k = 0, 4, 8, 12): at
             // most one pixel per four cycles, as a 16 * S-cycle tile makes them, so stage 2 and the
             // FIFOs between see no burst.
-            const int slot4 = k >> 2;
-            const bool quarter = (k & 3) == 0 && k < 16;
+            // (A paired tile: one every two of its first eight iterations.)
+            const int slot4 = pair ? k >> 1 : k >> 2;
+            const bool quarter = pair ? (k & 1) == 0 && k < 8 : (k & 3) == 0 && k < 16;
             if (quarter && slot4 < n_emit) {
                 const int q = emit_cols1 ? slot4 << 1 : slot4;
                 psum_t<C> ps;
@@ -429,38 +471,66 @@ BLOCKS:
                 next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
                 ahead++;
             }
-            // One pixel of the next span's window.
-            wino_fetch<C>(line, nw, e, n_y, n_x, n_slot, n_s, read0, read1, w_img);
-            // V[e] = B^T d B at (i, j) = (e / 4, e % 4) for the p_ic lanes of the span's window.
-            const int ei = e >> 2, ej = e & 3;
+            // One pixel of the next span's window (a paired tile that is not its row's last: the pixels of
+            // columns 2, 3, in its first eight iterations).
+            const bool reuse = pair && tx != last_tx;
+            if (!reuse || k < 8) {
+                const int n = reuse ? ((k >> 1) << 2) + 2 + (k & 1) : e;
+                wino_fetch<C>(line, nw, n, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
+            }
+            // V = B^T d B at (i, j) = (e / 4, e % 4) for the p_ic lanes of the span's window; a paired step's
+            // low lanes at (i, j) = its position, the high lanes at (sigma(i), sigma(j)), zero in a single
+            // step (the high lanes) or past the tile's PAIR_STEPS (all lanes).
+            const int elo = pair ? pair_position(k) : e;
+            const int ei = elo >> 2, ej = elo & 3;
+            const int hi_i = pair ? sigma(ei) : ei, hi_j = pair ? sigma(ej) : ej;
+            const bool idle = pair && k >= PAIR_STEPS;
+            const bool single = pair && k >= PAIR_SINGLES;
             x_t v[C::p_ic];
 #pragma HLS ARRAY_PARTITION variable=v complete
             for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
+                const bool high = ic >= H;
+                const int vi = high ? hi_i : ei, vj = high ? hi_j : ej;
                 x_t t[4];
 #pragma HLS ARRAY_PARTITION variable=t complete
                 for (int b = 0; b < 4; b++) {
 #pragma HLS UNROLL
                     t[b] = bt_combine<x_t>(x_t(win[0][b][ic]), x_t(win[1][b][ic]), x_t(win[2][b][ic]),
-                                           x_t(win[3][b][ic]), ei);
+                                           x_t(win[3][b][ic]), vi);
                 }
-                v[ic] = bt_combine<x_t>(t[0], t[1], t[2], t[3], ej);
+                const x_t vv = bt_combine<x_t>(t[0], t[1], t[2], t[3], vj);
+                v[ic] = idle || (single && high) ? x_t(0) : vv;
             }
-            acc_t sums[C::p_oc];
+            acc_t sums[C::p_oc], lo[C::p_oc], hi[C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=sums complete
-            array_step<C>(sums, wbuf, raddr, v);
-            // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum.
+#pragma HLS ARRAY_PARTITION variable=lo complete
+#pragma HLS ARRAY_PARTITION variable=hi complete
+            if (C::wino_pair) {
+                typename C::wb_t wslice[C::p_oc * C::p_ic];
+#pragma HLS ARRAY_PARTITION variable=wslice complete
+                read_slice<C>(wslice, wbuf, pair ? slice0 + elo : raddr);
+                mac_sums_split<C>(sums, lo, hi, wslice, v);
+            } else {
+                array_step<C>(sums, wbuf, raddr, v);
+            }
+            // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum. A paired step adds to each pixel
+            // the half whose position touches it (the two positions touch disjoint pixels: one of the
+            // coefficients is zero), with that position's coefficient.
             for (int q = 0; q < 4; q++) {
 #pragma HLS UNROLL
-                const int coef = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
+                const int coef_lo = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
+                const int coef_hi = at_coef(q >> 1, hi_i) * at_coef(q & 1, hi_j);
+                const bool use_hi = pair && coef_lo == 0;
+                const int coef = use_hi ? coef_hi : coef_lo;
                 for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
                     const wy_t base = k == 0 ? wy_t(0) : yacc[q][oc];
-                    const wy_t sum = sums[oc];
+                    const wy_t sum = use_hi ? wy_t(hi[oc]) : (pair ? wy_t(lo[oc]) : wy_t(sums[oc]));
                     yacc[q][oc] = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
                 }
             }
-            const bool tile_done = k == kmax;
+            const bool tile_done = k == tile_kmax;
             if (tile_done) {  // latch Y / 4 (exact) and which of the four pixels are real
                 for (int q = 0; q < 4; q++) {
 #pragma HLS UNROLL
@@ -483,6 +553,7 @@ BLOCKS:
                 if (tx == last_tx) {
                     tx = 0;
                     x0 = 0;
+                    if (pair) tile_kmax = last_tx == 0 ? 15 : PAIR_STEPS - 1;
                     ty++;
                     y0 += 2;
                     top_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
@@ -495,6 +566,7 @@ BLOCKS:
                     tx++;
                     x0 += 2;
                     ramp = imin(ramp + 4, ramp_cap);
+                    if (pair && tx == last_tx) tile_kmax = 15;
                 }
             } else {
                 k++;
