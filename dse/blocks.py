@@ -557,7 +557,10 @@ class WinogradWindow:
     sub-fold's p_ic lanes of the p_oc-lane word (S:1, one LUT6 per bit up to 4:1, the zero of a pad
     pixel on the register's synchronous reset) into the register its position decodes (16 write
     enables, a LUT6 each); ``win`` loads ``nw`` whole at a span's start (clock enable, no LUT); the
-    MAC array's operand select (V, or a direct call's code) of p_ic lanes (2:1, LUT6_2)."""
+    MAC array's operand select (V, or a direct call's code) of p_ic lanes (2:1, LUT6_2). With paired
+    positions (``wino_pair``) the high lanes' select has one input more (the low lanes' channels: a
+    LUT6 per bit where that passes 4:1) and ``nw``'s columns 0, 1 load either the fetched pixel or
+    columns 2, 3 (2:1, LUT6_2)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -567,7 +570,12 @@ class WinogradWindow:
         select = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0)
         enables = WinogradEngine.POSITIONS
         operand = ceil_div(cfg.p_ic * wv, 2)
-        return Resources(lut=round(HLS_ARRAY_MARGIN * (select + enables + operand)), ff=round(HLS_ARRAY_MARGIN * ff))
+        paired = 0
+        if cfg.wino_pair:
+            high = cfg.p_ic // 2 * bits * (ceil_div(sub + 1, 4) - (ceil_div(sub, 4) if sub > 1 else 0))
+            paired = high + ceil_div(8 * cfg.p_ic * bits, 2)
+        return Resources(lut=round(HLS_ARRAY_MARGIN * (select + enables + operand + paired)),
+                         ff=round(HLS_ARRAY_MARGIN * ff))
 
 
 class WinogradDataTransform:
@@ -589,7 +597,11 @@ class WinogradOutputTransform:
     tile's first position: one LUT6 per bit on the carry chain) and 4 emit registers latching Y / 4
     (a shift) at the tile's end: 4 * wy_bits LUT and 8 * wy_bits FF per row; plus the 4:1 select of
     the pixel emitted (one LUT6 per bit of p_oc x wy_bits; outside the RTL model). The yosys fit is of
-    the circuit at its ACC width (48): every term is per bit, so it scales by wy_bits / ACC."""
+    the circuit at its ACC width (48): every term is per bit, so it scales by wy_bits / ACC. Paired
+    positions (``wino_pair``): each row's sum splits at lane p_ic / 2, the full sum one more adder of
+    the product width (its last add leaves the DSP cascade), and the accumulators take the low half,
+    the high half or the full sum: (0,0) one of two operands, (1,1) one of two, (0,1) and (1,0) a 2:1
+    select of those two (a LUT6_2 per two bits each); outside the RTL model."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -602,7 +614,11 @@ class WinogradOutputTransform:
                               ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
         else:
             lanes = _wino_lanes("wino_output", cfg.bits, cfg.p_oc, 4 * wy, 8 * wy)
-        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * cfg.p_oc * wy))
+        paired = 0
+        if cfg.wino_pair:
+            wu, wv = wino_bits(cfg.bits)
+            paired = cfg.p_oc * (wu + wv + math.ceil(math.log2(cfg.p_ic)) + ceil_div(4 * wy, 2))
+        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * (cfg.p_oc * wy + paired)))
 
 
 class FilterTransform:
@@ -874,10 +890,12 @@ class LoopLogic:
             # steps, step of the period, tap word, bank word of the memory word, memory, sub-fold, U-word
             loader = [steps, 9 * g + 7, 9, g, mems, sub, p]
             tiles = [ceil_div(w, 2), ceil_div(h, 2)]
+            # paired positions: the step's compares with PAIR_STEPS, PAIR_SINGLES and the fetch's 8
+            paired = [p, p, p] if cfg.wino_pair else []
             loops.update({
                 # sub-fold, position, tile column/row, window load, emit, line writer, loader
                 "CONV_WINO": ([sub, p] + tiles + [12, 4] + writer + loader,
-                              [sub, p] + tiles + [12, 4, w, h, w, h] + loader),
+                              [sub, p] + tiles + [12, 4, w, h, w, h] + loader + paired),
                 "WINO_LOAD": (loader, loader),
                 "WINO_PRELOAD": ([16], [16, w, h]),
                 "WINO_DRAIN": ([4], [4, w, h]),

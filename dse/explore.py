@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 from zynqyolo.errors import ZynqyoloError
-from zynqyolo.model.ir import Network
+from zynqyolo.model.ir import Conv, Network
 
 from . import devices, perf
 from .blocks import LEAKY_MUL_IMPL, Resources
@@ -122,8 +122,13 @@ class SearchSpace:
     bits: int
     bus_bits: int = BUS_BITS
     engines: tuple[str, ...] = CONV_ENGINES  # HwConfig.conv_engine values searched
+    pair_channels: int = 1  # the fewest input channels of the network's 3x3 convs (paired positions)
 
-    def p_ic(self, p_oc: int) -> list[int]:
+    def p_ic(self, p_oc: int, engine: str = "direct") -> list[int]:
+        """The p_ic searched with ``p_oc``: its divisors; a winograd-paired design only where half of
+        p_ic holds the network's narrowest 3x3 input (else pairing never runs and only costs LUTs)."""
+        if engine == "winograd-paired":
+            return [p for p in divisors(p_oc) if p % 2 == 0 and p // 2 >= self.pair_channels]
         return divisors(p_oc)
 
     def stage3_lanes(self, p_oc: int) -> list[int]:
@@ -131,11 +136,12 @@ class SearchSpace:
 
     @property
     def size(self) -> int:
-        per_engine = sum(len(self.p_ic(p)) * len(self.stage3_lanes(p)) for p in self.p_oc) * len(self.tile_pixels)
-        return per_engine * len(self.engines)
+        return sum(len(self.p_ic(p, e)) * len(self.stage3_lanes(p)) for e in self.engines for p in self.p_oc) \
+            * len(self.tile_pixels)
 
     def to_dict(self) -> dict:
-        return {"conv_engine": list(self.engines), "p_oc": list(self.p_oc), "p_ic": "divisors of p_oc",
+        return {"conv_engine": list(self.engines), "p_oc": list(self.p_oc),
+                "p_ic": f"divisors of p_oc (winograd-paired: even, half at least {self.pair_channels})",
                 "stage3_lanes": "divisors of p_oc", "requant_lanes": "stage3_lanes",
                 "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
                 "points": self.size}
@@ -156,8 +162,10 @@ def search_space(bits: int, network: Network, engines=CONV_ENGINES) -> SearchSpa
     limit = perf.network_maxima(network)["max_out_channels"]
     small = [p for p in range(MIN_P_OC, 65) if p % lpw == 0]
     large = [p for p in LARGE_P_OC if p % lpw == 0]
+    narrowest = min((layer.in_shape.c for layer in network.layers if isinstance(layer, Conv) and layer.size == 3),
+                    default=1)
     return SearchSpace(tuple(p for p in small + large if p <= limit), TILE_CANDIDATES, bits,
-                       engines=check_engines(engines))
+                       engines=check_engines(engines), pair_channels=narrowest)
 
 
 # ----------------------------------------------------------------------------------- results ----
@@ -329,7 +337,7 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
         for p_oc in space.p_oc:
             for tile in space.tile_pixels:
                 shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, p_oc, tile, engine)
-                for p_ic in space.p_ic(p_oc):
+                for p_ic in space.p_ic(p_oc, engine):
                     for s3 in space.stage3_lanes(p_oc):
                         cfg = _config(network, b, clock_mhz, bits, p_oc, p_ic, tile, s3, engine, maxima)
                         res = resources(cfg)

@@ -159,6 +159,8 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
             bad("in_channels_b", "a bypass call (conv_enable=0) reads one tensor: must be 0")
         if regs["out_channels"] != regs["in_channels_a"]:
             bad("out_channels", f"a bypass call keeps its channels: must equal in_channels_a={regs['in_channels_a']}")
+    if regs["winograd"] not in (0, 1, WINO_PAIRED):
+        bad("winograd", f"0 (direct path), 1 (Winograd) or {WINO_PAIRED} (Winograd, paired positions) expected")
     if regs["winograd"]:
         if not cfg.winograd_engine:
             bad("winograd", f"design {cfg.name} has conv_engine={cfg.conv_engine!r}: no Winograd path")

@@ -122,8 +122,11 @@ def test_fetch_is_idempotent_and_repairs(tmp_path, monkeypatch, model_files):
 # ----------------------------------------------------------------------------- winograd designs
 
 
-@pytest.mark.parametrize("choice, engines", [(None, ("direct", "winograd")), ("auto", ("direct", "winograd")),
-                                             ("direct", ("direct",)), ("winograd", ("winograd",))])
+ALL_ENGINES = ("direct", "winograd", "winograd-paired")
+
+
+@pytest.mark.parametrize("choice, engines", [(None, ALL_ENGINES), ("auto", ALL_ENGINES), ("direct", ("direct",)),
+                                             ("winograd", ("winograd",)), ("winograd-paired", ("winograd-paired",))])
 def test_dse_engine_reaches_the_explorer(capsys, monkeypatch, tmp_path, choice, engines):
     """``dse --engine`` hands the explorer the engines to search (auto: both). The search is replaced by
     one that records its arguments and stops, so this checks the command, not the models."""

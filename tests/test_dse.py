@@ -322,8 +322,10 @@ def test_xc7z020_100mhz_16bit_meets_the_200ms_floor(z020):
 def test_ultrascale_parts_scale(z020, searches, part, capsys):
     r = searches(part, ZED_150, 16)  # at most the Zedboard's clock (1500 MHz / 11 on both boards)
     e = r.best_estimate
-    # against the Zedboard's best point on the same conv engine (the parts differ in DSPs, not in algorithm)
-    small = z020[150].best_by_engine()[e.config.conv_engine]
+    # against the Zedboard's best point on the same algorithm, direct or Winograd (paired or not): the parts
+    # differ in DSPs, not in algorithm
+    small = min((p for engine, p in z020[150].best_by_engine().items()
+                 if (engine == "direct") == (e.config.conv_engine == "direct")), key=lambda p: p.latency_ms)
     assert e.resources.fits(r.device, 0.9)
     assert e.config.macs >= 2 * small.config.macs and e.latency_ms < small.latency_ms / 2
     assert e.config.bus_bits == 64  # the C simulation supports 64-bit streams only (hls/csim.py)
@@ -344,7 +346,7 @@ def test_ultrascale_parts_scale(z020, searches, part, capsys):
 XC7Z020_8BIT_OUT_OF_REACH = pytest.mark.xfail(strict=True, reason=(
     "issue 12 floor out of reach of F(2x2, 3x3) on xc7z020 at 8 bits under the honest model: even with every "
     "multiplier a fold can use kept busy no array that fits can make it (test_xc7z020_floors_are_out_of_reach: "
-    "the DSP cap allows 192 and layer 0's 3 channels fill 3 of 8 lanes)"))
+    "the DSP cap allows 192, and layer 0's 3 channels fill 3 of 8 lanes, or 6 when paired)"))
 FLOOR_CASES = [
     pytest.param("xc7z020", 100, 16, 100.0),
     pytest.param("xc7z020", 150, 16, 70.0),
@@ -399,7 +401,8 @@ def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, 
     the search, each convolution's fewest multiplications (16 per 2 x 2 tile and channel pair for a 3x3
     on a winograd design, k^2 per pixel and pair otherwise) over the multipliers it can keep busy (a
     fold's lanes and rows are its own: at most cin / (p_ic ceil(cin / p_ic)) of the lanes and
-    cout / (p_oc ceil(cout / p_oc)) of the rows: layer 0's 3 channels fill 3 of 8 lanes), at the
+    cout / (p_oc ceil(cout / p_oc)) of the rows: layer 0's 3 channels fill 3 of 8 lanes, twice that with
+    paired positions), at the
     clock, plus the host's time (MMIO and cache maintenance, which do not depend on the array), comes
     above the floor; the largest feasible winograd array already has the multipliers the DSP cap allows."""
     r = searches("xc7z020", mhz, bits)
@@ -409,17 +412,19 @@ def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, 
         cycles = 0.0
         for conv in net416.convs:
             cin, cout, h, w = conv.in_shape.c, conv.filters, conv.out_shape.h, conv.out_shape.w
-            if c.conv_engine == "winograd" and conv.size == 3 and conv.stride == 1:
+            wino = c.winograd_engine and conv.size == 3 and conv.stride == 1
+            if wino:
                 mults = blocks.WinogradEngine.useful_multiplications(h, w, cin, cout)
             else:
                 mults = conv.size ** 2 * h * w * cin * cout
-            busy = (cin / (c.p_ic * math.ceil(cin / c.p_ic))) * (cout / (c.p_oc * math.ceil(cout / c.p_oc)))
+            lanes = 2 * cin / c.p_ic if wino and c.wino_pair and 2 * cin <= c.p_ic else cin / (c.p_ic * math.ceil(cin / c.p_ic))
+            busy = lanes * (cout / (c.p_oc * math.ceil(cout / c.p_oc)))
             cycles += mults / (c.macs * busy)
         return cycles / (r.clock_mhz * 1e3)
 
     bound = {p.config.name: bound_ms(p.config) for p in r.feasible_points}
     best_name = min(bound, key=bound.get)
-    most = max(p.config.macs for p in r.feasible_points if p.config.conv_engine == "winograd")
+    most = max(p.config.macs for p in r.feasible_points if p.config.winograd_engine)
     with capsys.disabled():
         print(f"\nxc7z020 {r.clock_mhz:g} MHz {bits}-bit, floor {floor_ms:g} ms (modelled): lower bound "
               f"{bound[best_name]:.1f} ms of compute, every multiplier a fold can use busy ({best_name}) + host "

@@ -51,9 +51,9 @@ def test_a_design_file_without_conv_engine_is_refused(tmp_path):
 def test_the_winograd_and_out_group_registers_come_last():
     for cfg in (HwConfig(), WINO):
         fields = cfg.register_fields()
-        assert list(fields)[-2:] == ["winograd", "out_group"] and fields["winograd"] == 1
+        assert list(fields)[-2:] == ["winograd", "out_group"] and fields["winograd"] == 2
         assert fields["out_group"] == fields["out_folds"]
-        assert cfg.register_range("winograd") == (0, 1)
+        assert cfg.register_range("winograd") == (0, 3)
     # the older fields keep their AXI-Lite offsets
     offsets = HwConfig().register_offsets()
     assert offsets["yolo_shift"] == 0x10 + 8 * 14 and offsets["winograd"] == 0x10 + 8 * 15
@@ -78,23 +78,24 @@ def _typedefs(text: str, flavour: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("bits", [16, 8])
-@pytest.mark.parametrize("engine", ["direct", "winograd"])
+@pytest.mark.parametrize("engine", ["direct", "winograd", "winograd-paired"])
 def test_header_winograd_parameters(bits, engine):
     cfg = HwConfig(bits=bits, conv_engine=engine)
     text = render_header(cfg)
     widths = winograd.transform_bits(bits)  # from the exact ranges of the transforms
-    assert _constexpr(text, "winograd_engine") == ("true" if engine == "winograd" else "false")
+    assert _constexpr(text, "winograd_engine") == ("false" if engine == "direct" else "true")
+    assert _constexpr(text, "wino_pair") == ("true" if engine == "winograd-paired" else "false")
     assert int(_constexpr(text, "wino_min_width")) == WINO_MIN_WIDTH
     assert int(_constexpr(text, "wu_bits")) == bits + 4 == widths["u"]
     assert int(_constexpr(text, "wv_bits")) == bits + 2 == widths["v"]
-    assert int(_constexpr(text, "line_rows")) == (6 if engine == "winograd" else 3)
+    assert int(_constexpr(text, "line_rows")) == (3 if engine == "direct" else 6)
     ap, native = _typedefs(text, "ap"), _typedefs(text, "native")
     assert ap["wu_t"] == f"ap_int<{bits + 4}>" and ap["wv_t"] == f"ap_int<{bits + 2}>"
     assert ap["wprod_t"] == f"ap_int<{2 * bits + 6}>" and widths["product"] <= 2 * bits + 6
     assert (native["wu_t"], native["wv_t"], native["wprod_t"]) == ("int32_t", "int32_t", "int64_t")
-    weight_entry = "wu_t" if engine == "winograd" else "weight_t"
+    weight_entry = "weight_t" if engine == "direct" else "wu_t"
     assert ap["wb_t"] == native["wb_t"] == weight_entry
-    assert "X(winograd, 1, 0)" in text and "reg_winograd_t winograd;" in text
+    assert "X(winograd, 2, 0)" in text and "reg_winograd_t winograd;" in text
 
 
 # -- the register checks ---------------------------------------------------------------------------
@@ -123,7 +124,10 @@ def test_winograd_register_accepted_where_the_path_runs():
     (WINO, dict(conv_enable=0, in_channels_b=0, ksize=1), "conv_enable"),
     (WINO, dict(ksize=1), "ksize=3"),
     (WINO, dict(width=WINO_MIN_WIDTH - 1), "WINO_MIN_WIDTH"),
-    (WINO, dict(winograd=2), "1-bit field"),
+    (WINO, dict(winograd=4), "2-bit field"),
+    (WINO, dict(winograd=3), "0 (direct path), 1 (Winograd) or 2"),
+    (WINO, dict(winograd=2), "paired positions need a winograd-paired design"),
+    (HwConfig(conv_engine="winograd-paired"), dict(winograd=2), "at most p_ic / 2 = 4 channels"),
 ])
 def test_winograd_register_refused(cfg, change, why):
     with pytest.raises(ValueError, match=rf"register winograd=.*{re.escape(why)}"):
@@ -307,3 +311,78 @@ def test_header_detile_storage_and_raster_fifo(engine):
     assert re.search(r"^#define ZY_IMPL_DETILE \w+$", text, re.M)
     assert re.search(r"^#define ZY_DEPTH_RASTER 2$", text, re.M)
     assert "X(raster, ZY_DEPTH_RASTER)" in text
+
+
+# -- paired positions (zy_winograd.h, "Paired positions") ------------------------------------------
+
+PAIRED = HwConfig(conv_engine="winograd-paired")
+SIGMA = [3, 1, 2, 0]  # swaps rows (columns) 0 and 3
+# the kernel's schedule, restated: (low position, whether the high lanes compute sigma of it)
+PAIR_SCHEDULE = [(0, True), (1, True), (2, True), (3, True), (4, True), (8, True),
+                 (5, False), (6, False), (9, False), (10, False)]
+
+
+def test_a_rotated_filter_transforms_to_u_with_rows_and_columns_0_and_3_swapped():
+    rng = np.random.default_rng(7)
+    g = rng.integers(-2**15, 2**15, size=(5, 3, 3, 3))
+    u = winograd.filter_transform(g)
+    u_rot = winograd.filter_transform(g[:, :, ::-1, ::-1])
+    assert np.array_equal(u_rot, u[:, :, SIGMA][:, :, :, SIGMA])
+
+
+def test_the_paired_schedule_covers_every_position_once_and_each_pixel_takes_one_half():
+    """Ten steps: the low positions and the high lanes' sigma of the paired ones are the 16 positions
+    once each, and in a paired step no output pixel has a non-zero A^T coefficient from both halves;
+    summed the way the kernel does, the steps give A^T (U . V) A exactly."""
+    covered = [e for e, paired in PAIR_SCHEDULE for e in ([e, 4 * SIGMA[e // 4] + SIGMA[e % 4]] if paired else [e])]
+    assert sorted(covered) == list(range(16))
+
+    def coef(e):  # (2, 2): the A^T coefficients of position e on the four output pixels
+        return np.outer(winograd.A_T[:, e // 4], winograd.A_T[:, e % 4])
+
+    rng = np.random.default_rng(11)
+    u, v = rng.integers(-500, 500, size=(2, 4, 4))
+    y = np.zeros((2, 2), dtype=np.int64)
+    for e, paired in PAIR_SCHEDULE:
+        lo = u.flat[e] * v.flat[e]
+        if paired:
+            h = 4 * SIGMA[e // 4] + SIGMA[e % 4]
+            assert not np.any((coef(e) != 0) & (coef(h) != 0)), e
+            hi = u.flat[h] * v.flat[h]
+            y += np.where(coef(e) != 0, coef(e) * lo, coef(h) * hi)
+        else:
+            y += coef(e) * lo
+    assert np.array_equal(y, winograd.A_T @ (u * v) @ winograd.A_T.T)
+
+
+def test_paired_weight_blocks_give_the_high_lanes_the_rotated_filters():
+    rng = np.random.default_rng(3)
+    w = rng.integers(-2**15, 2**15, size=(30, 3, 3, 3))
+    bias, shifts = np.zeros(30, dtype=np.int64), np.zeros(30, dtype=np.int64)
+    plain = pack_params(w, bias, shifts, (3,), 2, PAIRED, winograd=True)
+    paired = pack_params(w, bias, shifts, (3,), 2, PAIRED, winograd=2)
+    assert paired.size == plain.size
+    # the same weights with the rotated copies as channels 4..6 of a 7-channel layer, in the unpaired order
+    w7 = np.concatenate([w, np.zeros((30, 1, 3, 3), dtype=w.dtype), w[:, :, ::-1, ::-1]], axis=1)
+    assert np.array_equal(paired, pack_params(w7, bias, shifts, (7,), 2, PAIRED, winograd=True))
+    back = unpack_params(paired, 30, (3,), 3, 2, PAIRED, winograd=2)
+    assert np.array_equal(back[0], w)
+    tampered = pack_params(w7 + (np.arange(7) == 5)[None, :, None, None], bias, shifts, (7,), 2, PAIRED, winograd=True)
+    with pytest.raises(ValueError, match="not its low lanes' filters rotated"):
+        unpack_params(tampered, 30, (3,), 3, 2, PAIRED, winograd=2)
+    for cfg, segs in ((WINO, (3,)), (PAIRED, (5,)), (PAIRED, (2, 1))):
+        with pytest.raises(ValueError, match="paired positions need"):
+            pack_params(rng.integers(-9, 9, size=(4, sum(segs), 3, 3)), np.zeros(4, dtype=np.int64),
+                        np.zeros(4, dtype=np.int64), segs, 1, cfg, winograd=2)
+
+
+def test_the_plan_pairs_only_the_narrow_calls(yolo_tiny):
+    net, formats = yolo_tiny[416]
+    plain = make_plan(net, formats, WINO)
+    paired = make_plan(net, formats, PAIRED)
+    for a, b in zip(plain.calls, paired.calls):
+        r = b.regs
+        narrow = r["in_channels_a"] <= PAIRED.p_ic // 2 and not r["in_channels_b"]
+        assert r["winograd"] == (2 if a.regs["winograd"] and narrow else a.regs["winograd"]), b.layers
+        assert {k: v for k, v in r.items() if k != "winograd"} == {k: v for k, v in a.regs.items() if k != "winograd"}
+    assert [c.regs["winograd"] for c in paired.calls].count(2) == 1  # layer 0, 3 channels

@@ -64,6 +64,21 @@
 //   (so does the whole first block's). 9 of 16 steps read a word when G = 1: the raw stream is 9/16
 //   of the U entries written, which is why transformed filters are never streamed (16/9 the words,
 //   and wider).
+// - Paired positions (C::wino_pair, a "winograd-paired" design; register winograd = WINO_PAIRED): a
+//   call whose one input has at most H = p_ic / 2 channels (layer 0's 3) would leave most lanes idle.
+//   Its lanes ic >= H carry the channels ic - H again (a mux at the fetch) and the parameter stream
+//   gives them the 180-degree-rotated filters (dse.packing), whose U is U with rows 0, 3 and columns
+//   0, 3 swapped (sigma): the loader is unchanged. Each MAC row's sum splits at lane H (lo, hi; the
+//   full sum is lo + hi). Step k of a tile reads weight slice e = pair_position(k) and computes the
+//   low lanes' V at e = (i, j), the high lanes' at (sigma(i), sigma(j)), where the high lanes' U
+//   is U[sigma(i)][sigma(j)]. Steps 0-5 pair (0, j) with (3, sigma(j)) and (1|2, 0) with (1|2, 3):
+//   their A^T coefficients touch disjoint output pixels (rows 0 / 1, or columns 0 / 1), so each of the
+//   four accumulators adds lo or hi, never both; steps 6-9 are the middle positions (1|2, 1|2), which
+//   touch every pixel, with the high lanes' V zero. A tile takes PAIR_STEPS = 10 iterations, 4 pixels
+//   in and out at k = 0, 2, 4, 6; the next tile's window keeps this one's columns 2, 3 as its 0, 1
+//   (nw shifts at k = 0) and fetches 8 pixels at k < 8. The tile row's last tile runs 16 iterations
+//   (k >= 10 with all V zero) to fetch the next tile row's whole window. The fetch reads rows the
+//   previous tile row streamed, so the hazard distance is as above.
 // What breaks if a parameter is wrong: a width below wino_min_width breaks the hazard distance
 //   (the register check refuses it); a weight stream in direct order gives wrong U (not a hang).
 #ifndef ZY_WINOGRAD_H
