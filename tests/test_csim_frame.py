@@ -15,7 +15,8 @@ pytestmark = pytest.mark.csim
 
 CONFIGS = [HwConfig(), HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4, requant_lanes=4), HwConfig(p_oc=8, p_ic=8),
            HwConfig(conv_engine="winograd"),
-           HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4, requant_lanes=4, conv_engine="winograd")]
+           HwConfig(p_oc=16, p_ic=4, tile_pixels=128, stage3_lanes=4, requant_lanes=4, conv_engine="winograd"),
+           HwConfig(conv_engine="winograd-paired")]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +82,8 @@ def test_full_frame_winograd_bit_exact_16(models, photos):
                                                  (8, HwConfig(p_oc=16, p_ic=8, bits=8), "grace_hopper"),
                                                  (8, HwConfig(bits=8, conv_engine="winograd"), "bus"),
                                                  (8, HwConfig(p_oc=16, p_ic=8, bits=8, conv_engine="winograd"), "zidane"),
-                                                 (16, CONFIGS[4], "grace_hopper")])
+                                                 (16, CONFIGS[4], "grace_hopper"),
+                                                 (8, HwConfig(bits=8, tile_pixels=1024, requant_lanes=8,
+                                                              conv_engine="winograd-paired"), "bus")])
 def test_full_frame_bit_exact_slow(models, photos, bits, config, photo):
     _frame(models[416, bits], config, photos[photo])
