@@ -45,6 +45,11 @@ CSIM_WINO_CONFIGS = {
     "oc8ic8w-t128": HwConfig(p_oc=8, p_ic=8, tile_pixels=128, stage3_lanes=4, requant_lanes=1,
                              conv_engine="winograd"),
     "oc16ic8w-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=2, tile_pixels=200, conv_engine="winograd"),
+    # paired positions (layer 0's 3 channels in two halves of 8 or 6 lanes)
+    "oc16ic8wp-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=8, tile_pixels=200,
+                                  conv_engine="winograd-paired"),
+    "oc12ic6wp-t300": HwConfig(p_oc=12, p_ic=6, stage3_lanes=2, requant_lanes=2, tile_pixels=300,
+                               conv_engine="winograd-paired"),
 }
 
 
@@ -320,3 +325,16 @@ def test_winograd_model_matches_csim_counts_416(config, nets, toolchain):
     from test_dse import _check_against_csim
 
     _check_against_csim(nets[416], config)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_pairing_costs_luts_only_in_the_window_the_output_transform_and_the_loop_logic(bits):
+    """A winograd-paired design is the winograd one plus selects and one adder a row: the same DSPs,
+    block RAM and registers, more LUTs in exactly the three blocks that change (zy_winograd.h)."""
+    plain = blocks.design_resources(HwConfig(bits=bits, conv_engine="winograd"), 256)
+    paired = blocks.design_resources(HwConfig(bits=bits, conv_engine="winograd-paired"), 256)
+    changed = {name for name in plain if plain[name] != paired[name]}
+    assert changed == {"wino_window", "wino_output_transform", "loop_logic"}
+    for name in changed:
+        a, b = plain[name], paired[name]
+        assert (b.dsp, b.bram18, b.ff) == (a.dsp, a.bram18, a.ff) and b.lut > a.lut, name
