@@ -5,7 +5,7 @@
   cycles the first search cached (they depend on neither the clock, the board nor the cap);
 - cold 8-bit: xc7z020 at 100 MHz, 8-bit (other plans: 8 lanes per bus word).
 
-Every search covers both conv engines (direct and winograd) jointly with the array and the tile.
+Every search covers the three conv engines (direct, winograd, winograd-paired) jointly with the array and the tile.
 Prints the points evaluated, the feasible ones, the chosen design (and the best of each engine) and
 the wall time of each search (all figures modelled). The target is a cold search under 10 s per engine.
 

@@ -4,11 +4,13 @@ the best one under a resource cap, and the Pareto fronts. Two architectures behi
 - ``zynqyolo``: our accelerator (``HwConfig``), modelled by ``blocks`` + ``perf`` over the plan;
 - ``yu2020``: the reference design's own model and grid (``yu2020.py``), for comparison.
 
-The grid of our architecture (``search_space``): the conv engine (``HwConfig.conv_engine``: direct, or
-winograd, whose F(2x2, 3x3) path runs the 3x3 calls at least WINO_MIN_WIDTH wide; ``engines`` of
-``search``, both by default, ``zynqyolo dse --engine``) jointly with p_oc every multiple of the lanes per bus word
-from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's rows and the DDR fold width);
-p_ic and stage3_lanes every divisor of p_oc, requant_lanes equal to stage3_lanes (both stages after the
+The grid of our architecture (``search_space``): the conv engine (``HwConfig.conv_engine``: direct,
+winograd, whose F(2x2, 3x3) path runs the 3x3 calls at least WINO_MIN_WIDTH wide, or winograd-paired,
+which also computes two positions a step for the calls of at most p_ic / 2 input channels; ``engines``
+of ``search``, all by default, ``zynqyolo dse --engine``) jointly with p_oc every multiple of the lanes
+per bus word from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's rows and the DDR fold
+width); p_ic and stage3_lanes every divisor of p_oc (winograd-paired: the even ones whose half holds
+the network's narrowest 3x3 input), requant_lanes equal to stage3_lanes (both stages after the
 MAC array take a pixel's lanes at the same pace, and searching them apart would multiply the grid
 for a few hundred LUTs; ``zynqyolo estimate`` evaluates any pair); tile_pixels a power of two from 512 to 16384 words
 (each fills its BRAM18 depth: a tile of 600 costs what 1024 costs); bus_bits 64 (the C simulation
@@ -308,7 +310,7 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
            leaky_mul_impl: str = LEAKY_MUL_IMPL, space: Optional[SearchSpace] = None,
            progress: Optional[Callable[[int, int], None]] = None,
            cache: Optional["SearchCache"] = None, engines=CONV_ENGINES) -> SearchResult:
-    """Evaluate the grid for our architecture, the conv engines ``engines`` (HwConfig.conv_engine; both
+    """Evaluate the grid for our architecture, the conv engines ``engines`` (HwConfig.conv_engine; all
     by default) jointly with the array and the tile; the best point has the least modelled frame
     latency among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's.
     ``cache`` shares plans and per-call cycles between searches (of any clock, board and cap; a few

@@ -128,7 +128,7 @@ ALL_ENGINES = ("direct", "winograd", "winograd-paired")
 @pytest.mark.parametrize("choice, engines", [(None, ALL_ENGINES), ("auto", ALL_ENGINES), ("direct", ("direct",)),
                                              ("winograd", ("winograd",)), ("winograd-paired", ("winograd-paired",))])
 def test_dse_engine_reaches_the_explorer(capsys, monkeypatch, tmp_path, choice, engines):
-    """``dse --engine`` hands the explorer the engines to search (auto: both). The search is replaced by
+    """``dse --engine`` hands the explorer the engines to search (auto: all of them). The search is replaced by
     one that records its arguments and stops, so this checks the command, not the models."""
     from zynqyolo.dse import explore
     from zynqyolo.errors import ZynqyoloError
