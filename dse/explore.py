@@ -12,7 +12,8 @@ per bus word from 8 to 64, then 80..256 in steps of 16 or 32 (the MAC array's ro
 width); p_ic and stage3_lanes every divisor of p_oc (winograd-paired: the even ones whose half holds
 the network's narrowest 3x3 input), requant_lanes equal to stage3_lanes (both stages after the
 MAC array take a pixel's lanes at the same pace, and searching them apart would multiply the grid
-for a few hundred LUTs; ``zynqyolo estimate`` evaluates any pair); tile_pixels a power of two from 512 to 16384 words
+for a few hundred LUTs), then, for the best point of each engine, every other divisor of p_oc as
+requant_lanes (``refine_requant``: where stage 2 alone paces a call, e.g. layer 0 of a paired design); tile_pixels a power of two from 512 to 16384 words
 (each fills its BRAM18 depth: a tile of 600 costs what 1024 costs); bus_bits 64 (the C simulation
 supports only a 64-bit bus so far, ``hls/csim.py``, so 128-bit UltraScale+ HP ports are not
 searched); maxima from the network; precision from the request; the clock is the one the board's PS
@@ -33,6 +34,7 @@ plan is reused for larger tiles once no call is split into bands, per-call cycle
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -144,7 +146,8 @@ class SearchSpace:
     def to_dict(self) -> dict:
         return {"conv_engine": list(self.engines), "p_oc": list(self.p_oc),
                 "p_ic": f"divisors of p_oc (winograd-paired: even, half at least {self.pair_channels})",
-                "stage3_lanes": "divisors of p_oc", "requant_lanes": "stage3_lanes",
+                "stage3_lanes": "divisors of p_oc",
+                "requant_lanes": "stage3_lanes; then every divisor of p_oc at each engine's best point",
                 "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
                 "points": self.size}
 
@@ -335,6 +338,16 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
     maxima = perf.network_maxima(network)
     total = space.size
     points: list[Point] = []
+
+    def evaluate(cfg: HwConfig, shapes, io, plan_error: str) -> Point:
+        res = resources(cfg)
+        if shapes is None:
+            return Point(cfg, None, res, False, plan_error)
+        frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
+        fits = res.fits(dev, cap)
+        return Point(cfg, frame.latency_ms, res, fits, "" if fits else _over(res, dev, cap), frame.pl_cycles,
+                     frame.useful_macs, frame.useful_mults)
+
     for engine in space.engines:
         for p_oc in space.p_oc:
             for tile in space.tile_pixels:
@@ -342,20 +355,25 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
                 for p_ic in space.p_ic(p_oc, engine):
                     for s3 in space.stage3_lanes(p_oc):
                         cfg = _config(network, b, clock_mhz, bits, p_oc, p_ic, tile, s3, engine, maxima)
-                        res = resources(cfg)
-                        if shapes is None:
-                            points.append(Point(cfg, None, res, False, plan_error))
-                            continue
-                        frame = perf.frame_latency(shapes, cfg, memory, host, io, cache.cycles)
-                        fits = res.fits(dev, cap)
-                        reason = "" if fits else _over(res, dev, cap)
-                        points.append(Point(cfg, frame.latency_ms, res, fits, reason, frame.pl_cycles,
-                                            frame.useful_macs, frame.useful_mults))
+                        points.append(evaluate(cfg, shapes, io, plan_error))
                 if progress is not None:
                     progress(len(points), total)
     feasible = [p for p in points if p.feasible]
     if not feasible:
         raise NoFeasibleDesign(_nothing_fits(points, dev, b, cap))
+    # refine_requant: each engine's best point with the other requantiser counts (its plan is cached)
+    for engine in space.engines:
+        pool = [p for p in feasible if p.config.conv_engine == engine]
+        if not pool:
+            continue
+        c = min(pool, key=lambda p: _rank(p, dev)).config
+        shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, c.p_oc, c.tile_pixels, engine)
+        for rl in divisors(c.p_oc):
+            if rl != c.requant_lanes:
+                point = evaluate(dataclasses.replace(c, requant_lanes=rl), shapes, io, plan_error)
+                points.append(point)
+                if point.feasible:
+                    feasible.append(point)
     best = min(feasible, key=lambda p: _rank(p, dev))
     best_estimate = perf.estimate(best.config, network, b, host=host, leaky_mul_impl=leaky_mul_impl)
     return SearchResult("zynqyolo", network, dev, b, cap, clock_mhz, bits, space, points, best,

@@ -276,6 +276,21 @@ def test_model_matches_csim_counts_416(config, net416, toolchain):
 
 
 # -------------------------------------------------------------------------------- the search ----
+def test_each_engines_best_point_is_tried_with_every_requantiser_count(z020):
+    """The grid ties requant_lanes to stage3_lanes; the refinement evaluates each engine's best grid point
+    with every other divisor of p_oc, so no such variant of it can beat the engine's reported best."""
+    r = z020[100]
+    for engine, best in r.best_by_engine().items():
+        grid = [p for p in r.feasible_points if p.config.conv_engine == engine
+                and p.config.requant_lanes == p.config.stage3_lanes]
+        seed = min(grid, key=lambda p: (p.latency_ms, p.utilisation(r.device))).config
+        others = {k: v for k, v in seed.to_dict().items() if k != "requant_lanes"}
+        variants = {p.config.requant_lanes: p for p in r.points
+                    if {k: v for k, v in p.config.to_dict().items() if k != "requant_lanes"} == others}
+        assert sorted(variants) == [d for d in range(1, seed.p_oc + 1) if seed.p_oc % d == 0], engine
+        assert all(best.latency_ms <= v.latency_ms + 1e-9 for v in variants.values() if v.feasible), engine
+
+
 def _independent_best(result):
     feasible = [p for p in result.points
                 if p.latency_ms is not None and all(v <= 0.9 * getattr(result.device, k)
