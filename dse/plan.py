@@ -32,7 +32,7 @@ from zynqyolo.model.quantize import HardwareFormats
 
 from .hwconfig import ACC_BITS, HwConfig
 from .packing import WORD_BYTES, conv_block_reads, conv_input_slices, param_stream_nbytes, store_double_buffered
-from .registers import Stage3Mode, check_registers, out_group, winograd_call, winograd_mode
+from .registers import WINO_PAIRED, Stage3Mode, check_registers, out_group, pairs_positions, winograd_call
 
 MIN_BAND_PIXELS = 3
 
@@ -373,8 +373,9 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
             "band_rows": band_rows,
             "yolo_period": stage3_layer.classes + 5 if stage3 == Stage3Mode.YOLO else 0,
             "yolo_shift": yolo_shift,
-            "winograd": winograd_mode(config, 1, conv.size, w, seg_tensors[0].channels,
-                                      seg_tensors[1].channels if len(seg_tensors) > 1 else 0) if wino else 0,
+            "winograd": (WINO_PAIRED if pairs_positions(config, seg_tensors[0].channels,
+                                                        seg_tensors[1].channels if len(seg_tensors) > 1 else 0)
+                         else 1) if wino else 0,
             "out_group": out_group(config, conv is not None, conv.size if conv else 1, h, w, len(in_folds),
                                    config.folds(out_channels), bands),
         }

@@ -6,7 +6,7 @@ overflow, inconsistent fold counts). On hardware such a call would hang or corru
 the C simulation it would read past a buffer, so the csim bridge never sees one.
 
 The ``winograd`` register (1: the call runs the Winograd F(2x2,3x3) path, ``winograd_call``; 2,
-WINO_PAIRED: with paired positions, ``winograd_mode``) is accepted only for a 3x3 conv call at least
+WINO_PAIRED: with paired positions, ``pairs_positions``) is accepted only for a 3x3 conv call at least
 WINO_MIN_WIDTH wide in a winograd design, with even band_rows when it pools 2x2/2 over several
 bands; WINO_PAIRED only in a "winograd-paired" design for a call of one tensor of at most p_ic / 2
 channels.
@@ -67,14 +67,6 @@ def pairs_positions(cfg: HwConfig, in_channels_a: int, in_channels_b: int) -> bo
     """Whether a Winograd call of a "winograd-paired" design pairs positions: its one input tensor has
     at most p_ic / 2 channels, so the MAC rows' high lanes can compute a second position."""
     return cfg.wino_pair and not in_channels_b and in_channels_a <= cfg.p_ic // 2
-
-
-def winograd_mode(cfg: HwConfig, conv_enable: int, ksize: int, width: int, in_channels_a: int,
-                  in_channels_b: int) -> int:
-    """The ``winograd`` register of a call: 0 (direct path), 1 (``winograd_call``) or WINO_PAIRED."""
-    if not winograd_call(cfg, conv_enable, ksize, width):
-        return 0
-    return WINO_PAIRED if pairs_positions(cfg, in_channels_a, in_channels_b) else 1
 
 
 def encode_register(cfg: HwConfig, name: str, value: int) -> int:

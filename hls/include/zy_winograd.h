@@ -407,9 +407,6 @@ BLOCKS:
 #pragma HLS ARRAY_PARTITION variable=emit complete dim=0
         int n_emit = 0;
         bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
-        // A paired tile takes PAIR_STEPS iterations, the tile row's last one 16 (it fetches the next tile
-        // row's whole first window; the others reuse two columns).
-        int tile_kmax = pair ? (last_tx == 0 ? 15 : PAIR_STEPS - 1) : kmax;
     CONV_WINO:
         for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
@@ -545,6 +542,9 @@ BLOCKS:
                     yacc[q][oc] = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
                 }
             }
+            // A paired tile takes PAIR_STEPS iterations, the tile row's last one 16 (it fetches the next tile
+            // row's whole first window; the others reuse two columns).
+            const int tile_kmax = pair ? (tx == last_tx ? 15 : PAIR_STEPS - 1) : kmax;
             const bool tile_done = k == tile_kmax;
             if (tile_done) {  // latch Y / 4 (exact) and which of the four pixels are real
                 for (int q = 0; q < 4; q++) {
@@ -568,7 +568,6 @@ BLOCKS:
                 if (tx == last_tx) {
                     tx = 0;
                     x0 = 0;
-                    if (pair) tile_kmax = last_tx == 0 ? 15 : PAIR_STEPS - 1;
                     ty++;
                     y0 += 2;
                     top_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
@@ -581,7 +580,6 @@ BLOCKS:
                     tx++;
                     x0 += 2;
                     ramp = imin(ramp + 4, ramp_cap);
-                    if (pair && tx == last_tx) tile_kmax = 15;
                 }
             } else {
                 k++;
