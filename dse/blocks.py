@@ -140,7 +140,7 @@ MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STA
 # 10 % LUT, 1 % FF; DSP48E1: 1 per MAC measured, DSP_PER_MAC); the deep-bank term dropped as for the
 # mac_array. Where a fit is absent the blocks below count UG474 primitives instead (x HLS_ARRAY_MARGIN,
 # like LoopLogic), and mac_array_logic interpolates the direct fits (mac_array_fit_at).
-WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter")
+WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired")
 
 
 def load_wino_fit(path: Path = RTL_FIT_JSON):
@@ -582,13 +582,15 @@ class WinogradDataTransform:
     """V = B^T d B of one position per iteration for p_ic lanes (zy_winograd.h; dse/rtl/zy_wino_data.v):
     per lane the row combination T (4 adders of bits + 1, each operand a 4:1 mux of bits by the row
     index) and the column combination V (one adder of bits + 2, operands 4:1 muxes of bits + 1 by the
-    column index), V registered: 15 * bits + 8 LUT and bits + 2 FF per lane."""
+    column index), V registered: 15 * bits + 8 LUT and bits + 2 FF per lane. A winograd-paired design
+    (``wino_pair``) has the circuit at PAIRED = 1 (its fit "wino_data_paired"): the high lanes select
+    by their own position (decoded once, outside) and zero V on the register's reset."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         b = cfg.bits
         per_lane = 4 * (2 * b + (b + 1)) + 2 * (b + 1) + (b + 2)
-        return _wino_lanes("wino_data", b, cfg.p_ic, per_lane, b + 2)
+        return _wino_lanes("wino_data_paired" if cfg.wino_pair else "wino_data", b, cfg.p_ic, per_lane, b + 2)
 
 
 class WinogradOutputTransform:
@@ -598,27 +600,28 @@ class WinogradOutputTransform:
     (a shift) at the tile's end: 4 * wy_bits LUT and 8 * wy_bits FF per row; plus the 4:1 select of
     the pixel emitted (one LUT6 per bit of p_oc x wy_bits; outside the RTL model). The yosys fit is of
     the circuit at its ACC width (48): every term is per bit, so it scales by wy_bits / ACC. Paired
-    positions (``wino_pair``): each row's sum splits at lane p_ic / 2, the full sum one more adder of
-    the product width (its last add leaves the DSP cascade), and the accumulators take the low half,
-    the high half or the full sum: (0,0) one of two operands, (1,1) one of two, (0,1) and (1,0) a 2:1
-    select of those two (a LUT6_2 per two bits each); outside the RTL model."""
+    positions (``wino_pair``): each row's sum splits at lane p_ic / 2, the full sum one more adder, and
+    each accumulator adds the low half, the high half or the full sum: the circuit at PAIRED = 1 (its
+    fit "wino_output_paired"; without a fit, the count: the adder of the product width and a 3:1
+    select per accumulator bit, a LUT6_2 per two bits)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         wy = wino_y_bits(cfg.bits, cfg.p_oc)
-        fit = WINO_LANE_FIT.get(cfg.bits, {}).get("wino_output")
+        name = "wino_output_paired" if cfg.wino_pair else "wino_output"
+        fit = WINO_LANE_FIT.get(cfg.bits, {}).get(name)
         if fit is not None:
-            scale = wy / WINO_FIT_WIDTH.get((cfg.bits, "wino_output"), ACC_BITS)
+            scale = wy / WINO_FIT_WIDTH.get((cfg.bits, name), ACC_BITS)
             lpl, l0, fpl, f0 = fit
             lanes = Resources(lut=round(HLS_LANE_MARGIN * (scale * lpl * cfg.p_oc + l0)),
                               ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
         else:
-            lanes = _wino_lanes("wino_output", cfg.bits, cfg.p_oc, 4 * wy, 8 * wy)
-        paired = 0
-        if cfg.wino_pair:
-            wu, wv = wino_bits(cfg.bits)
-            paired = cfg.p_oc * (wu + wv + math.ceil(math.log2(cfg.p_ic)) + ceil_div(4 * wy, 2))
-        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * (cfg.p_oc * wy + paired)))
+            paired = 0
+            if cfg.wino_pair:
+                wu, wv = wino_bits(cfg.bits)
+                paired = wu + wv + math.ceil(math.log2(cfg.p_ic)) + ceil_div(4 * wy, 2)
+            lanes = _wino_lanes(name, cfg.bits, cfg.p_oc, 4 * wy + paired, 8 * wy)
+        return lanes + Resources(lut=round(HLS_ARRAY_MARGIN * cfg.p_oc * wy))
 
 
 class FilterTransform:

@@ -328,13 +328,20 @@ def test_winograd_model_matches_csim_counts_416(config, nets, toolchain):
 
 
 @pytest.mark.parametrize("bits", [16, 8])
-def test_pairing_costs_luts_only_in_the_window_the_output_transform_and_the_loop_logic(bits):
+def test_pairing_costs_luts_only_in_the_blocks_it_changes(bits):
     """A winograd-paired design is the winograd one plus selects and one adder a row: the same DSPs,
-    block RAM and registers, more LUTs in exactly the three blocks that change (zy_winograd.h)."""
+    block RAM and registers, more LUTs in exactly the four blocks that change (zy_winograd.h: the
+    window's high-lane fetch, the data transform's high-lane position, the output transform's split
+    sums, the loop's step compares); the output transform's cost is the PAIRED = 1 circuit's fit."""
     plain = blocks.design_resources(HwConfig(bits=bits, conv_engine="winograd"), 256)
     paired = blocks.design_resources(HwConfig(bits=bits, conv_engine="winograd-paired"), 256)
     changed = {name for name in plain if plain[name] != paired[name]}
-    assert changed == {"wino_window", "wino_output_transform", "loop_logic"}
+    assert changed == {"wino_window", "wino_data_transform", "wino_output_transform", "loop_logic"}
+    assert {"wino_data_paired", "wino_output_paired"} <= set(blocks.WINO_LANE_FIT[bits])
+    # the split sums: the fit's extra LUTs a row, at wy bits, are what the circuit measured (> 4 a bit)
+    lpl_plain = blocks.WINO_LANE_FIT[bits]["wino_output"][0]
+    lpl_paired = blocks.WINO_LANE_FIT[bits]["wino_output_paired"][0]
+    assert lpl_paired - lpl_plain > 4 * blocks.ACC_BITS
     for name in changed:
         a, b = plain[name], paired[name]
         assert (b.dsp, b.bram18, b.ff) == (a.dsp, a.bram18, a.ff) and b.lut > a.lut, name

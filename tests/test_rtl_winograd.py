@@ -30,19 +30,21 @@ DATA_VECTORS = 3000  # random windows at random positions, plus 1568 corner vect
 FILTER_VECTORS = 2000  # random filters, plus 234 corner filters
 OUTPUT_TILES = 200  # tiles of 16 positions (real sums, 512-channel extremes, 48-bit wraps)
 FIT_JSON = RTL_DIR / "fit.json"
-BLOCKS = ("wino_data", "wino_output", "wino_filter")
+BLOCKS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired")
 REL_TOL = 0.10
 needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
                                  reason="yosys not on PATH (Debian: apt-get install yosys)")
 
 
-def _data(tmp_path, record_property, bits, lanes, vectors):
+def _data(tmp_path, record_property, bits, lanes, vectors, paired=0):
     require_tools()
     res = run_bench(tmp_path, RTL_DIR / "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data",
-                    {"BITS": bits, "LANES": lanes}, {"seed": SEED + bits + lanes, "vectors": vectors})
+                    {"BITS": bits, "LANES": lanes, "PAIRED": paired}, {"seed": SEED + bits + lanes, "vectors": vectors})
     report(record_property, res)
     assert res.passed, res.failure()
-    assert res.vectors == vectors + res.record["corner_vectors"] and res.record["corner_vectors"] >= 1500
+    assert res.record.get("paired_vectors", 0) == (vectors if paired else 0)
+    assert res.vectors == (2 if paired else 1) * vectors + res.record["corner_vectors"]
+    assert res.record["corner_vectors"] >= 1500
     assert res.record["v_range"] == [-(1 << (bits + 1)), (1 << (bits + 1)) - 2]
 
 
@@ -56,13 +58,19 @@ def _filter(tmp_path, record_property, bits, lanes, vectors):
     assert res.record["u_range"][0] == -9 << (bits - 1) and res.record["u_range"][1] >= 1 << (bits + 2)
 
 
-def _output(tmp_path, record_property, bits, lanes, tiles):
+def _output(tmp_path, record_property, bits, lanes, tiles, paired=0):
     require_tools()
     res = run_bench(tmp_path, RTL_DIR / "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output",
-                    {"LANES": lanes, "ACC": 48}, {"seed": SEED + 3 * bits + lanes, "tiles": tiles, "bits": bits})
+                    {"LANES": lanes, "ACC": 48, "PAIRED": paired},
+                    {"seed": SEED + 3 * bits + lanes, "tiles": tiles, "bits": bits})
     report(record_property, res)
     assert res.passed, res.failure()
-    assert res.vectors == 16 * res.record["tiles"] and res.record["idle_cycles"] > 0
+    n_paired = res.record["paired_tiles"]
+    assert (n_paired > tiles // 4) if paired else n_paired == 0
+    # unpaired tiles take 16 steps, paired ones 10 or 16
+    assert 16 * res.record["tiles"] - 6 * n_paired <= res.vectors <= 16 * res.record["tiles"]
+    assert res.vectors < 16 * res.record["tiles"] or not paired
+    assert res.record["idle_cycles"] > 0
     assert all(res.record["kinds"].get(k, 0) > 0 for k in ("real", "long", "wrap"))
 
 
@@ -79,6 +87,27 @@ def test_filter_transform(tmp_path, record_property, bits):
 @pytest.mark.parametrize("bits", [16, 8])
 def test_output_transform(tmp_path, record_property, bits):
     _output(tmp_path, record_property, bits, 2, OUTPUT_TILES)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_paired_data_transform(tmp_path, record_property, bits):
+    """A winograd-paired design's data transform: unpaired calls as above, paired steps (the high lanes
+    at the sigma of the low lanes' position, zero on the single steps and past the tenth)."""
+    _data(tmp_path, record_property, bits, 2, DATA_VECTORS, paired=1)
+
+
+@pytest.mark.parametrize("bits", [16, 8])
+def test_paired_output_transform(tmp_path, record_property, bits):
+    """A winograd-paired design's output transform: paired tiles (10 or 16 steps, each pixel adding the
+    half whose position touches it) and unpaired ones (the full sum of two random halves)."""
+    _output(tmp_path, record_property, bits, 2, OUTPUT_TILES, paired=1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bits,lanes", [(16, 4), (8, 8)])
+def test_paired_transforms_wide(tmp_path, record_property, bits, lanes):
+    _data(tmp_path / "data", record_property, bits, lanes, 2 * DATA_VECTORS, paired=1)
+    _output(tmp_path / "output", record_property, bits, lanes, 2 * OUTPUT_TILES, paired=1)
 
 
 @pytest.mark.slow

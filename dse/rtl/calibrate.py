@@ -41,7 +41,10 @@ WINO_LANES lane counts (LANES):
 - data transform (zy_wino_data.v, p_ic lanes): V[e] = B^T d B at position e of the 4x4 window;
 - output transform (zy_wino_output.v, p_oc lanes): the four 48-bit Y accumulators and the latched
   Y / 4 (the same circuit at both precisions, like the stage-2 accumulate lane);
-- filter transform (zy_wino_filter.v, lanes_per_word pairs): the 16 U values of 9 taps.
+- filter transform (zy_wino_filter.v, lanes_per_word pairs): the 16 U values of 9 taps;
+- a winograd-paired design's data and output transforms ("wino_data_paired", "wino_output_paired":
+  the same files at PAIRED = 1, WINO_PAIRED_LANES): the high lanes' own position and zeroing, and
+  the output's split row sums (the full-sum adder and the per-pixel operand select).
 
 fit.py fits each per precision as ``q = per_lane * LANES + fixed``; tests/test_rtl_winograd.py
 simulates them against model.winograd. Its MAC array (U x V) is the "array_wino" calibration above
@@ -80,8 +83,13 @@ SIGMOID_TABLE = {16: (2048, 16), 8: (256, 8)}
 # Winograd circuits: block -> (file, top); their lane counts (LANES) of the fit; the accumulator width
 WINO_BLOCKS = {"wino_data": ("zy_wino_data.v", "zy_wino_data"),
                "wino_output": ("zy_wino_output.v", "zy_wino_output"),
-               "wino_filter": ("zy_wino_filter.v", "zy_wino_filter")}
+               "wino_filter": ("zy_wino_filter.v", "zy_wino_filter"),
+               # a winograd-paired design's data and output transforms: the same files at PAIRED = 1
+               "wino_data_paired": ("zy_wino_data.v", "zy_wino_data"),
+               "wino_output_paired": ("zy_wino_output.v", "zy_wino_output")}
+WINO_PAIRED_BLOCKS = ("wino_data_paired", "wino_output_paired")
 WINO_LANES = (1, 2, 4, 8, 16)
+WINO_PAIRED_LANES = (2, 4, 8, 16)  # paired lanes split in two halves: an even count
 QUICK_WINO_LANES = (2,)  # the default test run re-synthesises these (16-bit)
 WINO_ACC = 48
 
@@ -217,16 +225,19 @@ def calibrate_winograd_array(quick: bool = False, jobs: int = os.cpu_count() or 
 
 def wino_job(block: str, bits: int, lanes: int) -> tuple[str, str, dict[str, int]]:
     verilog, top = WINO_BLOCKS[block]
-    if block == "wino_output":  # 48-bit accumulators whatever the precision of the codes
-        return verilog, top, {"LANES": lanes, "ACC": WINO_ACC}
-    return verilog, top, {"BITS": bits, "LANES": lanes}
+    paired = {"PAIRED": 1} if block in WINO_PAIRED_BLOCKS else {}
+    if top == "zy_wino_output":  # 48-bit accumulators whatever the precision of the codes
+        return verilog, top, {"LANES": lanes, "ACC": WINO_ACC, **paired}
+    return verilog, top, {"BITS": bits, "LANES": lanes, **paired}
 
 
 def wino_points(quick: bool = False) -> list[tuple[str, int, int]]:
     """(block, bits, lanes) of the Winograd calibration (quick: 16-bit, QUICK_WINO_LANES)."""
-    lanes = QUICK_WINO_LANES if quick else WINO_LANES
     bits_list = FIT_BITS[:1] if quick else FIT_BITS
-    return [(block, bits, n) for bits in bits_list for block in WINO_BLOCKS for n in lanes]
+
+    def lanes(block):
+        return QUICK_WINO_LANES if quick else (WINO_PAIRED_LANES if block in WINO_PAIRED_BLOCKS else WINO_LANES)
+    return [(block, bits, n) for bits in bits_list for block in WINO_BLOCKS for n in lanes(block)]
 
 
 def calibrate_winograd(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:

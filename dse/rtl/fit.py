@@ -105,6 +105,9 @@ WINO_MODELS = {
     "wino_data": "p_ic lanes: the data transform V[e] = B^T d B of one position per lane",
     "wino_output": "p_oc lanes: four 48-bit Y accumulators (+-acc by A^T) and the latched Y / 4 per lane",
     "wino_filter": "lanes_per_word (oc, ic) pairs: the 16 U = (2G) g (2G)^T values of 9 taps per pair",
+    "wino_data_paired": "p_ic lanes: wino_data of a winograd-paired design (the high half's position and zeroing)",
+    "wino_output_paired": "p_oc lanes: wino_output of a winograd-paired design (split row sums: the full-sum "
+                          "adder and the per-pixel select of the high half, the low half or the full sum)",
 }
 WINO_TERMS = ("per_lane", "fixed")
 WINO_QUANTITIES = ("lut", "ff")

@@ -9,6 +9,14 @@ tile, the positions 0..15 in order (on some tiles 1..14 shuffled: the transform 
 the order between the first and the last), with idle cycles (valid = 0, random position and acc)
 between them. The emit registers are checked on every cycle: the previous tile's outputs until the
 tile's last position, then the tile's own.
+
+PAIRED = 1 (the circuit of a winograd-paired design): half the tiles (at random) are a paired call's:
+steps k = 0..9 (16 on some tiles: a tile row's last), the low half carrying M at the step's position
+and the high half M at its sigma (zero from k = 6 on, every sum zero past k = 9), e and e_hi the two
+positions (zy_rtl_wino_ref.paired_step); the others are unpaired, M[e] split at random into two
+48-bit halves whose sum wraps to it, e_hi random (the circuit must ignore it). tile_end marks each
+tile's last step. The expected outputs are the same Y / 4: how the positions arrive does not change
+the transform.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from zy_rtl_sim import Tally, pack, settings, start_clock, unpack
-from zy_rtl_wino_ref import ACC_BITS, output_tiles
+from zy_rtl_wino_ref import ACC_BITS, PAIR_LONG_STEPS, PAIR_STEPS, output_tiles, paired_step, wrap
 from zy_rtl_wino_sim import read_bus
 
 
@@ -41,29 +49,72 @@ async def output_transform_matches_winograd(dut):
         got = unpack(read_bus(dut.y), ACC_BITS, 4 * lanes)  # Y[q] of lane l at (q*LANES + l)*ACC
         tally.check(where, got, [int(x) for x in y[latched].reshape(lanes, 4).T.reshape(-1)])
 
-    dut.valid.value = 0
-    await start_clock(dut)
-    for t in range(len(kinds)):
+    paired_variant = bool(cfg.get("PAIRED", 0))
+    paired_tiles = 0
+
+    def rand_sums():
+        return pack(rng.integers(-(1 << 47), 1 << 47, size=lanes).tolist(), ACC_BITS)
+
+    def steps(t):
+        """(e, e_hi, low sums, high sums, tile_end) of tile t's steps; and whether it is paired."""
+        mt = m[t].reshape(lanes, 16)
+        zeros = np.zeros(lanes, dtype=np.int64)
+        if paired_variant and rng.random() < 0.5:
+            n = PAIR_LONG_STEPS if rng.random() < 0.3 else PAIR_STEPS
+            out = []
+            for k in range(n):
+                e, e_hi, zero_lo, zero_hi = paired_step(k)
+                out.append((e, e_hi, zeros if zero_lo else mt[:, e], zeros if zero_hi else mt[:, e_hi], k == n - 1))
+            return out, True
         order = list(range(1, 15))
         if rng.random() < 0.25:
             order = [int(x) for x in rng.permutation(order)]
+        out = []
         for e in [0] + order + [15]:
+            if paired_variant:  # two random halves whose 48-bit sum is M[e]
+                lo = rng.integers(-(1 << 47), 1 << 47, size=lanes)
+                hi = wrap(mt[:, e] - lo, ACC_BITS)
+            else:
+                lo, hi = mt[:, e], zeros
+            out.append((e, int(rng.integers(0, 16)), lo, hi, e == 15))
+        return out, False
+
+    dut.valid.value = 0
+    if paired_variant:
+        dut.pair.value = 0
+        dut.tile_end.value = 0
+    await start_clock(dut)
+    for t in range(len(kinds)):
+        tile, paired = steps(t)
+        paired_tiles += paired
+        for e, e_hi, lo, hi, end in tile:
             while rng.random() < 0.2:
                 dut.valid.value = 0
                 dut.e.value = int(rng.integers(0, 16))
-                dut.acc.value = pack(rng.integers(-(1 << 47), 1 << 47, size=lanes).tolist(), ACC_BITS)
+                dut.acc.value = rand_sums()
+                if paired_variant:
+                    dut.e_hi.value = int(rng.integers(0, 16))
+                    dut.acc_hi.value = rand_sums()
+                    dut.pair.value = int(rng.integers(0, 2))
+                    dut.tile_end.value = int(rng.integers(0, 2))
                 await FallingEdge(dut.clk)
                 idle += 1
                 check(f"idle cycle {idle} in tile {t}")
             dut.valid.value = 1
             dut.e.value = e
-            dut.acc.value = pack(m[t, :, e // 4, e % 4].tolist(), ACC_BITS)
+            dut.acc.value = pack([int(x) for x in lo], ACC_BITS)
+            if paired_variant:
+                dut.e_hi.value = e_hi
+                dut.acc_hi.value = pack([int(x) for x in hi], ACC_BITS)
+                dut.pair.value = int(paired)
+                dut.tile_end.value = int(end)
             tally.vectors += 1
             await FallingEdge(dut.clk)
-            if e == 15:
+            if end:
                 latched = t
-            check(f"tile {t} ({kinds[t]}) after position {e}")
+            check(f"tile {t} ({kinds[t]}, {'paired' if paired else 'unpaired'}) after position {e}")
     tally.extra["tiles"] = len(kinds)
+    tally.extra["paired_tiles"] = paired_tiles
     tally.extra["kinds"] = {k: kinds.count(k) for k in sorted(set(kinds))}
     tally.extra["idle_cycles"] = idle
     tally.extra["y_max"] = int(y.max())
