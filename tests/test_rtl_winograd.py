@@ -5,8 +5,9 @@ Simulation (cocotb + Icarus Verilog; benches tests/rtl/cocotb_wino_*.py, stimulu
 tests/rtl/zy_rtl_wino_ref.py): the data transform V[e] = B^T d B at every position, the filter
 transform U = (2G) g (2G)^T and the output transform's +-acc accumulators with the latched Y / 4, on
 corner vectors (the windows and filters at both ends of every entry's range, -2^(bits-1) included,
-512-channel sums of extreme codes, 48-bit-wrapping tiles) and random ones, at 16 and 8 bits. The
-default run simulates two lanes; ``-m slow`` adds wider lane groups and more vectors.
+512-channel sums of extreme codes, 48-bit-wrapping tiles) and random ones, at 16 and 8 bits; and the
+data and output transforms of a winograd-paired design (PAIRED = 1) on paired steps and unpaired
+ones. The default run simulates two lanes; ``-m slow`` adds wider lane groups and more vectors.
 
 Fit (no yosys): every fit.json Winograd entry is reproduced by a refit of its inputs with
 dse/rtl/fit.py, is the non-negative least-squares optimum by the KKT conditions (design matrix written

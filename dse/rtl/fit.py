@@ -29,7 +29,8 @@ fitted, relative = |fitted - measured| / max(measured, 1); per model and quantit
 and the overall max). dse/blocks.py reads its constants from the coefficients.
 
 The Winograd circuits (calibrate.calibrate_winograd: data, output and filter transforms over
-calibrate.WINO_LANES lane counts) are fitted per precision as ``q = per_lane * LANES + fixed`` for
+calibrate.WINO_LANES lane counts, and a winograd-paired design's data and output transforms,
+wino_data_paired and wino_output_paired, over WINO_PAIRED_LANES) are fitted per precision as ``q = per_lane * LANES + fixed`` for
 q in lut, ff (``fit_winograd``) and stored beside those, one top-level key per circuit and
 precision, ``<block>_<bits>`` (wino_data_16, wino_output_16, wino_filter_16, wino_data_8, ...):
 ``block``, ``bits``, ``verilog``, ``top``, ``lanes`` (what LANES counts), ``equation``, ``yosys``,
