@@ -81,6 +81,8 @@ WINO_DATA = {"BITS": 16, "LANES": 2}
 WINO_DATA8 = {"BITS": 8, "LANES": 2}
 WINO_FILTER = {"BITS": 16, "LANES": 2}
 WINO_OUTPUT = {"LANES": 2, "ACC": 48}
+WINO_DATA_PAIRED = {"BITS": 16, "LANES": 2, "PAIRED": 1}
+WINO_OUTPUT_PAIRED = {"LANES": 2, "ACC": 48, "PAIRED": 1}
 WINO_TILES = {"tiles": 40, "bits": 16}
 
 WINO_MUTANTS = [
@@ -97,9 +99,13 @@ WINO_MUTANTS = [
     ("wino-output-nonzero-mask", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
      WINO_TILES, "AT0_NZ = 4'b0111;", "AT0_NZ = 4'b0011;"),
     ("wino-output-latch-position", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
-     WINO_TILES, "wire last = (e == 4'd15);", "wire last = (e == 4'd14);"),
+     WINO_TILES, ": (e == 4'd15);", ": (e == 4'd14);"),
     ("wino-output-start-position", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
-     WINO_TILES, "wire start = (e == 4'd0);", "wire start = (e == 4'd1);"),
+     WINO_TILES, "assign start = (e == 4'd0);", "assign start = (e == 4'd1);"),
+    ("wino-output-paired-low-flag", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output",
+     WINO_OUTPUT_PAIRED, WINO_TILES, "assign f_lo[gq] = paired & nz_lo;", "assign f_lo[gq] = paired | nz_lo;"),
+    ("wino-data-paired-high-zero", "zy_wino_data.v", "zy_wino_data", "cocotb_wino_data", WINO_DATA_PAIRED,
+     {"vectors": 400}, "(gl >= LANES / 2);", "(gl >= LANES / 4);"),
     ("wino-output-divide-by-2", "zy_wino_output.v", "zy_wino_output", "cocotb_wino_output", WINO_OUTPUT,
      WINO_TILES, "$signed(sum) >>> 2;", "$signed(sum) >>> 1;"),
     ("wino-filter-column-sign", "zy_wino_filter.v", "zy_wino_filter", "cocotb_wino_filter", WINO_FILTER,
