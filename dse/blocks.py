@@ -64,6 +64,8 @@ import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from zynqyolo.model import winograd
+
 from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
@@ -413,7 +415,7 @@ class WinogradEngine:
     PRELOAD = 16  # WINO_PRELOAD: the first span's 4 x 4 window, one pixel an iteration
     BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) ...
     BURST_SPACING = 4  # ... one every 4 iterations: at k = 0, 4, 8, 12
-    PAIR_STEPS = 10  # a paired tile: 6 steps of two positions, 4 of one (zy_winograd.h PAIR_STEPS)
+    PAIR_STEPS = winograd.PAIR_STEPS  # a paired tile: 6 steps of two positions, 4 of one (zy_winograd.h PAIR_STEPS)
     PAIR_SPACING = 2  # a paired tile's burst: k = 0, 2, 4, 6
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
 

@@ -32,6 +32,20 @@ TILE = 2  # output tile side m of F(m x m, 3 x 3)
 IN_TILE = TILE + 2  # input tile side m + r - 1
 SCALE = 4  # A^T [sum U (.) V] A = SCALE * direct
 
+# Paired positions (a winograd-paired design, hls/include/zy_winograd.h "Paired positions"): the high
+# lanes hold the 180-degree-rotated filters, whose U is U with rows and columns 0 and 3 swapped
+# (SIGMA). Step k of a paired tile computes the low lanes' position PAIR_POSITIONS[k] and, for
+# k < PAIR_SINGLES, the high lanes' sigma of it; a tile takes PAIR_STEPS steps.
+SIGMA = (3, 1, 2, 0)
+PAIR_POSITIONS = (0, 1, 2, 3, 4, 8, 5, 6, 9, 10)
+PAIR_SINGLES = 6
+PAIR_STEPS = len(PAIR_POSITIONS)
+
+
+def sigma(e: int) -> int:
+    """Position e = 4 i + j of the transformed tile with SIGMA on both indices."""
+    return IN_TILE * SIGMA[e // IN_TILE] + SIGMA[e % IN_TILE]
+
 
 def filter_transform(w: np.ndarray) -> np.ndarray:
     """Integer weights (F, C, 3, 3) -> U = (2G) w (2G)^T, (F, C, 4, 4) int64."""

@@ -10,11 +10,13 @@ import re
 import numpy as np
 import pytest
 
+from zynqyolo.dse import blocks
 from zynqyolo.dse.hwconfig import ACC_BITS, WINO_MIN_WIDTH, HwConfig
 from zynqyolo.dse.packing import pack_params, unpack_lanes, unpack_params
 from zynqyolo.dse.plan import make_plan
 from zynqyolo.dse.registers import Stage3Mode, check_registers, winograd_call
 from zynqyolo.errors import ZynqyoloError
+from zynqyolo.hls import HLS_DIR
 from zynqyolo.hls.header import render_header
 from zynqyolo.model import winograd
 
@@ -316,10 +318,21 @@ def test_header_detile_storage_and_raster_fifo(engine):
 # -- paired positions (zy_winograd.h, "Paired positions") ------------------------------------------
 
 PAIRED = HwConfig(conv_engine="winograd-paired")
-SIGMA = [3, 1, 2, 0]  # swaps rows (columns) 0 and 3
-# the kernel's schedule, restated: (low position, whether the high lanes compute sigma of it)
-PAIR_SCHEDULE = [(0, True), (1, True), (2, True), (3, True), (4, True), (8, True),
-                 (5, False), (6, False), (9, False), (10, False)]
+SIGMA = list(winograd.SIGMA)  # swaps rows (columns) 0 and 3
+# the schedule (model.winograd): (low position, whether the high lanes compute sigma of it)
+PAIR_SCHEDULE = [(e, k < winograd.PAIR_SINGLES) for k, e in enumerate(winograd.PAIR_POSITIONS)]
+
+
+def test_the_kernels_paired_constants_are_the_models():
+    """zy_winograd.h's PAIR_STEPS and PAIR_SINGLES, and pair_position's table in its comment, are
+    model.winograd's schedule (the csim tests check the kernel's arithmetic against it)."""
+    text = (HLS_DIR / "include" / "zy_winograd.h").read_text()
+    assert int(re.search(r"static const int PAIR_STEPS = (\d+);", text).group(1)) == winograd.PAIR_STEPS
+    assert int(re.search(r"static const int PAIR_SINGLES = (\d+);", text).group(1)) == winograd.PAIR_SINGLES
+    table = re.search(r"// (\(\d,\d\)(?: \|? ?\(\d,\d\))+)\n", text).group(1)
+    pos = [4 * int(i) + int(j) for i, j in re.findall(r"\((\d),(\d)\)", table)]
+    assert tuple(pos) == winograd.PAIR_POSITIONS
+    assert blocks.WinogradEngine.PAIR_STEPS == winograd.PAIR_STEPS
 
 
 def test_a_rotated_filter_transforms_to_u_with_rows_and_columns_0_and_3_swapped():

@@ -20,30 +20,20 @@ from zynqyolo.model import winograd
 ACC_BITS = 48  # the kernels' accumulator (dse.hwconfig.ACC_BITS)
 LONG_CHANNELS = 512  # YOLOv3-tiny's largest 3x3 layer: 512 input channels (K = 4608)
 
-# A paired call's steps (the design note "Paired positions" of hls/include/zy_winograd.h, written out
-# here from its text): step k's low-half position; steps below PAIR_SINGLES also compute the high
-# half's sigma of it; a tile takes PAIR_STEPS steps (16 on its tile row's last tile, the loop's
-# position past ten is 10 and every V zero).
-PAIR_POSITIONS = (0, 1, 2, 3, 4, 8, 5, 6, 9, 10)
-PAIR_STEPS = 10
-PAIR_SINGLES = 6
-PAIR_LONG_STEPS = 16
-
-
-def sigma(e: int) -> int:
-    """Position e = 4 i + j with rows 0, 3 and columns 0, 3 swapped (the 180-degree-rotated filter's U)."""
-    swap = (3, 1, 2, 0)
-    return 4 * swap[e // 4] + swap[e % 4]
+# A paired call's steps: model.winograd's schedule; a tile takes PAIR_STEPS of them, PAIR_LONG_STEPS
+# on its tile row's last tile (past the schedule the loop's position is 10 and every V zero).
+PAIR_STEPS = winograd.PAIR_STEPS
+PAIR_LONG_STEPS = winograd.IN_TILE ** 2
 
 
 def paired_step(k: int) -> tuple[int, int, bool, bool]:
     """Step k of a paired tile: (low position, high position, low zero, high zero)."""
-    e = PAIR_POSITIONS[k] if k < PAIR_STEPS else 10
-    return e, sigma(e), k >= PAIR_STEPS, k >= PAIR_SINGLES
+    e = winograd.PAIR_POSITIONS[k] if k < PAIR_STEPS else winograd.PAIR_POSITIONS[-1]
+    return e, winograd.sigma(e), k >= PAIR_STEPS, k >= winograd.PAIR_SINGLES
 
 
 # the schedule computes every position exactly once
-_covered = [p for k in range(PAIR_STEPS) for p, z in zip(paired_step(k)[:2], (False, k >= PAIR_SINGLES)) if not z]
+_covered = [p for k in range(PAIR_STEPS) for p, z in zip(paired_step(k)[:2], paired_step(k)[2:]) if not z]
 assert sorted(_covered) == list(range(16)), _covered
 
 
