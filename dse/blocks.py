@@ -66,7 +66,7 @@ from pathlib import Path
 
 from zynqyolo.model import winograd
 
-from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_y_bits
+from .hwconfig import ACC_BITS, HwConfig, require_modelled, wino_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -676,11 +676,11 @@ class WeightBuffer:
 
     @staticmethod
     def depth(cfg: HwConfig) -> int:
-        return 2 * (WinogradEngine.POSITIONS if cfg.winograd_engine else 9) * cfg.subfolds
+        return 2 * (winograd.positions(cfg.wino_tile_w) if cfg.winograd_engine else 9) * cfg.subfolds
 
     @staticmethod
     def entry_bits(cfg: HwConfig) -> int:
-        return wino_bits(cfg.bits)[0] if cfg.winograd_engine else cfg.bits
+        return wino_bits(cfg.bits, cfg.wino_tile_w)[0] if cfg.winograd_engine else cfg.bits
 
     @staticmethod
     def group(cfg: HwConfig) -> int:
@@ -947,6 +947,7 @@ WINOGRAD_BLOCKS = {"wino_window": WinogradWindow, "wino_data_transform": Winogra
 def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> dict[str, Resources]:
     """Resources of every block of the design point (all modelled); the Winograd path's blocks only in a
     winograd design."""
+    require_modelled(cfg)
     out = {
         "conv_engine": ConvEngine.resources(cfg),
         "line_buffer": LineBuffer.resources(cfg),

@@ -36,27 +36,54 @@ SUPPORTED_BUS_BITS = (64, 128)
 # HwConfig.conv_engine: how stage 1 computes a 3x3 convolution. "winograd-paired" is the Winograd path
 # whose MAC rows also sum their two lane halves apart, so that a call of at most p_ic / 2 input lanes
 # (layer 0's 3 channels) computes two transform positions a step (zy_winograd.h, "Paired positions").
-CONV_ENGINES = ("direct", "winograd", "winograd-paired")
+# "winograd-4x2" runs F(4x2, 3x3) (tiles 4 columns wide, 3 multiplications a pixel against F(2x2)'s 4;
+# model/winograd.py): at 8 bits only, where U x V (15 x 13 bits) fits one DSP48E1.
+CONV_ENGINES = ("direct", "winograd", "winograd-paired", "winograd-4x2")
+WINO_4X2_BITS = (8,)
+# The engines the latency and resource models (dse.perf, dse.blocks) describe, which the explorer
+# searches. "winograd-4x2" runs in the kernels (C simulation, the emulated board) but has no model yet.
+MODELLED_ENGINES = ("direct", "winograd", "winograd-paired")
+
+
+def require_modelled(cfg: "HwConfig") -> None:
+    """Refuse to model a design whose conv engine the models do not describe (MODELLED_ENGINES)."""
+    if cfg.conv_engine not in MODELLED_ENGINES:
+        from zynqyolo.errors import ZynqyoloError
+
+        raise ZynqyoloError(f"design {cfg.name}: conv_engine {cfg.conv_engine!r} has no latency and resource "
+                            f"model yet (modelled: {', '.join(MODELLED_ENGINES)}); the kernels run it in C "
+                            f"simulation and on the emulated board, but estimate and dse cannot")
 # Narrowest feature map a winograd design convolves on the Winograd path (a 3x3 call narrower than this,
 # and every 1x1 call, runs the direct path of the same kernel): the contract of the plan's ``winograd``
 # register, the register checks and the kernels (hls/include/zy_winograd.h).
 WINO_MIN_WIDTH = 7
+# ... and F(4x2)'s (zy_winograd.h, hazard distance: the last tile of a row reads pixel w + 4 of the two
+# rows streaming in, which must have come in an earlier tile: floor((w + 4) / 8) < ceil(w / 4) - 1).
+WINO_4X2_MIN_WIDTH = 13
 
 
-def wino_bits(bits: int) -> tuple[int, int]:
-    """(wu_bits, wv_bits): signed widths of the Winograd transformed filter U = (2G) g (2G)^T (each row
-    of 2G has L1 norm 3 at most: 9x, 4 bits more) and transformed data V = B^T d B (rows of B^T have
-    L1 norm 2: 4x, 2 bits more) of ``bits``-bit codes (model.winograd.transform_bits derives the same
-    from the exact ranges)."""
+def wino_bits(bits: int, tile_w: int = 2) -> tuple[int, int]:
+    """(wu_bits, wv_bits): signed widths of the Winograd transformed filter U and transformed data V
+    of ``bits``-bit codes. F(2x2): U = (2G) g (2G)^T (each row of 2G has L1 norm 3 at most: 9x, 4 bits
+    more), V = B^T d B (rows of B^T have L1 norm 2: 4x, 2 bits more). F(4x2) (``tile_w`` 4): U = (2G) g
+    (24 G4)^T (3 x 24 = 72x, 7 bits more), V = B^T d B4 (2 x 10 = 20x, 5 bits more).
+    model.winograd.transform_bits derives the same from the exact ranges."""
+    if tile_w == 4:
+        return bits + 7, bits + 5
     return bits + 4, bits + 2
 
 
-def wino_y_bits(bits: int, p_oc: int) -> int:
-    """Signed width of the Winograd output transform's accumulators Y = A^T M A (zy_winograd.h): a
-    partial Y sums at most 9 positions (a row of A^T has 3 non-zeros, so 3 x 3 of the 16) of products
-    over a fold's at most p_oc lanes, each |U V| <= 9 * 2^(bits-1) * 4 * 2^(bits-1). 44 bits for 16-bit
-    codes and p_oc = 24, 28 for 8-bit: narrower than the 48-bit accumulator, which the adders need
-    not carry."""
+def wino_y_bits(bits: int, p_oc: int, tile_w: int = 2) -> int:
+    """Signed width of the Winograd output transform's accumulators (zy_winograd.h).
+    F(2x2), Y = A^T M A: a partial Y sums at most 9 positions (a row of A^T has 3 non-zeros, so 3 x 3
+    of the 16) of products over a fold's at most p_oc lanes, each |U V| <= 9 * 2^(bits-1) * 4 *
+    2^(bits-1). 44 bits for 16-bit codes and p_oc = 24, 28 for 8-bit: narrower than the 48-bit
+    accumulator, which the adders need not carry.
+    F(4x2): its column sums and Y = A^T M A4 wrap at this width (two's complement: only the final Y
+    must fit), and Y is 48 times a fold's direct partial sum, |.| <= 9 p_oc 2^(2 bits - 2): 29 bits
+    for 8-bit codes and p_oc = 24."""
+    if tile_w == 4:
+        return (48 * 9 * p_oc << (2 * bits - 2)).bit_length() + 1
     bound = 9 * p_oc * (9 << (bits - 1)) * (4 << (bits - 1))
     return bound.bit_length() + 1
 
@@ -78,7 +105,7 @@ class HwConfig:
     requant_lanes: int = 8  # lanes stage 2 requantises per cycle (bias, leaky, rounding shift, saturation)
     clock_mhz: float = 100.0
     part: str = "xc7z020clg484-1"
-    conv_engine: str = "direct"  # "direct" (one MAC per tap), "winograd" (F(2x2,3x3) for wide 3x3 calls), "winograd-paired"
+    conv_engine: str = "direct"  # "direct" (one MAC per tap), "winograd" (F(2x2,3x3) for wide 3x3 calls), "winograd-paired", "winograd-4x2"
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -114,6 +141,9 @@ class HwConfig:
             bad("clock_mhz", "must be in 1..1000 MHz")
         if self.conv_engine not in CONV_ENGINES:
             bad("conv_engine", f"must be one of {', '.join(CONV_ENGINES)}")
+        if self.conv_engine == "winograd-4x2" and self.bits not in WINO_4X2_BITS:
+            bad("conv_engine", f"F(4x2, 3x3) is an 8-bit engine: its V = B^T d B4 of {self.bits}-bit codes needs "
+                               f"{wino_bits(self.bits, 4)[1]} bits, more than the DSP48E1's 18-bit port")
         if self.wino_pair and self.p_ic % 2:
             bad("conv_engine", f"pairs the two halves of the p_ic lanes: needs an even p_ic (p_ic={self.p_ic})")
 
@@ -125,7 +155,8 @@ class HwConfig:
 
     @property
     def winograd_engine(self) -> bool:
-        """Whether stage 1 has the Winograd F(2x2,3x3) path (3x3 calls at least WINO_MIN_WIDTH wide use it)."""
+        """Whether stage 1 has a Winograd path, F(2x2,3x3) or F(4x2,3x3) (3x3 calls at least
+        ``wino_min_width`` wide use it)."""
         return self.conv_engine != "direct"
 
     @property
@@ -133,6 +164,16 @@ class HwConfig:
         """Whether the Winograd path can pair positions (a call of at most p_ic / 2 lanes: the plan's
         ``winograd`` register WINO_PAIRED)."""
         return self.conv_engine == "winograd-paired"
+
+    @property
+    def wino_tile_w(self) -> int:
+        """Columns of a Winograd output tile: 4 for "winograd-4x2", else 2 (tiles are 2 rows high)."""
+        return 4 if self.conv_engine == "winograd-4x2" else 2
+
+    @property
+    def wino_min_width(self) -> int:
+        """Narrowest map this design's Winograd path convolves (WINO_MIN_WIDTH, WINO_4X2_MIN_WIDTH)."""
+        return WINO_4X2_MIN_WIDTH if self.wino_tile_w == 4 else WINO_MIN_WIDTH
 
     @property
     def line_rows(self) -> int:
@@ -214,7 +255,7 @@ class HwConfig:
 
     @property
     def name(self) -> str:
-        engine = ("wp" if self.wino_pair else "w") if self.winograd_engine else ""
+        engine = {"direct": "", "winograd": "w", "winograd-paired": "wp", "winograd-4x2": "w4"}[self.conv_engine]
         return f"oc{self.p_oc}ic{self.p_ic}b{self.bits}{engine}-{self.content_hash[:8]}"
 
     @classmethod

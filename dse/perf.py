@@ -83,7 +83,7 @@ from .blocks import (DETILE_DEPTH, FIFO_DEPTHS, LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLE
                      AccumulateTile, ConvEngine, Detile, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer,
                      WinogradEngine, ceil_div, design_resources)
 from .devices import Board, Device
-from .hwconfig import ACC_BITS, HwConfig
+from .hwconfig import ACC_BITS, HwConfig, require_modelled
 from .packing import param_stream_nbytes
 from .plan import Call, Channel, Plan, make_plan
 from .registers import Stage3Mode, pairs_positions, winograd_call
@@ -378,6 +378,7 @@ def check_shape_config(shape: CallShape, config: HwConfig) -> None:
 def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     """One pass over a call's block classes: the iterations of every labelled loop (what the C
     simulation counts) and the lockstep composition (see the module docstring)."""
+    require_modelled(config)
     n = dict.fromkeys(LOOP_LABELS, 0)
     p_ic, lpw, p_oc = config.p_ic, config.lanes_per_word, config.p_oc
     c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY

@@ -55,9 +55,10 @@ def stage3_shape(stage3: int, pool_stride: int, height: int, width: int) -> tupl
 
 def winograd_call(cfg: HwConfig, conv_enable: int, ksize: int, width: int) -> bool:
     """Whether a call runs on the Winograd path (its ``winograd`` register): a 3x3 convolution at least
-    WINO_MIN_WIDTH wide in a winograd design. Every other call of such a design (1x1, narrow 3x3,
+    ``cfg.wino_min_width`` (WINO_MIN_WIDTH, or WINO_4X2_MIN_WIDTH for F(4x2)) wide in a winograd
+    design. Every other call of such a design (1x1, narrow 3x3,
     conv-bypassed) and every call of a direct design runs the direct path."""
-    return bool(cfg.winograd_engine and conv_enable and ksize == 3 and width >= WINO_MIN_WIDTH)
+    return bool(cfg.winograd_engine and conv_enable and ksize == 3 and width >= cfg.wino_min_width)
 
 
 WINO_PAIRED = 2  # the ``winograd`` register of a call with paired positions (zy_winograd.h WINO_PAIRED)
@@ -159,13 +160,14 @@ def check_registers(cfg: HwConfig, registers: dict[str, int]) -> dict[str, int]:
         if not regs["conv_enable"]:
             bad("winograd", "the Winograd path convolves: needs conv_enable=1")
         if regs["ksize"] != 3:
-            bad("winograd", f"the Winograd path is F(2x2,3x3): needs ksize=3, not {regs['ksize']}")
+            bad("winograd", f"the Winograd path is a 3x3 filter's: needs ksize=3, not {regs['ksize']}")
         if regs["winograd"] == WINO_PAIRED and not pairs_positions(cfg, regs["in_channels_a"], regs["in_channels_b"]):
             bad("winograd", f"paired positions need a winograd-paired design and one input tensor of at most "
                             f"p_ic / 2 = {cfg.p_ic // 2} channels (design {cfg.conv_engine}, "
                             f"in_channels {regs['in_channels_a']} + {regs['in_channels_b']})")
-        if regs["width"] < WINO_MIN_WIDTH:
-            bad("winograd", f"needs width >= WINO_MIN_WIDTH={WINO_MIN_WIDTH} (width={regs['width']})")
+        if regs["width"] < cfg.wino_min_width:
+            name = "WINO_MIN_WIDTH" if cfg.wino_min_width == WINO_MIN_WIDTH else "WINO_4X2_MIN_WIDTH"
+            bad("winograd", f"needs width >= {name}={cfg.wino_min_width} (width={regs['width']})")
         if regs["stage3"] == Stage3Mode.MAXPOOL and regs["pool_stride"] == 2 and regs["bands"] > 1 \
                 and regs["band_rows"] % 2:
             bad("band_rows", "a Winograd call pooling 2x2/2 over several bands needs even band_rows "

@@ -23,7 +23,7 @@ from pathlib import Path
 from zynqyolo.atomic import write_text_atomic
 from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
-from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, WINO_MIN_WIDTH, HwConfig, wino_bits, wino_y_bits
+from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig, wino_bits, wino_y_bits
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
@@ -90,9 +90,11 @@ struct config {{
     static constexpr bool winograd_engine = {winograd_engine};   // HwConfig.conv_engine "winograd" or "winograd-paired"
     static constexpr bool wino_pair = {wino_pair};         // "winograd-paired": split row sums, paired positions
     static constexpr int wino_min_width = {wino_min_width};          // narrowest map on the Winograd path
-    static constexpr int wu_bits = {wu_bits};                // transformed filter U = (2G) g (2G)^T
-    static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B
+    static constexpr int wino_tw = {wino_tw};                 // output tile columns: F(2x2) or F(4x2) ("winograd-4x2")
+    static constexpr int wu_bits = {wu_bits};                // transformed filter U = (2G) g (2G)^T (F(4x2): (2G) g (24 G4)^T)
+    static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B (F(4x2): B^T d B4)
     static constexpr int wy_bits = {wy_bits};                // output transform accumulators Y = A^T M A
+    static constexpr int wq_bits = {wq_bits};                // F(4x2): Y / 16 = 3 x the direct partial sum
     static constexpr int line_rows = {line_rows};               // line-buffer rows
 
 #ifdef ZYNQYOLO_NATIVE_TYPES
@@ -112,6 +114,7 @@ struct config {{
     typedef int32_t wv_t;           // transformed data entry (wv_bits)
     typedef int64_t wprod_t;        // exact product U x V
     typedef int64_t wy_t;           // output transform accumulator (wy_bits)
+    typedef int64_t wq_t;           // F(4x2): Y / 16 before the exact division by 3 (wq_bits, wrapped by hand)
     typedef {wb_type} wb_t;   // weight-buffer entry: wu_t with the Winograd path, else weight_t
 #else
     typedef ap_int<{bits}> data_t;
@@ -130,6 +133,7 @@ struct config {{
     typedef ap_int<{wv_bits}> wv_t;
     typedef ap_int<{wprod_bits}> wprod_t;
     typedef ap_int<{wy_bits}> wy_t;
+    typedef ap_int<{wq_bits}> wq_t;
     typedef {wb_type} wb_t;
 #endif
 }};
@@ -205,7 +209,7 @@ def render_header(cfg: HwConfig) -> str:
     lut = sigmoid_lut(cfg.bits)
     table = lut.table()
     max_in_folds = cfg.folds(cfg.max_in_channels) + 1
-    wu_bits, wv_bits = wino_bits(cfg.bits)
+    wu_bits, wv_bits = wino_bits(cfg.bits, cfg.wino_tile_w)
     native_data = {16: ("int16_t", "uint16_t", "int32_t"), 8: ("int8_t", "uint8_t", "int16_t")}[cfg.bits]
 
     def ctype(name: str, width: int, native: bool) -> str:
@@ -232,10 +236,11 @@ def render_header(cfg: HwConfig) -> str:
         entry_bits=ENTRY_BITS,
         bias_bits=BIAS_BITS, shift_bits=SHIFT_BITS, leaky_mul=LEAKY_MUL, leaky_shift=LEAKY_SHIFT,
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,
-        winograd_engine="true" if cfg.winograd_engine else "false", wino_min_width=WINO_MIN_WIDTH,
+        winograd_engine="true" if cfg.winograd_engine else "false", wino_min_width=cfg.wino_min_width, wino_tw=cfg.wino_tile_w,
         wino_pair="true" if cfg.wino_pair else "false",
         wu_bits=wu_bits, wv_bits=wv_bits, wprod_bits=wu_bits + wv_bits, line_rows=cfg.line_rows,
-        wy_bits=wino_y_bits(cfg.bits, cfg.p_oc),
+        wy_bits=wino_y_bits(cfg.bits, cfg.p_oc, cfg.wino_tile_w),
+        wq_bits=wino_y_bits(cfg.bits, cfg.p_oc, cfg.wino_tile_w) - 4,
         wb_type="wu_t" if cfg.winograd_engine else "weight_t",
         n_data=native_data[0], n_code=native_data[1], n_prod=native_data[2], prod_bits=2 * cfg.bits,
         keep_bits=cfg.bus_bits // 8,

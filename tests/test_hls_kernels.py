@@ -54,6 +54,8 @@ NATIVE = {
     # Paired positions: layer 0 (3 channels) computes two positions a step in the two lane halves.
     "wp-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, conv_engine="winograd-paired"),
     "wp-oc16ic8-b8": HwConfig(p_oc=16, p_ic=8, bits=8, requant_lanes=8, conv_engine="winograd-paired"),
+    # F(4x2, 3x3) (8 bits): 3x3 calls at least WINO_4X2_MIN_WIDTH wide.
+    "w4-oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6, conv_engine="winograd-4x2"),
 }
 # ap_int builds (Xilinx's arbitrary-precision emulation, as synthesis sees the code): reduced maxima.
 AP = {
@@ -66,6 +68,8 @@ AP = {
                                     max_width=96, max_height=96, conv_engine="winograd"),
     "ap-wp-oc24ic6-b16-t128": HwConfig(p_oc=24, p_ic=6, bits=16, tile_pixels=128, max_width=96, max_height=96,
                                        conv_engine="winograd-paired"),
+    "ap-w4-oc16ic8-b8-t64": HwConfig(p_oc=16, p_ic=8, bits=8, tile_pixels=64, stage3_lanes=8, requant_lanes=4,
+                                     max_width=96, max_height=96, conv_engine="winograd-4x2"),
 }
 DESIGNS = {**{k: (v, True) for k, v in NATIVE.items()}, **{k: (v, False) for k, v in AP.items()}}
 
@@ -149,7 +153,7 @@ def conv_registers(cfg: HwConfig, segments, height: int, width: int, ksize: int,
         bands = math.ceil(height / band_rows)
     if out_group is None:
         out_group = plan_out_group(cfg, 1, ksize, height, width, in_folds, cfg.folds(out_channels), bands)
-    winograd = int(cfg.winograd_engine and ksize == 3 and width >= WINO_MIN_WIDTH)
+    winograd = int(cfg.winograd_engine and ksize == 3 and width >= cfg.wino_min_width)
     if winograd and cfg.wino_pair and len(segments) == 1 and segments[0] <= cfg.p_ic // 2:
         winograd = 2  # paired positions: one input of at most half the lanes
     return dict(conv_enable=1, leaky=int(leaky), ksize=ksize, stage3=stage3, pool_stride=pool_stride,
@@ -233,19 +237,24 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
             s_f = math.ceil(lanes / cfg.p_ic)
             n["CONV_READ"] += (a1 - a0) * w * lanes // per_word if streamed else 0
             if wino:
-                tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / 2)
+                tw = cfg.wino_tile_w  # F(2x2) or F(4x2): tiles 2 rows by tw columns, from 4 x (tw + 2) windows
+                npos = 4 * (tw + 2)
+                tiles_y, tiles_x = math.ceil((r1 - r0) / 2), math.ceil(w / tw)
                 fill = (min(r0 + 3, a1) - a0) * w
                 # every block but the first finds its first two rows streamed in by the previous one
                 n["LINE_FILL"] += fill - (min(fill, 2 * w) if i else 0)
-                n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
-                n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
+                n["WINO_PRELOAD"] += npos  # the first span's window
+                if tw == 4:  # the last tile's eight output slots, three iterations each
+                    n["WINO_DRAIN"] += npos
+                else:  # the last tile's real pixels
+                    n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
                 if r["winograd"] == 2:  # paired: 10 steps a tile, 16 for a tile row's last
                     macs.append(tiles_y * ((tiles_x - 1) * 10 + 16))
                 else:
-                    macs.append(tiles_y * tiles_x * 16 * s_f)
-                # loader steps: 9 G + 7 per memory word of G (sub-fold, bank word) groups, + 10
+                    macs.append(tiles_y * tiles_x * npos * s_f)
+                # loader steps: 9 G + npos - 9 per memory word of G (sub-fold, bank word) groups, + 10
                 g = blocks.WeightBuffer.group(cfg)
-                words.append((9 * g + 7) * s_f * wps // g + 10)
+                words.append((9 * g + npos - 9) * s_f * wps // g + 10)
             else:
                 n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
                 macs.append((r1 - r0) * w * k * k * s_f)
@@ -409,6 +418,19 @@ RANDOM_CASES = {
     "3x3-w10-pool2-odd-height": ((33,), 9, 10, 3, 40, True, 1, 2, None, 0, 0),
     "3x3-w16-bands-of-one": ((50,), 5, 16, 3, 9, True, 0, 1, 1, 0, 0),
 }
+# F(4x2) designs' Winograd widths (>= WINO_4X2_MIN_WIDTH = 13): tiles 4 columns wide, so widths of
+# every residue mod 4, odd band heights, bands of one row, a 2x2/2 pool over bands, an upsample after a
+# route, a YOLO head of one row, and a 3-channel input (one sub-fold: a tile is 24 cycles for 8 pixels).
+WINO4_CASES = {
+    "w13-odd-bands": ((13,), 11, 13, 3, 30, True, 0, 1, 3, 0, 0),
+    "w14-pool2-bands": ((40,), 8, 14, 3, 26, True, 1, 2, 2, 0, 0),
+    "w15-pool1": ((27,), 9, 15, 3, 17, True, 1, 1, None, 0, 0),
+    "w17-upsample-route": ((10, 7), 5, 17, 3, 12, False, 2, 1, 2, 0, 0),
+    "w18-yolo-height1": ((9,), 1, 18, 3, 16, False, 3, 1, None, 8, 1),
+    "w21-pool2-odd-height": ((33,), 9, 21, 3, 40, True, 1, 2, None, 0, 0),
+    "w26-bands-of-one": ((50,), 5, 26, 3, 9, True, 0, 1, 1, 0, 0),
+    "w20-three-channels": ((3,), 12, 20, 3, 50, True, 1, 2, None, 0, 0),
+}
 RANDOM_DESIGNS = ["oc24ic8-b16-t64", "oc8ic8-b16-t128", "oc16ic4-b8", "oc24ic8-b8-t64", "ap-oc24ic8-b16-t64",
                   "ap-oc8ic8-b8-t128", "w-oc24ic8-b16-t64", "w-oc16ic4-b8", "w-oc8ic8-b16-t128", "w-oc24ic8-b8-t64",
                   "ap-w-oc8ic4-b16-t128", "ap-w-oc16ic8-b8-t64"]
@@ -417,10 +439,15 @@ RANDOM_DESIGNS = ["oc24ic8-b16-t64", "oc8ic8-b16-t128", "oc16ic4-b8", "oc24ic8-b
 @pytest.mark.parametrize("design", RANDOM_DESIGNS)
 @pytest.mark.parametrize("case", list(RANDOM_CASES))
 def test_random_conv_saturating(design, case, accelerators):
-    acc = accelerators[design]
+    random_conv(accelerators[design], design, RANDOM_CASES[case], case)
+
+
+def random_conv(acc, design: str, spec: tuple, case: str) -> None:
+    """One random conv call of ``spec`` (a RANDOM_CASES entry) on ``acc``: bit-exact against the
+    reference, and the loop counts are the analytic model's (expected_counts)."""
     cfg = acc.config
     bits = cfg.bits
-    segs, h, w, k, n_out, leaky, stage3, stride, band_rows, period, yshift = RANDOM_CASES[case]
+    segs, h, w, k, n_out, leaky, stage3, stride, band_rows, period, yshift = spec
     rng = np.random.default_rng(zlib.crc32(f"{design}/{case}".encode()))
     lim = 1 << (bits - 1)
     # Extreme codes are frequent: many saturate in and out.
@@ -441,24 +468,38 @@ def test_random_conv_saturating(design, case, accelerators):
     assert result.counts == expected_counts(cfg, regs)
 
 
-@pytest.mark.parametrize("design", ["ap-w-oc16ic8-b8-t64", "ap-w-oc8ic4-b16-t128", "w-oc24ic8-b16-t64"])
+WINO4_DESIGNS = ["w4-oc24ic8-b8-t64", "ap-w4-oc16ic8-b8-t64"]
+
+
+@pytest.mark.parametrize("design", WINO4_DESIGNS)
+@pytest.mark.parametrize("case", list(WINO4_CASES))
+def test_random_conv_f4x2(design, case, accelerators):
+    """F(4x2) designs on the widths their Winograd path takes: bit-exact, and the loop counts are the
+    analytic model's (expected_counts)."""
+    assert conv_registers(accelerators[design].config, *WINO4_CASES[case][:6])["winograd"] == 1
+    random_conv(accelerators[design], design, WINO4_CASES[case], case)
+
+
+@pytest.mark.parametrize("design", ["ap-w-oc16ic8-b8-t64", "ap-w-oc8ic4-b16-t128", "w-oc24ic8-b16-t64",
+                                    *WINO4_DESIGNS])
 @pytest.mark.parametrize("sign", [-1, 1])
 def test_winograd_accumulators_at_the_extreme_codes(design, sign, accelerators):
     """Every input code and weight at the most negative (or, sign 1, alternating extreme) value: |U|
-    and |V| reach 9 and 4 times the largest code, the largest the output transform ever adds
-    (dse.hwconfig.wino_y_bits); the ap_int build holds them exactly."""
+    and |V| reach 9 and 4 times the largest code (F(4x2): 72 and 20 times), the largest the output
+    transform ever adds (dse.hwconfig.wino_y_bits); the ap_int build holds them exactly."""
     acc = accelerators[design]
     cfg = acc.config
     lo, hi = -(1 << (cfg.bits - 1)), (1 << (cfg.bits - 1)) - 1
     c = cfg.p_oc  # one full input fold
-    x = np.full((c, 9, 10), lo)
+    width = max(10, cfg.wino_min_width + 1)
+    x = np.full((c, 9, width), lo)
     w = np.full((c, c, 3, 3), lo)
     if sign > 0:
         x[:, :, 1::2] = hi
         w[:, ::2] = hi
     bias = np.zeros(c, dtype=np.int64)
     shifts = np.full(c, 2 * cfg.bits + 6)
-    regs = conv_registers(cfg, (c,), 9, 10, 3, c, False)
+    regs = conv_registers(cfg, (c,), 9, width, 3, c, False)
     assert regs["winograd"] == 1
     result = run_conv(acc, regs, [x], w, bias, shifts)
     check_output(result, reference_conv([x], w, bias, shifts, regs, cfg.bits), cfg)

@@ -77,7 +77,7 @@ struct wbuf_geom {
     static const int MEMS = WPS / G;
     static const int WORD = G * LPW;                 // entries per memory word
     static const int SUB = C::p_oc / C::p_ic;        // sub-folds of a full fold
-    static const int POSITIONS = C::winograd_engine ? 16 : C::max_ksize * C::max_ksize;
+    static const int POSITIONS = C::winograd_engine ? 4 * (C::wino_tw + 2) : C::max_ksize * C::max_ksize;  // 16, 24 or 9
     static const int SLICES = POSITIONS * SUB;  // slices of a block, at most
     static const int DEPTH = 2 * SLICES;
     static_assert(C::p_oc * C::p_ic % C::lanes_per_word == 0, "a weight slice must be whole bus words");

@@ -1,4 +1,4 @@
-// zy_winograd.h: stage 1's Winograd path, F(2x2, 3x3) in exact integers (model/winograd.py).
+// zy_winograd.h: stage 1's Winograd path, F(2x2, 3x3) or F(4x2, 3x3) in exact integers (model/winograd.py).
 //
 // Design note
 // - A Winograd design (HwConfig.conv_engine "winograd", C::winograd_engine) runs a conv call on this
@@ -79,6 +79,25 @@
 //   (nw shifts at k = 0) and fetches 8 pixels at k < 8. The tile row's last tile runs 16 iterations
 //   (k >= 10 with all V zero) to fetch the next tile row's whole window. The fetch reads rows the
 //   previous tile row streamed, so the hazard distance is as above.
+// - F(4x2) tiles (C::wino_tw == 4, a "winograd-4x2" design, 8 bits; model/winograd.py): a tile is 4
+//   columns by 2 rows, from a 4 x 6 window (rows y0-1.., columns x0-1..), F(4,3) across (24 G4, B4^T,
+//   A4^T) and F(2,3) down as above; scale 48. A span is NPOS = 24 iterations, position e = 4 j + i
+//   (column j, row i: column-major, so the four rows of a column are consecutive), and the window pixel
+//   fetched at iteration n is (n % 4, n / 4). The loader writes 24 U-words a memory word (period
+//   9 G + 15) at s * 24 + e. The line buffer, its ring and its rules are the F(2x2) ones: tiles
+//   advance 4 columns, 8 pixels of rows y0+3, y0+4 stream in a tile (one every 3 of its first 24
+//   iterations; ramp 8 a tile), and the hazard distance holds for width >= wino_min_width = 13 (the
+//   last tile's fetch reads pixel w + 4 of the streamed rows, written in tile (w + 4) / 8, earlier than
+//   the last, ceil(w / 4) - 1). Output transform in two halves, each cheap: down, per MAC row, two
+//   column sums z[r][j] += A^T[r][i] sum (+-1 or hold, as F(2x2)'s four accumulators) in a ring of 6
+//   rotated at every column's last row (registers with an enable, the head's mux only); the ring is
+//   latched at the tile's last iteration. Across, in the next tile (or WINO_DRAIN, 24 iterations):
+//   output slot t = 0..7 takes iterations 3t .. 3t+2, each adding two terms A4^T[c][j] z[r][j]
+//   (shifts by 0..3 and a sign), then Y / 16 (the sum is 48 x the direct partial sum) and an exact
+//   division by 3 (the product with 3's inverse modulo 2^wq_bits: four shift-adds). Accumulators
+//   wrap at wy_bits, which only the final Y must fit. The slots go out in F(2x2)'s tile order (sub-tile
+//   0 = columns x0, x0+1, then sub-tile 1), only pixels inside the band and the image, so stage 2 and
+//   detile see the pixel order of F(2x2) tiles. No paired positions.
 // What breaks if a parameter is wrong: a width below wino_min_width breaks the hazard distance
 //   (the register check refuses it); a weight stream in direct order gives wrong U (not a hang).
 #ifndef ZY_WINOGRAD_H
@@ -124,6 +143,94 @@ inline int sigma(int i) {
     return i == 0 ? 3 : (i == 3 ? 0 : i);
 }
 
+// F(4x2) (C::wino_tw == 4, "F(4x2) tiles" in the design note): one B4^T row applied to six values,
+// idx 0: 4 (t0 - t2) + (t4 - t2), 1|2: (t4 - 4 t2) +- (t3 - 4 t1), 3|4: (t4 - t2) +- 2 (t3 - t1),
+// 5: 4 (t1 - t3) + (t5 - t3).
+template <class T>
+T b4_combine(const T t[6], int idx) {
+#pragma HLS INLINE
+    T x, y;
+    if (idx == 0) {
+        x = T(t[4] - t[2]);
+        y = T(T(t[0] - t[2]) << 2);
+    } else if (idx <= 2) {
+        x = T(t[4] - T(t[2] << 2));
+        y = T(t[3] - T(t[1] << 2));
+    } else if (idx <= 4) {
+        x = T(t[4] - t[2]);
+        y = T(T(t[3] - t[1]) << 1);
+    } else {
+        x = T(t[5] - t[3]);
+        y = T(T(t[1] - t[3]) << 2);
+    }
+    return (idx == 2 || idx == 4) ? T(x - y) : T(x + y);
+}
+
+// A4^T[c][j] * z for c in 0..3, j in 0..5: rows (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0),
+// (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1): a shift by 0..3 and a sign.
+template <class T>
+T a4_term(const T& z, int c, int j) {
+#pragma HLS INLINE
+    const bool odd = (c & 1) != 0;
+    if (j == 0) return c == 0 ? z : T(0);
+    if (j == 5) return c == 3 ? z : T(0);
+    if (j == 1) return z;
+    const T m = j == 2 ? z : T(z << c);  // j 3, 4: 2^c
+    return (odd && (j == 2 || j == 4)) ? T(-m) : m;
+}
+
+// x / 3 for x an exact multiple of 3 (model.winograd.exact_div3): the product with 3's inverse modulo
+// 2^wq_bits, as shifts and additions. -1/3 = 0x...5555 = 5 * 17 * 257 * 65537 modulo 2^32, so four
+// shift-adds of -x; wq_t wraps at wq_bits (the native build wraps by hand).
+template <class C>
+typename C::wq_t div3_exact(const typename C::wq_t& x) {
+#pragma HLS INLINE
+    typedef typename C::wq_t T;
+    static_assert(C::wino_tw != 4 || C::wq_bits <= 32, "the inverse of 3 is taken modulo 2^32");
+    const T n = T(0) - x;
+    const T t1 = T(n + T(n << 2));
+    const T t2 = T(t1 + T(t1 << 4));
+    const T t3 = T(t2 + T(t2 << 8));
+    const T t4 = T(t3 + T(t3 << 16));
+#ifdef ZYNQYOLO_NATIVE_TYPES
+    const uint64_t mask = (uint64_t(1) << C::wq_bits) - 1, sign = uint64_t(1) << (C::wq_bits - 1);
+    return T(int64_t(((uint64_t(t4) & mask) ^ sign) - sign));
+#else
+    return t4;
+#endif
+}
+
+// U = (2G) g (24 G4)^T for one (oc, ic) pair of an F(4x2) design: g[a * 3 + b] the 3x3 filter,
+// u[4 j + i] = U[i][j] (column-major, the order of the positions: see "F(4x2) tiles").
+template <class C>
+void filter_transform4(const typename C::wu_t g[9], typename C::wu_t u[24]) {
+#pragma HLS INLINE
+    typedef typename C::wu_t wu_t;
+    wu_t hm[4][3];  // (2G) g
+#pragma HLS ARRAY_PARTITION variable=hm complete dim=0
+    for (int b = 0; b < 3; b++) {
+#pragma HLS UNROLL
+        const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        const wu_t s02 = g0 + g2;
+        hm[0][b] = g0 + g0;
+        hm[1][b] = s02 + g1;
+        hm[2][b] = s02 - g1;
+        hm[3][b] = g2 + g2;
+    }
+    for (int i = 0; i < 4; i++) {
+#pragma HLS UNROLL
+        const wu_t h0 = hm[i][0], h1 = hm[i][1], h2 = hm[i][2];
+        const wu_t s02 = h0 + h2;  // rows of 24 G4: (6,0,0) (-4,-4,-4) (-4,4,-4) (1,2,4) (1,-2,4) (0,0,24)
+        const wu_t q = h0 + wu_t(h2 << 2);
+        u[0 * 4 + i] = wu_t(h0 << 2) + wu_t(h0 << 1);
+        u[1 * 4 + i] = -wu_t(wu_t(s02 + h1) << 2);
+        u[2 * 4 + i] = wu_t(wu_t(h1 - s02) << 2);
+        u[3 * 4 + i] = q + wu_t(h1 << 1);
+        u[4 * 4 + i] = q - wu_t(h1 << 1);
+        u[5 * 4 + i] = wu_t(h2 << 4) + wu_t(h2 << 3);
+    }
+}
+
 // U = (2G) g (2G)^T for one (oc, ic) pair: g[a * 3 + b] the 3x3 filter, u[i * 4 + j] the result.
 template <class C>
 void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
@@ -164,7 +271,8 @@ struct wino_loader {
     static const int LPW = wbuf_geom<C>::LPW;
     static const int MEMS = wbuf_geom<C>::MEMS;
     static const int WORD = wbuf_geom<C>::WORD;
-    static const int PERIOD = 9 * G + 7;
+    static const int NPOS = wbuf_geom<C>::POSITIONS;  // U-words of a memory word: 16, or 24 (F(4x2))
+    static const int PERIOD = 9 * G + NPOS - 9;
     typedef typename C::wu_t wu_t;
 
     int steps_left;  // steps of this block's load still to run
@@ -175,7 +283,7 @@ struct wino_loader {
     int rd_slot, rd_m, rd_s;  // the group being read: its bank word in the memory word, memory, sub-fold
     bool staged;  // a group was read completely in the previous step
     int st_slot, st_m, st_s;  // ... and which
-    int wp;  // U-word being written (16: none)
+    int wp;  // U-word being written (NPOS: none)
     int wr_m, waddr;  // the memory word being written: its memory and running address
 
     void start(int half, int subfolds) {
@@ -196,15 +304,15 @@ struct wino_loader {
         rd_m = 0;
         rd_s = 0;
         staged = false;
-        wp = 16;
+        wp = NPOS;
         wr_m = 0;
         waddr = 0;
     }
 
-    void step(hls::stream<axis_word_t<C> >& wts, typename C::word_t stage[9], wu_t ureg[16][WORD],
+    void step(hls::stream<axis_word_t<C> >& wts, typename C::word_t stage[9], wu_t ureg[NPOS][WORD],
               typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
-        if (wp < 16) {
+        if (wp < NPOS) {
             for (int i = 0; i < WORD; i++) {
 #pragma HLS UNROLL
                 buf[wr_m][i][waddr] = ureg[wp][i];
@@ -215,16 +323,20 @@ struct wino_loader {
         if (staged) {  // transform the group read last into its slot
             for (int l = 0; l < LPW; l++) {
 #pragma HLS UNROLL
-                wu_t gl[9], ul[16];
+                wu_t gl[9], ul[NPOS];
 #pragma HLS ARRAY_PARTITION variable=gl complete
 #pragma HLS ARRAY_PARTITION variable=ul complete
                 for (int k = 0; k < 9; k++) {
 #pragma HLS UNROLL
                     gl[k] = get_lane<C>(stage[k], l);
                 }
-                filter_transform<C>(gl, ul);
+                if (C::wino_tw == 4) {
+                    filter_transform4<C>(gl, ul);
+                } else {
+                    filter_transform<C>(gl, ul);
+                }
                 const int at = G == 1 ? l : st_slot * LPW + l;
-                for (int e = 0; e < 16; e++) {
+                for (int e = 0; e < NPOS; e++) {
 #pragma HLS UNROLL
                     ureg[e][at] = ul[e];
                 }
@@ -232,7 +344,7 @@ struct wino_loader {
             if (st_slot == G - 1) {  // the memory word is complete: write it from the next step
                 wp = 0;
                 wr_m = st_m;
-                waddr = half_base + (st_s << 4);  // slice (s, e) at s * 16 + e
+                waddr = half_base + (st_s << 4) + (NPOS == 24 ? st_s << 3 : 0);  // slice (s, e) at s * NPOS + e
             }
             staged = false;
         }
@@ -267,7 +379,7 @@ struct wino_loader {
 
 template <class C>
 void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld, typename C::word_t stage[9],
-               typename C::wu_t ureg[16][wbuf_geom<C>::WORD],
+               typename C::wu_t ureg[wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD],
                typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 WINO_LOAD:
     while (ld.steps_left > 0) {
@@ -279,18 +391,32 @@ WINO_LOAD:
     }
 }
 
-// Pixel n (row-major) of a span's 4x4 window into the shadow registers `nw`: the p_ic lanes of sub-fold
-// `sf` of the line-buffer pixel at row y + n / 4 (ring slot slot0 + n / 4) and column x + n % 4; zero
+// The window pixel (a, b) (row, column) fetched, and the position (i, j) computed, at iteration n
+// of a span: row-major for F(2x2) (n = 4 a + b), column-major for F(4x2) (n = 4 b + a; see "F(4x2)
+// tiles").
+template <class C>
+void wino_pixel(int n, int& a, int& b) {
+#pragma HLS INLINE
+    if (C::wino_tw == 4) {
+        a = n & 3;
+        b = n >> 2;
+    } else {
+        a = n >> 2;
+        b = n & 3;
+    }
+}
+
+// Pixel (a, b) of a span's 4 x (wino_tw + 2) window into the shadow registers `nw`: the p_ic lanes of
+// sub-fold `sf` of the line-buffer pixel at row y + a (ring slot slot0 + a) and column x + b; zero
 // outside the streamed rows [read0, read1) and the image's columns. A paired call's high lanes take
 // the low lanes' channels (its one sub-fold has at most p_ic / 2 real lanes).
 template <class C>
 void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
-                typename C::data_t nw[4][4][C::p_ic], int n, int y, int x, int slot0, int sf,
-                int read0, int read1, int w_img, bool pair) {
+                typename C::data_t nw[4][C::wino_tw + 2][C::p_ic], int a, int b, int y, int x, int slot0,
+                int sf, int read0, int read1, int w_img, bool pair) {
 #pragma HLS INLINE
     typedef typename C::data_t data_t;
     const int RING = C::line_rows;
-    const int a = n >> 2, b = n & 3;
     const int row = y + a, col = x + b;
     const int slot_sum = slot0 + a;
     const int slot = slot_sum >= RING ? slot_sum - RING : slot_sum;
@@ -308,6 +434,29 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
     }
 }
 
+// F(4x2): phase ph (0..2) of output slot t (0..7) of the latched tile (see "F(4x2) tiles"): pixel
+// (r, c) of sub-tile t / 4 at (r, c) = ((t / 2) % 2, 2 (t / 4) + t % 2) sums A4^T[c][j] z[r][j] over
+// j = 2 ph, 2 ph + 1 into ysum; at ph = 2 the sum is Y = 48 x the direct partial sum, and the pixel,
+// Y / 16 / 3 (exact), goes to stage 2 if it is inside the band (rows2) and the image (cols).
+template <class C>
+void wino4_emit_step(chan<psum_t<C> >& psum, const typename C::wy_t ze[2][6][C::p_oc], typename C::wy_t ysum[C::p_oc],
+                     int t, int ph, bool rows2, int cols) {
+#pragma HLS INLINE
+    typedef typename C::wy_t wy_t;
+    typedef typename C::wq_t wq_t;
+    const int r = (t >> 1) & 1, c = ((t >> 2) << 1) + (t & 1);
+    const int j0 = ph << 1, j1 = j0 + 1;
+    psum_t<C> ps;
+    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+        const wy_t base = ph == 0 ? wy_t(0) : ysum[oc];
+        const wy_t y = wy_t(base + wy_t(a4_term<wy_t>(ze[r][j0][oc], c, j0) + a4_term<wy_t>(ze[r][j1][oc], c, j1)));
+        ysum[oc] = y;
+        ps.lane[oc] = div3_exact<C>(wq_t(y >> 4));
+    }
+    if (ph == 2 && (r == 0 || rows2) && c < cols) psum.write(ps);
+}
+
 // The blocks of a Winograd call (see the design note).
 template <class C>
 void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan<psum_t<C> >& psum,
@@ -321,8 +470,16 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     const int SUB = wbuf_geom<C>::SUB;
     const int SLICES = wbuf_geom<C>::SLICES;
     const int RING = C::line_rows;
+    const int TW = C::wino_tw;  // output tile columns: 2, or 4 (F(4x2))
+    const int NCOL = TW + 2;  // window columns
+    const int NPOS = wbuf_geom<C>::POSITIONS;  // 4 * NCOL positions a span
+    const int SLOTS = TW * 2;  // pixels in and out a tile, one every SLOT_GAP of its first NPOS iterations
+    const int SLOT_GAP = NPOS / SLOTS;  // 4, or 3
     static_assert(C::line_rows == 6, "the Winograd line buffer is a ring of 6 rows");
-    static_assert(C::wu_bits >= C::bits + 4 && C::wv_bits >= C::bits + 2, "U needs bits + 4, V bits + 2");
+    static_assert(TW == 2 || TW == 4, "F(2x2) or F(4x2)");
+    static_assert(TW == 2 || !C::wino_pair, "paired positions are an F(2x2) path");
+    static_assert(C::wu_bits >= C::bits + (TW == 4 ? 7 : 4) && C::wv_bits >= C::bits + (TW == 4 ? 5 : 2),
+                  "U needs bits + 4, V bits + 2 (F(4x2): bits + 7, bits + 5)");
     static_assert(C::wy_bits <= C::acc_bits, "the output transform's accumulators (wy_bits, from "
                   "dse.hwconfig.wino_y_bits: 9 positions of p_oc lanes of U x V) fit the accumulator width");
     const int w_img = r.width;
@@ -330,7 +487,7 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     // register check's condition), so a span is a tile and e counts its steps.
     const bool pair = C::wino_pair && r.winograd == WINO_PAIRED;
     const int H = C::p_ic / 2;
-    const int last_tx = ((w_img + 1) >> 1) - 1;
+    const int last_tx = (TW == 4 ? (w_img + 3) >> 2 : (w_img + 1) >> 1) - 1;
     const int ramp_cap = w_img << 1;
 
     block_walker<C> g;
@@ -338,7 +495,7 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     wino_loader<C> ld;
     typename C::word_t stage[9];  // the loader's tap words of one group
 #pragma HLS ARRAY_PARTITION variable=stage complete
-    typename C::wu_t ureg[16][wbuf_geom<C>::WORD];  // the U of one memory word, by position
+    typename C::wu_t ureg[wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD];  // the U of one memory word, by position
 #pragma HLS ARRAY_PARTITION variable=ureg complete dim=0
     ld.start(0, g.subfolds);
     wino_load<C>(wts, ld, stage, ureg, wbuf);  // the first block's filters: nothing to overlap with yet
@@ -358,10 +515,10 @@ BLOCKS:
         const int S = g.subfolds;
         const int r0 = g.row0, r1 = g.row1, read0 = g.read0, read1 = g.read1;
         const int last_ty = ((r1 - r0 + 1) >> 1) - 1;
-        int kmax = -1;  // iterations of a tile - 1: 16 * S - 1
+        int kmax = -1;  // iterations of a tile - 1: NPOS * S - 1
         for (int i = 0; i < SUB; i++) {
 #pragma HLS UNROLL
-            if (i < S) kmax += 16;
+            if (i < S) kmax += NPOS;
         }
 
         // Prefill: the band's input rows up to r0 + 2 (those the previous block did not stream in).
@@ -379,23 +536,26 @@ BLOCKS:
         // The first span's window (tile 0, sub-fold 0: rows r0 - 1 .. r0 + 2, columns -1 .. 2) into the
         // shadow registers. (n_y, n_x, n_slot, n_s): where the window being fetched is.
         int top_slot = r0 != 0 ? base : (base == 0 ? RING - 1 : base - 1);  // slot of window row 0 (row y0 - 1)
-        data_t win[4][4][C::p_ic];  // the window of this span: sub-fold s of the tile
+        data_t win[4][NCOL][C::p_ic];  // the window of this span: sub-fold s of the tile
 #pragma HLS ARRAY_PARTITION variable=win complete dim=0
-        data_t nw[4][4][C::p_ic];  // the next span's, one pixel an iteration
+        data_t nw[4][NCOL][C::p_ic];  // the next span's, one pixel an iteration
 #pragma HLS ARRAY_PARTITION variable=nw complete dim=0
         int n_y = r0 - 1, n_x = -1, n_slot = top_slot, n_s = 0;
     WINO_PRELOAD:
-        for (int i = 0; i < 16; i++) {
+        for (int i = 0; i < NPOS; i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_PRELOAD);
-            wino_fetch<C>(line, nw, i, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
+            int pa, pb;
+            wino_pixel<C>(i, pa, pb);
+            wino_fetch<C>(line, nw, pa, pb, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
         }
 
         int tx = 0, ty = 0, x0 = 0, y0 = r0;
-        int k = 0, e = 0, s = 0;  // iteration of the tile (s * 16 + e), position, sub-fold
+        int k = 0, e = 0, s = 0;  // iteration of the tile (s * NPOS + e), position, sub-fold
+        int sl_t = 0, sl_ph = 0;  // F(4x2): the tile's pixel slot (k / 3, while k < 24) and its phase (k % 3)
         const int slice0 = cur ? SLICES : 0;
         int raddr = slice0;
-        int ahead = 0, ramp = 4;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
+        int ahead = 0, ramp = SLOTS;  // pixels of rows y0+3, y0+4 read, and allowed after this tile
         // the next block's rows nxt.read0 .. pre_end - 1 go to the slots after this tile row's window
         const int pre_end = imin(nxt.read0 + 2, imin(nxt.row0 + 3, nxt.read1));
         nbase = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
@@ -407,6 +567,16 @@ BLOCKS:
 #pragma HLS ARRAY_PARTITION variable=emit complete dim=0
         int n_emit = 0;
         bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
+        // F(4x2): the column sums of the tile being computed (a ring: index 0 is the current column),
+        // those of the latched tile, the output pixel being summed from them, and which are real.
+        wy_t zr[2][6][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=zr complete dim=0
+        wy_t ze[2][6][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=ze complete dim=0
+        wy_t ysum[C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=ysum complete
+        bool e_valid = false, e_rows2 = false;
+        int e_cols = 0;
     CONV_WINO:
         for (bool done = false; !done;) {
 #pragma HLS PIPELINE II=1
@@ -422,7 +592,7 @@ BLOCKS:
                 // sub-fold 0 of the next tile, or of the next tile row's first tile.
                 for (int a = 0; a < 4; a++) {
 #pragma HLS UNROLL
-                    for (int b = 0; b < 4; b++) {
+                    for (int b = 0; b < NCOL; b++) {
 #pragma HLS UNROLL
                         for (int ic = 0; ic < C::p_ic; ic++) {
 #pragma HLS UNROLL
@@ -434,7 +604,7 @@ BLOCKS:
                     n_s = s + 1;
                 } else if (tx != last_tx) {
                     n_s = 0;
-                    n_x = x0 + 1;
+                    n_x = x0 + TW - 1;
                     if (pair) {  // the next tile's columns x0 + 1, x0 + 2 are this window's 2, 3
                         for (int a = 0; a < 4; a++) {
 #pragma HLS UNROLL
@@ -454,13 +624,14 @@ BLOCKS:
                     n_slot = top_slot + 2 >= RING ? top_slot + 2 - RING : top_slot + 2;
                 }
             }
-            // The previous tile's pixels to stage 2, one every four iterations (k = 0, 4, 8, 12): at
-            // most one pixel per four cycles, as a 16 * S-cycle tile makes them, so stage 2 and the
-            // FIFOs between see no burst.
-            // (A paired tile: one every two of its first eight iterations.)
+            // The previous tile's pixels to stage 2, one every SLOT_GAP iterations of the first NPOS (F(2x2):
+            // k = 0, 4, 8, 12; a paired tile: one every two of its first eight iterations): at most one pixel
+            // per SLOT_GAP cycles, as an NPOS * S-cycle tile makes them, so stage 2 and the FIFOs between
+            // see no burst. F(4x2) sums pixel sl_t over the three iterations of its slot (below).
             const int slot4 = pair ? k >> 1 : k >> 2;
-            const bool quarter = pair ? (k & 1) == 0 && k < 8 : (k & 3) == 0 && k < 16;
-            if (quarter && slot4 < n_emit) {
+            const bool slot_now = TW == 4 ? sl_ph == 0 && sl_t < SLOTS
+                                          : (pair ? (k & 1) == 0 && k < 8 : (k & 3) == 0 && k < 16);
+            if (TW == 2 && slot_now && slot4 < n_emit) {
                 const int q = emit_cols1 ? slot4 << 1 : slot4;
                 psum_t<C> ps;
                 for (int oc = 0; oc < C::p_oc; oc++) {
@@ -469,17 +640,20 @@ BLOCKS:
                 }
                 psum.write(ps);
             }
-            // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every four iterations of a
-            // tile's first sixteen (the pace of the input stream for p_oc / lanes_per_word <= 4 words a pixel).
-            // The last tile row reads nothing of its own (its rows past y0 + 2 are past read1): the writer
-            // moves on to the next block's first rows, into the two slots after the window.
-            if (quarter && ty == last_ty && !last_block && !ahead_next) {
+            if (TW == 4 && e_valid && sl_t < SLOTS) {
+                wino4_emit_step<C>(psum, ze, ysum, sl_t, sl_ph, e_rows2, e_cols);
+            }
+            // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every SLOT_GAP iterations of a
+            // tile's first NPOS (the pace of the input stream for p_oc / lanes_per_word <= SLOT_GAP words a
+            // pixel). The last tile row reads nothing of its own (its rows past y0 + 2 are past read1): the
+            // writer moves on to the next block's first rows, into the two slots after the window.
+            if (slot_now && ty == last_ty && !last_block && !ahead_next) {
                 wr.row = nxt.read0;
                 wr.col = 0;
                 wr.slot = nbase;
                 ahead_next = true;
             }
-            if (quarter && ahead < ramp && wr.row < (ahead_next ? pre_end : read1)) {
+            if (slot_now && ahead < ramp && wr.row < (ahead_next ? pre_end : read1)) {
                 next_pixel<C>(pix, line, newest, wr, RING, w_img, true);
                 ahead++;
             }
@@ -488,13 +662,17 @@ BLOCKS:
             const bool reuse = pair && tx != last_tx;
             if (!reuse || k < 8) {
                 const int n = reuse ? ((k >> 1) << 2) + 2 + (k & 1) : e;
-                wino_fetch<C>(line, nw, n, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
+                int pa, pb;
+                wino_pixel<C>(n, pa, pb);
+                wino_fetch<C>(line, nw, pa, pb, n_y, n_x, n_slot, n_s, read0, read1, w_img, pair);
             }
-            // V = B^T d B at (i, j) = (e / 4, e % 4) for the p_ic lanes of the span's window; a paired step's
-            // low lanes at (i, j) = its position, the high lanes at (sigma(i), sigma(j)), zero in a single
-            // step (the high lanes) or past the tile's PAIR_STEPS (all lanes).
+            // V = B^T d B at position (i, j) for the p_ic lanes of the span's window (F(2x2): e = 4i + j; a
+            // paired step's low lanes at (i, j) = its position, the high lanes at (sigma(i), sigma(j)), zero
+            // in a single step (the high lanes) or past the tile's PAIR_STEPS (all lanes). F(4x2): e = 4j + i,
+            // V = B^T d B4).
             const int elo = pair ? pair_position(k) : e;
-            const int ei = elo >> 2, ej = elo & 3;
+            int ei, ej;
+            wino_pixel<C>(elo, ei, ej);
             const int hi_i = pair ? sigma(ei) : ei, hi_j = pair ? sigma(ej) : ej;
             const bool idle = pair && k >= PAIR_STEPS;
             const bool single = pair && k >= PAIR_SINGLES;
@@ -504,14 +682,14 @@ BLOCKS:
 #pragma HLS UNROLL
                 const bool high = ic >= H;
                 const int vi = high ? hi_i : ei, vj = high ? hi_j : ej;
-                x_t t[4];
+                x_t t[NCOL];
 #pragma HLS ARRAY_PARTITION variable=t complete
-                for (int b = 0; b < 4; b++) {
+                for (int b = 0; b < NCOL; b++) {
 #pragma HLS UNROLL
                     t[b] = bt_combine<x_t>(x_t(win[0][b][ic]), x_t(win[1][b][ic]), x_t(win[2][b][ic]),
                                            x_t(win[3][b][ic]), vi);
                 }
-                const x_t vv = bt_combine<x_t>(t[0], t[1], t[2], t[3], vj);
+                const x_t vv = TW == 4 ? b4_combine<x_t>(t, vj) : bt_combine<x_t>(t[0], t[1], t[2], t[3], vj);
                 v[ic] = idle || (single && high) ? x_t(0) : vv;
             }
             acc_t sums[C::p_oc], lo[C::p_oc], hi[C::p_oc];
@@ -526,44 +704,78 @@ BLOCKS:
             } else {
                 array_step<C>(sums, wbuf, raddr, v);
             }
-            // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum. A paired step adds to each pixel
-            // the half whose position touches it (the two positions touch disjoint pixels: one of the
-            // coefficients is zero), with that position's coefficient.
-            for (int q = 0; q < 4; q++) {
-#pragma HLS UNROLL
-                const int coef_lo = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
-                const int coef_hi = at_coef(q >> 1, hi_i) * at_coef(q & 1, hi_j);
-                const bool use_hi = pair && coef_lo == 0;
-                const int coef = use_hi ? coef_hi : coef_lo;
-                for (int oc = 0; oc < C::p_oc; oc++) {
-#pragma HLS UNROLL
-                    const wy_t base = k == 0 ? wy_t(0) : yacc[q][oc];
-                    const wy_t sum = use_hi ? wy_t(hi[oc]) : (pair ? wy_t(lo[oc]) : wy_t(sums[oc]));
-                    yacc[q][oc] = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
-                }
-            }
-            // A paired tile takes PAIR_STEPS iterations, the tile row's last one 16 (it fetches the next tile
-            // row's whole first window; the others reuse two columns).
             const int tile_kmax = pair ? (tx == last_tx ? 15 : PAIR_STEPS - 1) : kmax;
             const bool tile_done = k == tile_kmax;
-            if (tile_done) {  // latch Y / 4 (exact) and which of the four pixels are real
+            if (TW == 2) {
+                // Output transform: Y[(r, c)] += A^T[r][i] A^T[c][j] * sum. A paired step adds to each pixel
+                // the half whose position touches it (the two positions touch disjoint pixels: one of the
+                // coefficients is zero), with that position's coefficient.
                 for (int q = 0; q < 4; q++) {
 #pragma HLS UNROLL
+                    const int coef_lo = at_coef(q >> 1, ei) * at_coef(q & 1, ej);
+                    const int coef_hi = at_coef(q >> 1, hi_i) * at_coef(q & 1, hi_j);
+                    const bool use_hi = pair && coef_lo == 0;
+                    const int coef = use_hi ? coef_hi : coef_lo;
                     for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-                        emit[q][oc] = yacc[q][oc] >> 2;
+                        const wy_t base = k == 0 ? wy_t(0) : yacc[q][oc];
+                        const wy_t sum = use_hi ? wy_t(hi[oc]) : (pair ? wy_t(lo[oc]) : wy_t(sums[oc]));
+                        yacc[q][oc] = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
+                    }
+                }
+            } else {
+                // F(4x2), the down half of the output transform: the column sums z[r][j] += A^T[r][i] * sum
+                // (A^T rows (1, 1, 1, 0), (0, 1, -1, -1)) in a ring whose index 0 is the current column j,
+                // restarted at the tile's first sub-fold and rotated at the column's last row (i = 3); a full
+                // span turns it once, so every sub-fold adds to the same columns. At the tile's end the ring
+                // is latched for the across half (wino4_emit_step).
+                for (int r = 0; r < 2; r++) {
+#pragma HLS UNROLL
+                    const int coef = at_coef(r, ei);
+                    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                        const wy_t base = s == 0 && ei == 0 ? wy_t(0) : zr[r][0][oc];
+                        const wy_t sum = wy_t(sums[oc]);
+                        const wy_t nz = coef > 0 ? wy_t(base + sum) : (coef < 0 ? wy_t(base - sum) : base);
+                        if (ei == 3) {
+                            for (int j = 0; j < 5; j++) {
+#pragma HLS UNROLL
+                                zr[r][j][oc] = zr[r][j + 1][oc];
+                                if (tile_done) ze[r][j][oc] = zr[r][j + 1][oc];
+                            }
+                            zr[r][5][oc] = nz;
+                            if (tile_done) ze[r][5][oc] = nz;
+                        } else {
+                            zr[r][0][oc] = nz;
+                        }
+                    }
+                }
+            }
+            if (tile_done) {  // latch Y / 4 (exact) and which of the four pixels are real
+                if (TW == 2) {
+                    for (int q = 0; q < 4; q++) {
+#pragma HLS UNROLL
+                        for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                            emit[q][oc] = yacc[q][oc] >> 2;
+                        }
                     }
                 }
                 const bool rows2 = y0 + 1 < r1;
                 const bool cols2 = x0 + 1 < w_img;
                 n_emit = rows2 ? (cols2 ? 4 : 2) : (cols2 ? 2 : 1);
                 emit_cols1 = !cols2;
+                e_valid = true;
+                e_rows2 = rows2;
+                e_cols = imin(w_img - x0, TW);
             }
             done = tile_done && tx == last_tx && ty == last_ty;
             if (tile_done) {
                 k = 0;
                 e = 0;
                 s = 0;
+                sl_t = 0;
+                sl_ph = 0;
                 raddr = slice0;
                 if (tx == last_tx) {
                     tx = 0;
@@ -575,34 +787,50 @@ BLOCKS:
                         nbase = top_slot + 4 >= RING ? top_slot + 4 - RING : top_slot + 4;
                     }
                     ahead = 0;
-                    ramp = 4;
+                    ramp = SLOTS;
                 } else {
                     tx++;
-                    x0 += 2;
-                    ramp = imin(ramp + 4, ramp_cap);
+                    x0 += TW;
+                    ramp = imin(ramp + SLOTS, ramp_cap);
                 }
             } else {
                 k++;
                 raddr++;
-                if (e == 15) {
+                if (e == NPOS - 1) {
                     e = 0;
                     s++;
                 } else {
                     e++;
                 }
+                if (sl_ph == SLOT_GAP - 1) {
+                    sl_ph = 0;
+                    if (sl_t < SLOTS) sl_t++;
+                } else {
+                    sl_ph++;
+                }
             }
         }
-    WINO_DRAIN:
-        for (int i = 0; i < n_emit; i++) {
+    WINO_DRAIN:  // the block's last tile's pixels (F(4x2): its eight slots of three iterations)
+        for (int i = 0, dt = 0, dph = 0; i < (TW == 4 ? NPOS : n_emit); i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_DRAIN);
-            const int q = emit_cols1 ? i << 1 : i;
-            psum_t<C> ps;
-            for (int oc = 0; oc < C::p_oc; oc++) {
+            if (TW == 4) {
+                wino4_emit_step<C>(psum, ze, ysum, dt, dph, e_rows2, e_cols);
+                if (dph == SLOT_GAP - 1) {
+                    dph = 0;
+                    dt++;
+                } else {
+                    dph++;
+                }
+            } else {
+                const int q = emit_cols1 ? i << 1 : i;
+                psum_t<C> ps;
+                for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-                ps.lane[oc] = emit[q][oc];
+                    ps.lane[oc] = emit[q][oc];
+                }
+                psum.write(ps);
             }
-            psum.write(ps);
         }
         wino_load<C>(wts, ld, stage, ureg, wbuf);  // filters of the next block that did not fit under this one
         base = nbase;  // every block but the last moved the writer there in its last tile row

@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..dse.hwconfig import CONV_ENGINES
+from ..dse.hwconfig import MODELLED_ENGINES
 from ..errors import ZynqyoloError
 
 # --engine: the conv engines (HwConfig.conv_engine) the search tries; auto searches them all.
-ENGINE_CHOICES = {"auto": CONV_ENGINES, **{engine: (engine,) for engine in CONV_ENGINES}}
+ENGINE_CHOICES = {"auto": MODELLED_ENGINES, **{engine: (engine,) for engine in MODELLED_ENGINES}}
 
 
 def register(sub) -> None:
