@@ -66,7 +66,7 @@ from pathlib import Path
 
 from zynqyolo.model import winograd
 
-from .hwconfig import ACC_BITS, HwConfig, require_modelled, wino_bits, wino_y_bits
+from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -142,7 +142,8 @@ MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STA
 # 10 % LUT, 1 % FF; DSP48E1: 1 per MAC measured, DSP_PER_MAC); the deep-bank term dropped as for the
 # mac_array. Where a fit is absent the blocks below count UG474 primitives instead (x HLS_ARRAY_MARGIN,
 # like LoopLogic), and mac_array_logic interpolates the direct fits (mac_array_fit_at).
-WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired")
+WINO_FIT_KEYS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired",
+                 "wino4_data", "wino4_output", "wino4_filter")
 
 
 def load_wino_fit(path: Path = RTL_FIT_JSON):
@@ -278,12 +279,21 @@ def mac_array_fit_at(operand_bits: float) -> tuple[float, ...]:
     return tuple(a + (b - a) * t for a, b in zip(lo, hi))
 
 
-def mac_array_logic(p_oc: int, p_ic: int, bits: int, winograd: bool = False) -> Resources:
+def mac_array_logic(p_oc: int, p_ic: int, bits: int, winograd: bool = False, tile_w: int = 2) -> Resources:
     """LUT/FF of the p_oc x p_ic MAC array (MAC_ARRAY_FIT, x HLS_ARRAY_MARGIN); memories excluded. With
     the Winograd path the array multiplies U (wu_bits) by V (wv_bits), and its direct calls use the same
     multipliers: WINO_MAC_ARRAY_FIT (fit.json's mac_array_wino, a yosys synthesis of that array), else
-    ``mac_array_fit_at`` the mean width."""
-    if winograd:
+    ``mac_array_fit_at`` the mean width. F(4x2)'s 15 x 13 products have no synthesis: each coefficient
+    linear in the mean width between the two mac_array_wino syntheses (12 x 10 and 20 x 18)."""
+    if winograd and tile_w == 4:
+        lo, hi = WINO_MAC_ARRAY_FIT.get(8), WINO_MAC_ARRAY_FIT.get(16)
+        mean = sum(wino_bits(bits, 4)) / 2
+        if lo is None or hi is None:
+            lm, lr, l0, fm, fr, f0 = mac_array_fit_at(mean)
+        else:
+            t = (mean - sum(wino_bits(8)) / 2) / (sum(wino_bits(16)) / 2 - sum(wino_bits(8)) / 2)
+            lm, lr, l0, fm, fr, f0 = (a + (b - a) * t for a, b in zip(lo, hi))
+    elif winograd:
         fit = WINO_MAC_ARRAY_FIT.get(bits)
         lm, lr, l0, fm, fr, f0 = fit if fit is not None else mac_array_fit_at(sum(wino_bits(bits)) / 2)
     else:
@@ -335,7 +345,7 @@ class ConvEngine:
         DSP48E1's 25 x 18 multiplier, UG479, and the DSP48E2's 27 x 18, UG579), plus the array's logic."""
         del leaky_mul_impl  # the MAC array does not depend on it
         return Resources(dsp=cfg.macs * DSP_PER_MAC) + mac_array_logic(cfg.p_oc, cfg.p_ic, cfg.bits,
-                                                                       cfg.winograd_engine)
+                                                                       cfg.winograd_engine, cfg.wino_tile_w)
 
     @staticmethod
     def subfolds(p_ic: int, lanes: int) -> int:
@@ -393,7 +403,10 @@ class LineBuffer:
 
 # ================================================================= stage 1: the Winograd path ====
 class WinogradEngine:
-    """The F(2x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h and its design note):
+    """The F(2x2, 3x3) and F(4x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h and
+    its design note); ``tw`` below is the tile's columns (HwConfig.wino_tile_w: 2, or 4 for F(4x2),
+    whose counts put TW = ceil(width / 4), 24 positions, a 24-pixel WINO_PRELOAD, a 24-iteration
+    WINO_DRAIN (eight output slots of three), and 8 pixels a tile in and out, one every 3 iterations):
     a call with the ``winograd`` register set convolves each block tile by tile on the same p_oc x
     p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
 
@@ -411,13 +424,23 @@ class WinogradEngine:
       run in WINO_LOAD.
     """
 
-    POSITIONS = 16  # 4 x 4 transformed-tile entries: multiplications per tile and lane pair
-    PRELOAD = 16  # WINO_PRELOAD: the first span's 4 x 4 window, one pixel an iteration
-    BURST = 4  # pixels a tile reads from ``pix`` (and writes to ``psum``) ...
-    BURST_SPACING = 4  # ... one every 4 iterations: at k = 0, 4, 8, 12
+    POSITIONS = 16  # F(2x2)'s 4 x 4 transformed-tile entries: multiplications per tile and lane pair
+    # WINO_PRELOAD: the first span's window, one pixel an iteration (``positions``); a tile reads
+    # ``burst`` pixels from ``pix`` (and writes as many to ``psum``), one every ``burst_spacing``
+    # iterations: at k = 0, 4, 8, 12 (F(4x2): 0, 3, .., 21)
     PAIR_STEPS = winograd.PAIR_STEPS  # a paired tile: 6 steps of two positions, 4 of one (zy_winograd.h PAIR_STEPS)
     PAIR_SPACING = 2  # a paired tile's burst: k = 0, 2, 4, 6
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
+
+    @staticmethod
+    def positions(tw: int = 2) -> int:
+        """Transformed positions of a span (multiplications per tile and lane pair): 16 or 24."""
+        return winograd.positions(tw)
+
+    @staticmethod
+    def burst(tw: int = 2) -> int:
+        """Pixels a tile reads from ``pix`` and writes to ``psum``: 4, or 8 for F(4x2)."""
+        return 2 * tw
 
     @staticmethod
     def depth(p_ic: int) -> int:
@@ -425,40 +448,46 @@ class WinogradEngine:
         return ConvEngine.mac_depth(p_ic) + WINO_TRANSFORM_DEPTH
 
     @staticmethod
-    def burst_spacing(paired: bool) -> int:
-        return WinogradEngine.PAIR_SPACING if paired else WinogradEngine.BURST_SPACING
+    def burst_spacing(paired: bool, tw: int = 2) -> int:
+        """Iterations between a tile's burst pixels: 4 (paired 2), 3 for F(4x2)."""
+        if paired:
+            return WinogradEngine.PAIR_SPACING
+        return WinogradEngine.positions(tw) // WinogradEngine.burst(tw)
 
     @staticmethod
-    def burst_stall(pace: float, fifo_depth: int, paired: bool = False) -> float:
+    def burst_stall(pace: float, fifo_depth: int, paired: bool = False, tw: int = 2) -> float:
         """Cycles CONV_WINO waits in a tile whose BURST pixels go through a FIFO of ``fifo_depth`` to or
         from a process taking ``pace`` cycles a pixel: that process holds one pixel besides the FIFO's
         (a pipelined loop blocked on its stream keeps its data), so pixel j >= depth + 1 of the burst,
         needed at iteration j * BURST_SPACING, is there (j - depth) * pace cycles after the tile starts
         (lockstep model; a partner slower than the tile on average is charged by the block's max)."""
-        last = WinogradEngine.BURST - 1
-        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.burst_spacing(paired))
+        last = WinogradEngine.burst(tw) - 1
+        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.burst_spacing(paired, tw))
 
     @staticmethod
-    def tiles(rows: int, width: int) -> tuple[int, int]:
+    def tiles(rows: int, width: int, tw: int = 2) -> tuple[int, int]:
         """(TY, TX): tile rows of a band of ``rows`` rows and tiles per tile row."""
-        return ceil_div(rows, 2), ceil_div(width, 2)
+        return ceil_div(rows, 2), ceil_div(width, tw)
 
     @staticmethod
-    def conv_iterations(p_ic: int, lanes: int, tile_rows: int, width: int, paired: bool = False) -> int:
+    def conv_iterations(p_ic: int, lanes: int, tile_rows: int, width: int, paired: bool = False, tw: int = 2) -> int:
         """CONV_WINO of one block."""
-        tx = ceil_div(width, 2)
+        tx = ceil_div(width, tw)
         if paired:
             return tile_rows * ((tx - 1) * WinogradEngine.PAIR_STEPS + WinogradEngine.POSITIONS)
-        return tile_rows * tx * WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
+        return tile_rows * tx * WinogradEngine.positions(tw) * ceil_div(lanes, p_ic)
 
     @staticmethod
-    def tile_iterations(p_ic: int, lanes: int, paired: bool = False) -> int:
+    def tile_iterations(p_ic: int, lanes: int, paired: bool = False, tw: int = 2) -> int:
         """CONV_WINO iterations of a tile that is not its row's last."""
-        return WinogradEngine.PAIR_STEPS if paired else WinogradEngine.POSITIONS * ceil_div(lanes, p_ic)
+        return WinogradEngine.PAIR_STEPS if paired else WinogradEngine.positions(tw) * ceil_div(lanes, p_ic)
 
     @staticmethod
-    def drain_pixels(rows: int, width: int) -> int:
-        """WINO_DRAIN of one block: the pixels of its last tile inside the band and the image."""
+    def drain_pixels(rows: int, width: int, tw: int = 2) -> int:
+        """WINO_DRAIN of one block: the pixels of its last tile inside the band and the image (F(4x2):
+        its eight output slots of three iterations, 24, whichever are real)."""
+        if tw == 4:
+            return WinogradEngine.positions(tw)
         ty, tx = WinogradEngine.tiles(rows, width)
         return min(2, rows - 2 * (ty - 1)) * min(2, width - 2 * (tx - 1))
 
@@ -479,12 +508,19 @@ class WinogradEngine:
 
     @staticmethod
     def load_steps(cfg: HwConfig, p_ic: int, lanes: int) -> int:
-        """Weight-loader steps of one block of ``lanes`` input lanes: a period of 9 G + 7 steps per
-        weight-buffer memory word of G banks (S * WPS / G of them, WPS = p_oc * p_ic / lanes_per_word),
-        and 10 more for the last word's transform and writes."""
+        """Weight-loader steps of one block of ``lanes`` input lanes: a period of 9 G + 7 steps (9 G + 15
+        for F(4x2): 24 writes) per weight-buffer memory word of G banks (S * WPS / G of them, WPS =
+        p_oc * p_ic / lanes_per_word), and lanes_per_word + 9 more for the last group's transforms (one
+        (oc, ic) pair a step) and the last word's writes."""
         g = WeightBuffer.group(cfg)
         words = ceil_div(lanes, p_ic) * (cfg.p_oc * p_ic // cfg.lanes_per_word) // g
-        return words * (9 * g + 7) + 10
+        return words * WinogradEngine.load_period(cfg) + cfg.lanes_per_word + 9
+
+    @staticmethod
+    def load_period(cfg: HwConfig) -> int:
+        """Loader steps per weight-buffer memory word: 9 G reads, the last group's transform and the
+        positions' writes overlapping the next period's first 9 steps."""
+        return 9 * WeightBuffer.group(cfg) + WinogradEngine.positions(cfg.wino_tile_w) - 9
 
     @staticmethod
     def load_words(cfg: HwConfig, p_ic: int, lanes: int) -> int:
@@ -492,10 +528,11 @@ class WinogradEngine:
         return WeightBuffer.words(cfg, p_ic, lanes, 3)
 
     @staticmethod
-    def useful_multiplications(height: int, width: int, in_channels: int, out_channels: int) -> int:
-        """The algorithm's own count for a 3x3 call: 16 per 2 x 2 tile of the padded tile grid and
-        (input, output) channel pair (the direct count is 9 per output pixel and pair)."""
-        return WinogradEngine.POSITIONS * ceil_div(height, 2) * ceil_div(width, 2) * in_channels * out_channels
+    def useful_multiplications(height: int, width: int, in_channels: int, out_channels: int, tw: int = 2) -> int:
+        """The algorithm's own count for a 3x3 call: 16 per 2 x 2 tile (24 per 4 x 2 tile) of the padded
+        tile grid and (input, output) channel pair (the direct count is 9 per output pixel and pair)."""
+        return (WinogradEngine.positions(tw) * ceil_div(height, 2) * ceil_div(width, tw)
+                * in_channels * out_channels)
 
 
 # ============================================================================ detile ====
@@ -562,15 +599,17 @@ class WinogradWindow:
     MAC array's operand select (V, or a direct call's code) of p_ic lanes (2:1, LUT6_2). With paired
     positions (``wino_pair``) the high lanes' select has one input more (the low lanes' channels: a
     LUT6 per bit where that passes 4:1) and ``nw``'s columns 0, 1 load either the fetched pixel or
-    columns 2, 3 (2:1, LUT6_2)."""
+    columns 2, 3 (2:1, LUT6_2). F(4x2): 4 x 6 windows (48 x p_ic x bits registers, 24 enables)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        bits, wv = cfg.bits, wino_bits(cfg.bits)[1]
-        ff = 32 * cfg.p_ic * bits
+        tw = cfg.wino_tile_w
+        bits, wv = cfg.bits, wino_bits(cfg.bits, tw)[1]
+        positions = WinogradEngine.positions(tw)
+        ff = 2 * positions * cfg.p_ic * bits
         sub = cfg.subfolds
         select = cfg.p_ic * bits * (ceil_div(sub, 4) if sub > 1 else 0)
-        enables = WinogradEngine.POSITIONS
+        enables = positions
         operand = ceil_div(cfg.p_ic * wv, 2)
         paired = 0
         if cfg.wino_pair:
@@ -586,11 +625,18 @@ class WinogradDataTransform:
     index) and the column combination V (one adder of bits + 2, operands 4:1 muxes of bits + 1 by the
     column index), V registered: 15 * bits + 8 LUT and bits + 2 FF per lane. A winograd-paired design
     (``wino_pair``) has the circuit at PAIRED = 1 (its fit "wino_data_paired"): the high lanes select
-    by their own position (decoded once, outside) and zero V on the register's reset."""
+    by their own position (decoded once, outside) and zero V on the register's reset.
+    F(4x2) (its fit "wino4_data", dse/rtl/zy_wino4_data.v): the row combination over 6 columns, then
+    B4^T's row as x +- y (zy_winograd.h b4_combine: two adders of bits + 3 whose operands are 3:1 and
+    2:1 selects by the column index, a LUT6 per bit each, and the final add or subtract of bits + 5),
+    V registered: 6 (3 bits + 1) + 6 (bits + 3) + bits + 5 LUT and bits + 5 FF per lane."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         b = cfg.bits
+        if cfg.wino_tile_w == 4:
+            per_lane = 6 * (2 * b + (b + 1)) + 6 * (b + 3) + (b + 5)
+            return _wino_lanes("wino4_data", b, cfg.p_ic, per_lane, b + 5)
         per_lane = 4 * (2 * b + (b + 1)) + 2 * (b + 1) + (b + 2)
         return _wino_lanes("wino_data_paired" if cfg.wino_pair else "wino_data", b, cfg.p_ic, per_lane, b + 2)
 
@@ -605,11 +651,25 @@ class WinogradOutputTransform:
     positions (``wino_pair``): each row's sum splits at lane p_ic / 2, the full sum one more adder, and
     each accumulator adds the low half, the high half or the full sum: the circuit at PAIRED = 1 (its
     fit "wino_output_paired"; without a fit, the count: the adder of the product width and a 3:1
-    select per accumulator bit, a LUT6_2 per two bits)."""
+    select per accumulator bit, a LUT6_2 per two bits).
+    F(4x2) (its fit "wino4_output", dse/rtl/zy_wino4_output.v; zy_winograd.h "F(4x2) tiles"): per row,
+    down, two column sums (+sum, -sum or hold, 2 wy_bits LUT) in rings of 6 whose heads have a 2:1
+    select (2 wy_bits), 12 ring and 12 latch registers; across, the output slot's two terms (each a
+    6:1 select, 2 LUT6 a bit, and a shift by 0..3, one a bit) and the 3-input add into its sum
+    (2 wy_bits), then the exact / 3 (five adders of wy_bits - 4) into the pixel's register: about
+    17 wy_bits LUT and 26 wy_bits FF a row; no pixel select (the slot unit makes the one pixel)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        wy = wino_y_bits(cfg.bits, cfg.p_oc)
+        wy = wino_y_bits(cfg.bits, cfg.p_oc, cfg.wino_tile_w)
+        if cfg.wino_tile_w == 4:
+            fit = WINO_LANE_FIT.get(cfg.bits, {}).get("wino4_output")
+            if fit is not None:
+                scale = wy / WINO_FIT_WIDTH.get((cfg.bits, "wino4_output"), wy)
+                lpl, l0, fpl, f0 = fit
+                return Resources(lut=round(HLS_LANE_MARGIN * (scale * lpl * cfg.p_oc + l0)),
+                                 ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
+            return _wino_lanes("wino4_output", cfg.bits, cfg.p_oc, 4 * wy + 8 * wy + 5 * (wy - 4), 26 * wy)
         name = "wino_output_paired" if cfg.wino_pair else "wino_output"
         fit = WINO_LANE_FIT.get(cfg.bits, {}).get(name)
         if fit is not None:
@@ -627,23 +687,34 @@ class WinogradOutputTransform:
 
 
 class FilterTransform:
-    """U = (2G) g (2G)^T in the PL as the weight words arrive (zy_winograd.h; dse/rtl/zy_wino_filter.v),
-    lanes_per_word (oc, ic) pairs at once: per pair 21 adders (9 of bits + 2 for the columns, 12 of
-    bits + 4 for the rows, g0 + g2 shared) and the 16 U registers (16 x wu_bits FF); the loader keeps
-    the U of the G bank words of a weight-buffer memory word (``WeightBuffer.group``), so G - 1 more
-    sets of registers. Around it the 9-word staging register (9 x bus_bits FF), the 16:1 select of
-    the memory word the loader writes (4 LUTs per bit of G x lanes_per_word x wu_bits) and the
-    loader's 2:1 select of that or a direct call's word."""
+    """U = (2G) g (2G)^T (F(4x2): (2G) g (24 G4)^T) in the PL as the weight words arrive (zy_winograd.h
+    wino_loader; dse/rtl/zy_wino_filter.v, zy_wino4_filter.v): one (oc, ic) pair a step, so one
+    transform circuit (its fit at one lane: per pair 21 adders for F(2x2), 9 of bits + 2 for the
+    columns and 12 of bits + 4 for the rows, g0 + g2 shared; F(4x2) the same 9 and 8 a row of
+    bits + 7) with its lane select, a LPW:1 select of the 9 staged taps (ceil(LPW / 4) LUT6 a bit);
+    the staging words twice (the group being read and the one being transformed: 18 x bus_bits FF);
+    the U of a memory word's G bank words in two halves (the memory word being written and the next:
+    2 x positions x G x lanes_per_word x wu_bits FF, a write enable per pair and position), the
+    positions:1 select of the U-word the loader writes (ceil(positions / 4) LUTs per bit of G x
+    lanes_per_word x wu_bits, one more for the half) and the loader's 2:1 select of that or a direct
+    call's word."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
-        b, lpw = cfg.bits, cfg.lanes_per_word
-        wu = wino_bits(b)[0]
+        b, lpw, tw = cfg.bits, cfg.lanes_per_word, cfg.wino_tile_w
+        wu = wino_bits(b, tw)[0]
+        positions = WinogradEngine.positions(tw)
         word = WeightBuffer.group(cfg) * lpw * wu
-        pairs = _wino_lanes("wino_filter", b, lpw, 9 * (b + 2) + 12 * (b + 4), 16 * wu)
-        around = Resources(lut=round(HLS_ARRAY_MARGIN * (4 * word + ceil_div(word, 2))),
-                           ff=round(HLS_ARRAY_MARGIN * (9 * cfg.bus_bits + 16 * (word - lpw * wu))))
-        return pairs + around
+        if tw == 4:
+            pair = _wino_lanes("wino4_filter", b, 1, 9 * (b + 2) + 32 * (b + 7), positions * wu)
+        else:
+            pair = _wino_lanes("wino_filter", b, 1, 9 * (b + 2) + 12 * (b + 4), positions * wu)
+        tap_select = 9 * b * ceil_div(lpw, 4)
+        enables = positions * WeightBuffer.group(cfg) * lpw // 2
+        around = Resources(lut=round(HLS_ARRAY_MARGIN * (tap_select + enables + (ceil_div(positions, 4) + 1) * word
+                                                         + ceil_div(word, 2))),
+                           ff=round(HLS_ARRAY_MARGIN * (18 * cfg.bus_bits + 2 * positions * word - positions * wu)))
+        return pair + around
 
 
 # ================================================================ stage 1: weight double buffer ====
@@ -890,20 +961,24 @@ class LoopLogic:
             "DETILE": ([w, h, cfg.folds(cfg.max_in_channels)], [w, h]),  # pass-through
         }
         if cfg.winograd_engine:
-            p = WinogradEngine.POSITIONS
+            p = WinogradEngine.positions(cfg.wino_tile_w)
             steps = WinogradEngine.load_steps(cfg, cfg.p_ic, cfg.p_oc)
             # steps, step of the period, tap word, bank word of the memory word, memory, sub-fold, U-word
-            loader = [steps, 9 * g + 7, 9, g, mems, sub, p]
-            tiles = [ceil_div(w, 2), ceil_div(h, 2)]
+            loader = [steps, WinogradEngine.load_period(cfg), 9, g, mems, sub, p]
+            tiles = [ceil_div(w, cfg.wino_tile_w), ceil_div(h, 2)]
             # paired positions: the step's compares with PAIR_STEPS, PAIR_SINGLES and the fetch's 8
             paired = [p, p, p] if cfg.wino_pair else []
+            # F(4x2): the output slot and its phase (8 x 3), and WINO_DRAIN's 24 iterations
+            slots = [8, 3] if cfg.wino_tile_w == 4 else []
+            drain = p if cfg.wino_tile_w == 4 else 4
+            tiles = tiles + slots
             loops.update({
                 # sub-fold, position, tile column/row, window load, emit, line writer, loader
                 "CONV_WINO": ([sub, p] + tiles + [12, 4] + writer + loader,
                               [sub, p] + tiles + [12, 4, w, h, w, h] + loader + paired),
                 "WINO_LOAD": (loader, loader),
-                "WINO_PRELOAD": ([16], [16, w, h]),
-                "WINO_DRAIN": ([4], [4, w, h]),
+                "WINO_PRELOAD": ([p], [p, w, h]),
+                "WINO_DRAIN": ([drain], [drain, w, h]),
                 "DETILE": ([w, h, 2, 2, cfg.folds(cfg.max_in_channels)], [w, h, w, h]),  # pass, pool, detile
                 "DETILE_ROW": ([w], [w]),
             })
@@ -947,7 +1022,6 @@ WINOGRAD_BLOCKS = {"wino_window": WinogradWindow, "wino_data_transform": Winogra
 def design_resources(cfg: HwConfig, sigmoid_entries: int, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> dict[str, Resources]:
     """Resources of every block of the design point (all modelled); the Winograd path's blocks only in a
     winograd design."""
-    require_modelled(cfg)
     out = {
         "conv_engine": ConvEngine.resources(cfg),
         "line_buffer": LineBuffer.resources(cfg),

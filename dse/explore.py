@@ -45,7 +45,7 @@ from zynqyolo.model.ir import Conv, Network
 
 from . import devices, perf
 from .blocks import LEAKY_MUL_IMPL, Resources
-from .hwconfig import MODELLED_ENGINES, HwConfig
+from .hwconfig import CONV_ENGINES, WINO_4X2_BITS, HwConfig
 
 ARCHS = ("zynqyolo", "yu2020")
 DEFAULT_CAP = 0.9
@@ -125,7 +125,7 @@ class SearchSpace:
     tile_pixels: tuple[int, ...]
     bits: int
     bus_bits: int = BUS_BITS
-    engines: tuple[str, ...] = MODELLED_ENGINES  # HwConfig.conv_engine values searched
+    engines: tuple[str, ...] = CONV_ENGINES  # HwConfig.conv_engine values searched
     pair_channels: int = 1  # the fewest input channels of the network's 3x3 convs (paired positions)
 
     def p_ic(self, p_oc: int, engine: str = "direct") -> list[int]:
@@ -155,22 +155,27 @@ class SearchSpace:
 def check_engines(engines) -> tuple[str, ...]:
     """The conv engines to search (``--engine``): a non-empty selection of HwConfig's, in its order."""
     chosen = (engines,) if isinstance(engines, str) else tuple(engines)
-    unknown = [e for e in chosen if e not in MODELLED_ENGINES]
+    unknown = [e for e in chosen if e not in CONV_ENGINES]
     if unknown or not chosen:
-        raise ZynqyoloError(f"--engine must be one of {', '.join(MODELLED_ENGINES)} (or several), got "
+        raise ZynqyoloError(f"--engine must be one of {', '.join(CONV_ENGINES)} (or several), got "
                             f"{', '.join(map(repr, unknown)) or 'none'}")
-    return tuple(e for e in MODELLED_ENGINES if e in chosen)
+    return tuple(e for e in CONV_ENGINES if e in chosen)
 
 
-def search_space(bits: int, network: Network, engines=MODELLED_ENGINES) -> SearchSpace:
+def search_space(bits: int, network: Network, engines=CONV_ENGINES) -> SearchSpace:
     lpw = BUS_BITS // bits
     limit = perf.network_maxima(network)["max_out_channels"]
     small = [p for p in range(MIN_P_OC, 65) if p % lpw == 0]
     large = [p for p in LARGE_P_OC if p % lpw == 0]
     narrowest = min((layer.in_shape.c for layer in network.layers if isinstance(layer, Conv) and layer.size == 3),
                     default=1)
+    chosen = check_engines(engines)
+    usable = tuple(e for e in chosen if e != "winograd-4x2" or bits in WINO_4X2_BITS)
+    if not usable:
+        raise ZynqyoloError(f"--engine winograd-4x2 is an 8-bit engine (F(4x2)'s V of {bits}-bit codes is wider "
+                            f"than the DSP48's 18-bit port): use --bits 8, or another engine")
     return SearchSpace(tuple(p for p in small + large if p <= limit), TILE_CANDIDATES, bits,
-                       engines=check_engines(engines), pair_channels=narrowest)
+                       engines=usable, pair_channels=narrowest)
 
 
 # ----------------------------------------------------------------------------------- results ----
@@ -218,7 +223,7 @@ def _rank(point: Point, device) -> tuple:
     # least modelled latency; ties (to 1 ns) go to fewer resources (summed device fractions), then to
     # the smaller parameter tuple so the choice is deterministic.
     return (round(point.latency_ms, 6), point.utilisation(device), c.p_oc * c.p_ic, c.p_oc, c.tile_pixels,
-            c.stage3_lanes, c.requant_lanes, MODELLED_ENGINES.index(c.conv_engine))
+            c.stage3_lanes, c.requant_lanes, CONV_ENGINES.index(c.conv_engine))
 
 
 def pareto(points: list[Point], key: Callable[[Point], float]) -> list[Point]:
@@ -312,7 +317,7 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
            board: Optional[str] = None, host: Optional[perf.HostModel] = None,
            leaky_mul_impl: str = LEAKY_MUL_IMPL, space: Optional[SearchSpace] = None,
            progress: Optional[Callable[[int, int], None]] = None,
-           cache: Optional["SearchCache"] = None, engines=MODELLED_ENGINES) -> SearchResult:
+           cache: Optional["SearchCache"] = None, engines=CONV_ENGINES) -> SearchResult:
     """Evaluate the grid for our architecture, the conv engines ``engines`` (HwConfig.conv_engine; all
     by default) jointly with the array and the tile; the best point has the least modelled frame
     latency among those whose DSP, BRAM18, LUT and FF are each at most ``cap`` of the device's.

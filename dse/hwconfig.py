@@ -40,19 +40,6 @@ SUPPORTED_BUS_BITS = (64, 128)
 # model/winograd.py): at 8 bits only, where U x V (15 x 13 bits) fits one DSP48E1.
 CONV_ENGINES = ("direct", "winograd", "winograd-paired", "winograd-4x2")
 WINO_4X2_BITS = (8,)
-# The engines the latency and resource models (dse.perf, dse.blocks) describe, which the explorer
-# searches. "winograd-4x2" runs in the kernels (C simulation, the emulated board) but has no model yet.
-MODELLED_ENGINES = ("direct", "winograd", "winograd-paired")
-
-
-def require_modelled(cfg: "HwConfig") -> None:
-    """Refuse to model a design whose conv engine the models do not describe (MODELLED_ENGINES)."""
-    if cfg.conv_engine not in MODELLED_ENGINES:
-        from zynqyolo.errors import ZynqyoloError
-
-        raise ZynqyoloError(f"design {cfg.name}: conv_engine {cfg.conv_engine!r} has no latency and resource "
-                            f"model yet (modelled: {', '.join(MODELLED_ENGINES)}); the kernels run it in C "
-                            f"simulation and on the emulated board, but estimate and dse cannot")
 # Narrowest feature map a winograd design convolves on the Winograd path (a 3x3 call narrower than this,
 # and every 1x1 call, runs the direct path of the same kernel): the contract of the plan's ``winograd``
 # register, the register checks and the kernels (hls/include/zy_winograd.h).

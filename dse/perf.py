@@ -83,7 +83,7 @@ from .blocks import (DETILE_DEPTH, FIFO_DEPTHS, LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLE
                      AccumulateTile, ConvEngine, Detile, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer,
                      WinogradEngine, ceil_div, design_resources)
 from .devices import Board, Device
-from .hwconfig import ACC_BITS, HwConfig, require_modelled
+from .hwconfig import ACC_BITS, HwConfig
 from .packing import param_stream_nbytes
 from .plan import Call, Channel, Plan, make_plan
 from .registers import Stage3Mode, pairs_positions, winograd_call
@@ -296,6 +296,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
     useful = mults = 0
     first_lanes = 0
     wino = bool(r["winograd"])
+    tw = config.wino_tile_w
     pool2_tiles = wino and mode == Stage3Mode.MAXPOOL and stride == 2
     if r["conv_enable"]:
         blocks = call.blocks
@@ -310,7 +311,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
                 rows = b.out_pixels // w
                 if wino:
                     geometry = (WinogradEngine.fill_pixels(b.band, r["band_rows"], h, w),
-                                WinogradEngine.tiles(rows, w)[0], WinogradEngine.drain_pixels(rows, w))
+                                WinogradEngine.tiles(rows, w)[0], WinogradEngine.drain_pixels(rows, w, tw))
                 else:
                     geometry = (LineBuffer.fill_pixels(b.band, r["band_rows"], h, w, k, b.out_pixels), 0, 0)
                 fills[(b.band, b.out_pixels)] = geometry
@@ -340,7 +341,7 @@ def call_shape(call: Call, config: HwConfig, network: Network) -> CallShape:
         first_lanes = blocks[0].in_lanes
         conv = network.layers[call.layers[0]]
         useful = ConvEngine.useful_macs(conv.in_shape.c, conv.filters, h * w, k)
-        mults = WinogradEngine.useful_multiplications(h, w, conv.in_shape.c, conv.filters) if wino else useful
+        mults = WinogradEngine.useful_multiplications(h, w, conv.in_shape.c, conv.filters, tw) if wino else useful
     classes_t = tuple(BlockClass(count, *key) for key, count in classes.items())
     in_nbytes = sum(t.nbytes for t in call.in_transfers)
     return CallShape(
@@ -378,7 +379,6 @@ def check_shape_config(shape: CallShape, config: HwConfig) -> None:
 def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     """One pass over a call's block classes: the iterations of every labelled loop (what the C
     simulation counts) and the lockstep composition (see the module docstring)."""
-    require_modelled(config)
     n = dict.fromkeys(LOOP_LABELS, 0)
     p_ic, lpw, p_oc = config.p_ic, config.lanes_per_word, config.p_oc
     c_in, c_out = 1 / MM2S_EFFICIENCY, 1 / S2MM_EFFICIENCY
@@ -411,6 +411,8 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     regs = dict(shape.registers)
     # paired positions: derived from the config (one plan serves every p_ic), as the plan sets the register
     paired = wino and pairs_positions(config, regs["in_channels_a"], regs["in_channels_b"])
+    tw = config.wino_tile_w
+    burst = WinogradEngine.burst(tw)
     n["PREAMBLE"] = ConvEngine.preamble_words(config, shape.out_folds)
     n["BIAS_LOAD"] = AccumulateTile.bias_load_iterations(config, shape.out_folds)
     n["DETILE"] = shape.out_folds * px
@@ -431,7 +433,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         blocks_n += count
         # The block's loop iterations (blocks.py) ...
         if wino:
-            work = WinogradEngine.conv_iterations(p_ic, c.lanes, c.tile_rows, w, paired)
+            work = WinogradEngine.conv_iterations(p_ic, c.lanes, c.tile_rows, w, paired, tw)
             nxt = WinogradEngine.load_steps(config, p_ic, c.next_lanes) if c.next_lanes else 0
         else:
             work = ConvEngine.mac_iterations(p_ic, c.lanes, c.out_pixels, k)
@@ -458,11 +460,11 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
             wpp_next = c.next_lanes / lpw * c_in
             stream_cycles += c.prefill_next * wpp_next
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
-            tile_cycles = WinogradEngine.tile_iterations(p_ic, c.lanes, paired)
-            work += (ceil_div(streamed, WinogradEngine.BURST) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"], paired)
-                     + ceil_div(c.prefill_next, WinogradEngine.BURST)
-                     * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"], paired)
-                     + c.tile_rows * ceil_div(w, 2) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"], paired))
+            tile_cycles = WinogradEngine.tile_iterations(p_ic, c.lanes, paired, tw)
+            work += (ceil_div(streamed, burst) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"], paired, tw)
+                     + ceil_div(c.prefill_next, burst)
+                     * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"], paired, tw)
+                     + c.tile_rows * ceil_div(w, tw) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"], paired, tw))
         if c.prefetch:
             # a pixel of the next fold every prefetch_every output pixels (S_f iterations each): the
             # reader's pace beyond that stalls the read (1x1 out-group, double-buffered store)
@@ -480,7 +482,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         # serial: the prefetch and the last tile's pixels (winograd), the next block's weights that
         # did not fit under this block's work (the direct loader is stream-paced, the winograd one
         # step-paced), loop entries and depths
-        serial = (WinogradEngine.PRELOAD + c.drain + left) if wino else left * c_in
+        serial = (WinogradEngine.positions(tw) + c.drain + left) if wino else left * c_in
         if wino and c.last_fold:  # detile enters DETILE per tile row and DETILE_ROW per stored row
             serial += (c.tile_rows + c.stored_rows) * LOOP_ENTRY_CYCLES
         lockstep += count * (c.fill * (wpp if wpp > 1.0 else 1.0) + body + serial + per_block)
@@ -489,7 +491,7 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
     if wino:
         n["CONV_WINO"] = work_total
         n["WINO_LOAD"] += leftover
-        n["WINO_PRELOAD"] = blocks_n * WinogradEngine.PRELOAD
+        n["WINO_PRELOAD"] = blocks_n * WinogradEngine.positions(tw)
         n["WINO_DRAIN"] = drain
         n["DETILE_ROW"] = detile_rows
     else:

@@ -122,11 +122,12 @@ def test_fetch_is_idempotent_and_repairs(tmp_path, monkeypatch, model_files):
 # ----------------------------------------------------------------------------- winograd designs
 
 
-ALL_ENGINES = ("direct", "winograd", "winograd-paired")
+ALL_ENGINES = ("direct", "winograd", "winograd-paired", "winograd-4x2")  # the explorer drops winograd-4x2 at 16 bits
 
 
 @pytest.mark.parametrize("choice, engines", [(None, ALL_ENGINES), ("auto", ALL_ENGINES), ("direct", ("direct",)),
-                                             ("winograd", ("winograd",)), ("winograd-paired", ("winograd-paired",))])
+                                             ("winograd", ("winograd",)), ("winograd-paired", ("winograd-paired",)),
+                                             ("winograd-4x2", ("winograd-4x2",))])
 def test_dse_engine_reaches_the_explorer(capsys, monkeypatch, tmp_path, choice, engines):
     """``dse --engine`` hands the explorer the engines to search (auto: all of them). The search is replaced by
     one that records its arguments and stops, so this checks the command, not the models."""

@@ -361,9 +361,10 @@ def test_ultrascale_parts_scale(z020, searches, part, capsys):
 # Zedboard) and on two UltraScale+ parts (at most the Zedboard's clocks: 150 MHz requested there gives
 # 1500 / 11 = 136.4 MHz on both boards' PS).
 XC7Z020_8BIT_OUT_OF_REACH = pytest.mark.xfail(strict=True, reason=(
-    "issue 12 floor out of reach of F(2x2, 3x3) on xc7z020 at 8 bits under the honest model: even with every "
-    "multiplier a fold can use kept busy no array that fits can make it (test_xc7z020_floors_are_out_of_reach: "
-    "the DSP cap allows 192, and layer 0's 3 channels fill 3 of 8 lanes, or 6 when paired)"))
+    "issue 12 floor out of reach on xc7z020 at 8 bits under the honest model: even with every multiplier a "
+    "fold can use kept busy no array that fits can make it (test_xc7z020_floors_are_out_of_reach: the DSP cap "
+    "allows 192 for F(2x2), and layer 0's 3 channels fill 3 of 8 lanes, or 6 when paired; an F(4x2) array "
+    "of 192 does not fit the LUT cap)"))
 FLOOR_CASES = [
     pytest.param("xc7z020", 100, 16, 100.0),
     pytest.param("xc7z020", 150, 16, 70.0),
@@ -416,12 +417,14 @@ def test_issue12_floors(searches, device, mhz, bits, floor_ms, capsys):
 def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, capsys):
     """Why the xc7z020 8-bit floor is xfail: a lower bound, not a search result. For every feasible point of
     the search, each convolution's fewest multiplications (16 per 2 x 2 tile and channel pair for a 3x3
-    on a winograd design, k^2 per pixel and pair otherwise) over the multipliers it can keep busy (a
+    on a winograd design, 24 per 4 x 2 tile on a winograd-4x2 one, k^2 per pixel and pair otherwise)
+    over the multipliers it can keep busy (a
     fold's lanes and rows are its own: at most cin / (p_ic ceil(cin / p_ic)) of the lanes and
     cout / (p_oc ceil(cout / p_oc)) of the rows: layer 0's 3 channels fill 3 of 8 lanes, twice that with
     paired positions), at the
     clock, plus the host's time (MMIO and cache maintenance, which do not depend on the array), comes
-    above the floor; the largest feasible winograd array already has the multipliers the DSP cap allows."""
+    above the floor; the largest feasible winograd array already has the multipliers the DSP cap allows
+    (an F(4x2) design that fits the LUT cap has fewer: its transforms cost more LUTs a row)."""
     r = searches("xc7z020", mhz, bits)
     host_ms = r.best_estimate.host_ms
 
@@ -431,7 +434,7 @@ def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, 
             cin, cout, h, w = conv.in_shape.c, conv.filters, conv.out_shape.h, conv.out_shape.w
             wino = c.winograd_engine and conv.size == 3 and conv.stride == 1
             if wino:
-                mults = blocks.WinogradEngine.useful_multiplications(h, w, cin, cout)
+                mults = blocks.WinogradEngine.useful_multiplications(h, w, cin, cout, c.wino_tile_w)
             else:
                 mults = conv.size ** 2 * h * w * cin * cout
             lanes = 2 * cin / c.p_ic if wino and c.wino_pair and 2 * cin <= c.p_ic else cin / (c.p_ic * math.ceil(cin / c.p_ic))

@@ -50,6 +50,11 @@ CSIM_WINO_CONFIGS = {
                                   conv_engine="winograd-paired"),
     "oc12ic6wp-t300": HwConfig(p_oc=12, p_ic=6, stage3_lanes=2, requant_lanes=2, tile_pixels=300,
                                conv_engine="winograd-paired"),
+    # F(4x2) (8 bits): at 96x96 the 96-, 48- and 24-wide 3x3 layers take it, the narrower ones direct
+    "oc16ic8w4-b8-t200": HwConfig(p_oc=16, p_ic=8, bits=8, stage3_lanes=4, requant_lanes=4, tile_pixels=200,
+                                  conv_engine="winograd-4x2"),
+    "oc24ic6w4-b8-t300": HwConfig(p_oc=24, p_ic=6, bits=8, stage3_lanes=6, requant_lanes=6, tile_pixels=300,
+                                  conv_engine="winograd-4x2"),
 }
 
 
@@ -95,8 +100,10 @@ def spec_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 n["WINO_PRELOAD"] += 16  # the first span's 4 x 4 window
                 conv_wino.append(ty * tx * 16 * s)
                 n["WINO_DRAIN"] += min(2, r1 - (r0 + 2 * (ty - 1))) * min(2, w - 2 * (tx - 1))
-                g = blocks.WeightBuffer.group(cfg)  # loader: 9 G + 7 steps per memory word of G groups, + 10
-                steps.append((9 * g + 7) * s * wps // g + 10)
+                # loader: 9 G + 7 steps per memory word of G groups, + lanes_per_word + 9 (the last group's
+                # pairs transformed one a step, the last word's writes)
+                g = blocks.WeightBuffer.group(cfg)
+                steps.append((9 * g + 7) * s * wps // g + lpw + 9)
                 last = f == len(in_lanes) - 1
                 n["ACC"] += (r1 - r0) * w * (math.ceil(out_lanes[o] / cfg.requant_lanes) if last else 1)
             if not pool2:
@@ -164,8 +171,9 @@ def test_one_winograd_block_by_hand(nets):
     assert n["LINE_FILL"] == 3 * 13 + 13 * (blocks_n - 1)
     assert n["WINO_DRAIN"] == 1 * blocks_n  # the corner tile holds one real pixel
     # loader: the buffer is distributed RAM (64 words deep), so one bank word per memory word (G = 1):
-    # 16 x 2 x 32 + 10 = 1034 steps a block, all under the previous block's 1568 iterations
-    assert blocks.WeightBuffer.group(cfg) == 1 and n["WINO_LOAD"] == 1034
+    # 16 x 2 x 32 + 4 + 9 = 1037 steps a block (4 lanes a 64-bit word at 16 bits), all under the
+    # previous block's 1568 iterations
+    assert blocks.WeightBuffer.group(cfg) == 1 and n["WINO_LOAD"] == 1037
     assert n["DETILE_ROW"] == 64 * 6 * 13  # 6 tile rows of two rows each, per output fold
     # the algorithm's multiplications (16 per tile of the 7 x 7 grid) against the direct MACs
     assert shape.useful_mults == 16 * 49 * 512 * 1024 and shape.useful_macs == 9 * 169 * 512 * 1024
@@ -223,11 +231,23 @@ def test_winograd_primitive_counts_without_a_fit(monkeypatch):
     assert wy == 44
     assert blocks.WinogradOutputTransform.resources(cfg) == blocks.Resources(
         lut=round(1.5 * 16 * 4 * wy) + round(1.5 * 16 * wy), ff=round(1.5 * 16 * 8 * wy))
-    # filter: per pair 9 adders of 18 bits and 12 of 20, 16 U registers of 20 bits; 4 pairs per word;
-    # around it the 9-word staging register, the 16:1 U-word select and the loader's 2:1 select
+    # filter: one pair a step, so one circuit: 9 adders of 18 bits and 12 of 20, 16 U registers of 20
+    # bits; around it the 4:1 lane select of the 9 staged taps (16 bits), the 16 x 4 write enables
+    # (LUT6_2), the 16:1 (+ half) select of the U-word (4 pairs of 20 bits: 5 LUTs a bit) and the
+    # loader's 2:1 select; the staging words twice, the U of a memory word in two halves (less the
+    # circuit's own 16)
+    word = 4 * 20
+    assert blocks.WeightBuffer.group(cfg) == 1
     assert blocks.FilterTransform.resources(cfg) == blocks.Resources(
-        lut=round(1.5 * 4 * (9 * 18 + 12 * 20)) + round(1.5 * (4 * 4 * 20 + 4 * 20 // 2)),
-        ff=round(1.5 * 4 * 16 * 20) + round(1.5 * 9 * 64))
+        lut=round(1.5 * (9 * 18 + 12 * 20)) + round(1.5 * (9 * 16 + 16 * 4 // 2 + 5 * word + word // 2)),
+        ff=round(1.5 * 16 * 20) + round(1.5 * (18 * 64 + 2 * 16 * word - 16 * 20)))
+    # F(4x2) (8 bits, p_oc 24): the output transform's rows: down 2 +-accumulators and 2 head selects,
+    # across 2 terms (6:1 select, 2 LUTs a bit, and a 4:1 shift) and 2 adders, the / 3 five adders of
+    # wy - 4; wy = 29 (48 x 9 x 24 x 2^14 < 2^28, signed)
+    f4 = HwConfig(p_oc=24, p_ic=8, bits=8, requant_lanes=6, stage3_lanes=6, conv_engine="winograd-4x2")
+    wy4 = 29
+    assert blocks.WinogradOutputTransform.resources(f4) == blocks.Resources(
+        lut=round(1.5 * 24 * (4 * wy4 + 8 * wy4 + 5 * (wy4 - 4))), ff=round(1.5 * 24 * 26 * wy4))
 
 
 def test_winograd_resources_by_hand():
@@ -345,3 +365,15 @@ def test_pairing_costs_luts_only_in_the_blocks_it_changes(bits):
     for name in changed:
         a, b = plain[name], paired[name]
         assert (b.dsp, b.bram18, b.ff) == (a.dsp, a.bram18, a.ff) and b.lut > a.lut, name
+
+
+def test_f4x2_is_searched_at_8_bits_only(nets):
+    """The explorer searches winograd-4x2 where it can run (8 bits: U x V = 15 x 13 fits a DSP48), drops
+    it from a 16-bit search and refuses a 16-bit search of it alone."""
+    from zynqyolo.dse import explore
+    from zynqyolo.errors import ZynqyoloError
+
+    assert "winograd-4x2" in explore.search_space(8, nets[416]).engines
+    assert "winograd-4x2" not in explore.search_space(16, nets[416]).engines
+    with pytest.raises(ZynqyoloError, match="8-bit engine"):
+        explore.search_space(16, nets[416], engines=("winograd-4x2",))

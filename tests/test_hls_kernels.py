@@ -252,9 +252,10 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                     macs.append(tiles_y * ((tiles_x - 1) * 10 + 16))
                 else:
                     macs.append(tiles_y * tiles_x * npos * s_f)
-                # loader steps: 9 G + npos - 9 per memory word of G (sub-fold, bank word) groups, + 10
+                # loader steps: 9 G + npos - 9 per memory word of G (sub-fold, bank word) groups, and the
+                # last group's transforms (a pair a step) and the last word's writes: lanes_per_word + 9
                 g = blocks.WeightBuffer.group(cfg)
-                words.append((9 * g + npos - 9) * s_f * wps // g + 10)
+                words.append((9 * g + npos - 9) * s_f * wps // g + per_word + 9)
             else:
                 n["LINE_FILL"] += (min(r0 + pad, a1 - 1) - a0) * w + min(pad, w - 1) + 1
                 macs.append((r1 - r0) * w * k * k * s_f)

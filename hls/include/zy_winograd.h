@@ -258,12 +258,16 @@ void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
 }
 
 // The weight-buffer writer of a Winograd block, one step per loop iteration (see the design note): a
-// period of 9 G + 7 steps takes the G groups (s, j) of one memory word (bank words j of memory
-// j / G), their 9 tap words at steps 0 .. 9 G - 1; a group is transformed the step after its ninth
-// word, into U slot j % G, and from the step after the last one the 16 U-words of the memory word
-// are written, one a step, into the next period's first 9 steps (its first transform, at step 9,
-// comes after the last write reads the slots: write before transform in a step). The staging words and
-// the U slots are the caller's registers (wino_blocks), partitioned where they are declared.
+// period of 9 G + NPOS - 9 steps takes the G groups (s, j) of one memory word (bank words j of memory
+// j / G), their 9 tap words at steps 0 .. 9 G - 1. At a group's ninth word its taps are copied to
+// `tstage` and, from the next step, its lanes_per_word (oc, ic) pairs are transformed one a step
+// (one filter-transform circuit, not lanes_per_word: LPW <= 9 steps, done before the next group's
+// ninth word) into U slot j % G of the U half `tsel`; the step after the memory word's last pair, its
+// NPOS U-words are written, one a step, from that half, while the next memory word's groups fill the
+// other half (ureg is double-buffered, so the writes may run into the next period: they end before
+// the word after next transforms into the same half, and before the next word's writes begin since
+// PERIOD >= NPOS). The staging words and the U halves are the caller's registers (wino_blocks),
+// partitioned where they are declared.
 template <class C>
 struct wino_loader {
     static const int G = wbuf_geom<C>::G;
@@ -273,6 +277,8 @@ struct wino_loader {
     static const int WORD = wbuf_geom<C>::WORD;
     static const int NPOS = wbuf_geom<C>::POSITIONS;  // U-words of a memory word: 16, or 24 (F(4x2))
     static const int PERIOD = 9 * G + NPOS - 9;
+    static const int TAIL = LPW + 9;  // steps after the last period: the last pairs' transforms and writes
+    static_assert(LPW <= 9, "a group's pairs are transformed one a step before the next group's taps are in");
     typedef typename C::wu_t wu_t;
 
     int steps_left;  // steps of this block's load still to run
@@ -281,8 +287,9 @@ struct wino_loader {
     int t;  // tap word of the group being read
     int half_base;
     int rd_slot, rd_m, rd_s;  // the group being read: its bank word in the memory word, memory, sub-fold
-    bool staged;  // a group was read completely in the previous step
-    int st_slot, st_m, st_s;  // ... and which
+    int tl;  // pair of the staged group being transformed (LPW: none)
+    int st_slot, st_m, st_s;  // the staged group's bank word, memory, sub-fold
+    int tsel, wsel;  // the U half being filled, and the one being written
     int wp;  // U-word being written (NPOS: none)
     int wr_m, waddr;  // the memory word being written: its memory and running address
 
@@ -296,63 +303,74 @@ struct wino_loader {
             }
         }
         groups_left = groups;
-        steps_left = subfolds > 0 ? words * PERIOD + 10 : 0;  // 10: the last word's transform and writes
+        steps_left = subfolds > 0 ? words * PERIOD + TAIL : 0;
         q = 0;
         t = 0;
         half_base = half ? wbuf_geom<C>::SLICES : 0;
         rd_slot = 0;
         rd_m = 0;
         rd_s = 0;
-        staged = false;
+        tl = LPW;
+        st_slot = 0;
+        st_m = 0;
+        st_s = 0;
+        tsel = 0;
+        wsel = 0;
         wp = NPOS;
         wr_m = 0;
         waddr = 0;
     }
 
-    void step(hls::stream<axis_word_t<C> >& wts, typename C::word_t stage[9], wu_t ureg[NPOS][WORD],
+    void step(hls::stream<axis_word_t<C> >& wts, typename C::word_t stage[9], typename C::word_t tstage[9],
+              wu_t ureg[2][NPOS][WORD],
               typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 #pragma HLS INLINE
         if (wp < NPOS) {
             for (int i = 0; i < WORD; i++) {
 #pragma HLS UNROLL
-                buf[wr_m][i][waddr] = ureg[wp][i];
+                buf[wr_m][i][waddr] = ureg[wsel][wp][i];
             }
             waddr++;
             wp++;
         }
-        if (staged) {  // transform the group read last into its slot
-            for (int l = 0; l < LPW; l++) {
-#pragma HLS UNROLL
-                wu_t gl[9], ul[NPOS];
+        if (tl < LPW) {  // transform pair tl of the staged group into its slot
+            wu_t gl[9], ul[NPOS];
 #pragma HLS ARRAY_PARTITION variable=gl complete
 #pragma HLS ARRAY_PARTITION variable=ul complete
-                for (int k = 0; k < 9; k++) {
+            for (int k = 0; k < 9; k++) {
 #pragma HLS UNROLL
-                    gl[k] = get_lane<C>(stage[k], l);
-                }
-                if (C::wino_tw == 4) {
-                    filter_transform4<C>(gl, ul);
-                } else {
-                    filter_transform<C>(gl, ul);
-                }
-                const int at = G == 1 ? l : st_slot * LPW + l;
-                for (int e = 0; e < NPOS; e++) {
-#pragma HLS UNROLL
-                    ureg[e][at] = ul[e];
-                }
+                gl[k] = get_lane<C>(tstage[k], tl);
             }
-            if (st_slot == G - 1) {  // the memory word is complete: write it from the next step
+            if (C::wino_tw == 4) {
+                filter_transform4<C>(gl, ul);
+            } else {
+                filter_transform<C>(gl, ul);
+            }
+            const int at = G == 1 ? tl : st_slot * LPW + tl;
+            for (int e = 0; e < NPOS; e++) {
+#pragma HLS UNROLL
+                ureg[tsel][e][at] = ul[e];
+            }
+            if (tl == LPW - 1 && st_slot == G - 1) {  // the memory word is complete: write it from the next step
                 wp = 0;
+                wsel = tsel;
+                tsel = 1 - tsel;
                 wr_m = st_m;
                 waddr = half_base + (st_s << 4) + (NPOS == 24 ? st_s << 3 : 0);  // slice (s, e) at s * NPOS + e
             }
-            staged = false;
+            tl++;
         }
         if (groups_left > 0 && q < 9 * G) {
-            stage[t] = checked_read(wts).data;
+            const typename C::word_t word = checked_read(wts).data;
+            stage[t] = word;
             if (t == 8) {
+                for (int k = 0; k < 8; k++) {
+#pragma HLS UNROLL
+                    tstage[k] = stage[k];
+                }
+                tstage[8] = word;
                 t = 0;
-                staged = true;
+                tl = 0;
                 st_slot = rd_slot;
                 st_m = rd_m;
                 st_s = rd_s;
@@ -379,7 +397,7 @@ struct wino_loader {
 
 template <class C>
 void wino_load(hls::stream<axis_word_t<C> >& wts, wino_loader<C>& ld, typename C::word_t stage[9],
-               typename C::wu_t ureg[wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD],
+               typename C::word_t tstage[9], typename C::wu_t ureg[2][wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD],
                typename C::wb_t buf[wbuf_geom<C>::MEMS][wbuf_geom<C>::WORD][wbuf_geom<C>::DEPTH]) {
 WINO_LOAD:
     while (ld.steps_left > 0) {
@@ -387,7 +405,7 @@ WINO_LOAD:
 #pragma HLS DEPENDENCE variable=buf inter false
 #pragma HLS LOOP_TRIPCOUNT min=1 max=2320
         ZY_COUNT(WINO_LOAD);
-        ld.step(wts, stage, ureg, buf);
+        ld.step(wts, stage, tstage, ureg, buf);
     }
 }
 
@@ -493,12 +511,14 @@ void wino_blocks(chan<pixel_t<C> >& pix, hls::stream<axis_word_t<C> >& wts, chan
     block_walker<C> g;
     g.start(r);
     wino_loader<C> ld;
-    typename C::word_t stage[9];  // the loader's tap words of one group
+    typename C::word_t stage[9];  // the loader's tap words of the group being read ...
 #pragma HLS ARRAY_PARTITION variable=stage complete
-    typename C::wu_t ureg[wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD];  // the U of one memory word, by position
+    typename C::word_t tstage[9];  // ... and of the group being transformed
+#pragma HLS ARRAY_PARTITION variable=tstage complete
+    typename C::wu_t ureg[2][wbuf_geom<C>::POSITIONS][wbuf_geom<C>::WORD];  // the U of a memory word, by position (two halves)
 #pragma HLS ARRAY_PARTITION variable=ureg complete dim=0
     ld.start(0, g.subfolds);
-    wino_load<C>(wts, ld, stage, ureg, wbuf);  // the first block's filters: nothing to overlap with yet
+    wino_load<C>(wts, ld, stage, tstage, ureg, wbuf);  // the first block's filters: nothing to overlap with yet
 
     int cur = 0;
     // One line writer for the call: every block's last tile row moves it on to the next block's first
@@ -586,7 +606,7 @@ BLOCKS:
 #pragma HLS LOOP_TRIPCOUNT min=1 max=1557504
             ZY_COUNT(CONV_WINO);
             // Overlapped load of the next block's filters, one step per cycle.
-            if (ld.steps_left > 0) ld.step(wts, stage, ureg, wbuf);
+            if (ld.steps_left > 0) ld.step(wts, stage, tstage, ureg, wbuf);
             if (e == 0) {
                 // This span's window is the one fetched; the next span is sub-fold s + 1 of this tile, else
                 // sub-fold 0 of the next tile, or of the next tile row's first tile.
@@ -832,7 +852,7 @@ BLOCKS:
                 psum.write(ps);
             }
         }
-        wino_load<C>(wts, ld, stage, ureg, wbuf);  // filters of the next block that did not fit under this one
+        wino_load<C>(wts, ld, stage, tstage, ureg, wbuf);  // filters of the next block that did not fit under this one
         base = nbase;  // every block but the last moved the writer there in its last tile row
         cur = 1 - cur;
         g = nxt;

@@ -7,11 +7,11 @@ import sys
 import time
 from pathlib import Path
 
-from ..dse.hwconfig import MODELLED_ENGINES
+from ..dse.hwconfig import CONV_ENGINES
 from ..errors import ZynqyoloError
 
 # --engine: the conv engines (HwConfig.conv_engine) the search tries; auto searches them all.
-ENGINE_CHOICES = {"auto": MODELLED_ENGINES, **{engine: (engine,) for engine in MODELLED_ENGINES}}
+ENGINE_CHOICES = {"auto": CONV_ENGINES, **{engine: (engine,) for engine in CONV_ENGINES}}
 
 
 def register(sub) -> None:
@@ -32,7 +32,9 @@ def register(sub) -> None:
                    help="zynqyolo (ours, default) or yu2020 (the reference design's own model and grid)")
     p.add_argument("--engine", choices=tuple(ENGINE_CHOICES), default="auto",
                    help="stage 1's convolution engine (HwConfig.conv_engine): direct, winograd (F(2x2,3x3) for the "
-                        "3x3 layers at least 7 wide) or auto (default: search both, keep the faster)")
+                        "3x3 layers at least 7 wide), winograd-paired (also two positions a step for layer 0), "
+                        "winograd-4x2 (F(4x2,3x3) for the 3x3 layers at least 13 wide; 8-bit only) or auto "
+                        "(default: search every engine the precision allows, keep the fastest)")
     p.add_argument("--cap", type=float, default=0.9, help="largest fraction of each device resource to use (0.9)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE", help="write the chosen design point (JSON)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="write the design-space and breakdown figure")
