@@ -35,7 +35,7 @@ demo: setup
 	$(BIN)/zynqyolo demo
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 test-slow: setup
 	$(BIN)/pytest -q -m slow
