@@ -143,6 +143,22 @@ inline int sigma(int i) {
     return i == 0 ? 3 : (i == 3 ? 0 : i);
 }
 
+// (2G) g, the down half of both filter transforms: g[a * 3 + b] the 3x3 filter, hm[i][b] the result.
+template <class C>
+void filter_rows(const typename C::wu_t g[9], typename C::wu_t hm[4][3]) {
+#pragma HLS INLINE
+    typedef typename C::wu_t wu_t;
+    for (int b = 0; b < 3; b++) {
+#pragma HLS UNROLL
+        const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
+        const wu_t s02 = g0 + g2;
+        hm[0][b] = g0 + g0;
+        hm[1][b] = s02 + g1;
+        hm[2][b] = s02 - g1;
+        hm[3][b] = g2 + g2;
+    }
+}
+
 // F(4x2) (C::wino_tw == 4, "F(4x2) tiles" in the design note): one B4^T row applied to six values,
 // idx 0: 4 (t0 - t2) + (t4 - t2), 1|2: (t4 - 4 t2) +- (t3 - 4 t1), 3|4: (t4 - t2) +- 2 (t3 - t1),
 // 5: 4 (t1 - t3) + (t5 - t3).
@@ -208,15 +224,7 @@ void filter_transform4(const typename C::wu_t g[9], typename C::wu_t u[24]) {
     typedef typename C::wu_t wu_t;
     wu_t hm[4][3];  // (2G) g
 #pragma HLS ARRAY_PARTITION variable=hm complete dim=0
-    for (int b = 0; b < 3; b++) {
-#pragma HLS UNROLL
-        const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
-        const wu_t s02 = g0 + g2;
-        hm[0][b] = g0 + g0;
-        hm[1][b] = s02 + g1;
-        hm[2][b] = s02 - g1;
-        hm[3][b] = g2 + g2;
-    }
+    filter_rows<C>(g, hm);
     for (int i = 0; i < 4; i++) {
 #pragma HLS UNROLL
         const wu_t h0 = hm[i][0], h1 = hm[i][1], h2 = hm[i][2];
@@ -238,15 +246,7 @@ void filter_transform(const typename C::wu_t g[9], typename C::wu_t u[16]) {
     typedef typename C::wu_t wu_t;
     wu_t hm[4][3];  // (2G) g
 #pragma HLS ARRAY_PARTITION variable=hm complete dim=0
-    for (int b = 0; b < 3; b++) {
-#pragma HLS UNROLL
-        const wu_t g0 = g[b], g1 = g[3 + b], g2 = g[6 + b];
-        const wu_t s02 = g0 + g2;
-        hm[0][b] = g0 + g0;
-        hm[1][b] = s02 + g1;
-        hm[2][b] = s02 - g1;
-        hm[3][b] = g2 + g2;
-    }
+    filter_rows<C>(g, hm);
     for (int i = 0; i < 4; i++) {
 #pragma HLS UNROLL
         const wu_t s02 = hm[i][0] + hm[i][2];
