@@ -627,15 +627,15 @@ class WinogradDataTransform:
     (``wino_pair``) has the circuit at PAIRED = 1 (its fit "wino_data_paired"): the high lanes select
     by their own position (decoded once, outside) and zero V on the register's reset.
     F(4x2) (its fit "wino4_data", dse/rtl/zy_wino4_data.v): the row combination over 6 columns, then
-    B4^T's row as x +- y (zy_winograd.h b4_combine: two adders of bits + 3 whose operands are 3:1 and
+    B4^T's row as x +- y (zy_winograd.h b4_combine: two adders of bits + 4 whose operands are 3:1 and
     2:1 selects by the column index, a LUT6 per bit each, and the final add or subtract of bits + 5),
-    V registered: 6 (3 bits + 1) + 6 (bits + 3) + bits + 5 LUT and bits + 5 FF per lane."""
+    V registered: 6 (3 bits + 1) + 6 (bits + 4) + bits + 5 LUT and bits + 5 FF per lane."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         b = cfg.bits
         if cfg.wino_tile_w == 4:
-            per_lane = 6 * (2 * b + (b + 1)) + 6 * (b + 3) + (b + 5)
+            per_lane = 6 * (2 * b + (b + 1)) + 6 * (b + 4) + (b + 5)
             return _wino_lanes("wino4_data", b, cfg.p_ic, per_lane, b + 5)
         per_lane = 4 * (2 * b + (b + 1)) + 2 * (b + 1) + (b + 2)
         return _wino_lanes("wino_data_paired" if cfg.wino_pair else "wino_data", b, cfg.p_ic, per_lane, b + 2)

@@ -15,6 +15,16 @@ out here), states its residuals, and the inputs are the full calibrate.py Winogr
 entries beside them (which dse/blocks.load_rtl_fit reads) are untouched by them. Synthesis (yosys): a
 quick 16-bit re-synthesis equals the stored inputs with the same yosys, or is within 10 % of the fit
 (``-m slow``: every point at both precisions).
+
+F(4x2, 3x3) (hls/include/zy_winograd.h "F(4x2) tiles", 8 bits; zy_wino4_data.v, zy_wino4_output.v,
+zy_wino4_filter.v; benches tests/rtl/cocotb_wino4_*.py, stimulus zy_rtl_wino_ref.py data4_vectors,
+filter4_vectors, output4_tiles): V = B^T d B4 at every one of the 24 column-major positions, U = (2G) g
+(24 G4)^T, and the two-half output transform (column sums in rings, latched; the latched tile's 8
+pixels in slots of three iterations, Y / 16 divided exactly by 3) over tiles of S = 1..3 sub-folds
+with idle cycles, against model.winograd with tile_w = 4 (random sums: against the kernel's wrapping
+arithmetic), at two lane counts; ``-m slow`` adds 16 lanes and more vectors. Their fit entries
+(wino4_data_8, wino4_output_8, wino4_filter_8: calibrate.WINO4_BITS, WINO4_LANES, the output at
+WINO4_ACC = wino_y_bits(8, 24, 4)) pass the same fit checks; ``-m slow`` re-synthesises them.
 """
 
 import json
@@ -31,7 +41,13 @@ DATA_VECTORS = 3000  # random windows at random positions, plus 1568 corner vect
 FILTER_VECTORS = 2000  # random filters, plus 234 corner filters
 OUTPUT_TILES = 200  # tiles of 16 positions (real sums, 512-channel extremes, 48-bit wraps)
 FIT_JSON = RTL_DIR / "fit.json"
-BLOCKS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired")
+BLOCKS = ("wino_data", "wino_output", "wino_filter", "wino_data_paired", "wino_output_paired",
+          "wino4_data", "wino4_output", "wino4_filter")
+WINO4_BLOCKS = ("wino4_data", "wino4_output", "wino4_filter")
+WINO4_BITS = 8
+DATA4_VECTORS = 1500  # random windows at random positions, plus 2400 corner vectors
+FILTER4_VECTORS = 1000  # random filters, plus 302 corner filters
+OUTPUT4_TILES = 60  # tiles of S = 1..3 sub-folds of 24 iterations (real, extreme, wrapping, random sums)
 REL_TOL = 0.10
 needs_yosys = pytest.mark.skipif(shutil.which("yosys") is None,
                                  reason="yosys not on PATH (Debian: apt-get install yosys)")
@@ -73,6 +89,76 @@ def _output(tmp_path, record_property, bits, lanes, tiles, paired=0):
     assert res.vectors < 16 * res.record["tiles"] or not paired
     assert res.record["idle_cycles"] > 0
     assert all(res.record["kinds"].get(k, 0) > 0 for k in ("real", "long", "wrap"))
+
+
+def _data4(tmp_path, record_property, lanes, vectors):
+    require_tools()
+    bits = WINO4_BITS
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino4_data.v", "zy_wino4_data", "cocotb_wino4_data",
+                    {"BITS": bits, "LANES": lanes}, {"seed": SEED + 4 * bits + lanes, "vectors": vectors})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    assert res.vectors == vectors + res.record["corner_vectors"] and res.record["corner_vectors"] >= 2000
+    assert res.record["positions"] == list(range(24))
+    # both ends of V's range (|V| <= 20 * 2^(bits-1)), beyond bits + 4
+    assert res.record["v_range"] == [-2550, 2556]
+
+
+def _filter4(tmp_path, record_property, lanes, vectors):
+    require_tools()
+    bits = WINO4_BITS
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino4_filter.v", "zy_wino4_filter", "cocotb_wino_filter",
+                    {"BITS": bits, "LANES": lanes}, {"seed": SEED + 5 * bits + lanes, "vectors": vectors, "tile_w": 4})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    assert res.vectors == vectors + res.record["corner_vectors"] and res.record["hold_cycles"] > 0
+    assert res.record["u_range"] == [-72 << (bits - 1), 9168]  # -9216: U[i][5] of the all-minimum filter
+
+
+def _output4(tmp_path, record_property, lanes, tiles):
+    require_tools()
+    cal = load_script("calibrate")
+    acc = cal.WINO4_ACC
+    res = run_bench(tmp_path, RTL_DIR / "zy_wino4_output.v", "zy_wino4_output", "cocotb_wino4_output",
+                    {"LANES": lanes, "ACC": acc},
+                    {"seed": SEED + 6 * WINO4_BITS + lanes, "tiles": tiles, "bits": WINO4_BITS})
+    report(record_property, res)
+    assert res.passed, res.failure()
+    rec = res.record
+    assert rec["pixels"] == 8 * rec["tiles"] and rec["tiles"] >= tiles
+    assert all(rec["kinds"].get(k, 0) > 0 for k in ("real", "extreme", "wrap", "junk"))
+    assert rec["subfolds"]["2"] > 0 and rec["subfolds"]["3"] > 0 and rec["subfolds"]["1"] > 0
+    assert rec["idle_cycles"] > 0
+    # iterations: 24 S a tile and the 24 of the drain
+    assert res.vectors == 24 * (rec["subfolds"]["1"] + 2 * rec["subfolds"]["2"] + 3 * rec["subfolds"]["3"] + 1)
+    # the largest pixel: 24 channels of 9 products (-2^(bits-1))^2, 48 x it just inside ACC bits
+    assert rec["y_range"][1] == 24 * 9 << (2 * WINO4_BITS - 2)
+    assert 48 * rec["y_range"][1] < 1 << (acc - 1) <= 2 * 48 * rec["y_range"][1]
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_wino4_data_transform(tmp_path, record_property, lanes):
+    """F(4x2): V = B^T d B4 at the 24 positions e = 4 j + i, the kernel's b4_combine."""
+    _data4(tmp_path, record_property, lanes, DATA4_VECTORS)
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_wino4_filter_transform(tmp_path, record_property, lanes):
+    """F(4x2): U = (2G) g (24 G4)^T, the kernel's filter_transform4, column-major."""
+    _filter4(tmp_path, record_property, lanes, FILTER4_VECTORS)
+
+
+@pytest.mark.parametrize("lanes", [2, 3])
+def test_wino4_output_transform(tmp_path, record_property, lanes):
+    """F(4x2): the column-sum rings, their latch and the slots' across sums with the exact / 3."""
+    _output4(tmp_path, record_property, lanes, OUTPUT4_TILES)
+
+
+@pytest.mark.slow
+def test_wino4_transforms_wide(tmp_path, record_property):
+    _data4(tmp_path / "data", record_property, 16, 4 * DATA4_VECTORS)
+    _filter4(tmp_path / "filter", record_property, 16, 2 * FILTER4_VECTORS)
+    _output4(tmp_path / "output", record_property, 16, 4 * OUTPUT4_TILES)
 
 
 @pytest.mark.parametrize("bits", [16, 8])
@@ -148,7 +234,9 @@ def _entries(doc):
 def test_fit_json_has_every_winograd_entry(doc):
     cal = load_script("calibrate")
     entries = _entries(doc)
-    assert sorted(entries) == sorted(f"{b}_{bits}" for b in BLOCKS for bits in cal.FIT_BITS)
+    assert sorted(entries) == sorted({f"{b}_{bits}" for b, bits, _ in cal.wino_points()})
+    assert sorted(entries) == sorted([f"{b}_{bits}" for b in BLOCKS if b not in WINO4_BLOCKS for bits in cal.FIT_BITS]
+                                     + [f"{b}_{WINO4_BITS}" for b in WINO4_BLOCKS])
     for key, e in entries.items():
         assert key == f"{e['block']}_{e['bits']}"
         verilog, top = cal.WINO_BLOCKS[e["block"]]
@@ -250,6 +338,26 @@ def test_winograd_widths_are_the_transform_widths():
     assert "BITS + 2" in (RTL_DIR / "zy_wino_data.v").read_text()
 
 
+def test_wino4_widths_and_accumulator_are_the_kernels():
+    """F(4x2): U, V = dse.hwconfig.wino_bits(8, 4) = model.winograd.transform_bits(8, 4) (15 x 13), the
+    output circuit's ACC the header's wy_bits at p_oc = 24 (wino_y_bits(8, 24, 4) = 29), and its fit
+    entry records that ACC (dse.blocks.load_wino_fit reads it to rescale)."""
+    from zynqyolo.dse import blocks
+    from zynqyolo.dse.hwconfig import wino_bits, wino_y_bits
+    from zynqyolo.model import winograd
+
+    cal = load_script("calibrate")
+    w = winograd.transform_bits(WINO4_BITS, 4)
+    assert (w["u"], w["v"]) == wino_bits(WINO4_BITS, 4) == (WINO4_BITS + 7, WINO4_BITS + 5)
+    assert "BITS + 7" in (RTL_DIR / "zy_wino4_filter.v").read_text()
+    assert "BITS + 5" in (RTL_DIR / "zy_wino4_data.v").read_text()
+    assert cal.WINO4_ACC == wino_y_bits(WINO4_BITS, 24, 4) == 29
+    assert cal.WINO4_BITS == (WINO4_BITS,) and set(WINO4_BLOCKS) <= set(blocks.WINO_FIT_KEYS)
+    _, lanes, widths = blocks.load_wino_fit(FIT_JSON)
+    assert set(WINO4_BLOCKS) <= set(lanes[WINO4_BITS])
+    assert widths[(WINO4_BITS, "wino4_output")] == cal.WINO4_ACC
+
+
 # ---------------------------------------------------------------------------- fresh syntheses ----
 def _check_fresh(res, doc):
     entries = _entries(doc)
@@ -273,6 +381,16 @@ def test_fresh_winograd_synthesis_matches_the_fit(doc):
     cal = load_script("calibrate")
     res = cal.calibrate_winograd(quick=True)
     assert {tuple(p["key"]) for p in res["points"]} == set(cal.wino_points(quick=True))
+    _check_fresh(res, doc)
+
+
+@pytest.mark.slow
+@needs_yosys
+def test_wino4_synthesis_matches_the_fit(doc):
+    """F(4x2): the wino4_* points alone (calibrate.calibrate_winograd4, what ``fit.py --winograd4`` runs)."""
+    cal = load_script("calibrate")
+    res = cal.calibrate_winograd4()
+    assert {tuple(p["key"]) for p in res["points"]} == set(cal.wino4_points())
     _check_fresh(res, doc)
 
 

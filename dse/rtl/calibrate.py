@@ -1,6 +1,7 @@
 """Re-run the yosys syntheses behind the MAC-array and stage-2/3 constants of dse/blocks.py (fit.py fits them).
 
-Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json] [--winograd | --winograd-array]``
+Usage: ``python dse/rtl/calibrate.py [--quick] [--jobs N] [--json] [--winograd | --winograd-array |
+--winograd4]``
 (from the repository root or anywhere: the Verilog files are found next to this script). Needs
 ``yosys`` on PATH (Debian's ``apt-get install yosys``; the committed constants came from Yosys 0.23
 (git sha1 7ce5011c24b)).
@@ -44,7 +45,14 @@ WINO_LANES lane counts (LANES):
 - filter transform (zy_wino_filter.v, lanes_per_word pairs): the 16 U values of 9 taps;
 - a winograd-paired design's data and output transforms ("wino_data_paired", "wino_output_paired":
   the same files at PAIRED = 1, WINO_PAIRED_LANES): the high lanes' own position and zeroing, and
-  the output's split row sums (the full-sum adder and the per-pixel operand select).
+  the output's split row sums (the full-sum adder and the per-pixel operand select);
+- the F(4x2, 3x3) path's (a "winograd-4x2" design, zy_winograd.h "F(4x2) tiles"), at WINO4_BITS (8)
+  only, over WINO4_LANES: data transform ("wino4_data", zy_wino4_data.v: V = B^T d B4 at position
+  e = 4 j + i of the 4 x 6 window), output transform ("wino4_output", zy_wino4_output.v: the column
+  sums in rings of 6 and their latch, the slots' across sums and the exact / 3, at ACC = WINO4_ACC,
+  the header's wy_bits at p_oc = 24, recorded in the params so dse.blocks rescales by wy_bits / ACC)
+  and filter transform ("wino4_filter", zy_wino4_filter.v: the 24 U = (2G) g (24 G4)^T values);
+  ``calibrate_winograd4`` (``--winograd4``) runs only these.
 
 fit.py fits each per precision as ``q = per_lane * LANES + fixed``; tests/test_rtl_winograd.py
 simulates them against model.winograd. Its MAC array (U x V) is the "array_wino" calibration above
@@ -86,12 +94,22 @@ WINO_BLOCKS = {"wino_data": ("zy_wino_data.v", "zy_wino_data"),
                "wino_filter": ("zy_wino_filter.v", "zy_wino_filter"),
                # a winograd-paired design's data and output transforms: the same files at PAIRED = 1
                "wino_data_paired": ("zy_wino_data.v", "zy_wino_data"),
-               "wino_output_paired": ("zy_wino_output.v", "zy_wino_output")}
+               "wino_output_paired": ("zy_wino_output.v", "zy_wino_output"),
+               # F(4x2, 3x3): 8 bits only (WINO4_BITS)
+               "wino4_data": ("zy_wino4_data.v", "zy_wino4_data"),
+               "wino4_output": ("zy_wino4_output.v", "zy_wino4_output"),
+               "wino4_filter": ("zy_wino4_filter.v", "zy_wino4_filter")}
 WINO_PAIRED_BLOCKS = ("wino_data_paired", "wino_output_paired")
+WINO4_BLOCKS = ("wino4_data", "wino4_output", "wino4_filter")
 WINO_LANES = (1, 2, 4, 8, 16)
 WINO_PAIRED_LANES = (2, 4, 8, 16)  # paired lanes split in two halves: an even count
+WINO4_LANES = (2, 4, 8, 16)
+WINO4_BITS = (8,)  # F(4x2) is an 8-bit engine (U x V = 15 x 13 bits; at 16 bits V needs 21 > 18)
 QUICK_WINO_LANES = (2,)  # the default test run re-synthesises these (16-bit)
 WINO_ACC = 48
+# The F(4x2) output circuit's accumulators: dse.hwconfig.wino_y_bits(8, 24, 4), the kernel's wy_bits at
+# p_oc = 24 (tests/test_rtl_winograd.py checks it against hwconfig)
+WINO4_ACC = 29
 
 LUT_CELLS = ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "INV", "SRL16E", "SRLC32E")
 LUTRAM_CELLS = {"RAM32M": 4, "RAM64M": 4, "RAM32X1D": 2, "RAM64X1D": 2, "RAM32X1S": 1, "RAM64X1S": 1,
@@ -228,22 +246,41 @@ def wino_job(block: str, bits: int, lanes: int) -> tuple[str, str, dict[str, int
     paired = {"PAIRED": 1} if block in WINO_PAIRED_BLOCKS else {}
     if top == "zy_wino_output":  # 48-bit accumulators whatever the precision of the codes
         return verilog, top, {"LANES": lanes, "ACC": WINO_ACC, **paired}
+    if top == "zy_wino4_output":  # the F(4x2) design's wy_bits (8 bits, p_oc = 24)
+        return verilog, top, {"LANES": lanes, "ACC": WINO4_ACC}
     return verilog, top, {"BITS": bits, "LANES": lanes, **paired}
 
 
 def wino_points(quick: bool = False) -> list[tuple[str, int, int]]:
-    """(block, bits, lanes) of the Winograd calibration (quick: 16-bit, QUICK_WINO_LANES)."""
+    """(block, bits, lanes) of the Winograd calibration (quick: 16-bit, QUICK_WINO_LANES, so no F(4x2)
+    circuit); the F(4x2) ones at WINO4_BITS only, over WINO4_LANES."""
     bits_list = FIT_BITS[:1] if quick else FIT_BITS
 
     def lanes(block):
-        return QUICK_WINO_LANES if quick else (WINO_PAIRED_LANES if block in WINO_PAIRED_BLOCKS else WINO_LANES)
-    return [(block, bits, n) for bits in bits_list for block in WINO_BLOCKS for n in lanes(block)]
+        if quick:
+            return QUICK_WINO_LANES
+        if block in WINO4_BLOCKS:
+            return WINO4_LANES
+        return WINO_PAIRED_LANES if block in WINO_PAIRED_BLOCKS else WINO_LANES
+    return [(block, bits, n) for bits in bits_list for block in WINO_BLOCKS
+            if bits in (WINO4_BITS if block in WINO4_BLOCKS else FIT_BITS) for n in lanes(block)]
+
+
+def wino4_points() -> list[tuple[str, int, int]]:
+    """(block, bits, lanes) of the F(4x2) circuits alone: the wino4_* points of wino_points()."""
+    return [p for p in wino_points() if p[0] in WINO4_BLOCKS]
 
 
 def calibrate_winograd(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
     """The syntheses of the Winograd circuits: {"yosys", "points": [{"key": [block, bits, lanes],
     "params", "script", lut, lutram_lut, ff, dsp, bram18}]} (the form of calibrate's points)."""
     work = {key: wino_job(*key) for key in wino_points(quick)}
+    return {"yosys": yosys_version(), "points": _points(_run(work, jobs))}
+
+
+def calibrate_winograd4(jobs: int = os.cpu_count() or 1) -> dict:
+    """Only the F(4x2) circuits' syntheses (the wino4_* points of calibrate_winograd), in its form."""
+    work = {key: wino_job(*key) for key in wino4_points()}
     return {"yosys": yosys_version(), "points": _points(_run(work, jobs))}
 
 
@@ -258,9 +295,13 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--winograd", action="store_true", help="the Winograd circuits (zy_wino_*.v) instead")
     mode.add_argument("--winograd-array", action="store_true",
                       help="only the Winograd design's MAC array (zy_mac_array.v at U x V, the array_wino points)")
+    mode.add_argument("--winograd4", action="store_true",
+                      help="only the F(4x2) circuits (zy_wino4_*.v, 8 bits, WINO4_LANES; --quick has no effect)")
     args = ap.parse_args(argv)
     if args.winograd:
         res = calibrate_winograd(args.quick, args.jobs)
+    elif args.winograd4:
+        res = calibrate_winograd4(args.jobs)
     elif args.winograd_array:
         res = calibrate_winograd_array(args.quick, args.jobs)
     else:

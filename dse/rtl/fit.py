@@ -1,10 +1,13 @@
 """Fit the resource coefficients of dse/blocks.py to the yosys synthesis points of calibrate.py.
 
-Usage: ``python dse/rtl/fit.py [--quick] [--jobs N] [--out PATH]`` runs the calibration syntheses
+Usage: ``python dse/rtl/fit.py [--quick] [--jobs N] [--out PATH] [--points FILE] [--winograd |
+--winograd-array | --winograd4]`` runs the calibration syntheses
 (calibrate.calibrate, needs yosys) and writes the fit, by default to dse/rtl/fit.json next to this
 script; ``--points FILE`` refits the ``inputs`` of an existing fit file instead (no yosys);
 ``--winograd`` re-synthesises only the Winograd transforms, ``--winograd-array`` only the Winograd
-design's MAC array (the "array_wino" inputs; the other inputs of --out are kept and everything refitted).
+design's MAC array (the "array_wino" inputs; the other inputs of --out are kept and everything refitted),
+``--winograd4`` only the F(4x2) transforms (wino4_data_8, wino4_output_8, wino4_filter_8: those entries
+of --out are replaced or added, every other key is kept as it is).
 
 Every coefficient is fitted by ``scipy.optimize.lsq_linear`` (method ``bvls``: an exact
 bounded least-squares solve, so a refit of the stored inputs reproduces the stored coefficients),
@@ -30,9 +33,12 @@ and the overall max). dse/blocks.py reads its constants from the coefficients.
 
 The Winograd circuits (calibrate.calibrate_winograd: data, output and filter transforms over
 calibrate.WINO_LANES lane counts, and a winograd-paired design's data and output transforms,
-wino_data_paired and wino_output_paired, over WINO_PAIRED_LANES) are fitted per precision as ``q = per_lane * LANES + fixed`` for
-q in lut, ff (``fit_winograd``) and stored beside those, one top-level key per circuit and
-precision, ``<block>_<bits>`` (wino_data_16, wino_output_16, wino_filter_16, wino_data_8, ...):
+wino_data_paired and wino_output_paired, over WINO_PAIRED_LANES, and the F(4x2) path's wino4_data,
+wino4_output and wino4_filter at calibrate.WINO4_BITS = 8 only, over WINO4_LANES, the output circuit at
+ACC = calibrate.WINO4_ACC, recorded in each input's params) are fitted per precision as
+``q = per_lane * LANES + fixed`` for q in lut, ff (``fit_winograd``) and stored beside those, one
+top-level key per circuit and precision, ``<block>_<bits>`` (wino_data_16, wino_output_16,
+wino_filter_16, wino_data_8, ..., wino4_data_8):
 ``block``, ``bits``, ``verilog``, ``top``, ``lanes`` (what LANES counts), ``equation``, ``yosys``,
 ``inputs`` (the records of ``inputs`` above), ``coefficients`` (quantity -> {"per_lane", "fixed"}),
 ``residuals`` (``points``: params, quantity, measured, fitted, relative, absolute; ``max_relative``
@@ -109,6 +115,10 @@ WINO_MODELS = {
     "wino_data_paired": "p_ic lanes: wino_data of a winograd-paired design (the high half's position and zeroing)",
     "wino_output_paired": "p_oc lanes: wino_output of a winograd-paired design (split row sums: the full-sum "
                           "adder and the per-pixel select of the high half, the low half or the full sum)",
+    "wino4_data": "p_ic lanes: the F(4x2) data transform V[e] = B^T d B4 of one position (e = 4 j + i) per lane",
+    "wino4_output": "p_oc lanes: the F(4x2) output transform per lane: two ACC-bit column sums (+-sum by A^T) in "
+                    "rings of 6, latched; the latched tile's slot sums (A4^T terms) and the exact / 3 of Y / 16",
+    "wino4_filter": "lanes_per_word (oc, ic) pairs: the 24 U = (2G) g (24 G4)^T values of 9 taps per pair",
 }
 WINO_TERMS = ("per_lane", "fixed")
 WINO_QUANTITIES = ("lut", "ff")
@@ -243,8 +253,19 @@ def main(argv: list[str] | None = None) -> int:
                       help="re-synthesise only the Winograd circuits; the other entries of --out are kept as they are")
     mode.add_argument("--winograd-array", action="store_true",
                       help="re-synthesise only the Winograd design's MAC array (array_wino inputs) and refit")
+    mode.add_argument("--winograd4", action="store_true",
+                      help="re-synthesise only the F(4x2) circuits (wino4_*); the other entries of --out are kept")
     args = ap.parse_args(argv)
-    if args.winograd_array and args.points is None:
+    if args.winograd4 and args.points is None:
+        cal = _calibrate()
+        kwargs = {} if args.jobs is None else {"jobs": args.jobs}
+        doc = json.loads(args.out.read_text())
+        wino4 = cal.calibrate_winograd4(**kwargs)
+        for key in wino_keys(doc):
+            if doc[key]["block"] in cal.WINO4_BLOCKS:
+                del doc[key]
+        doc.update(fit_winograd(inputs_from_calibration(wino4), wino4["yosys"]))
+    elif args.winograd_array and args.points is None:
         cal = _calibrate()
         kwargs = {} if args.jobs is None else {"jobs": args.jobs}
         old = json.loads(args.out.read_text())
