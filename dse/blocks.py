@@ -66,7 +66,7 @@ from pathlib import Path
 
 from zynqyolo.model import winograd
 
-from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_y_bits
+from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -656,8 +656,9 @@ class WinogradOutputTransform:
     down, two column sums (+sum, -sum or hold, 2 wy_bits LUT) in rings of 6 whose heads have a 2:1
     select (2 wy_bits), 12 ring and 12 latch registers; across, the output slot's two terms (each a
     6:1 select, 2 LUT6 a bit, and a shift by 0..3, one a bit) and the 3-input add into its sum
-    (2 wy_bits), then the exact / 3 (five adders of wy_bits - 4) into the pixel's register: about
-    17 wy_bits LUT and 26 wy_bits FF a row; no pixel select (the slot unit makes the one pixel)."""
+    (2 wy_bits), Y / 16 (3 x the pixel: stage 2 divides by 3, ``AccumulateTile``) into the pixel's
+    register: about 12 wy_bits LUT and 26 wy_bits FF a row; no pixel select (the slot unit makes the
+    one pixel)."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -669,7 +670,7 @@ class WinogradOutputTransform:
                 lpl, l0, fpl, f0 = fit
                 return Resources(lut=round(HLS_LANE_MARGIN * (scale * lpl * cfg.p_oc + l0)),
                                  ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
-            return _wino_lanes("wino4_output", cfg.bits, cfg.p_oc, 4 * wy + 8 * wy + 5 * (wy - 4), 26 * wy)
+            return _wino_lanes("wino4_output", cfg.bits, cfg.p_oc, 4 * wy + 8 * wy, 26 * wy)
         name = "wino_output_paired" if cfg.wino_pair else "wino_output"
         fit = WINO_LANE_FIT.get(cfg.bits, {}).get(name)
         if fit is not None:
@@ -788,6 +789,11 @@ class AccumulateTile:
     sums (lanes reshaped: one memory of p_oc x 48-bit words, every access a whole pixel), p_oc accumulate lanes, bias/shift tables ``[max_out_folds][p_oc]`` (lanes
     partitioned) and ``requant_lanes`` requantisers, each selecting its lane of the group.
 
+    An F(4x2) design (``wino_tile_w`` 4) divides its Winograd calls' sums by 3 in front of the
+    requantisers (zy_common.h div3_exact at ``hwconfig.wino_div3_bits``, about 29 bits): per
+    requantiser the negation and three full shift-adds of that width, the fourth's top 13 bits, and
+    the 2:1 select of the quotient or the sum over it (primitive counts, ``div3_lanes``).
+
     BIAS_LOAD takes ``out_folds * p_oc`` entries; ACC one psum per output pixel and input fold, and
     in the last input fold ceil(L_o / requant_lanes) cycles per pixel (L_o = the output fold's lanes).
     """
@@ -799,7 +805,17 @@ class AccumulateTile:
         tile = memory(cfg.tile_pixels, cfg.p_oc * ACC_BITS)
         bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
         shift = memory(max_out_folds, 6, banks=cfg.p_oc)
-        return tile + bias + shift + stage2_lanes(cfg.p_oc, rl, cfg.bits, leaky_mul_impl)
+        return (tile + bias + shift + stage2_lanes(cfg.p_oc, rl, cfg.bits, leaky_mul_impl)
+                + AccumulateTile.div3_lanes(cfg))
+
+    @staticmethod
+    def div3_lanes(cfg: HwConfig) -> Resources:
+        """The F(4x2) design's exact / 3 of requant_lanes lanes (nothing in any other design)."""
+        if cfg.wino_tile_w != 4:
+            return Resources()
+        n = wino_div3_bits(cfg.bits, cfg.max_in_channels)
+        per_lane = n + 3 * n + max(n - 16, 0) + ACC_BITS  # -x, three shift-adds, t3 << 16's part, select
+        return Resources(lut=round(HLS_LANE_MARGIN * cfg.requant_lanes * per_lane))
 
     @staticmethod
     def bias_load_iterations(cfg: HwConfig, out_folds: int) -> int:

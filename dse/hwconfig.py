@@ -75,6 +75,15 @@ def wino_y_bits(bits: int, p_oc: int, tile_w: int = 2) -> int:
     return bound.bit_length() + 1
 
 
+def wino_div3_bits(bits: int, max_in_channels: int) -> int:
+    """F(4x2): signed width at which stage 2 divides a pixel's sum over every input fold by 3
+    (zy_accumulate.h; stage 1 sends Y / 16 = 3 x each fold's direct partial sum). The product with
+    3's inverse modulo 2^n recovers the quotient exactly when the quotient, the direct sum of a whole
+    call, fits n bits signed: |.| <= 9 max_in_channels 2^(2 bits - 2), 29 bits at 8 bits and 1024
+    channels."""
+    return (9 * max_in_channels << (2 * bits - 2)).bit_length() + 1
+
+
 @dataclass(frozen=True)
 class HwConfig:
     """A design point. All sizes are compile-time maxima; see the module docstring."""
@@ -131,6 +140,10 @@ class HwConfig:
         if self.conv_engine == "winograd-4x2" and self.bits not in WINO_4X2_BITS:
             bad("conv_engine", f"F(4x2, 3x3) is an 8-bit engine: its V = B^T d B4 of {self.bits}-bit codes needs "
                                f"{wino_bits(self.bits, 4)[1]} bits, more than the DSP48E1's 18-bit port")
+        elif self.conv_engine == "winograd-4x2" and wino_div3_bits(self.bits, self.max_in_channels) > 32:
+            bad("max_in_channels", f"F(4x2)'s stage-2 division by 3 works modulo 2^32: a call's sum of "
+                                   f"{self.max_in_channels} channels needs "
+                                   f"{wino_div3_bits(self.bits, self.max_in_channels)} bits")
         if self.wino_pair and self.p_ic % 2:
             bad("conv_engine", f"pairs the two halves of the p_ic lanes: needs an even p_ic (p_ic={self.p_ic})")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from zynqyolo.atomic import write_text_atomic
 from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
-from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig, wino_bits, wino_y_bits
+from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
@@ -95,6 +95,7 @@ struct config {{
     static constexpr int wv_bits = {wv_bits};                // transformed data V = B^T d B (F(4x2): B^T d B4)
     static constexpr int wy_bits = {wy_bits};                // output transform accumulators Y = A^T M A
     static constexpr int wq_bits = {wq_bits};                // F(4x2): Y / 16 = 3 x the direct partial sum
+    static constexpr int wd_bits = {wd_bits};                // F(4x2): stage 2's exact / 3 of a call's sum
     static constexpr int line_rows = {line_rows};               // line-buffer rows
 
 #ifdef ZYNQYOLO_NATIVE_TYPES
@@ -114,7 +115,8 @@ struct config {{
     typedef int32_t wv_t;           // transformed data entry (wv_bits)
     typedef int64_t wprod_t;        // exact product U x V
     typedef int64_t wy_t;           // output transform accumulator (wy_bits)
-    typedef int64_t wq_t;           // F(4x2): Y / 16 before the exact division by 3 (wq_bits, wrapped by hand)
+    typedef int64_t wq_t;           // F(4x2): Y / 16, 3 x a fold's partial sum (wq_bits)
+    typedef int64_t wd_t;           // F(4x2): stage 2's exact / 3 (wd_bits, wrapped by hand)
     typedef {wb_type} wb_t;   // weight-buffer entry: wu_t with the Winograd path, else weight_t
 #else
     typedef ap_int<{bits}> data_t;
@@ -134,6 +136,7 @@ struct config {{
     typedef ap_int<{wprod_bits}> wprod_t;
     typedef ap_int<{wy_bits}> wy_t;
     typedef ap_int<{wq_bits}> wq_t;
+    typedef ap_int<{wd_bits}> wd_t;
     typedef {wb_type} wb_t;
 #endif
 }};
@@ -241,6 +244,8 @@ def render_header(cfg: HwConfig) -> str:
         wu_bits=wu_bits, wv_bits=wv_bits, wprod_bits=wu_bits + wv_bits, line_rows=cfg.line_rows,
         wy_bits=wino_y_bits(cfg.bits, cfg.p_oc, cfg.wino_tile_w),
         wq_bits=wino_y_bits(cfg.bits, cfg.p_oc, cfg.wino_tile_w) - 4,
+        # only an F(4x2) design divides; the others instantiate the (never taken) division at 32 bits
+        wd_bits=wino_div3_bits(cfg.bits, cfg.max_in_channels) if cfg.wino_tile_w == 4 else 32,
         wb_type="wu_t" if cfg.winograd_engine else "weight_t",
         n_data=native_data[0], n_code=native_data[1], n_prod=native_data[2], prod_bits=2 * cfg.bits,
         keep_bits=cfg.bus_bits // 8,

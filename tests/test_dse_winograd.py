@@ -242,12 +242,15 @@ def test_winograd_primitive_counts_without_a_fit(monkeypatch):
         lut=round(1.5 * (9 * 18 + 12 * 20)) + round(1.5 * (9 * 16 + 16 * 4 // 2 + 5 * word + word // 2)),
         ff=round(1.5 * 16 * 20) + round(1.5 * (18 * 64 + 2 * 16 * word - 16 * 20)))
     # F(4x2) (8 bits, p_oc 24): the output transform's rows: down 2 +-accumulators and 2 head selects,
-    # across 2 terms (6:1 select, 2 LUTs a bit, and a 4:1 shift) and 2 adders, the / 3 five adders of
-    # wy - 4; wy = 29 (48 x 9 x 24 x 2^14 < 2^28, signed)
+    # across 2 terms (6:1 select, 2 LUTs a bit, and a 4:1 shift) and 2 adders (no / 3: stage 2's);
+    # wy = 29 (48 x 9 x 24 x 2^14 < 2^28, signed)
     f4 = HwConfig(p_oc=24, p_ic=8, bits=8, requant_lanes=6, stage3_lanes=6, conv_engine="winograd-4x2")
     wy4 = 29
     assert blocks.WinogradOutputTransform.resources(f4) == blocks.Resources(
-        lut=round(1.5 * 24 * (4 * wy4 + 8 * wy4 + 5 * (wy4 - 4))), ff=round(1.5 * 24 * 26 * wy4))
+        lut=round(1.5 * 24 * (4 * wy4 + 8 * wy4)), ff=round(1.5 * 24 * 26 * wy4))
+    # stage 2's / 3 on the 6 requant lanes: -x, three shift-adds of 29 bits, 13 bits of the fourth
+    # (t3 << 16), a 48-bit select of quotient or sum, x HLS_LANE_MARGIN (1.2)
+    assert blocks.AccumulateTile.div3_lanes(f4) == blocks.Resources(lut=round(1.2 * 6 * (29 + 3 * 29 + 13 + 48)))
 
 
 def test_winograd_resources_by_hand():
@@ -365,6 +368,36 @@ def test_pairing_costs_luts_only_in_the_blocks_it_changes(bits):
     for name in changed:
         a, b = plain[name], paired[name]
         assert (b.dsp, b.bram18, b.ff) == (a.dsp, a.bram18, a.ff) and b.lut > a.lut, name
+
+
+def test_f4x2_stage2_division_by_3():
+    """An F(4x2) design's stage 2 divides a call's sum by 3 at wino_div3_bits (29 at 8 bits and 1024
+    channels): the product with 3's inverse modulo 2^n (model.winograd.exact_div3) recovers the
+    largest direct sums a call of max_in_channels channels makes, and one bit fewer does not; a
+    design whose sums would need more than the 32 bits of the kernel's shift-adds is refused; only
+    F(4x2) designs pay for the dividers, on their requant lanes."""
+    import numpy as np
+
+    from zynqyolo.dse.hwconfig import wino_div3_bits
+    from zynqyolo.model import winograd
+
+    lo = -(1 << 7)
+    for channels in (1024, 256, 3000):
+        n = wino_div3_bits(8, channels)
+        ends = np.array([9 * channels * lo * lo, 9 * channels * lo * (-lo - 1)])  # the largest, the most negative
+        assert np.array_equal(winograd.exact_div3(3 * ends, n), ends)
+        with pytest.raises(ArithmeticError):
+            winograd.exact_div3(3 * ends, n - 1)
+    assert wino_div3_bits(8, 1024) == 29
+    with pytest.raises(ValueError, match="max_in_channels"):
+        HwConfig(bits=8, conv_engine="winograd-4x2", max_in_channels=1 << 15)
+    f4 = HwConfig(p_oc=24, p_ic=8, bits=8, requant_lanes=6, conv_engine="winograd-4x2")
+    assert blocks.AccumulateTile.div3_lanes(f4).lut > 0
+    for engine in ("direct", "winograd", "winograd-paired"):
+        assert blocks.AccumulateTile.div3_lanes(HwConfig(bits=8, conv_engine=engine)).lut == 0
+    wider = blocks.AccumulateTile.div3_lanes(HwConfig(p_oc=24, p_ic=8, bits=8, requant_lanes=8,
+                                                        conv_engine="winograd-4x2"))
+    assert wider.lut > blocks.AccumulateTile.div3_lanes(f4).lut
 
 
 def test_f4x2_is_searched_at_8_bits_only(nets):

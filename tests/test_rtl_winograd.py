@@ -20,7 +20,7 @@ F(4x2, 3x3) (hls/include/zy_winograd.h "F(4x2) tiles", 8 bits; zy_wino4_data.v, 
 zy_wino4_filter.v; benches tests/rtl/cocotb_wino4_*.py, stimulus zy_rtl_wino_ref.py data4_vectors,
 filter4_vectors, output4_tiles): V = B^T d B4 at every one of the 24 column-major positions, U = (2G) g
 (24 G4)^T, and the two-half output transform (column sums in rings, latched; the latched tile's 8
-pixels in slots of three iterations, Y / 16 divided exactly by 3) over tiles of S = 1..3 sub-folds
+pixels in slots of three iterations into Y / 16, 3 x the pixel) over tiles of S = 1..3 sub-folds
 with idle cycles, against model.winograd with tile_w = 4 (random sums: against the kernel's wrapping
 arithmetic), at two lane counts; ``-m slow`` adds 16 lanes and more vectors. Their fit entries
 (wino4_data_8, wino4_output_8, wino4_filter_8: calibrate.WINO4_BITS, WINO4_LANES, the output at
@@ -150,7 +150,7 @@ def test_wino4_filter_transform(tmp_path, record_property, lanes):
 
 @pytest.mark.parametrize("lanes", [2, 3])
 def test_wino4_output_transform(tmp_path, record_property, lanes):
-    """F(4x2): the column-sum rings, their latch and the slots' across sums with the exact / 3."""
+    """F(4x2): the column-sum rings, their latch and the slots' across sums (Y / 16 = 3 x the pixel)."""
     _output4(tmp_path, record_property, lanes, OUTPUT4_TILES)
 
 

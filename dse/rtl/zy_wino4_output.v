@@ -1,5 +1,5 @@
 // zy_wino4_output.v: a synthesis model of the output transform of the Winograd F(4x2,3x3) path
-// (hls/include/zy_winograd.h, design note "F(4x2) tiles": Y = A^T M A4 / 48 in two halves), for
+// (hls/include/zy_winograd.h, design note "F(4x2) tiles": Y = A^T M A4 / 16 in two halves), for
 // resource calibration of dse/blocks.py ("wino4_output"). One lane per MAC-array row (p_oc = LANES of
 // them), ACC-bit arithmetic (the kernel's wy_bits, dse.hwconfig.wino_y_bits(8, p_oc, 4): 29 at p_oc =
 // 24); the psum stream's write (which pixels are inside the band and the image) is outside.
@@ -23,11 +23,9 @@
 //   even column's term is ze (j 0: only c = 0; j 2: negated for odd c; j 4: shifted by c, negated for
 //   odd c), the odd one's ze (j 1; j 3 shifted by c; j 5: only c = 3), a 6:1 select of the ring by
 //   (r, ph), a shift by 0..3 or zero, and the even term's sign; a three-input add (two adders).
-//   At ph == 2 the sum is Y = 48 x the direct partial sum and the pixel register takes
-//   div3_exact(Y >> 4): with q = Y[ACC-1:4] (WQ = ACC - 4 bits, the kernel's wq_bits), n = -q,
-//   t1 = n + (n << 2), t2 = t1 + (t1 << 4), t3 = t2 + (t2 << 8), t4 = t3 + (t3 << 16), modulo 2^WQ:
-//   t4 = q * (-(5 * 17 * 257 * 65537)) = q * (the inverse of 3 modulo 2^32), so for WQ <= 32 the
-//   product with 3's inverse modulo 2^WQ, exact when Y / 16 is a multiple of 3 (model.winograd.exact_div3).
+//   At ph == 2 the sum is Y = 48 x the direct partial sum and the pixel register takes Y >> 4 (WQ =
+//   ACC - 4 bits, the kernel's wq_bits): 3 x the partial sum; stage 2 divides a call's sum by 3
+//   (zy_accumulate.h div3_exact, on its requant_lanes lanes).
 // Everything wraps at ACC (WQ) bits, two's complement: only the final Y must fit, as in the kernel.
 //
 // The decode (the coefficients from i, t and ph; the enables) is one module shared by the lanes,
@@ -45,16 +43,9 @@ module zy_wino4_output #(
     input  wire [2:0]                t,          // the output slot (pixel) being summed
     input  wire [1:0]                ph,         // its phase, 0..2
     input  wire [LANES*ACC-1:0]      sum,        // the row sum of lane l at l*ACC
-    output wire [LANES*(ACC-4)-1:0]  y           // the last pixel (Y / 48) of lane l at l*(ACC-4)
+    output wire [LANES*(ACC-4)-1:0]  y           // the last pixel's Y / 16 (3 x it) of lane l at l*(ACC-4)
 );
     localparam integer WQ = ACC - 4;
-
-    // the kernel's div3_exact takes the inverse of 3 modulo 2^32 (static_assert wq_bits <= 32)
-    generate
-        if (WQ > 32) begin : acc_above_36_is_not_supported
-            zy_wino4_output_acc_too_wide_for_the_inverse_of_3_modulo_2_to_32 refuse ();
-        end
-    endgenerate
 
     wire [1:0] nz, neg;  // per column sum r: A^T[r][i] nonzero, negative
     wire start, rot, en_ring, en_latch;
@@ -105,17 +96,12 @@ module zy_wino4_output #(
             reg [ACC-1:0] ysum;
             wire [ACC-1:0] ybase = first ? {ACC{1'b0}} : ysum;
             wire [ACC-1:0] ynew = ybase + (a ^ {ACC{neg_a}}) + b + {{(ACC-1){1'b0}}, neg_a};
-            // Y / 16, then the exact / 3: the product with 3's inverse as four shift-adds of -q
+            // Y / 16: 3 x the partial sum (stage 2 divides by 3)
             wire [WQ-1:0] q = ynew[ACC-1:4];
-            wire [WQ-1:0] n = {WQ{1'b0}} - q;
-            wire [WQ-1:0] t1 = n + (n << 2);
-            wire [WQ-1:0] t2 = t1 + (t1 << 4);
-            wire [WQ-1:0] t3 = t2 + (t2 << 8);
-            wire [WQ-1:0] t4 = t3 + (t3 << 16);
             reg [WQ-1:0] pix;
             always @(posedge clk) begin
                 if (en_sum) ysum <= ynew;
-                if (en_pix) pix <= t4;
+                if (en_pix) pix <= q;
             end
             assign y[gl*WQ +: WQ] = pix;
         end

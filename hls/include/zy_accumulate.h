@@ -25,6 +25,10 @@
 //   acc_b = acc + bias (acc_bits, two's complement); leaky and acc_b < 0: acc_b * 0xCCCD with
 //   shift s + 19, else acc_b with shift s; one round-half-up shift; saturation to bits signed.
 //   II 1 needs requant_lanes constant multipliers (one 48 x 17-bit product per requantiser).
+// - F(4x2) designs (C::wino_tw == 4), Winograd calls: stage 1 sends 3 x each fold's partial sum
+//   (zy_winograd.h "F(4x2) tiles"), a multiple of 3 whatever the folds add; the last fold divides
+//   the call's sum by 3 exactly before the bias (div3_exact at wd_bits, where the direct sum of a
+//   whole call fits), on the requant_lanes lanes only.
 // - conv_enable = 0: loop ACC_BYPASS forwards stage 1's pass-through pixels.
 // What breaks if a parameter is wrong: band_rows * width > tile_pixels with several input folds
 //   overflows the tile (registers are checked before a csim call; the plan must guarantee it
@@ -105,6 +109,9 @@ void accumulate_stage(chan<psum_t<C> >& psum, chan<param_t<C> >& params,
     const bool leaky = r.leaky;
 
     const int RL = C::requant_lanes;
+    // F(4x2) calls: stage 1 sends 3 x each fold's partial sum (Y / 16), so the call's sum is divided
+    // by 3 here, exactly, on requant_lanes lanes instead of p_oc output rows (div3_exact at wd_bits).
+    const bool div3 = C::wino_tw == 4 && r.winograd;
     acc_t bias[C::max_out_folds][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=bias dim=2 complete
     ZY_BIND_STORAGE(bias, ram_s2p, ZY_IMPL_BIAS)
@@ -172,7 +179,9 @@ BIAS_LOAD:
                     for (int j = 0; j < RL; j++) {
 #pragma HLS UNROLL
                         const int lane = g * RL + j;
-                        px.lane[lane] = requantize<C>(wrap_acc<C>(sums[lane] + bias[o][lane]), shift[o][lane], leaky);
+                        typedef typename C::wd_t wd_t;
+                        const acc_t sum = div3 ? acc_t(div3_exact<wd_t, C::wd_bits>(wd_t(sums[lane]))) : sums[lane];
+                        px.lane[lane] = requantize<C>(wrap_acc<C>(sum + bias[o][lane]), shift[o][lane], leaky);
                     }
                     if (g == groups - 1) out.write(px);
                 }

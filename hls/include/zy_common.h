@@ -357,6 +357,27 @@ typename C::acc_t wrap_acc(const typename C::acc_t& v) {
 
 #endif
 
+// x / 3 for x an exact multiple of 3 whose quotient fits BITS bits signed (model.winograd.exact_div3):
+// the product with 3's inverse modulo 2^BITS, as shifts and additions. -1/3 = 0x...5555 = 5 * 17 *
+// 257 * 65537 modulo 2^32, so four shift-adds of -x; T wraps at BITS (the native build wraps by
+// hand). Stage 2 of an F(4x2) design divides a call's sums by it (zy_accumulate.h).
+template <class T, int BITS>
+T div3_exact(const T& x) {
+#pragma HLS INLINE
+    static_assert(BITS <= 32, "the inverse of 3 is taken modulo 2^32");
+    const T n = T(0) - x;
+    const T t1 = T(n + T(n << 2));
+    const T t2 = T(t1 + T(t1 << 4));
+    const T t3 = T(t2 + T(t2 << 8));
+    const T t4 = T(t3 + T(t3 << 16));
+#ifdef ZYNQYOLO_NATIVE_TYPES
+    const uint64_t mask = (uint64_t(1) << BITS) - 1, sign = uint64_t(1) << (BITS - 1);
+    return T(int64_t(((uint64_t(t4) & mask) ^ sign) - sign));
+#else
+    return t4;
+#endif
+}
+
 }  // namespace zy
 
 #endif  // ZY_COMMON_H

@@ -93,8 +93,10 @@
 //   rotated at every column's last row (registers with an enable, the head's mux only); the ring is
 //   latched at the tile's last iteration. Across, in the next tile (or WINO_DRAIN, 24 iterations):
 //   output slot t = 0..7 takes iterations 3t .. 3t+2, each adding two terms A4^T[c][j] z[r][j]
-//   (shifts by 0..3 and a sign), then Y / 16 (the sum is 48 x the direct partial sum) and an exact
-//   division by 3 (the product with 3's inverse modulo 2^wq_bits: four shift-adds). Accumulators
+//   (shifts by 0..3 and a sign), then Y / 16 (the sum is 48 x the direct partial sum): stage 2 gets
+//   3 x the partial sum, adds the folds and divides the call's sum by 3 exactly in front of its
+//   requant_lanes requantisers (zy_accumulate.h; div3_exact: the product with 3's inverse modulo
+//   2^wd_bits, four shift-adds), not one divider per MAC row. Accumulators
 //   wrap at wy_bits, which only the final Y must fit. The slots go out in F(2x2)'s tile order (sub-tile
 //   0 = columns x0, x0+1, then sub-tile 1), only pixels inside the band and the image, so stage 2 and
 //   detile see the pixel order of F(2x2) tiles. No paired positions.
@@ -193,27 +195,6 @@ T a4_term(const T& z, int c, int j) {
     if (j == 1) return z;
     const T m = j == 2 ? z : T(z << c);  // j 3, 4: 2^c
     return (odd && (j == 2 || j == 4)) ? T(-m) : m;
-}
-
-// x / 3 for x an exact multiple of 3 (model.winograd.exact_div3): the product with 3's inverse modulo
-// 2^wq_bits, as shifts and additions. -1/3 = 0x...5555 = 5 * 17 * 257 * 65537 modulo 2^32, so four
-// shift-adds of -x; wq_t wraps at wq_bits (the native build wraps by hand).
-template <class C>
-typename C::wq_t div3_exact(const typename C::wq_t& x) {
-#pragma HLS INLINE
-    typedef typename C::wq_t T;
-    static_assert(C::wino_tw != 4 || C::wq_bits <= 32, "the inverse of 3 is taken modulo 2^32");
-    const T n = T(0) - x;
-    const T t1 = T(n + T(n << 2));
-    const T t2 = T(t1 + T(t1 << 4));
-    const T t3 = T(t2 + T(t2 << 8));
-    const T t4 = T(t3 + T(t3 << 16));
-#ifdef ZYNQYOLO_NATIVE_TYPES
-    const uint64_t mask = (uint64_t(1) << C::wq_bits) - 1, sign = uint64_t(1) << (C::wq_bits - 1);
-    return T(int64_t(((uint64_t(t4) & mask) ^ sign) - sign));
-#else
-    return t4;
-#endif
 }
 
 // U = (2G) g (24 G4)^T for one (oc, ic) pair of an F(4x2) design: g[a * 3 + b] the 3x3 filter,
@@ -455,7 +436,8 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
 // F(4x2): phase ph (0..2) of output slot t (0..7) of the latched tile (see "F(4x2) tiles"): pixel
 // (r, c) of sub-tile t / 4 at (r, c) = ((t / 2) % 2, 2 (t / 4) + t % 2) sums A4^T[c][j] z[r][j] over
 // j = 2 ph, 2 ph + 1 into ysum; at ph = 2 the sum is Y = 48 x the direct partial sum, and the pixel,
-// Y / 16 / 3 (exact), goes to stage 2 if it is inside the band (rows2) and the image (cols).
+// Y / 16 (3 x the pixel: stage 2 divides a call's sum by 3), goes to stage 2 if it is inside the band
+// (rows2) and the image (cols).
 template <class C>
 void wino4_emit_step(chan<psum_t<C> >& psum, const typename C::wy_t ze[2][6][C::p_oc], typename C::wy_t ysum[C::p_oc],
                      int t, int ph, bool rows2, int cols) {
@@ -470,7 +452,7 @@ void wino4_emit_step(chan<psum_t<C> >& psum, const typename C::wy_t ze[2][6][C::
         const wy_t base = ph == 0 ? wy_t(0) : ysum[oc];
         const wy_t y = wy_t(base + wy_t(a4_term<wy_t>(ze[r][j0][oc], c, j0) + a4_term<wy_t>(ze[r][j1][oc], c, j1)));
         ysum[oc] = y;
-        ps.lane[oc] = div3_exact<C>(wq_t(y >> 4));
+        ps.lane[oc] = wq_t(y >> 4);  // 3 x the partial sum: stage 2 divides the call's sum by 3
     }
     if (ph == 2 && (r == 0 || rows2) && c < cols) psum.write(ps);
 }

@@ -1,6 +1,6 @@
 """cocotb bench of dse/rtl/zy_wino4_output.v (the output transform of the Winograd F(4x2) path: per
 lane the two column sums in rings of 6, latched at a tile's end, then the latched tile's 8 pixels,
-one an output slot of three iterations, Y / 16 divided exactly by 3) against zynqyolo.model.winograd
+one an output slot of three iterations, Y / 16 = 3 x the pixel) against zynqyolo.model.winograd
 with tile_w = 4 (tests/rtl/zy_rtl_wino_ref.py output4_tiles: real channel sums of U x V over S = 1..3
 sub-folds, the 24-channel extremes, sub-fold sums that wrap, and random sums checked against the
 kernel's wrapping arithmetic, output4_kernel).
@@ -90,7 +90,7 @@ async def output4_transform_matches_winograd(dut):
         await FallingEdge(dut.clk)
         if emit and ph == SLOT_GAP4 - 1:
             r, c = slot_pixel4(t)
-            want = [int(x) for x in tiles[latched]["y"][:, r, c]]
+            want = [int(x) for x in tiles[latched]["q"][:, r, c]]
             pixels += 1
         where = "drain" if down is None else f"tile iteration {k}"
         check(f"{where} (slot {t} ph {ph} of tile {latched} ({tiles[latched]['kind'] if emit else '-'}))")

@@ -327,18 +327,15 @@ def filter4_vectors(seed: int, n_random: int, bits: int, lanes: int) -> dict[str
 def output4_kernel(m: np.ndarray, acc: int) -> np.ndarray:
     """The F(4x2) output transform as the kernel computes it, in ``acc``-bit two's complement (the
     circuit's ACC, the kernel's wy_bits): the row sums m (S, lanes, 4, 6) of a tile's S sub-folds (as
-    the MAC array hands them over, cut to acc bits) -> the 8 pixels (lanes, 2, 4). Column sums z =
-    A^T M and Y = z A4^T wrap at acc bits, then q = Y >> 4 at acc - 4 bits and the product with the
-    inverse of 3 modulo 2^(acc-4) (zy_winograd.h div3_exact). For a tile whose M is a real sum of U x V
-    products and whose Y fits acc bits, this is winograd.output_transform(M, 4) (output4_tiles checks
-    it); for any other sums it is what the kernel's wrapping arithmetic makes."""
+    the MAC array hands them over, cut to acc bits) -> the 8 psum lanes (lanes, 2, 4). Column sums z =
+    A^T M and Y = z A4^T wrap at acc bits, then q = Y >> 4 at acc - 4 bits: 3 x the pixel (stage 2
+    divides a call's sum by 3, zy_accumulate.h). For a tile whose M is a real sum of U x V products and
+    whose Y fits acc bits, this is 3 x winograd.output_transform(M, 4) (output4_tiles checks it); for
+    any other sums it is what the kernel's wrapping arithmetic makes."""
     m = wrap(m, acc)
     z = wrap(np.einsum("ri,slij->lrj", winograd.A_T, m), acc)
     y = wrap(np.einsum("lrj,cj->lrc", z, winograd.A4_T), acc)
-    wq = acc - 4
-    q = wrap(y >> 4, wq).astype(object)
-    inv = pow(3, -1, 1 << wq)
-    return wrap(np.array((q * inv) % (1 << wq), dtype=np.int64), wq)
+    return wrap(y >> 4, acc - 4)
 
 
 def _direct_tile4(g: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -353,8 +350,8 @@ def _direct_tile4(g: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def output4_tiles(seed: int, n_tiles: int, bits: int, lanes: int, acc: int) -> dict:
     """Tiles of row sums for the F(4x2) output transform: per tile ``m`` (S, lanes, 4, 6), the MAC
-    array's sums of its S sub-folds at positions (i, j) cut to ``acc`` bits, and ``y`` (lanes, 2, 4),
-    the pixels the circuit must emit.
+    array's sums of its S sub-folds at positions (i, j) cut to ``acc`` bits, ``y`` (lanes, 2, 4), the
+    tile's pixels (real kinds), and ``q`` (lanes, 2, 4), the psum lanes the circuit must emit: 3 y.
 
     Kinds: "real" (S = 1..3 sub-folds of 1..P_IC4 channels each: random filters g (lanes rows) and a
     random 4 x 6 input window shared by the rows; M_s = sum over the sub-fold's channels of U (.) V with
@@ -365,7 +362,8 @@ def output4_tiles(seed: int, n_tiles: int, bits: int, lanes: int, acc: int) -> d
     codes; the checkerboards of the extremes; random extremes); "wrap" (a real tile of S >= 2 whose
     sub-folds 0 and 1 carry +K and -K, K random acc-bit: the sums fed wrap, their total does not
     change); "junk" (random acc-bit sums: no real tile; y = output4_kernel, the kernel's wrapping
-    arithmetic). For every kind but junk, output4_kernel(m) equals y (checked here). Every kind has
+    arithmetic, and no y). For every kind but junk, q =
+    output4_kernel(m) equals 3 y (checked here). Every kind has
     tiles with S > 1."""
     rng = np.random.default_rng(seed)
     lo, hi = code_range(bits)
@@ -381,7 +379,7 @@ def output4_tiles(seed: int, n_tiles: int, bits: int, lanes: int, acc: int) -> d
         if kind == "junk":
             s = 1 + n % 3
             m = rng.integers(-(1 << (acc - 1)), 1 << (acc - 1), size=(s, lanes, 4, COLS4), dtype=np.int64)
-            tiles.append({"kind": kind, "m": m, "y": output4_kernel(m, acc)})
+            tiles.append({"kind": kind, "m": m, "q": output4_kernel(m, acc)})
             continue
         if kind == "extreme":
             s, per = 3, [P_IC4] * 3
@@ -418,8 +416,8 @@ def output4_tiles(seed: int, n_tiles: int, bits: int, lanes: int, acc: int) -> d
             m[0] += k
             m[1] -= k
         m = wrap(m, acc)
-        assert np.array_equal(output4_kernel(m, acc), y)
-        tiles.append({"kind": kind, "m": m, "y": y})
+        assert np.array_equal(output4_kernel(m, acc), 3 * y)
+        tiles.append({"kind": kind, "m": m, "y": y, "q": 3 * y})
     # the extreme corner reaches the bound of wino_y_bits: 24 channels x 9 products of 2^(2 bits - 2)
     assert max(int(t["y"].max()) for t in tiles if t["kind"] == "extreme") == P_OC4 * 9 * lo * lo
     assert all(any(len(t["m"]) > 1 for t in tiles if t["kind"] == k) for k in ("real", "extreme", "wrap", "junk"))
