@@ -405,8 +405,9 @@ class LineBuffer:
 class WinogradEngine:
     """The F(2x2, 3x3) and F(4x2, 3x3) loops of ``conv_stage`` in a winograd design (zy_winograd.h and
     its design note); ``tw`` below is the tile's columns (HwConfig.wino_tile_w: 2, or 4 for F(4x2),
-    whose counts put TW = ceil(width / 4), 24 positions, a 24-pixel WINO_PRELOAD, a 24-iteration
-    WINO_DRAIN (eight output slots of three), and 8 pixels a tile in and out, one every 3 iterations):
+    whose counts put TW = ceil(width / 4), 24 positions, a 24-pixel WINO_PRELOAD, a 12-iteration
+    WINO_DRAIN (the across half's first 12 of a span), and 8 pixels a tile in, one every 3 iterations,
+    and out, at iterations 0, 1, 4..7, 10 and 11, ``EMIT4``):
     a call with the ``winograd`` register set convolves each block tile by tile on the same p_oc x
     p_ic array. Per block (o, b, f) of band rows [r0, r1), input fold lanes L, S = ceil(L / p_ic):
 
@@ -430,6 +431,9 @@ class WinogradEngine:
     # iterations: at k = 0, 4, 8, 12 (F(4x2): 0, 3, .., 21)
     PAIR_STEPS = winograd.PAIR_STEPS  # a paired tile: 6 steps of two positions, 4 of one (zy_winograd.h PAIR_STEPS)
     PAIR_SPACING = 2  # a paired tile's burst: k = 0, 2, 4, 6
+    # F(4x2): the iterations of a tile at which the previous tile's 8 pixels leave (zy_winograd.h
+    # wino4_across_step: each once it is complete, before the tile's last span restarts it)
+    EMIT4 = (0, 1, 4, 5, 6, 7, 10, 11)
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
 
     @staticmethod
@@ -455,14 +459,23 @@ class WinogradEngine:
         return WinogradEngine.positions(tw) // WinogradEngine.burst(tw)
 
     @staticmethod
-    def burst_stall(pace: float, fifo_depth: int, paired: bool = False, tw: int = 2) -> float:
-        """Cycles CONV_WINO waits in a tile whose BURST pixels go through a FIFO of ``fifo_depth`` to or
+    def burst_times(paired: bool = False, tw: int = 2, out: bool = False) -> tuple[int, ...]:
+        """Iterations of a tile at which its burst pixels are read from ``pix`` (one every
+        ``burst_spacing``) or, ``out``, written to ``psum`` (the same, but F(4x2): ``EMIT4``)."""
+        if out and tw == 4:
+            return WinogradEngine.EMIT4
+        spacing = WinogradEngine.burst_spacing(paired, tw)
+        return tuple(j * spacing for j in range(WinogradEngine.burst(tw)))
+
+    @staticmethod
+    def burst_stall(pace: float, fifo_depth: int, paired: bool = False, tw: int = 2, out: bool = False) -> float:
+        """Cycles CONV_WINO waits in a tile whose burst pixels go through a FIFO of ``fifo_depth`` to or
         from a process taking ``pace`` cycles a pixel: that process holds one pixel besides the FIFO's
         (a pipelined loop blocked on its stream keeps its data), so pixel j >= depth + 1 of the burst,
-        needed at iteration j * BURST_SPACING, is there (j - depth) * pace cycles after the tile starts
-        (lockstep model; a partner slower than the tile on average is charged by the block's max)."""
-        last = WinogradEngine.burst(tw) - 1
-        return max(0.0, (last - fifo_depth) * pace - last * WinogradEngine.burst_spacing(paired, tw))
+        needed at iteration t_j (``burst_times``), is there (j - depth) * pace cycles after the tile
+        starts (lockstep model; a partner slower than the tile on average is charged by the block's max)."""
+        times = WinogradEngine.burst_times(paired, tw, out)
+        return max(0.0, max((j - fifo_depth) * pace - t for j, t in enumerate(times)))
 
     @staticmethod
     def tiles(rows: int, width: int, tw: int = 2) -> tuple[int, int]:
@@ -485,9 +498,9 @@ class WinogradEngine:
     @staticmethod
     def drain_pixels(rows: int, width: int, tw: int = 2) -> int:
         """WINO_DRAIN of one block: the pixels of its last tile inside the band and the image (F(4x2):
-        its eight output slots of three iterations, 24, whichever are real)."""
+        the 12 iterations of the across half that emit them, whichever are real)."""
         if tw == 4:
-            return WinogradEngine.positions(tw)
+            return WinogradEngine.EMIT4[-1] + 1
         ty, tx = WinogradEngine.tiles(rows, width)
         return min(2, rows - 2 * (ty - 1)) * min(2, width - 2 * (tx - 1))
 
@@ -652,13 +665,14 @@ class WinogradOutputTransform:
     each accumulator adds the low half, the high half or the full sum: the circuit at PAIRED = 1 (its
     fit "wino_output_paired"; without a fit, the count: the adder of the product width and a 3:1
     select per accumulator bit, a LUT6_2 per two bits).
-    F(4x2) (its fit "wino4_output", dse/rtl/zy_wino4_output.v; zy_winograd.h "F(4x2) tiles"): per row,
-    down, two column sums (+sum, -sum or hold, 2 wy_bits LUT) in rings of 6 whose heads have a 2:1
-    select (2 wy_bits), 12 ring and 12 latch registers; across, the output slot's two terms (each a
-    6:1 select, 2 LUT6 a bit, and a shift by 0..3, one a bit) and the 3-input add into its sum
-    (2 wy_bits), Y / 16 (3 x the pixel: stage 2 divides by 3, ``AccumulateTile``) into the pixel's
-    register: about 12 wy_bits LUT and 26 wy_bits FF a row; no pixel select (the slot unit makes the
-    one pixel)."""
+    F(4x2) (its fit "wino4_output", dse/rtl/zy_wino4_output.v; zy_winograd.h "F(4x2) tiles",
+    wino4_across_step): per row, down, two column sums (+sum, -sum or hold, 2 wy_bits LUT) in rings of
+    6 whose heads have a 2:1 select (2 wy_bits), 12 ring registers; across, per column sum a chain of
+    the four pixels' sums rotating every iteration (8 registers, no select), the term from the ring's
+    tail (a 4:1 shift select, one LUT6 a bit) and one adder into the chain's head (2 x 2 wy_bits); the
+    pixel out, a 2:1 select of the two heads (LUT6_2) of Y / 16 (wq = wy_bits - 4 bits: 3 x the pixel,
+    stage 2 divides by 3, ``AccumulateTile``) into its register: 8 wy_bits + wq / 2 LUT and 20 wy_bits
+    + wq FF a row."""
 
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
@@ -670,7 +684,7 @@ class WinogradOutputTransform:
                 lpl, l0, fpl, f0 = fit
                 return Resources(lut=round(HLS_LANE_MARGIN * (scale * lpl * cfg.p_oc + l0)),
                                  ff=round(HLS_LANE_MARGIN * (scale * fpl * cfg.p_oc + f0)))
-            return _wino_lanes("wino4_output", cfg.bits, cfg.p_oc, 4 * wy + 8 * wy, 26 * wy)
+            return _wino_lanes("wino4_output", cfg.bits, cfg.p_oc, 8 * wy + (wy - 4) / 2, 20 * wy + wy - 4)
         name = "wino_output_paired" if cfg.wino_pair else "wino_output"
         fit = WINO_LANE_FIT.get(cfg.bits, {}).get(name)
         if fit is not None:
@@ -984,9 +998,9 @@ class LoopLogic:
             tiles = [ceil_div(w, cfg.wino_tile_w), ceil_div(h, 2)]
             # paired positions: the step's compares with PAIR_STEPS, PAIR_SINGLES and the fetch's 8
             paired = [p, p, p] if cfg.wino_pair else []
-            # F(4x2): the output slot and its phase (8 x 3), and WINO_DRAIN's 24 iterations
+            # F(4x2): the input pixel slot and its phase (8 x 3), and WINO_DRAIN's 12 iterations
             slots = [8, 3] if cfg.wino_tile_w == 4 else []
-            drain = p if cfg.wino_tile_w == 4 else 4
+            drain = WinogradEngine.drain_pixels(0, 0, 4) if cfg.wino_tile_w == 4 else 4
             tiles = tiles + slots
             loops.update({
                 # sub-fold, position, tile column/row, window load, emit, line writer, loader

@@ -34,7 +34,8 @@ Compute time of one call (the dataflow region of zy_accel.h)
         LINE_FILL pixels (its 4-row window) at the reader's pace
       + max(CONV_WINO + the stalls of its 4-pixel bursts (blocks.WinogradEngine.burst_stall: a tile
             reads 4 pixels from ``pix`` and writes the previous tile's 4 to ``psum`` at its iterations
-            0, 4, 8, 12), remaining CONV_READ words, ACC iterations)
+            0, 4, 8, 12; F(4x2): 8 and 8, blocks.WinogradEngine.burst_times), remaining CONV_READ words,
+            ACC iterations)
         and in the last input fold + the stall of detile's stored rows (blocks.Detile.row_stall:
             DETILE_ROW takes nothing from stage 2), against stage 3, detile and the writer of the band
       + WINO_PRELOAD, WINO_DRAIN and the next block's loader steps that do not fit under CONV_WINO
@@ -455,8 +456,9 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         stream_cycles = streamed * wpp
         if wino:
             # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, at its iterations
-            # 0, 4, 8, 12 (paired: 0, 2, 4, 6): through the 2-deep FIFOs a partner slower than that
-            # stretches the tile; the last tile row reads the next block's first rows (at that block's pace)
+            # 0, 4, 8, 12 (paired: 0, 2, 4, 6; F(4x2): 8 read one every 3, 8 sent at EMIT4): through the
+            # 2-deep FIFOs a partner slower than that stretches the tile; the last tile row reads the
+            # next block's first rows (at that block's pace)
             wpp_next = c.next_lanes / lpw * c_in
             stream_cycles += c.prefill_next * wpp_next
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1
@@ -464,7 +466,8 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
             work += (ceil_div(streamed, burst) * WinogradEngine.burst_stall(wpp, FIFO_DEPTHS["pix"], paired, tw)
                      + ceil_div(c.prefill_next, burst)
                      * WinogradEngine.burst_stall(wpp_next, FIFO_DEPTHS["pix"], paired, tw)
-                     + c.tile_rows * ceil_div(w, tw) * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"], paired, tw))
+                     + c.tile_rows * ceil_div(w, tw)
+                     * WinogradEngine.burst_stall(g2, FIFO_DEPTHS["psum"], paired, tw, out=True))
         if c.prefetch:
             # a pixel of the next fold every prefetch_every output pixels (S_f iterations each): the
             # reader's pace beyond that stalls the read (1x1 out-group, double-buffered store)

@@ -241,13 +241,15 @@ def test_winograd_primitive_counts_without_a_fit(monkeypatch):
     assert blocks.FilterTransform.resources(cfg) == blocks.Resources(
         lut=round(1.5 * (9 * 18 + 12 * 20)) + round(1.5 * (9 * 16 + 16 * 4 // 2 + 5 * word + word // 2)),
         ff=round(1.5 * 16 * 20) + round(1.5 * (18 * 64 + 2 * 16 * word - 16 * 20)))
-    # F(4x2) (8 bits, p_oc 24): the output transform's rows: down 2 +-accumulators and 2 head selects,
-    # across 2 terms (6:1 select, 2 LUTs a bit, and a 4:1 shift) and 2 adders (no / 3: stage 2's);
-    # wy = 29 (48 x 9 x 24 x 2^14 < 2^28, signed)
+    # F(4x2) (8 bits, p_oc 24): the output transform's rows: down 2 +-accumulators and 2 head selects
+    # (two rings of 6 registers), across per column sum a 4:1 shift select and an adder
+    # into a rotating chain of 4 (no / 3: stage 2's), and the pixel out: a 2:1 select (LUT6_2) of 25
+    # bits and its register; wy = 29 (48 x 9 x 24 x 2^14 < 2^28, signed)
     f4 = HwConfig(p_oc=24, p_ic=8, bits=8, requant_lanes=6, stage3_lanes=6, conv_engine="winograd-4x2")
     wy4 = 29
     assert blocks.WinogradOutputTransform.resources(f4) == blocks.Resources(
-        lut=round(1.5 * 24 * (4 * wy4 + 8 * wy4)), ff=round(1.5 * 24 * 26 * wy4))
+        lut=round(1.5 * 24 * (2 * wy4 + 2 * wy4 + 2 * (wy4 + wy4) + 25 / 2)),
+        ff=round(1.5 * 24 * (2 * 6 * wy4 + 2 * 4 * wy4 + 25)))
     # stage 2's / 3 on the 6 requant lanes: -x, three shift-adds of 29 bits, 13 bits of the fourth
     # (t3 << 16), a 48-bit select of quotient or sum, x HLS_LANE_MARGIN (1.2)
     assert blocks.AccumulateTile.div3_lanes(f4) == blocks.Resources(lut=round(1.2 * 6 * (29 + 3 * 29 + 13 + 48)))

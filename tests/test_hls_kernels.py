@@ -244,8 +244,8 @@ def expected_counts(cfg: HwConfig, r: dict) -> dict[str, int]:
                 # every block but the first finds its first two rows streamed in by the previous one
                 n["LINE_FILL"] += fill - (min(fill, 2 * w) if i else 0)
                 n["WINO_PRELOAD"] += npos  # the first span's window
-                if tw == 4:  # the last tile's eight output slots, three iterations each
-                    n["WINO_DRAIN"] += npos
+                if tw == 4:  # the across half's first half span, which emits the last tile's pixels
+                    n["WINO_DRAIN"] += npos // 2
                 else:  # the last tile's real pixels
                     n["WINO_DRAIN"] += min(2, r1 - r0 - 2 * (tiles_y - 1)) * min(2, w - 2 * (tiles_x - 1))
                 if r["winograd"] == 2:  # paired: 10 steps a tile, 16 for a tile row's last

@@ -19,8 +19,8 @@ quick 16-bit re-synthesis equals the stored inputs with the same yosys, or is wi
 F(4x2, 3x3) (hls/include/zy_winograd.h "F(4x2) tiles", 8 bits; zy_wino4_data.v, zy_wino4_output.v,
 zy_wino4_filter.v; benches tests/rtl/cocotb_wino4_*.py, stimulus zy_rtl_wino_ref.py data4_vectors,
 filter4_vectors, output4_tiles): V = B^T d B4 at every one of the 24 column-major positions, U = (2G) g
-(24 G4)^T, and the two-half output transform (column sums in rings, latched; the latched tile's 8
-pixels in slots of three iterations into Y / 16, 3 x the pixel) over tiles of S = 1..3 sub-folds
+(24 G4)^T, and the two-half output transform (column sums in rings; each completed column into the
+rotating chains of the four pixels' sums, Y / 16, 3 x the pixel) over tiles of S = 1..3 sub-folds
 with idle cycles, against model.winograd with tile_w = 4 (random sums: against the kernel's wrapping
 arithmetic), at two lane counts; ``-m slow`` adds 16 lanes and more vectors. Their fit entries
 (wino4_data_8, wino4_output_8, wino4_filter_8: calibrate.WINO4_BITS, WINO4_LANES, the output at
@@ -129,8 +129,8 @@ def _output4(tmp_path, record_property, lanes, tiles):
     assert all(rec["kinds"].get(k, 0) > 0 for k in ("real", "extreme", "wrap", "junk"))
     assert rec["subfolds"]["2"] > 0 and rec["subfolds"]["3"] > 0 and rec["subfolds"]["1"] > 0
     assert rec["idle_cycles"] > 0
-    # iterations: 24 S a tile and the 24 of the drain
-    assert res.vectors == 24 * (rec["subfolds"]["1"] + 2 * rec["subfolds"]["2"] + 3 * rec["subfolds"]["3"] + 1)
+    # iterations: 24 S a tile and the 12 of the drain
+    assert res.vectors == 24 * (rec["subfolds"]["1"] + 2 * rec["subfolds"]["2"] + 3 * rec["subfolds"]["3"]) + 12
     # the largest pixel: 24 channels of 9 products (-2^(bits-1))^2, 48 x it just inside ACC bits
     assert rec["y_range"][1] == 24 * 9 << (2 * WINO4_BITS - 2)
     assert 48 * rec["y_range"][1] < 1 << (acc - 1) <= 2 * 48 * rec["y_range"][1]
@@ -150,7 +150,7 @@ def test_wino4_filter_transform(tmp_path, record_property, lanes):
 
 @pytest.mark.parametrize("lanes", [2, 3])
 def test_wino4_output_transform(tmp_path, record_property, lanes):
-    """F(4x2): the column-sum rings, their latch and the slots' across sums (Y / 16 = 3 x the pixel)."""
+    """F(4x2): the column-sum rings and the rotating pixel chains (Y / 16 = 3 x the pixel)."""
     _output4(tmp_path, record_property, lanes, OUTPUT4_TILES)
 
 

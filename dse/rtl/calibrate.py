@@ -49,7 +49,7 @@ WINO_LANES lane counts (LANES):
 - the F(4x2, 3x3) path's (a "winograd-4x2" design, zy_winograd.h "F(4x2) tiles"), at WINO4_BITS (8)
   only, over WINO4_LANES: data transform ("wino4_data", zy_wino4_data.v: V = B^T d B4 at position
   e = 4 j + i of the 4 x 6 window), output transform ("wino4_output", zy_wino4_output.v: the column
-  sums in rings of 6 and their latch, the slots' across sums into Y / 16, at ACC = WINO4_ACC,
+  sums in rings of 6, the rotating chains of the pixels' sums and the pixel out, Y / 16, at ACC = WINO4_ACC,
   the header's wy_bits at p_oc = 24, recorded in the params so dse.blocks rescales by wy_bits / ACC)
   and filter transform ("wino4_filter", zy_wino4_filter.v: the 24 U = (2G) g (24 G4)^T values);
   ``calibrate_winograd4`` (``--winograd4``) runs only these.

@@ -90,15 +90,19 @@
 //   last tile's fetch reads pixel w + 4 of the streamed rows, written in tile (w + 4) / 8, earlier than
 //   the last, ceil(w / 4) - 1). Output transform in two halves, each cheap: down, per MAC row, two
 //   column sums z[r][j] += A^T[r][i] sum (+-1 or hold, as F(2x2)'s four accumulators) in a ring of 6
-//   rotated at every column's last row (registers with an enable, the head's mux only); the ring is
-//   latched at the tile's last iteration. Across, in the next tile (or WINO_DRAIN, 24 iterations):
-//   output slot t = 0..7 takes iterations 3t .. 3t+2, each adding two terms A4^T[c][j] z[r][j]
-//   (shifts by 0..3 and a sign), then Y / 16 (the sum is 48 x the direct partial sum): stage 2 gets
-//   3 x the partial sum, adds the folds and divides the call's sum by 3 exactly in front of its
-//   requant_lanes requantisers (zy_accumulate.h; div3_exact: the product with 3's inverse modulo
-//   2^wd_bits, four shift-adds), not one divider per MAC row. Accumulators
-//   wrap at wy_bits, which only the final Y must fit. The slots go out in F(2x2)'s tile order (sub-tile
-//   0 = columns x0, x0+1, then sub-tile 1), only pixels inside the band and the image, so stage 2 and
+//   rotated at every column's last row (registers with an enable, the head's mux only): a completed
+//   column waits at the ring's tail for the next column's four rows. Across (wino4_across_step), per
+//   row r a chain of the four pixels' sums that rotates every iteration, so its head is pixel c = i:
+//   at row i of column j + 1 (of column 0 of the next span for j = 5) pixel i adds A4^T[i][j] z[r][j]
+//   (a shift by 0..3 and a sign) from the tail, in the tile's last span only; no latch, no select by
+//   index. The pixels are complete by row 3 of the next span's column 0 and leave at its iterations
+//   0, 1, 4..7, 10, 11 (WINO_DRAIN: those 12 iterations after the block's last tile), each before
+//   the next tile's last span restarts it: Y / 16 (the sum is 48 x the direct partial sum), so
+//   stage 2 gets 3 x the partial sum, adds the folds and divides the call's sum by 3 exactly in front
+//   of its requant_lanes requantisers (zy_accumulate.h; div3_exact: the product with 3's inverse
+//   modulo 2^wd_bits, four shift-adds), not one divider per MAC row. Accumulators wrap at wy_bits,
+//   which only the final Y must fit. The pixels go out in F(2x2)'s tile order (sub-tile 0 = columns
+//   x0, x0+1, then sub-tile 1), only those inside the band and the image, so stage 2 and
 //   detile see the pixel order of F(2x2) tiles. No paired positions.
 // What breaks if a parameter is wrong: a width below wino_min_width breaks the hazard distance
 //   (the register check refuses it); a weight stream in direct order gives wrong U (not a hang).
@@ -433,28 +437,50 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
     }
 }
 
-// F(4x2): phase ph (0..2) of output slot t (0..7) of the latched tile (see "F(4x2) tiles"): pixel
-// (r, c) of sub-tile t / 4 at (r, c) = ((t / 2) % 2, 2 (t / 4) + t % 2) sums A4^T[c][j] z[r][j] over
-// j = 2 ph, 2 ph + 1 into ysum; at ph = 2 the sum is Y = 48 x the direct partial sum, and the pixel,
-// Y / 16 (3 x the pixel: stage 2 divides a call's sum by 3), goes to stage 2 if it is inside the band
-// (rows2) and the image (cols).
+// F(4x2), the across half of the output transform at iteration e = 4 jp + i of a span (see "F(4x2)
+// tiles"). The ring's tail zr[r][5] holds column jp - 1 (jp = 0: column 5 of the previous span) until
+// the ring turns at the end of column jp; pixel c = i of each row r's chain ych[r] takes the term
+// A4^T[c][j] z[r][j] of that column j when it is final (``last``: this is its tile's last span; jp = 0:
+// ``after``, the span after a tile's last). A pixel restarts at its first nonzero term (column 0 for c
+// = 0, column 1 for the others). The chains rotate every iteration, so the head ych[r][0] is pixel i
+// and no pixel is selected by index. First the previous tile's pixels leave (read before this
+// iteration's update): (0, 0), (0, 1) at e = 0, 1; (1, 0), (1, 1), (0, 2), (0, 3) at e = 4..7; (1, 2),
+// (1, 3) at e = 10, 11 (F(2x2)'s tile order over the two 2 x 2 sub-tiles; each pixel is final and not
+// yet restarted then): Y / 16 (Y = 48 x the direct partial sum: 3 x the pixel, stage 2 divides a call's
+// sum by 3), if it is inside the band (rows2) and the image (cols).
 template <class C>
-void wino4_emit_step(chan<psum_t<C> >& psum, const typename C::wy_t ze[2][6][C::p_oc], typename C::wy_t ysum[C::p_oc],
-                     int t, int ph, bool rows2, int cols) {
+void wino4_across_step(chan<psum_t<C> >& psum, const typename C::wy_t zr5[2][C::p_oc],
+                       typename C::wy_t ych[2][4][C::p_oc], int i, int jp, bool last, bool after, bool rows2,
+                       int cols) {
 #pragma HLS INLINE
     typedef typename C::wy_t wy_t;
     typedef typename C::wq_t wq_t;
-    const int r = (t >> 1) & 1, c = ((t >> 2) << 1) + (t & 1);
-    const int j0 = ph << 1, j1 = j0 + 1;
-    psum_t<C> ps;
-    for (int oc = 0; oc < C::p_oc; oc++) {
+    const bool emit = after && (jp == 1 || (jp == 0 && i < 2) || (jp == 2 && i >= 2));
+    const int er = (jp == 1 && i < 2) || (jp == 2 && i >= 2) ? 1 : 0;
+    if (emit && (er == 0 || rows2) && i < cols) {
+        psum_t<C> ps;
+        for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
-        const wy_t base = ph == 0 ? wy_t(0) : ysum[oc];
-        const wy_t y = wy_t(base + wy_t(a4_term<wy_t>(ze[r][j0][oc], c, j0) + a4_term<wy_t>(ze[r][j1][oc], c, j1)));
-        ysum[oc] = y;
-        ps.lane[oc] = wq_t(y >> 4);  // 3 x the partial sum: stage 2 divides the call's sum by 3
+            ps.lane[oc] = wq_t(ych[er][0][oc] >> 4);
+        }
+        psum.write(ps);
     }
-    if (ph == 2 && (r == 0 || rows2) && c < cols) psum.write(ps);
+    const int j = jp == 0 ? 5 : jp - 1;
+    const bool act = jp == 0 ? after : last;
+    const bool restart = act && jp != 0 && j == (i == 0 ? 0 : 1);
+    for (int r = 0; r < 2; r++) {
+#pragma HLS UNROLL
+        for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+            const wy_t base = restart ? wy_t(0) : ych[r][0][oc];
+            const wy_t y = act ? wy_t(base + a4_term<wy_t>(zr5[r][oc], i, j)) : base;
+            for (int q = 0; q < 3; q++) {
+#pragma HLS UNROLL
+                ych[r][q][oc] = ych[r][q + 1][oc];
+            }
+            ych[r][3][oc] = y;
+        }
+    }
 }
 
 // The blocks of a Winograd call (see the design note).
@@ -569,14 +595,13 @@ BLOCKS:
 #pragma HLS ARRAY_PARTITION variable=emit complete dim=0
         int n_emit = 0;
         bool emit_cols1 = false;  // the latched tile has one real column: its pixels are q = 0, 2
-        // F(4x2): the column sums of the tile being computed (a ring: index 0 is the current column),
-        // those of the latched tile, the output pixel being summed from them, and which are real.
+        // F(4x2): the column sums of the tile being computed (a ring: index 0 is the current column,
+        // index 5 the last completed one), the output pixels (per row r a chain of four, rotating), and
+        // which of the previous tile's pixels are real.
         wy_t zr[2][6][C::p_oc];
 #pragma HLS ARRAY_PARTITION variable=zr complete dim=0
-        wy_t ze[2][6][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=ze complete dim=0
-        wy_t ysum[C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=ysum complete
+        wy_t ych[2][4][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=ych complete dim=0
         bool e_valid = false, e_rows2 = false;
         int e_cols = 0;
     CONV_WINO:
@@ -629,7 +654,7 @@ BLOCKS:
             // The previous tile's pixels to stage 2, one every SLOT_GAP iterations of the first NPOS (F(2x2):
             // k = 0, 4, 8, 12; a paired tile: one every two of its first eight iterations): at most one pixel
             // per SLOT_GAP cycles, as an NPOS * S-cycle tile makes them, so stage 2 and the FIFOs between
-            // see no burst. F(4x2) sums pixel sl_t over the three iterations of its slot (below).
+            // see no burst. F(4x2)'s leave in its across half (wino4_across_step, below).
             const int slot4 = pair ? k >> 1 : k >> 2;
             const bool slot_now = TW == 4 ? sl_ph == 0 && sl_t < SLOTS
                                           : (pair ? (k & 1) == 0 && k < 8 : (k & 3) == 0 && k < 16);
@@ -641,9 +666,6 @@ BLOCKS:
                     ps.lane[oc] = emit[q][oc];
                 }
                 psum.write(ps);
-            }
-            if (TW == 4 && e_valid && sl_t < SLOTS) {
-                wino4_emit_step<C>(psum, ze, ysum, sl_t, sl_ph, e_rows2, e_cols);
             }
             // Rows y0 + 3, y0 + 4 stream in during the tile row, one pixel every SLOT_GAP iterations of a
             // tile's first NPOS (the pace of the input stream for p_oc / lanes_per_word <= SLOT_GAP words a
@@ -726,11 +748,22 @@ BLOCKS:
                     }
                 }
             } else {
-                // F(4x2), the down half of the output transform: the column sums z[r][j] += A^T[r][i] * sum
+                // F(4x2), the across half first (it reads the ring's tail before this iteration turns it),
+                // then the down half of the output transform: the column sums z[r][j] += A^T[r][i] * sum
                 // (A^T rows (1, 1, 1, 0), (0, 1, -1, -1)) in a ring whose index 0 is the current column j,
                 // restarted at the tile's first sub-fold and rotated at the column's last row (i = 3); a full
-                // span turns it once, so every sub-fold adds to the same columns. At the tile's end the ring
-                // is latched for the across half (wino4_emit_step).
+                // span turns it once, so every sub-fold adds to the same columns, and the completed column
+                // waits in the tail (index 5) for the across half during the next column's four rows.
+                wy_t zr5[2][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=zr5 complete dim=0
+                for (int r = 0; r < 2; r++) {
+#pragma HLS UNROLL
+                    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                        zr5[r][oc] = zr[r][5][oc];
+                    }
+                }
+                wino4_across_step<C>(psum, zr5, ych, ei, ej, s == S - 1, s == 0 && e_valid, e_rows2, e_cols);
                 for (int r = 0; r < 2; r++) {
 #pragma HLS UNROLL
                     const int coef = at_coef(r, ei);
@@ -743,10 +776,8 @@ BLOCKS:
                             for (int j = 0; j < 5; j++) {
 #pragma HLS UNROLL
                                 zr[r][j][oc] = zr[r][j + 1][oc];
-                                if (tile_done) ze[r][j][oc] = zr[r][j + 1][oc];
                             }
                             zr[r][5][oc] = nz;
-                            if (tile_done) ze[r][5][oc] = nz;
                         } else {
                             zr[r][0][oc] = nz;
                         }
@@ -812,18 +843,21 @@ BLOCKS:
                 }
             }
         }
-    WINO_DRAIN:  // the block's last tile's pixels (F(4x2): its eight slots of three iterations)
-        for (int i = 0, dt = 0, dph = 0; i < (TW == 4 ? NPOS : n_emit); i++) {
+    WINO_DRAIN:  // the block's last tile's pixels (F(4x2): the across half's first 12 iterations of a span)
+        for (int i = 0; i < (TW == 4 ? NPOS / 2 : n_emit); i++) {
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_DRAIN);
             if (TW == 4) {
-                wino4_emit_step<C>(psum, ze, ysum, dt, dph, e_rows2, e_cols);
-                if (dph == SLOT_GAP - 1) {
-                    dph = 0;
-                    dt++;
-                } else {
-                    dph++;
+                wy_t zr5[2][C::p_oc];
+#pragma HLS ARRAY_PARTITION variable=zr5 complete dim=0
+                for (int r = 0; r < 2; r++) {
+#pragma HLS UNROLL
+                    for (int oc = 0; oc < C::p_oc; oc++) {
+#pragma HLS UNROLL
+                        zr5[r][oc] = zr[r][5][oc];
+                    }
                 }
+                wino4_across_step<C>(psum, zr5, ych, i & 3, i >> 2, false, true, e_rows2, e_cols);
             } else {
                 const int q = emit_cols1 ? i << 1 : i;
                 psum_t<C> ps;

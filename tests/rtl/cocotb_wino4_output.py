@@ -1,21 +1,20 @@
 """cocotb bench of dse/rtl/zy_wino4_output.v (the output transform of the Winograd F(4x2) path: per
-lane the two column sums in rings of 6, latched at a tile's end, then the latched tile's 8 pixels,
-one an output slot of three iterations, Y / 16 = 3 x the pixel) against zynqyolo.model.winograd
+lane the two column sums in rings of 6, then per row a rotating chain of the four pixels' sums taking
+each completed column from the ring's tail, Y / 16 = 3 x the pixel) against zynqyolo.model.winograd
 with tile_w = 4 (tests/rtl/zy_rtl_wino_ref.py output4_tiles: real channel sums of U x V over S = 1..3
 sub-folds, the 24-channel extremes, sub-fold sums that wrap, and random sums checked against the
 kernel's wrapping arithmetic, output4_kernel).
 
-Schedule (the kernel's loop CONV_WINO, hls/include/zy_winograd.h): a tile of S sub-folds takes 24 S
-iterations k, s = k / 24, position e = k % 24 = 4 j + i; ``sum`` the row sums of (s, i, j), ``restart``
-= (s == 0 && i == 0), ``tile_done`` at k = 24 S - 1. The previous tile's pixels come out during its
-first 24 iterations: ``slot`` while k < 24 (and a tile is latched), t = k / 3, ph = k % 3 (random t and
-ph when ``slot`` is clear: the circuit must ignore them); after the last tile the 24 iterations of loop
-WINO_DRAIN (slot set, the down half's inputs random, tile_done clear). Between iterations, idle
-cycles (``valid`` = 0, every other input random: nothing may change).
+Schedule (the kernel's loop CONV_WINO, hls/include/zy_winograd.h wino4_across_step): a tile of S
+sub-folds takes 24 S iterations k, s = k / 24, position e = k % 24 = 4 jp + i; ``sum`` the row sums of
+(s, i, jp), ``restart`` = (s == 0 && i == 0), ``last`` = (s == S - 1), ``after`` = (s == 0 and a tile
+before it). The previous tile's pixels leave in its span s == 0 at e in EMIT4; after the last tile the
+12 iterations of loop WINO_DRAIN (``after`` set, ``last`` clear, the down half's inputs random).
+Between iterations, idle cycles (``valid`` = 0, every other input random: nothing may change).
 
 Pipeline (read from the Verilog): the registers update on the rising edge that samples ``valid``; the
-pixel register takes slot t's pixel at its ph = 2 iteration. The bench checks ``y`` on every cycle
-from the first pixel on: the pixel of the last slot completed, every lane.
+pixel register takes the pixel of an EMIT4 iteration. The bench checks ``y`` on every cycle from the
+first pixel on: the pixel of the last emitting iteration, every lane.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from zy_rtl_sim import Tally, pack, settings, start_clock, unpack
-from zy_rtl_wino_ref import POS4, SLOT_GAP4, SLOTS4, output4_tiles, position4, slot_pixel4
+from zy_rtl_wino_ref import DRAIN4, EMIT4, POS4, SLOTS4, output4_tiles, position4
 from zy_rtl_wino_sim import read_bus
 
 
@@ -53,11 +52,10 @@ async def output4_transform_matches_winograd(dut):
     def drive_random(valid):
         dut.valid.value = valid
         dut.i.value = int(rng.integers(0, 4))
+        dut.jp.value = int(rng.integers(0, 8))
         dut.restart.value = int(rng.integers(0, 2))
-        dut.tile_done.value = int(rng.integers(0, 2)) if not valid else 0
-        dut.slot.value = int(rng.integers(0, 2))
-        dut.t.value = int(rng.integers(0, 8))
-        dut.ph.value = int(rng.integers(0, 4))
+        dut.last.value = int(rng.integers(0, 2))
+        dut.after.value = int(rng.integers(0, 2))
         dut.sum.value = rand_sums()
 
     async def idle_cycles(where):
@@ -68,48 +66,47 @@ async def output4_transform_matches_winograd(dut):
             idle += 1
             check(f"idle cycle {idle} {where}")
 
-    async def iteration(k, latched, down):
-        """Iteration k of a tile (down: (s, i, j, sums, last) of the down half, or None in the drain);
-        the across half emits tile ``latched``'s slot k / 3 when k < 24."""
+    async def iteration(e, prev, down):
+        """Iteration e of a span (down: (s, i, jp, sums, last) of a tile's span, or None in the drain);
+        ``prev``: the tile whose pixels leave in this span (its span s == 0, or the drain), else None."""
         nonlocal want, pixels
+        i, jp = position4(e)
         if down is None:
             drive_random(1)
+            dut.last.value = 0
         else:
-            s, i, j, sums, last = down
+            s, _, _, sums, last = down
             dut.valid.value = 1
-            dut.i.value = i
             dut.restart.value = int(s == 0 and i == 0)
-            dut.tile_done.value = int(last)
+            dut.last.value = int(last)
             dut.sum.value = pack([int(x) for x in sums], acc)
-        emit = latched is not None and k < POS4
-        t, ph = (k // SLOT_GAP4, k % SLOT_GAP4) if emit else (int(rng.integers(0, 8)), int(rng.integers(0, 4)))
-        dut.slot.value = int(emit)
-        dut.t.value = t
-        dut.ph.value = ph
+        dut.i.value = i
+        dut.jp.value = jp
+        dut.after.value = int(prev is not None)
         tally.vectors += 1
         await FallingEdge(dut.clk)
-        if emit and ph == SLOT_GAP4 - 1:
-            r, c = slot_pixel4(t)
-            want = [int(x) for x in tiles[latched]["q"][:, r, c]]
+        if prev is not None and e in EMIT4:
+            r, c = EMIT4[e]
+            want = [int(x) for x in tiles[prev]["q"][:, r, c]]
             pixels += 1
-        where = "drain" if down is None else f"tile iteration {k}"
-        check(f"{where} (slot {t} ph {ph} of tile {latched} ({tiles[latched]['kind'] if emit else '-'}))")
+        where = "drain" if down is None else f"tile iteration {e}"
+        check(f"{where} (pixel {EMIT4.get(e, '-')} of tile {prev} ({tiles[prev]['kind'] if prev is not None else '-'}))")
 
     await start_clock(dut)
     drive_random(0)
-    latched = None
+    prev = None
     for n, tile in enumerate(tiles):
         m = tile["m"]  # (S, lanes, 4, 6)
-        n_iter = POS4 * len(m)
-        for k in range(n_iter):
+        n_sub = len(m)
+        for k in range(POS4 * n_sub):
             await idle_cycles(f"in tile {n}")
             s, e = divmod(k, POS4)
-            i, j = position4(e)
-            await iteration(k, latched, (s, i, j, m[s, :, i, j], k == n_iter - 1))
-        latched = n
-    for k in range(POS4):  # WINO_DRAIN: the last tile's slots
+            i, jp = position4(e)
+            await iteration(e, prev if s == 0 else None, (s, i, jp, m[s, :, i, jp], s == n_sub - 1))
+        prev = n
+    for e in range(DRAIN4):  # WINO_DRAIN: the last tile's pixels
         await idle_cycles("in the drain")
-        await iteration(k, latched, None)
+        await iteration(e, prev, None)
     assert pixels == SLOTS4 * len(tiles)
     kinds = vec["kinds"]
     tally.extra["tiles"] = len(tiles)

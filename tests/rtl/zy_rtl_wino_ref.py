@@ -210,8 +210,7 @@ POS4 = winograd.positions(TILE_W4)  # 24
 COLS4 = TILE_W4 + 2  # window columns
 P_IC4 = 8  # input lanes of a sub-fold in the output benches' tiles
 P_OC4 = 24  # ... and the fold width of dse.hwconfig.wino_y_bits(8, 24, 4) = 29: at most 24 channels a fold
-SLOTS4 = 2 * TILE_W4  # output pixels of a tile, one slot of three iterations each
-SLOT_GAP4 = POS4 // SLOTS4  # 3
+SLOTS4 = 2 * TILE_W4  # output pixels of a tile
 
 
 def position4(e: int) -> tuple[int, int]:
@@ -219,13 +218,13 @@ def position4(e: int) -> tuple[int, int]:
     return e % 4, e // 4
 
 
-def slot_pixel4(t: int) -> tuple[int, int]:
-    """The pixel (r, c) of the tile that output slot t emits (zy_winograd.h wino4_emit_step): F(2x2)'s
-    tile order over the two 2 x 2 sub-tiles."""
-    return (t >> 1) & 1, 2 * (t >> 2) + (t & 1)
+# The previous tile's pixel (r, c) that leaves at iteration e of the span after its last (zy_winograd.h
+# wino4_across_step; WINO_DRAIN: e < 12): F(2x2)'s tile order over the two 2 x 2 sub-tiles.
+EMIT4 = {0: (0, 0), 1: (0, 1), 4: (1, 0), 5: (1, 1), 6: (0, 2), 7: (0, 3), 10: (1, 2), 11: (1, 3)}
+DRAIN4 = 12  # WINO_DRAIN's iterations
 
-
-assert sorted(slot_pixel4(t) for t in range(SLOTS4)) == [(r, c) for r in range(2) for c in range(4)]
+assert sorted(EMIT4.values()) == [(r, c) for r in range(2) for c in range(4)] and max(EMIT4) < DRAIN4
+assert list(EMIT4.values()) == [(r, 2 * st + c) for st in range(2) for r in range(2) for c in range(2)]
 
 
 def _exact_range(coeffs: np.ndarray, bits: int) -> tuple[int, int]:
