@@ -117,7 +117,8 @@ WINO_MODELS = {
                           "adder and the per-pixel select of the high half, the low half or the full sum)",
     "wino4_data": "p_ic lanes: the F(4x2) data transform V[e] = B^T d B4 of one position (e = 4 j + i) per lane",
     "wino4_output": "p_oc lanes: the F(4x2) output transform per lane: two ACC-bit column sums (+-sum by A^T) in "
-                    "rings of 6, latched; the latched tile's slot sums (A4^T terms) into Y / 16 (stage 2 divides by 3)",
+                    "rings of 6; per column sum a rotating chain of the four pixels' sums taking the A4^T terms "
+                    "of each completed column from the ring's tail; the pixel out, Y / 16 (stage 2 divides by 3)",
     "wino4_filter": "lanes_per_word (oc, ic) pairs: the 24 U = (2G) g (24 G4)^T values of 9 taps per pair",
 }
 WINO_TERMS = ("per_lane", "fixed")
