@@ -101,8 +101,10 @@ DMA_FIFO_BRAM18 = 27
 #   and 8 bits: lut/ff = per_mac * p_oc * p_ic + per_row * p_oc + fixed (max residual 9 % LUT, 2 %
 #   FF); the weight banks' LUTRAM is left to the memory rule (WeightBuffer), the deep-bank read-mux
 #   term of the fit is dropped because the rule puts deeper banks in BRAM. DSP48E1: 1 per MAC.
-# - one stage-2 accumulate lane (zy_stage2_acc.v, p_oc of them): the tile add and the held sum.
-# - one requantiser (zy_stage2_requant.v, requant_lanes of them) per precision and leaky flavour:
+# - one stage-2 accumulate lane (zy_stage2_acc.v, p_oc of them): the tile add and the held sum, at the
+#   precision's accumulator width (hwconfig.acc_bits: 48 at 16 bits, 32 at 8).
+# - one requantiser (zy_stage2_requant.v, requant_lanes of them) per precision and leaky flavour, at
+#   that width:
 #   "dsp" = the product written as a multiply (yosys splits 48 x 17 bits over 3 DSP48E1; 2 is the
 #   UG479 minimum), "fabric" = shift-adds. The 64-bit variable round-half-up shift is most of it.
 #   Its select of the lane's sum, bias and shift costs per_group LUTs per extra group (p_oc /
@@ -114,20 +116,20 @@ RTL_FIT_JSON = Path(__file__).resolve().parent / "rtl" / "fit.json"
 def load_rtl_fit(path: Path = RTL_FIT_JSON):
     """(MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE) from fit.json."""
     coef = json.loads(path.read_text())["coefficients"]
-    mac, requant, select, stage3 = {}, {}, {}, {}
+    mac, acc, requant, select, stage3 = {}, {}, {}, {}, {}
     for key, c in coef.items():
         bits = int(key)
         m = c["mac_array"]
         mac[bits] = tuple(m[q][t] for q in ("lut", "ff") for t in ("per_mac", "per_row", "fixed"))
+        acc[bits] = tuple(round(c["stage2_acc"][q]["fixed"]) for q in ("lut", "ff"))
         requant[bits] = {impl: tuple(round(c[f"stage2_requant_{impl}"][q]["fixed"]) for q in ("lut", "ff", "dsp"))
                          for impl in ("dsp", "fabric")}
         select[bits] = c["stage2_requant_fabric"]["lut"]["per_group"]
         stage3[bits] = tuple(round(c["stage3_lane"][q]["fixed"]) for q in ("lut", "ff"))
-    acc = coef["16"]["stage2_acc"]
-    return mac, (round(acc["lut"]["fixed"]), round(acc["ff"]["fixed"])), requant, select, stage3
+    return mac, acc, requant, select, stage3
 
 
-# bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed); (LUT, FF);
+# bits -> (lut_per_mac, lut_per_row, lut_fixed, ff_per_mac, ff_per_row, ff_fixed); bits -> (LUT, FF);
 # bits -> impl -> (lut, ff, dsp); bits -> LUT per extra group; bits -> (lut, ff)
 MAC_ARRAY_FIT, STAGE2_ACC_LANE, STAGE2_REQUANT, STAGE2_SELECT_LUT_PER_GROUP, STAGE3_LANE = load_rtl_fit()
 
@@ -312,7 +314,7 @@ def stage2_lanes(p_oc: int, requant_lanes: int, bits: int, leaky_mul_impl: str) 
     b = bits if bits in STAGE2_REQUANT else 16
     lut, ff, dsp = STAGE2_REQUANT[b][leaky_mul_impl]
     lut += STAGE2_SELECT_LUT_PER_GROUP[b] * (p_oc // requant_lanes - 1)
-    acc_lut, acc_ff = STAGE2_ACC_LANE
+    acc_lut, acc_ff = STAGE2_ACC_LANE[b]
     return Resources(dsp=requant_lanes * dsp,
                      lut=round(HLS_LANE_MARGIN * (p_oc * acc_lut + requant_lanes * lut)),
                      ff=round(HLS_LANE_MARGIN * (p_oc * acc_ff + requant_lanes * ff)))
@@ -816,8 +818,8 @@ class AccumulateTile:
     def resources(cfg: HwConfig, leaky_mul_impl: str = LEAKY_MUL_IMPL) -> Resources:
         max_out_folds = cfg.folds(cfg.max_out_channels)
         rl = cfg.requant_lanes
-        tile = memory(cfg.tile_pixels, cfg.p_oc * ACC_BITS)
-        bias = memory(max_out_folds, ACC_BITS, banks=cfg.p_oc)
+        tile = memory(cfg.tile_pixels, cfg.p_oc * cfg.acc_bits)
+        bias = memory(max_out_folds, cfg.acc_bits, banks=cfg.p_oc)
         shift = memory(max_out_folds, 6, banks=cfg.p_oc)
         return (tile + bias + shift + stage2_lanes(cfg.p_oc, rl, cfg.bits, leaky_mul_impl)
                 + AccumulateTile.div3_lanes(cfg))
@@ -828,7 +830,7 @@ class AccumulateTile:
         if cfg.wino_tile_w != 4:
             return Resources()
         n = wino_div3_bits(cfg.bits, cfg.max_in_channels)
-        per_lane = n + 3 * n + max(n - 16, 0) + ACC_BITS  # -x, three shift-adds, t3 << 16's part, select
+        per_lane = n + 3 * n + max(n - 16, 0) + cfg.acc_bits  # -x, three shift-adds, t3 << 16's part, select
         return Resources(lut=round(HLS_LANE_MARGIN * cfg.requant_lanes * per_lane))
 
     @staticmethod
@@ -895,7 +897,7 @@ class StreamIO:
     @staticmethod
     def resources(cfg: HwConfig) -> Resources:
         lanes = cfg.p_oc * cfg.bits
-        widths = {"pix": lanes, "psum": cfg.p_oc * ACC_BITS, "params": ACC_BITS + 6, "acc_out": lanes,
+        widths = {"pix": lanes, "psum": cfg.p_oc * cfg.acc_bits, "params": cfg.acc_bits + 6, "acc_out": lanes,
                   "raster": lanes, "s3_out": lanes}
         fifos = Resources()
         for name, depth in FIFO_DEPTHS.items():

@@ -436,8 +436,9 @@ class _ResourceCache:
             (winograd_only(blocks.WinogradDataTransform), lambda c: (c.conv_engine, c.p_ic, c.bits)),
             (winograd_only(blocks.WinogradOutputTransform), lambda c: (c.conv_engine, c.p_oc, c.bits)),
             (winograd_only(blocks.FilterTransform), lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits)),
-            (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),
-             lambda c: (c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_out_channels)),
+            (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),  # F(4x2): the / 3 of max_in_channels
+             lambda c: (c.conv_engine, c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_in_channels,
+                        c.max_out_channels)),
             (blocks.Detile.resources, lambda c: (c.conv_engine, c.p_oc, c.bits, c.max_width)),
             (lambda c: blocks.Stage3.resources(c, sigmoid_entries),
              lambda c: (c.p_oc, c.stage3_lanes, c.bits, c.max_width)),

@@ -29,7 +29,19 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 SUPPORTED_BITS = (16, 8)
-ACC_BITS = 48  # the kernels' accumulator width (DSP48 post-adder), both precisions (44 bits needed at 16-bit)
+# The kernels' accumulator width (acc_t) by precision: 48 at 16 bits (the DSP48 post-adder; 16 x 16 bits
+# over 4608 terms need 44), 32 at 8 bits (8 x 8 over 9216 terms need 29, the 8-bit YOLOv3-tiny 28 with its
+# biases). The plan refuses a quantised model whose accumulators need more (plan._check_formats).
+ACC_BITS_BY_PRECISION = {16: 48, 8: 32}
+ACC_BITS = max(ACC_BITS_BY_PRECISION.values())  # the widest: the stage-2 circuits' default in dse/rtl
+
+
+def acc_bits(bits: int) -> int:
+    """The kernels' accumulator width at a precision (ACC_BITS_BY_PRECISION)."""
+    try:
+        return ACC_BITS_BY_PRECISION[bits]
+    except KeyError:
+        raise ValueError(f"no accumulator width for {bits}-bit codes; supported: {sorted(ACC_BITS_BY_PRECISION)}") from None
 MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
@@ -152,6 +164,11 @@ class HwConfig:
     @property
     def lanes_per_word(self) -> int:
         return self.bus_bits // self.bits
+
+    @property
+    def acc_bits(self) -> int:
+        """The kernels' accumulator width (hwconfig.acc_bits of the precision)."""
+        return acc_bits(self.bits)
 
     @property
     def winograd_engine(self) -> bool:

@@ -84,7 +84,7 @@ from .blocks import (DETILE_DEPTH, FIFO_DEPTHS, LEAKY_MUL_IMPL, LOOP_ENTRY_CYCLE
                      AccumulateTile, ConvEngine, Detile, LineBuffer, Resources, Stage3, StreamIO, WeightBuffer,
                      WinogradEngine, ceil_div, design_resources)
 from .devices import Board, Device
-from .hwconfig import ACC_BITS, HwConfig
+from .hwconfig import HwConfig
 from .packing import param_stream_nbytes
 from .plan import Call, Channel, Plan, make_plan
 from .registers import Stage3Mode, pairs_positions, winograd_call
@@ -198,7 +198,7 @@ def network_maxima(network: Network) -> dict[str, int]:
 
 def plan_for(network: Network, config: HwConfig, network_hash: Optional[str] = None) -> Plan:
     """The plan of ``network`` on ``config`` with stand-in formats (for modelling only)."""
-    return make_plan(network, HardwareFormats.neutral(network, config.bits, ACC_BITS, network_hash), config)
+    return make_plan(network, HardwareFormats.neutral(network, config.bits, config.acc_bits, network_hash), config)
 
 
 # ---------------------------------------------------------------------------- call shapes ----

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from zynqyolo.model.ir import INPUT, Conv, MaxPool, Network, Route, Upsample, Yolo
 from zynqyolo.model.quantize import HardwareFormats
 
-from .hwconfig import ACC_BITS, HwConfig
+from .hwconfig import HwConfig
 from .packing import WORD_BYTES, conv_block_reads, conv_input_slices, param_stream_nbytes, store_double_buffered
 from .registers import WINO_PAIRED, Stage3Mode, check_registers, out_group, pairs_positions, winograd_call
 
@@ -189,13 +189,14 @@ def _check_capacity(network: Network, config: HwConfig) -> None:
 MAX_REQUANT_SHIFT = 44
 
 
-def _check_formats(network: Network, formats: HardwareFormats) -> None:
-    """The kernels' fixed widths: 48-bit accumulators, requantisation shifts 0..MAX_REQUANT_SHIFT."""
+def _check_formats(network: Network, formats: HardwareFormats, config: HwConfig) -> None:
+    """The kernels' fixed widths: accumulators of config.acc_bits (48 at 16 bits, 32 at 8),
+    requantisation shifts 0..MAX_REQUANT_SHIFT."""
     for conv in network.convs:
         width = formats.acc_widths[conv.index]
-        if width > ACC_BITS:
+        if width > config.acc_bits:
             raise ValueError(f"layer {conv.index}: the quantised model needs a {width}-bit accumulator; "
-                             f"the kernels have {ACC_BITS} bits")
+                             f"the {config.bits}-bit kernels have {config.acc_bits} bits")
         lo, hi = formats.shift_ranges[conv.index]
         if lo < 0 or hi > MAX_REQUANT_SHIFT:
             raise ValueError(f"layer {conv.index}: requantisation shifts {lo}..{hi} are outside "
@@ -293,7 +294,7 @@ def make_plan(network: Network, formats: HardwareFormats, config: HwConfig) -> P
     if formats.bits != config.bits:
         raise ValueError(f"HwConfig.bits={config.bits} but the quantised model is {formats.bits}-bit")
     _check_capacity(network, config)
-    _check_formats(network, formats)
+    _check_formats(network, formats, config)
     fused = _fusions(network)
     fused_into = {v: k for k, v in fused.items()}
 

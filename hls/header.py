@@ -23,7 +23,7 @@ from pathlib import Path
 from zynqyolo.atomic import write_text_atomic
 from zynqyolo.dse import blocks
 from zynqyolo.dse.blocks import Stage3, storage_plan
-from zynqyolo.dse.hwconfig import ACC_BITS, MAX_KSIZE, SIGNED_REGISTERS, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
+from zynqyolo.dse.hwconfig import MAX_KSIZE, SIGNED_REGISTERS, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
 from zynqyolo.dse.packing import BIAS_BITS, ENTRY_BITS, SHIFT_BITS
 from zynqyolo.dse.registers import Stage3Mode
 from zynqyolo.model.fixed import LEAKY_MUL, LEAKY_SHIFT, sigmoid_lut
@@ -235,7 +235,7 @@ def render_header(cfg: HwConfig) -> str:
         max_width=cfg.max_width, max_height=cfg.max_height, max_in_channels=cfg.max_in_channels,
         max_out_channels=cfg.max_out_channels, max_in_folds=max_in_folds,
         max_out_folds=cfg.folds(cfg.max_out_channels), tile_pixels=cfg.tile_pixels,
-        stage3_lanes=cfg.stage3_lanes, requant_lanes=cfg.requant_lanes, max_ksize=MAX_KSIZE, acc_bits=ACC_BITS,
+        stage3_lanes=cfg.stage3_lanes, requant_lanes=cfg.requant_lanes, max_ksize=MAX_KSIZE, acc_bits=cfg.acc_bits,
         entry_bits=ENTRY_BITS,
         bias_bits=BIAS_BITS, shift_bits=SHIFT_BITS, leaky_mul=LEAKY_MUL, leaky_shift=LEAKY_SHIFT,
         sig_entries=lut.entries, sig_in_frac=lut.in_frac, sig_out_frac=lut.out.frac,

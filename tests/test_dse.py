@@ -127,6 +127,24 @@ def test_memory_mapping_rule_by_hand():
     assert blocks.memory(18, 16, banks=10) == blocks.Resources(lut=10 * 4 * math.ceil(16 / 6))
 
 
+def test_search_resource_cache_equals_the_blocks():
+    """The explorer memoises each block on the fields it depends on (explore._ResourceCache): over designs
+    that share every other field but the engine, the precision, the lanes or the channel maxima, in an
+    order where a missing key would hand one design another's figures, the cache gives what
+    blocks.total_resources computes."""
+    from zynqyolo.model.fixed import sigmoid_lut
+
+    for bits in (8, 16):
+        cache = explore._ResourceCache(sigmoid_lut(bits).entries, blocks.LEAKY_MUL_IMPL)
+        engines = ("direct", "winograd", "winograd-paired") + (("winograd-4x2",) if bits == 8 else ())
+        for engine in engines:
+            for rl, s3 in ((4, 4), (6, 8)):
+                for max_in in (1024, 512):
+                    cfg = HwConfig(p_oc=24, p_ic=8, bits=bits, tile_pixels=1024, requant_lanes=rl, stage3_lanes=s3,
+                                   conv_engine=engine, max_in_channels=max_in)
+                    assert cache(cfg) == blocks.total_resources(cfg, sigmoid_lut(bits).entries), cfg
+
+
 def test_resources_by_hand():
     cfg = HwConfig(p_oc=16, p_ic=8, tile_pixels=2048, stage3_lanes=8)
     by = blocks.design_resources(cfg, sigmoid_entries=2048)
@@ -154,10 +172,10 @@ def test_resources_by_hand():
     assert by["conv_engine"].lut == pytest.approx(1.5 * (1.955 * 128 + 100.53 * 16 + 219.9), abs=2)
     assert by["conv_engine"].ff == pytest.approx(1.5 * (17.376 * 128 + 38.94 * 16 + 176.0), abs=2)
     # stage 2: 16 accumulate lanes (98 LUT) and 8 requantisers (834 LUT, fabric leaky) serving 2 lanes
-    # each ((935 - 834) / 3 LUT a group more), times the 1.2 lane margin
+    # each ((954 - 834) / 3 LUT a group more), times the 1.2 lane margin
     assert cfg.requant_lanes == 8
     bias_shift_luts = 16 * (4 * math.ceil(48 / 3) + 4 * math.ceil(6 / 3))  # 64-deep RAM64M banks
-    assert by["accumulate_tile"].lut == pytest.approx(round(1.2 * (16 * 98 + 8 * (834 + (935 - 834) / 3)))
+    assert by["accumulate_tile"].lut == pytest.approx(round(1.2 * (16 * 98 + 8 * (834 + (954 - 834) / 3)))
                                                       + bias_shift_luts, abs=2)
     dsp_flavour = blocks.AccumulateTile.resources(cfg, "dsp")
     assert dsp_flavour.dsp == 3 * 8 and dsp_flavour.lut < by["accumulate_tile"].lut
@@ -362,9 +380,10 @@ def test_ultrascale_parts_scale(z020, searches, part, capsys):
 # 1500 / 11 = 136.4 MHz on both boards' PS).
 XC7Z020_8BIT_OUT_OF_REACH = pytest.mark.xfail(strict=True, reason=(
     "issue 12 floor out of reach on xc7z020 at 8 bits under the honest model: even with every multiplier a "
-    "fold can use kept busy no array that fits can make it (test_xc7z020_floors_are_out_of_reach: the DSP cap "
-    "allows 192 for F(2x2), and layer 0's 3 channels fill 3 of 8 lanes, or 6 when paired; an F(4x2) array "
-    "of 192 does not fit the LUT cap)"))
+    "fold can use kept busy and every requantiser busy no array that fits can make it "
+    "(test_xc7z020_floors_are_out_of_reach: the DSP cap allows 192 for F(2x2), and layer 0's 3 channels fill "
+    "3 of 8 lanes, or 6 when paired; an F(4x2) array of 192 fits the LUT cap only with at most 3 stage-2 "
+    "requantisers, which then bound it)"))
 FLOOR_CASES = [
     pytest.param("xc7z020", 100, 16, 100.0),
     pytest.param("xc7z020", 150, 16, 70.0),
@@ -416,15 +435,16 @@ def test_issue12_floors(searches, device, mhz, bits, floor_ms, capsys):
 @pytest.mark.parametrize("mhz, bits, floor_ms", [(150, 8, 55.0)])
 def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, capsys):
     """Why the xc7z020 8-bit floor is xfail: a lower bound, not a search result. For every feasible point of
-    the search, each convolution's fewest multiplications (16 per 2 x 2 tile and channel pair for a 3x3
-    on a winograd design, 24 per 4 x 2 tile on a winograd-4x2 one, k^2 per pixel and pair otherwise)
-    over the multipliers it can keep busy (a
-    fold's lanes and rows are its own: at most cin / (p_ic ceil(cin / p_ic)) of the lanes and
-    cout / (p_oc ceil(cout / p_oc)) of the rows: layer 0's 3 channels fill 3 of 8 lanes, twice that with
-    paired positions), at the
-    clock, plus the host's time (MMIO and cache maintenance, which do not depend on the array), comes
-    above the floor; the largest feasible winograd array already has the multipliers the DSP cap allows
-    (an F(4x2) design that fits the LUT cap has fewer: its transforms cost more LUTs a row)."""
+    the search, each convolution takes at least the longer of two processes' work: stage 1's fewest
+    multiplications (16 per 2 x 2 tile and channel pair for a 3x3 on a winograd design, 24 per 4 x 2
+    tile on a winograd-4x2 one, k^2 per pixel and pair otherwise) over the multipliers it can keep
+    busy (a fold's lanes and rows are its own: at most cin / (p_ic ceil(cin / p_ic)) of the lanes and
+    cout / (p_oc ceil(cout / p_oc)) of the rows: layer 0's 3 channels fill 3 of 8 lanes, twice that
+    with paired positions), and stage 2's requantisation, ceil(L / requant_lanes) cycles per output
+    pixel of each output fold of L lanes; summed at the clock, plus the host's time (MMIO and cache
+    maintenance, which do not depend on the array), it comes above the floor. The largest feasible
+    winograd array already has the multipliers the DSP cap allows; an F(4x2) one of that size fits
+    the LUT cap only with few requantisers (its transforms cost more LUTs a row), and they bound it."""
     r = searches("xc7z020", mhz, bits)
     host_ms = r.best_estimate.host_ms
 
@@ -439,7 +459,11 @@ def test_xc7z020_floors_are_out_of_reach(searches, net416, mhz, bits, floor_ms, 
                 mults = conv.size ** 2 * h * w * cin * cout
             lanes = 2 * cin / c.p_ic if wino and c.wino_pair and 2 * cin <= c.p_ic else cin / (c.p_ic * math.ceil(cin / c.p_ic))
             busy = lanes * (cout / (c.p_oc * math.ceil(cout / c.p_oc)))
-            cycles += mults / (c.macs * busy)
+            # stage 2: every output fold's lanes (the last one rounded up to whole bus words) requantised
+            folds = [min(c.p_oc, -(-(cout - f * c.p_oc) // c.lanes_per_word) * c.lanes_per_word)
+                     for f in range(math.ceil(cout / c.p_oc))]
+            requant = h * w * sum(math.ceil(n / c.requant_lanes) for n in folds)
+            cycles += max(mults / (c.macs * busy), requant)
         return cycles / (r.clock_mhz * 1e3)
 
     bound = {p.config.name: bound_ms(p.config) for p in r.feasible_points}

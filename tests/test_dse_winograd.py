@@ -251,8 +251,8 @@ def test_winograd_primitive_counts_without_a_fit(monkeypatch):
         lut=round(1.5 * 24 * (2 * wy4 + 2 * wy4 + 2 * (wy4 + wy4) + 25 / 2)),
         ff=round(1.5 * 24 * (2 * 6 * wy4 + 2 * 4 * wy4 + 25)))
     # stage 2's / 3 on the 6 requant lanes: -x, three shift-adds of 29 bits, 13 bits of the fourth
-    # (t3 << 16), a 48-bit select of quotient or sum, x HLS_LANE_MARGIN (1.2)
-    assert blocks.AccumulateTile.div3_lanes(f4) == blocks.Resources(lut=round(1.2 * 6 * (29 + 3 * 29 + 13 + 48)))
+    # (t3 << 16), a select of quotient or sum at the 8-bit accumulator's 32 bits, x HLS_LANE_MARGIN (1.2)
+    assert blocks.AccumulateTile.div3_lanes(f4) == blocks.Resources(lut=round(1.2 * 6 * (29 + 3 * 29 + 13 + 32)))
 
 
 def test_winograd_resources_by_hand():

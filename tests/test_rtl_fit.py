@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from rtl.zy_rtl_harness import load_script as load
 
-from zynqyolo.dse import blocks
+from zynqyolo.dse import blocks, hwconfig
 from zynqyolo.dse.hwconfig import wino_bits
 from zynqyolo.model import fixed
 
@@ -120,6 +120,16 @@ def test_inputs_are_the_full_calibration(doc):
     got = {(r["block"], r["bits"], json.dumps(r["params"], sort_keys=True)) for r in doc["inputs"]}
     assert got == want
     assert doc["yosys"].startswith("Yosys")
+
+
+def test_stage2_lanes_are_calibrated_at_the_kernels_accumulator_width(doc):
+    """The stage-2 lanes (accumulate lane, requantisers) are synthesised at each precision's acc_bits,
+    what the generated header gives the kernels (48 at 16 bits, 32 at 8)."""
+    cal = load("calibrate")
+    assert cal.STAGE2_ACC == hwconfig.ACC_BITS_BY_PRECISION
+    for r in doc["inputs"]:
+        if r["block"].startswith("stage2_"):
+            assert r["params"]["ACC"] == hwconfig.acc_bits(r["bits"]), r
 
 
 @pytest.mark.parametrize("bits", [16, 8])

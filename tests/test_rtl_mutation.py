@@ -19,7 +19,7 @@ SEED = 1399
 LUT16 = fixed.sigmoid_lut(16)
 STAGE3 = {"BITS": 16, "IDX_BITS": (LUT16.entries - 1).bit_length(), "ENTRIES": LUT16.entries,
           "OUT_FRAC": LUT16.out.frac}
-REQUANT = {"BITS": 16, "LEAKY_IMPL": 1, "GROUPS": 1}
+REQUANT = {"BITS": 16, "ACC": 48, "LEAKY_IMPL": 1, "GROUPS": 1}
 
 # (id, file, top, bench, HDL parameters, bench settings, original text, mutant text)
 MUTANTS = [

@@ -85,6 +85,9 @@ QUICK_WINO_ARRAY_POINTS = ((8, 4),)  # the default test run re-synthesises this 
 WINO_ARRAY_BITS = {16: (20, 18), 8: (12, 10)}
 WINO_POSITIONS = 16
 SELECT_GROUPS = 4  # requantiser fit: one lane (GROUPS=1) and one serving four lanes in turn
+# The stage-2 lanes' accumulator width by precision: dse.hwconfig.ACC_BITS_BY_PRECISION, the kernels'
+# acc_bits (tests/test_rtl_fit.py checks them against it)
+STAGE2_ACC = {16: 48, 8: 32}
 # model.fixed.sigmoid_lut(bits): (entries, out.frac) of the table the stage-3 lane indexes
 # (tests/test_rtl_fit.py checks them against model.fixed)
 SIGMOID_TABLE = {16: (2048, 16), 8: (256, 8)}
@@ -170,13 +173,16 @@ def wino_array_job(p_oc: int, p_ic: int, bits: int) -> tuple[str, str, dict[str,
 
 
 def lane_jobs(bits: int) -> dict[str, tuple[str, str, dict[str, int]]]:
+    acc = STAGE2_ACC[bits]
     return {
-        "stage2_acc": ("zy_stage2_acc.v", "zy_stage2_acc", {"ACC": 48}),
-        "stage2_dsp": ("zy_stage2_requant.v", "zy_stage2_requant", {"BITS": bits, "LEAKY_IMPL": 0, "GROUPS": 1}),
-        "stage2_fabric": ("zy_stage2_requant.v", "zy_stage2_requant", {"BITS": bits, "LEAKY_IMPL": 1, "GROUPS": 1}),
+        "stage2_acc": ("zy_stage2_acc.v", "zy_stage2_acc", {"ACC": acc}),
+        "stage2_dsp": ("zy_stage2_requant.v", "zy_stage2_requant",
+                       {"BITS": bits, "ACC": acc, "LEAKY_IMPL": 0, "GROUPS": 1}),
+        "stage2_fabric": ("zy_stage2_requant.v", "zy_stage2_requant",
+                          {"BITS": bits, "ACC": acc, "LEAKY_IMPL": 1, "GROUPS": 1}),
         # the same requantiser serving SELECT_GROUPS lanes in turn: the select's cost per extra group
         "stage2_fabric_select": ("zy_stage2_requant.v", "zy_stage2_requant",
-                                 {"BITS": bits, "LEAKY_IMPL": 1, "GROUPS": SELECT_GROUPS}),
+                                 {"BITS": bits, "ACC": acc, "LEAKY_IMPL": 1, "GROUPS": SELECT_GROUPS}),
         "stage3": ("zy_stage3_lane.v", "zy_stage3_lane", stage3_params(bits)),
     }
 
@@ -228,12 +234,20 @@ def calibrate(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
             work[(name, bits)] = job
     work.update(wino_array_work(quick))
     results = _run(work, jobs)
-    out: dict = {"yosys": yosys_version(), "points": _points(results), "lanes": {}}
-    for bits in bits_list:  # each lane is one synthesis: its cell counts are its figures
-        out["lanes"][str(bits)] = {name: {k: results[(name, bits)][k] for k in ("lut", "lutram_lut", "ff", "dsp",
-                                                                                "bram18")}
-                                   for name in lane_jobs(bits)}
-    return out
+    return {"yosys": yosys_version(), "points": _points(results), "lanes": _lane_figures(results, bits_list)}
+
+
+def _lane_figures(results: dict, bits_list) -> dict:
+    """bits -> lane -> figures: each lane is one synthesis, its cell counts are its figures."""
+    return {str(bits): {name: {k: results[(name, bits)][k] for k in ("lut", "lutram_lut", "ff", "dsp", "bram18")}
+                        for name in lane_jobs(bits)} for bits in bits_list}
+
+
+def calibrate_lanes(jobs: int = os.cpu_count() or 1) -> dict:
+    """Only the stage-2/3 lanes' syntheses (the lane jobs of calibrate, both precisions), in its form."""
+    work = {(name, bits): job for bits in FIT_BITS for name, job in lane_jobs(bits).items()}
+    results = _run(work, jobs)
+    return {"yosys": yosys_version(), "points": _points(results), "lanes": _lane_figures(results, FIT_BITS)}
 
 
 def calibrate_winograd_array(quick: bool = False, jobs: int = os.cpu_count() or 1) -> dict:
@@ -297,8 +311,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="only the Winograd design's MAC array (zy_mac_array.v at U x V, the array_wino points)")
     mode.add_argument("--winograd4", action="store_true",
                       help="only the F(4x2) circuits (zy_wino4_*.v, 8 bits, WINO4_LANES; --quick has no effect)")
+    mode.add_argument("--lanes", action="store_true",
+                      help="only the stage-2/3 lanes (zy_stage2_*.v, zy_stage3_lane.v), both precisions")
     args = ap.parse_args(argv)
-    if args.winograd:
+    if args.lanes:
+        res = calibrate_lanes(args.jobs)
+    elif args.winograd:
         res = calibrate_winograd(args.quick, args.jobs)
     elif args.winograd4:
         res = calibrate_winograd4(args.jobs)

@@ -256,8 +256,23 @@ def main(argv: list[str] | None = None) -> int:
                       help="re-synthesise only the Winograd design's MAC array (array_wino inputs) and refit")
     mode.add_argument("--winograd4", action="store_true",
                       help="re-synthesise only the F(4x2) circuits (wino4_*); the other entries of --out are kept")
+    mode.add_argument("--lanes", action="store_true",
+                      help="re-synthesise only the stage-2/3 lanes (both precisions) and refit")
     args = ap.parse_args(argv)
-    if args.winograd4 and args.points is None:
+    if (args.lanes or args.winograd_array) and args.points is None:
+        cal = _calibrate()
+        kwargs = {} if args.jobs is None else {"jobs": args.jobs}
+        old = json.loads(args.out.read_text())
+        if args.lanes:
+            fresh = cal.calibrate_lanes(**kwargs)
+        else:
+            fresh = cal.calibrate_winograd_array(quick=args.quick, **kwargs)
+        redone = {p["key"][0] for p in fresh["points"]}
+        inputs = [r for r in old["inputs"] if r["block"] not in redone] + inputs_from_calibration(fresh)
+        inputs.sort(key=lambda r: (-r["bits"], r["block"], sorted(r["params"].items())))
+        coefficients, residuals = fit(inputs)
+        doc = {**old, "inputs": inputs, "coefficients": coefficients, "residuals": residuals}
+    elif args.winograd4 and args.points is None:
         cal = _calibrate()
         kwargs = {} if args.jobs is None else {"jobs": args.jobs}
         doc = json.loads(args.out.read_text())
@@ -266,15 +281,6 @@ def main(argv: list[str] | None = None) -> int:
             if doc[key]["block"] in cal.WINO4_BLOCKS:
                 del doc[key]
         doc.update(fit_winograd(inputs_from_calibration(wino4), wino4["yosys"]))
-    elif args.winograd_array and args.points is None:
-        cal = _calibrate()
-        kwargs = {} if args.jobs is None else {"jobs": args.jobs}
-        old = json.loads(args.out.read_text())
-        inputs = [r for r in old["inputs"] if r["block"] != "array_wino"]
-        inputs += inputs_from_calibration(cal.calibrate_winograd_array(quick=args.quick, **kwargs))
-        inputs.sort(key=lambda r: (-r["bits"], r["block"], sorted(r["params"].items())))
-        coefficients, residuals = fit(inputs)
-        doc = {**old, "inputs": inputs, "coefficients": coefficients, "residuals": residuals}
     elif args.points is not None:
         old = json.loads(args.points.read_text())
         for r in old["inputs"]:

@@ -4,7 +4,7 @@
 // data only.
 //
 // Per psum read (the first requantiser group of a pixel, or every pixel of a non-last fold):
-//   sum = first ? ps : tile[p][j] + ps         (acc_bits = ACC = 48)
+//   sum = first ? ps : tile[p][j] + ps         (acc_bits = ACC: 48 at 16 bits, 32 at 8)
 //   last ? sums[j] = sum : tile[p][j] = sum    (sums[j] holds the pixel for the requantisers)
 module zy_stage2_acc #(
     parameter integer ACC = 48

@@ -4,9 +4,9 @@
 // outside this module (the model charges them by its memory rule: one bank per lane); here is their
 // read data only, one entry per lane this requantiser serves.
 //
-// Per cycle of the last input fold, as in the C++ (acc_bits = ACC = 48, wide_t = 64 bits):
+// Per cycle of the last input fold, as in the C++ (acc_bits = ACC: 48 at 16 bits, 32 at 8; wide_t = 64 bits):
 //   lane  = g * requant_lanes + j            (GROUPS:1 selects of the held sum, bias and shift)
-//   acc_b = wrap_acc(sums[lane] + bias[o][lane])   (48-bit two's complement)
+//   acc_b = wrap_acc(sums[lane] + bias[o][lane])   (ACC-bit two's complement)
 //   neg   = leaky && acc_b < 0
 //   v     = neg ? acc_b * LEAKY_MUL : acc_b  (64-bit),  r = shift + (neg ? LEAKY_SHIFT : 0)
 //   y     = r == 0 ? v : (v >>> min(r, 63)) + ((v >>> min(r - 1, 63)) & 1)
@@ -74,9 +74,10 @@ module zy_stage2_requant #(
             // to the operands' real widths the same way)
             wire signed [16:0] k = LEAKY_MUL;
             wire signed [ACC+16:0] prod = accb_r * k;
+            wire signed [63:0] prod_w = prod;  // sign-extended (ACC < 47) or cut to 64 bits (ACC = 48)
             reg signed [63:0] prod_r, prod_rr;
             always @(posedge clk) begin
-                prod_r  <= prod[63:0];
+                prod_r  <= prod_w;
                 prod_rr <= prod_r;
                 x_r <= accb_w;
                 v_r <= x_r;

@@ -24,7 +24,7 @@
 // - Requantisation is exactly model.fixed.requantize for one lane (see requantize below):
 //   acc_b = acc + bias (acc_bits, two's complement); leaky and acc_b < 0: acc_b * 0xCCCD with
 //   shift s + 19, else acc_b with shift s; one round-half-up shift; saturation to bits signed.
-//   II 1 needs requant_lanes constant multipliers (one 48 x 17-bit product per requantiser).
+//   II 1 needs requant_lanes constant multipliers (one acc_bits x 17-bit product per requantiser).
 // - F(4x2) designs (C::wino_tw == 4), Winograd calls: stage 1 sends 3 x each fold's partial sum
 //   (zy_winograd.h "F(4x2) tiles"), a multiple of 3 whatever the folds add; the last fold divides
 //   the call's sum by 3 exactly before the bias (div3_exact at wd_bits, where the direct sum of a

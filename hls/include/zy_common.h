@@ -7,8 +7,9 @@
 // - Two flavours of the same source: ap_int types (synthesis, and the ap_int C simulation) and
 //   native integers (ZYNQYOLO_NATIVE_TYPES, the fast C simulation). Widths are respected in
 //   both: a product of two codes fits prod_t exactly, partial sums are exact in acc_t, and the
-//   only place the 48-bit accumulator width matters (bias add, stage 2) wraps explicitly
-//   (wrap_acc), so both flavours are bit-identical.
+//   only place the accumulator width (acc_bits: 48 at 16 bits, 32 at 8) matters (bias add, stage
+//   2) wraps explicitly (wrap_acc); the ap_int sums wrap at every add, the native ones once, which
+//   is the same modulo 2^acc_bits, so both flavours are bit-identical.
 // - DDR feature maps are fold-major [fold][row][col][lanes]: fold f of a C-channel tensor holds
 //   fold_lanes(C, f) lanes (the last fold rounded up to whole bus words, padding lanes 0); one
 //   pixel of a fold is lanes / lanes_per_word bus words; lane j of a word sits in bits
@@ -53,7 +54,8 @@ struct checks {
     static_assert(C::bus_bits % C::entry_bits == 0, "a bus word must hold whole parameter entries");
     static_assert(C::bias_bits + C::shift_bits <= C::entry_bits, "bias and shift must fit one entry");
     static_assert(C::p_oc % (C::bus_bits / C::entry_bits) == 0, "a fold's preamble must fill whole bus words");
-    static_assert(C::acc_bits == C::bias_bits, "the aligned bias is added at accumulator width");
+    static_assert(C::acc_bits <= C::bias_bits, "the entry's bias field holds any accumulator value (the bias "
+                  "is added at accumulator width: the plan refuses a model whose biased sums need more)");
     static_assert((C::acc_bits - 1) + 16 <= 63 && C::leaky_mul < (1 << 16),
                   "the leaky product acc * leaky_mul (|acc| < 2^47, mul < 2^16) must fit int64");
     static_assert(2 * C::bits <= 32, "products of two codes must fit 32 bits");
@@ -345,7 +347,9 @@ typename C::entry_t get_entry(const typename C::word_t& w, int j) {
 template <class C>
 param_t<C> decode_entry(const typename C::entry_t& e) {
     param_t<C> p;
-    p.bias.range(C::bias_bits - 1, 0) = e.range(C::bias_bits - 1, 0);
+    ap_int<C::bias_bits> bias;
+    bias.range(C::bias_bits - 1, 0) = e.range(C::bias_bits - 1, 0);
+    p.bias = bias;  // cut to acc_bits (the value fits: plan._check_formats)
     p.shift = e.range(C::bias_bits + C::shift_bits - 1, C::bias_bits);
     return p;
 }

@@ -1,4 +1,4 @@
-"""cocotb bench of dse/rtl/zy_stage2_acc.v (one accumulate lane of loop ACC) against the 48-bit
+"""cocotb bench of dse/rtl/zy_stage2_acc.v (one accumulate lane of loop ACC) against the ACC-bit
 running sums of zynqyolo.model.fixed (tests/rtl/zy_rtl_ref.py: wrap_acc = fixed.saturate with a
 wrap format).
 
@@ -16,17 +16,19 @@ import numpy as np
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from zy_rtl_ref import ACC_BITS, acc_lane_vectors
+from zy_rtl_ref import acc_lane_vectors
 from zy_rtl_sim import Tally, read, s, settings, start_clock, u
 
 
 @cocotb.test()
 async def accumulate_lane_matches_fixed(dut):
     cfg = settings()
-    bands = acc_lane_vectors(cfg["seed"], cfg["bands"])
+    acc = cfg["ACC"]
+    bands = acc_lane_vectors(cfg["seed"], cfg["bands"], acc)
     rng = np.random.default_rng(cfg["seed"] + 7)
-    tally = Tally("zy_stage2_acc ACC=48")
-    mem = [int(v) for v in rng.integers(-(1 << 47), 1 << 47, size=8)]  # the tile: stale data at start
+    tally = Tally(f"zy_stage2_acc ACC={acc}")
+    lo, hi = -(1 << (acc - 1)), 1 << (acc - 1)
+    mem = [int(v) for v in rng.integers(lo, hi, size=8)]  # the tile: stale data at start
     held = None
     idle = 0
     await start_clock(dut)
@@ -39,30 +41,30 @@ async def accumulate_lane_matches_fixed(dut):
                     dut.read.value = 0
                     dut.first.value = int(rng.integers(0, 2))
                     dut.last.value = int(rng.integers(0, 2))
-                    dut.ps.value = u(int(rng.integers(-(1 << 47), 1 << 47)), ACC_BITS)
-                    dut.tile_rd.value = u(int(rng.integers(-(1 << 47), 1 << 47)), ACC_BITS)
+                    dut.ps.value = u(int(rng.integers(lo, hi)), acc)
+                    dut.tile_rd.value = u(int(rng.integers(lo, hi)), acc)
                     await FallingEdge(dut.clk)
                     idle += 1
                     tally.check(f"idle cycle {idle}: tile_we", read(dut.tile_we), 0)
                     if held is not None:
-                        tally.check(f"idle cycle {idle}: sum_hold", s(read(dut.sum_hold), ACC_BITS), held)
+                        tally.check(f"idle cycle {idle}: sum_hold", s(read(dut.sum_hold), acc), held)
                 first, last = f == 0, f == folds - 1
                 dut.read.value = 1
                 dut.first.value = int(first)
                 dut.last.value = int(last)
-                dut.ps.value = u(int(ps[f, p]), ACC_BITS)
-                dut.tile_rd.value = u(mem[p], ACC_BITS)
+                dut.ps.value = u(int(ps[f, p]), acc)
+                dut.tile_rd.value = u(mem[p], acc)
                 await FallingEdge(dut.clk)
                 tally.vectors += 1
                 where = f"band {b} fold {f}/{folds} pixel {p} (ps={int(ps[f, p])})"
                 we = read(dut.tile_we)
                 tally.check(f"{where}: tile_we", we, int(not last))
                 if not last:
-                    got = s(read(dut.tile_wr), ACC_BITS)
+                    got = s(read(dut.tile_wr), acc)
                     tally.check(f"{where}: tile_wr", got, int(running[f, p]))
                     mem[p] = 0 if got is None else got
                 else:
                     held = int(total[p])
-                    tally.check(f"{where}: sum_hold", s(read(dut.sum_hold), ACC_BITS), held)
+                    tally.check(f"{where}: sum_hold", s(read(dut.sum_hold), acc), held)
     tally.extra["idle_cycles"] = idle
     tally.finish()

@@ -15,7 +15,7 @@ import numpy as np
 import cocotb
 from cocotb.triggers import FallingEdge
 
-from zy_rtl_ref import ACC_BITS, requant_vectors
+from zy_rtl_ref import requant_vectors
 from zy_rtl_sim import Tally, read, pack, s, settings, start_clock
 
 STAGES = 6
@@ -41,13 +41,13 @@ def schedule(leaky: np.ndarray, rng: np.random.Generator) -> list[tuple[int | No
 @cocotb.test()
 async def requantiser_matches_fixed(dut):
     cfg = settings()
-    bits, groups = cfg["BITS"], cfg["GROUPS"]
-    vec = requant_vectors(cfg["seed"], cfg["vectors"], bits, groups)
+    bits, groups, acc = cfg["BITS"], cfg["GROUPS"], cfg["ACC"]
+    vec = requant_vectors(cfg["seed"], cfg["vectors"], bits, groups, acc)
     rng = np.random.default_rng(cfg["seed"] + 1)
     cycles = schedule(vec["leaky"], rng)
-    tally = Tally(f"zy_stage2_requant BITS={bits} LEAKY_IMPL={cfg['LEAKY_IMPL']} GROUPS={groups}")
-    sums = [pack(row, ACC_BITS) for row in vec["sums"]]
-    bias = [pack(row, ACC_BITS) for row in vec["bias"]]
+    tally = Tally(f"zy_stage2_requant BITS={bits} ACC={acc} LEAKY_IMPL={cfg['LEAKY_IMPL']} GROUPS={groups}")
+    sums = [pack(row, acc) for row in vec["sums"]]
+    bias = [pack(row, acc) for row in vec["bias"]]
     shift = [pack(row, SHIFT_BITS) for row in vec["shift"]]
     g, expected = vec["g"], vec["expected"]
     await start_clock(dut)

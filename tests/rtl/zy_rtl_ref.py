@@ -20,9 +20,7 @@ import numpy as np
 
 from zynqyolo.model import fixed
 
-ACC_BITS = 48  # the kernels' accumulator (zy_common.h acc_bits, dse.hwconfig.ACC_BITS)
-ACC_WRAP = fixed.FixedFormat(ACC_BITS, 0, signed=True, overflow="wrap")  # wrap_acc of zy_common.h
-ACC_MIN, ACC_MAX = ACC_WRAP.min_code, ACC_WRAP.max_code
+ACC_BITS = 48  # the 16-bit kernels' accumulator (zy_common.h acc_bits, dse.hwconfig.ACC_BITS); 32 at 8 bits
 MAX_SHIFT = 63  # 6-bit shift field of the parameter entry
 LEAKY_MAX_SHIFT = 63 - fixed.LEAKY_SHIFT  # largest shift the reference's int64 leaky branch defines
 YOLO_SHIFT_RANGE = (-32, 31)  # the signed 6-bit yolo_shift register
@@ -33,9 +31,14 @@ def code_format(bits: int) -> fixed.FixedFormat:
     return fixed.FixedFormat(bits, 0)
 
 
-def wrap_acc(x) -> np.ndarray:
-    """48-bit two's complement wrap (zy_common.h wrap_acc) = fixed.saturate with a wrap format."""
-    return fixed.saturate(np.asarray(x, dtype=np.int64), ACC_WRAP)
+def acc_format(acc: int = ACC_BITS) -> fixed.FixedFormat:
+    """The ``acc``-bit accumulator as a wrapping format (the kernels' acc_t: 48 bits at 16, 32 at 8)."""
+    return fixed.FixedFormat(acc, 0, signed=True, overflow="wrap")
+
+
+def wrap_acc(x, acc: int = ACC_BITS) -> np.ndarray:
+    """``acc``-bit two's complement wrap (zy_common.h wrap_acc) = fixed.saturate with a wrap format."""
+    return fixed.saturate(np.asarray(x, dtype=np.int64), acc_format(acc))
 
 
 def to_unsigned(x, width: int) -> np.ndarray:
@@ -44,14 +47,14 @@ def to_unsigned(x, width: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ stage 2 ----
-def requant_expected(sums, bias, shift, leaky, bits: int) -> np.ndarray:
-    """The requantiser's output code for each vector: acc_b = wrap48(sum + bias), then
-    ``fixed.requantize(acc_b, acc_frac=shift, out=s<bits>.0, leaky)``."""
+def requant_expected(sums, bias, shift, leaky, bits: int, acc: int = ACC_BITS) -> np.ndarray:
+    """The requantiser's output code for each vector: acc_b = wrap_acc(sum + bias) at ``acc`` bits,
+    then ``fixed.requantize(acc_b, acc_frac=shift, out=s<bits>.0, leaky)``."""
     sums = np.asarray(sums, dtype=np.int64)
     bias = np.asarray(bias, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     leaky = np.asarray(leaky, dtype=bool)
-    acc_b = wrap_acc(sums + bias)  # both are 48-bit codes: the int64 sum is exact
+    acc_b = wrap_acc(sums + bias, acc)  # both are acc-bit codes: the int64 sum is exact
     neg_leaky = leaky & (acc_b < 0)
     if np.any(shift[neg_leaky] > LEAKY_MAX_SHIFT):
         raise ValueError(f"a negative leaky vector has shift > {LEAKY_MAX_SHIFT}, outside the reference's domain")
@@ -70,21 +73,22 @@ def requant_expected(sums, bias, shift, leaky, bits: int) -> np.ndarray:
     return y
 
 
-def _random_acc(rng: np.random.Generator, n: int) -> np.ndarray:
-    """Signed 48-bit values with a uniformly drawn bit length (every magnitude scale equally)."""
-    length = rng.integers(0, ACC_BITS, size=n)  # magnitude < 2**length, length 0..47
+def _random_acc(rng: np.random.Generator, n: int, acc: int = ACC_BITS) -> np.ndarray:
+    """Signed ``acc``-bit values with a uniformly drawn bit length (every magnitude scale equally)."""
+    length = rng.integers(0, acc, size=n)  # magnitude < 2**length, length 0..acc-1
     mag = (rng.integers(0, 1 << 62, size=n, dtype=np.int64) >> (62 - length)).astype(np.int64)
     sign = rng.integers(0, 2, size=n).astype(bool)
     v = np.where(sign, -mag, mag)
-    return np.clip(v, ACC_MIN, ACC_MAX)
+    fmt = acc_format(acc)
+    return np.clip(v, fmt.min_code, fmt.max_code)
 
 
-def aligned_bias(rng: np.random.Generator, n: int, bits: int) -> np.ndarray:
+def aligned_bias(rng: np.random.Generator, n: int, bits: int, acc: int = ACC_BITS) -> np.ndarray:
     """Biases as the accumulate stage receives them: a 2*bits-bit bias code (frac fb) aligned to the
-    accumulator frac by ``fixed.align_bias`` (an exact left shift), kept inside 48 bits."""
+    accumulator frac by ``fixed.align_bias`` (an exact left shift), kept inside ``acc`` bits."""
     bias_fmt = fixed.FixedFormat(2 * bits, 0)
     b = rng.integers(bias_fmt.min_code, bias_fmt.max_code + 1, size=n, dtype=np.int64)
-    max_left = ACC_BITS - bias_fmt.width  # (2*bits-bit code) << left stays a 48-bit signed code
+    max_left = acc - bias_fmt.width  # (2*bits-bit code) << left stays an acc-bit signed code
     fb = rng.integers(0, 8, size=n)
     f_acc = fb + rng.integers(0, max_left + 1, size=n)
     return fixed.align_bias(b, fb, f_acc)
@@ -98,25 +102,28 @@ def _shift_for(rng: np.random.Generator, acc_b: np.ndarray, bits: int) -> np.nda
     return np.clip(s, 0, MAX_SHIFT)
 
 
-def requant_vectors(seed: int, n_random: int, bits: int, groups: int) -> dict[str, np.ndarray]:
-    """Stimulus for zy_stage2_requant: per vector the group g, each group's held sum, aligned bias
-    and shift, and leaky. Random vectors (realistic biased sums, full-range 48-bit sums that wrap,
-    random shifts over 0..63) and the corner cases below; expected codes from requant_expected."""
+def requant_vectors(seed: int, n_random: int, bits: int, groups: int, acc: int = ACC_BITS) -> dict[str, np.ndarray]:
+    """Stimulus for zy_stage2_requant at ``acc``-bit accumulators: per vector the group g, each group's
+    held sum, aligned bias and shift, and leaky. Random vectors (realistic biased sums, full-range
+    acc-bit sums that wrap, random shifts over 0..63) and the corner cases below; expected codes from
+    requant_expected."""
     rng = np.random.default_rng(seed)
+    fmt = acc_format(acc)
+    acc_min, acc_max = fmt.min_code, fmt.max_code
     out = code_format(bits)
     targets: list[tuple[int, int, bool]] = []  # corner cases as (acc_b, shift, leaky)
     for s in (0, 1, 2, 5, 17, 31, LEAKY_MAX_SHIFT, MAX_SHIFT):
         half = (1 << (s - 1)) if s else 0
         for leaky in (False, True):
-            for a in (0, 1, -1, 2, -2, 3, -3, ACC_MAX, ACC_MIN, ACC_MAX - 1, ACC_MIN + 1):
+            for a in (0, 1, -1, 2, -2, 3, -3, acc_max, acc_min, acc_max - 1, acc_min + 1):
                 targets.append((a, s, leaky))
-            if s <= ACC_BITS - 2 - bits:
+            if s <= acc - 2 - bits:
                 # saturation boundaries on both sides, and round-half-up ties at them
                 for code in (out.max_code, out.max_code + 1, out.min_code, out.min_code - 1, 0):
                     base = code << s
                     for d in (0, half - 1, half, -half, -half - 1, 1, -1):
                         targets.append((base + d, s, leaky))
-            if 1 <= s <= ACC_BITS - 4:
+            if 1 <= s <= acc - 4:
                 # ties k * 2**s + 2**(s-1): 2.5 -> 3, -2.5 -> -2 (half up, towards +inf)
                 for k in range(-4, 4):
                     targets.append(((k << s) + half, s, leaky))
@@ -126,44 +133,44 @@ def requant_vectors(seed: int, n_random: int, bits: int, groups: int) -> dict[st
         # leaky ties: acc_b * LEAKY_MUL == 2**(r-1) mod 2**r, r = s + LEAKY_SHIFT; LEAKY_MUL is odd,
         # so acc_b = -2**(r-1) - j * 2**r are exact halves after the multiply
         r = s + fixed.LEAKY_SHIFT
-        if r - 1 <= ACC_BITS - 1:
+        if r - 1 <= acc - 1:
             for j in (0, 1, 2):
                 a = -(1 << (r - 1)) - j * (1 << r)
-                if a >= ACC_MIN:
+                if a >= acc_min:
                     targets.append((a, s, True))
                     targets.append((a + 1, s, True))
                     targets.append((a - 1, s, True))
         # negative pre-activations well past the output range: leaky keeps them, then saturation
         for m in (1, 10, 11, 100, 1000):
-            a = -(m << (s + bits - 1)) if s + bits - 1 + m.bit_length() < ACC_BITS else ACC_MIN
-            targets.append((max(a, ACC_MIN), s, True))
+            a = -(m << (s + bits - 1)) if s + bits - 1 + m.bit_length() < acc else acc_min
+            targets.append((max(a, acc_min), s, True))
     n_corner = len(targets)
     n = n_random + n_corner
     g = rng.integers(0, groups, size=n)
-    bias = aligned_bias(rng, n * groups, bits).reshape(n, groups)
-    sums = _random_acc(rng, n * groups).reshape(n, groups)
+    bias = aligned_bias(rng, n * groups, bits, acc).reshape(n, groups)
+    sums = _random_acc(rng, n * groups, acc).reshape(n, groups)
     leaky = rng.integers(0, 2, size=n).astype(bool)
     idx = np.arange(n)
-    # random part: a third with full-range 48-bit sums and biases (wrapping), the rest realistic
+    # random part: a third with full-range acc-bit sums and biases (wrapping), the rest realistic
     wide = rng.random(n_random) < 0.33
     wide_rows = np.nonzero(wide)[0]
-    sums[wide_rows] = rng.integers(ACC_MIN, ACC_MAX + 1, size=(len(wide_rows), groups), dtype=np.int64)
-    bias[wide_rows] = rng.integers(ACC_MIN, ACC_MAX + 1, size=(len(wide_rows), groups), dtype=np.int64)
-    acc_b = wrap_acc(sums[idx, g] + bias[idx, g])
+    sums[wide_rows] = rng.integers(acc_min, acc_max + 1, size=(len(wide_rows), groups), dtype=np.int64)
+    bias[wide_rows] = rng.integers(acc_min, acc_max + 1, size=(len(wide_rows), groups), dtype=np.int64)
+    acc_b = wrap_acc(sums[idx, g] + bias[idx, g], acc)
     shift = rng.integers(0, MAX_SHIFT + 1, size=(n, groups))
     near = rng.random(n) < 0.7
     shift[idx[near], g[near]] = _shift_for(rng, acc_b[near], bits)
     # corner part: the selected lane's sum is built so that sum + bias wraps to the target acc_b
     for k, (a, s, lk) in enumerate(targets):
         row = n_random + k
-        sums[row, g[row]] = wrap_acc(a - bias[row, g[row]])
+        sums[row, g[row]] = wrap_acc(a - bias[row, g[row]], acc)
         shift[row, g[row]] = s
         leaky[row] = lk
-    # the 48-bit wrap of the bias add itself, on both sides
-    wraps = [(ACC_MAX, 1), (ACC_MIN, -1), (ACC_MAX, ACC_MAX), (ACC_MIN, ACC_MIN), (ACC_MAX, ACC_MIN)]
+    # the acc-bit wrap of the bias add itself, on both sides
+    wraps = [(acc_max, 1), (acc_min, -1), (acc_max, acc_max), (acc_min, acc_min), (acc_max, acc_min)]
     extra = len(wraps) * 2 * 3
-    sums = np.concatenate([sums, rng.integers(ACC_MIN, ACC_MAX + 1, size=(extra, groups), dtype=np.int64)])
-    bias = np.concatenate([bias, rng.integers(ACC_MIN, ACC_MAX + 1, size=(extra, groups), dtype=np.int64)])
+    sums = np.concatenate([sums, rng.integers(acc_min, acc_max + 1, size=(extra, groups), dtype=np.int64)])
+    bias = np.concatenate([bias, rng.integers(acc_min, acc_max + 1, size=(extra, groups), dtype=np.int64)])
     g = np.concatenate([g, rng.integers(0, groups, size=extra)])
     shift = np.concatenate([shift, rng.integers(0, MAX_SHIFT + 1, size=(extra, groups))])
     leaky = np.concatenate([leaky, np.zeros(extra, dtype=bool)])
@@ -175,40 +182,43 @@ def requant_vectors(seed: int, n_random: int, bits: int, groups: int) -> dict[st
                 row += 1
     n = len(g)
     idx = np.arange(n)
-    acc_b = wrap_acc(sums[idx, g] + bias[idx, g])
+    acc_b = wrap_acc(sums[idx, g] + bias[idx, g], acc)
     # keep every negative leaky vector inside the reference's domain (module docstring)
     bad = leaky & (acc_b < 0) & (shift[idx, g] > LEAKY_MAX_SHIFT)
     shift[idx[bad], g[bad]] = rng.integers(0, LEAKY_MAX_SHIFT + 1, size=int(bad.sum()))
     # shuffle so that corner vectors sit between random ones in the II-1 stream
     perm = rng.permutation(n)
     sums, bias, shift, g, leaky = sums[perm], bias[perm], shift[perm], g[perm], leaky[perm]
-    expected = requant_expected(sums[idx, g], bias[idx, g], shift[idx, g], leaky, bits)
+    expected = requant_expected(sums[idx, g], bias[idx, g], shift[idx, g], leaky, bits, acc)
     return {"g": g, "sums": sums, "bias": bias, "shift": shift, "leaky": leaky, "expected": expected,
             "n_corner": np.int64(n_corner + extra)}
 
 
-def acc_lane_vectors(seed: int, n_bands: int) -> list[dict]:
-    """Stimulus for zy_stage2_acc: bands of ``pixels`` pixels over ``folds`` input folds, in the
-    order of loop ACC (fold-major, pixel-minor), with idle cycles (no psum read) in between. Per
-    consumed psum the expected tile write (wrap48 of the running sum) or, on the last fold, the
-    held sum; psums realistic (sums of products of 16-bit codes) or full-range 48-bit (wrapping)."""
+def acc_lane_vectors(seed: int, n_bands: int, acc: int = ACC_BITS) -> list[dict]:
+    """Stimulus for zy_stage2_acc at ``acc`` bits (48: the 16-bit kernels, 32: the 8-bit ones): bands
+    of ``pixels`` pixels over ``folds`` input folds, in the order of loop ACC (fold-major,
+    pixel-minor), with idle cycles (no psum read) in between. Per consumed psum the expected tile
+    write (wrap_acc of the running sum) or, on the last fold, the held sum; psums realistic (sums of
+    products of the precision's codes) or full-range acc-bit (wrapping)."""
     rng = np.random.default_rng(seed)
-    fmt = code_format(16)
-    bound = fixed.product_bound(4608, fmt, fmt)  # YOLOv3-tiny's largest K at 16 bits
+    bits = 16 if acc == ACC_BITS else 8
+    fmt = code_format(bits)
+    bound = fixed.product_bound(4608 if bits == 16 else 9216, fmt, fmt)  # YOLOv3-tiny's largest K
+    acc_min, acc_max = acc_format(acc).min_code, acc_format(acc).max_code
     bands = []
     for b in range(n_bands):
         pixels = int(rng.integers(2, 7))
         folds = int(rng.integers(1, 5))
         kind = b % 4
-        if kind == 0:  # full-range 48-bit psums: the tile add wraps
-            ps = rng.integers(ACC_MIN, ACC_MAX + 1, size=(folds, pixels), dtype=np.int64)
+        if kind == 0:  # full-range acc-bit psums: the tile add wraps
+            ps = rng.integers(acc_min, acc_max + 1, size=(folds, pixels), dtype=np.int64)
         elif kind == 1:  # the extremes
-            ps = rng.choice(np.array([ACC_MIN, ACC_MAX, -1, 1, 0, ACC_MAX - 1, ACC_MIN + 1], dtype=np.int64),
+            ps = rng.choice(np.array([acc_min, acc_max, -1, 1, 0, acc_max - 1, acc_min + 1], dtype=np.int64),
                             size=(folds, pixels))
         else:  # realistic: a fold's partial dot product stays within the conv's product bound
-            ps = _random_acc(rng, folds * pixels).reshape(folds, pixels)
+            ps = _random_acc(rng, folds * pixels, acc).reshape(folds, pixels)
             ps = np.clip(ps, -bound // folds, bound // folds)
-        running = wrap_acc(np.cumsum(ps, axis=0))  # wrap(sum) == the wrapped running sum: mod 2**48
+        running = wrap_acc(np.cumsum(ps, axis=0), acc)  # wrap(sum) == the wrapped running sum: mod 2**acc
         bands.append({"ps": ps, "running": running, "total": running[-1]})
     return bands
 
