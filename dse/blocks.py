@@ -66,7 +66,7 @@ from pathlib import Path
 
 from zynqyolo.model import winograd
 
-from .hwconfig import ACC_BITS, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
+from .hwconfig import ACC_BITS, MAX_WEIGHT_GROUP, HwConfig, wino_bits, wino_div3_bits, wino_y_bits
 from .packing import PARAM_ENTRY_BYTES
 from .registers import Stage3Mode
 
@@ -755,7 +755,7 @@ class WeightBuffer:
     previous block's MACs, load in WEIGHT_LOAD (not overlapped).
     """
 
-    MAX_GROUP = 4  # banks a memory word may hold: bounds the loaders' registers
+    MAX_GROUP = MAX_WEIGHT_GROUP  # banks a memory word may hold: bounds the loaders' registers
 
     @staticmethod
     def banks(cfg: HwConfig) -> int:
@@ -772,10 +772,13 @@ class WeightBuffer:
 
     @staticmethod
     def group(cfg: HwConfig) -> int:
-        """G, the banks of a memory word: 1 in distributed RAM (its LUTs do not depend on the
-        shape), else the divisor of WPS up to MAX_GROUP with the fewest BRAM18 (block RAM is at most
-        36 bits wide, so a 4 x 20-bit U-word fills 3 of them; 4 such words fill 9), the smallest on
-        a tie."""
+        """G, the banks of a memory word: the design's ``weight_group`` when it sets one (the explorer
+        tries them: a larger G saves block RAM, a smaller one the Winograd loader's U staging and its
+        select), else the block-RAM rule: 1 in distributed RAM (its LUTs do not depend on the shape),
+        else the divisor of WPS up to MAX_GROUP with the fewest BRAM18 (block RAM is at most 36 bits
+        wide, so a 4 x 20-bit U-word fills 3 of them; 4 such words fill 9), the smallest on a tie."""
+        if cfg.weight_group:
+            return cfg.weight_group
         depth, wps = WeightBuffer.depth(cfg), WeightBuffer.banks(cfg)
         if storage_impl(depth) == "lutram":
             return 1

@@ -44,8 +44,8 @@ from zynqyolo.errors import ZynqyoloError
 from zynqyolo.model.ir import Conv, Network
 
 from . import devices, perf
-from .blocks import LEAKY_MUL_IMPL, Resources
-from .hwconfig import CONV_ENGINES, WINO_4X2_BITS, HwConfig
+from .blocks import LEAKY_MUL_IMPL, Resources, WeightBuffer
+from .hwconfig import CONV_ENGINES, MAX_WEIGHT_GROUP, WINO_4X2_BITS, HwConfig
 
 ARCHS = ("zynqyolo", "yu2020")
 DEFAULT_CAP = 0.9
@@ -148,6 +148,8 @@ class SearchSpace:
                 "p_ic": f"divisors of p_oc (winograd-paired: even, half at least {self.pair_channels})",
                 "stage3_lanes": "divisors of p_oc",
                 "requant_lanes": "stage3_lanes; then every divisor of p_oc at each engine's best point",
+                "weight_group": "0 (the block-RAM rule); then, at each engine's best point, every other divisor "
+                                "of its bank words up to 4 with every stage-2/3 lane count",
                 "tile_pixels": list(self.tile_pixels), "bits": self.bits, "bus_bits": self.bus_bits,
                 "points": self.size}
 
@@ -306,6 +308,14 @@ class SearchResult:
 
 
 # ------------------------------------------------------------------------------------ search ----
+def weight_groups(cfg: HwConfig) -> list[int]:
+    """The weight groups (HwConfig.weight_group) the refinement tries on ``cfg``: every divisor of its
+    slice's bank words up to MAX_WEIGHT_GROUP but the one the block-RAM rule picks."""
+    auto = WeightBuffer.group(dataclasses.replace(cfg, weight_group=0))
+    banks = WeightBuffer.banks(cfg)
+    return [g for g in range(1, MAX_WEIGHT_GROUP + 1) if banks % g == 0 and g != auto]
+
+
 def _config(network: Network, board: devices.Board, clock_mhz: float, bits: int, p_oc: int, p_ic: int,
             tile: int, stage3_lanes: int, conv_engine: str, maxima: Optional[dict] = None) -> HwConfig:
     return HwConfig(p_oc=p_oc, p_ic=p_ic, bits=bits, bus_bits=BUS_BITS, tile_pixels=tile,
@@ -366,19 +376,23 @@ def search(network: Network, device: str, *, clock_mhz: float, bits: int = 16, c
     feasible = [p for p in points if p.feasible]
     if not feasible:
         raise NoFeasibleDesign(_nothing_fits(points, dev, b, cap))
-    # refine_requant: each engine's best point with the other requantiser counts (its plan is cached)
+    # refine: each engine's best point with the other requantiser counts, and with each other weight
+    # group jointly with every stage-2/3 lane count (a smaller G trades block RAM for the Winograd
+    # loader's LUTs, which may pay for more lanes); its plan is cached
     for engine in space.engines:
         pool = [p for p in feasible if p.config.conv_engine == engine]
         if not pool:
             continue
         c = min(pool, key=lambda p: _rank(p, dev)).config
         shapes, io, plan_error = cache.shapes(network, network_hash, b, clock_mhz, bits, c.p_oc, c.tile_pixels, engine)
-        for rl in divisors(c.p_oc):
-            if rl != c.requant_lanes:
-                point = evaluate(dataclasses.replace(c, requant_lanes=rl), shapes, io, plan_error)
-                points.append(point)
-                if point.feasible:
-                    feasible.append(point)
+        variants = [dataclasses.replace(c, requant_lanes=rl) for rl in divisors(c.p_oc) if rl != c.requant_lanes]
+        variants += [dataclasses.replace(c, weight_group=g, stage3_lanes=s3, requant_lanes=rl)
+                     for g in weight_groups(c) for s3 in space.stage3_lanes(c.p_oc) for rl in divisors(c.p_oc)]
+        for cfg in variants:
+            point = evaluate(cfg, shapes, io, plan_error)
+            points.append(point)
+            if point.feasible:
+                feasible.append(point)
     best = min(feasible, key=lambda p: _rank(p, dev))
     best_estimate = perf.estimate(best.config, network, b, host=host, leaky_mul_impl=leaky_mul_impl)
     return SearchResult("zynqyolo", network, dev, b, cap, clock_mhz, bits, space, points, best,
@@ -431,11 +445,13 @@ class _ResourceCache:
         self._parts = (
             (blocks.ConvEngine.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits)),
             (blocks.LineBuffer.resources, lambda c: (c.conv_engine, c.p_oc, c.bits, c.max_width)),
-            (blocks.WeightBuffer.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits)),
+            (blocks.WeightBuffer.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits,
+                                                       c.weight_group)),
             (winograd_only(blocks.WinogradWindow), lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits)),
             (winograd_only(blocks.WinogradDataTransform), lambda c: (c.conv_engine, c.p_ic, c.bits)),
             (winograd_only(blocks.WinogradOutputTransform), lambda c: (c.conv_engine, c.p_oc, c.bits)),
-            (winograd_only(blocks.FilterTransform), lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits)),
+            (winograd_only(blocks.FilterTransform), lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits,
+                                                               c.weight_group)),
             (lambda c: blocks.AccumulateTile.resources(c, leaky_mul_impl),  # F(4x2): the / 3 of max_in_channels
              lambda c: (c.conv_engine, c.p_oc, c.requant_lanes, c.bits, c.tile_pixels, c.max_in_channels,
                         c.max_out_channels)),
@@ -445,7 +461,7 @@ class _ResourceCache:
             (blocks.StreamIO.resources, lambda c: (c.p_oc, c.bits)),
             (blocks.Control.resources, lambda c: (c.max_width, c.max_height, c.max_in_channels, c.max_out_channels,
                                                   c.p_oc)),
-            (blocks.LoopLogic.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits,
+            (blocks.LoopLogic.resources, lambda c: (c.conv_engine, c.p_oc, c.p_ic, c.bits, c.bus_bits, c.weight_group,
                                                     c.stage3_lanes, c.requant_lanes, c.tile_pixels, c.max_width,
                                                     c.max_height, c.max_in_channels, c.max_out_channels)),
         )

@@ -43,6 +43,7 @@ def acc_bits(bits: int) -> int:
     except KeyError:
         raise ValueError(f"no accumulator width for {bits}-bit codes; supported: {sorted(ACC_BITS_BY_PRECISION)}") from None
 MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
+MAX_WEIGHT_GROUP = 4  # weight-buffer bank words a memory word may hold: bounds the loaders' registers
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
 SUPPORTED_BUS_BITS = (64, 128)
 # HwConfig.conv_engine: how stage 1 computes a 3x3 convolution. "winograd-paired" is the Winograd path
@@ -114,6 +115,9 @@ class HwConfig:
     clock_mhz: float = 100.0
     part: str = "xc7z020clg484-1"
     conv_engine: str = "direct"  # "direct" (one MAC per tap), "winograd" (F(2x2,3x3) for wide 3x3 calls), "winograd-paired", "winograd-4x2"
+    # weight-buffer bank words per memory word (dse.blocks.WeightBuffer.group): 0 = the block-RAM rule's
+    # choice (fewest BRAM18); 1..MAX_WEIGHT_GROUP dividing the slice's bank words (fewer loader LUTs)
+    weight_group: int = 0
 
     def __post_init__(self):
         def bad(name: str, why: str):
@@ -124,7 +128,7 @@ class HwConfig:
         for f in fields(self):  # types first (True is no integer, "fast" no clock), then the relations
             value, what = getattr(self, f.name), f"HwConfig.{f.name}"
             if f.type in ("int", int):
-                validate.integer(value, what, lo=1)
+                validate.integer(value, what, lo=0 if f.name == "weight_group" else 1)
             elif f.type in ("float", float):
                 object.__setattr__(self, f.name, validate.number(value, what))  # 100 and 100.0: one hash
             elif f.type in ("str", str):
@@ -156,6 +160,10 @@ class HwConfig:
             bad("max_in_channels", f"F(4x2)'s stage-2 division by 3 works modulo 2^32: a call's sum of "
                                    f"{self.max_in_channels} channels needs "
                                    f"{wino_div3_bits(self.bits, self.max_in_channels)} bits")
+        banks = self.p_oc * self.p_ic // self.lanes_per_word
+        if self.weight_group > MAX_WEIGHT_GROUP or (self.weight_group and banks % self.weight_group):
+            bad("weight_group", f"must be 0 (the block-RAM rule) or a divisor of the slice's {banks} bank words "
+                                f"up to {MAX_WEIGHT_GROUP}")
         if self.wino_pair and self.p_ic % 2:
             bad("conv_engine", f"pairs the two halves of the p_ic lanes: needs an even p_ic (p_ic={self.p_ic})")
 

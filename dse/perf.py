@@ -760,11 +760,12 @@ class CallTerms:
 def call_terms(shape: CallShape, config: HwConfig, cache: Optional[dict] = None) -> CallTerms:
     """One call's cycles and bytes on ``config``. ``cache`` (a dict the caller keeps; ``batch_estimates``
     keeps each frame's register writes and its batches in it too) memoises by (call shape, conv_engine,
-    p_oc, p_ic, stage3_lanes, requant_lanes), which several tiles share (and several p_oc: equal shapes of plans
+    p_oc, p_ic, stage3_lanes, requant_lanes, weight_group), which several tiles share (and several p_oc: equal shapes of plans
     for different p_oc are one object, but their cycles differ); it keys on the shape object's
     identity, so the caller keeps equal shapes as one object (``explore`` does) and the dict no
     longer than the shapes."""
-    key = (id(shape), config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes)
+    key = (id(shape), config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes,
+           config.weight_group)
     hit = cache.get(key) if cache is not None else None
     if hit is None:
         check_shape_config(shape, config)
@@ -797,7 +798,7 @@ def batch_estimates(shapes: tuple[CallShape, ...], config: HwConfig, memory: Mem
     out = []
     # the batches of this frame's terms, memoised by (call shape, its place in the frame)
     frame_key = ("batches", config.conv_engine, config.p_oc, config.p_ic, config.stage3_lanes, config.requant_lanes,
-                 mhz_k, io_nbytes, host, memory)
+                 config.weight_group, mhz_k, io_nbytes, host, memory)
     memo = cache.setdefault(frame_key, {}) if cache is not None else None
     for n, (s, n_written) in enumerate(zip(shapes, written)):
         first, last = n == 0, s.index == last_output

@@ -341,6 +341,29 @@ def run_batch(acc, net, model, layers, codes, batch) -> None:
     assert result.counts == expected_counts(cfg, regs)
 
 
+# Designs with an explicit weight group (HwConfig.weight_group, which the explorer tries) other than the
+# block-RAM rule's: the direct loader gathering 4 bank words a memory word, and the F(4x2) loader writing
+# one at a time.
+WEIGHT_GROUP_DESIGNS = {
+    "g4-oc24ic8-b16-t64": HwConfig(p_oc=24, p_ic=8, bits=16, tile_pixels=64, weight_group=4),
+    "w4-g1-oc24ic8-b8-t64": HwConfig(p_oc=24, p_ic=8, bits=8, tile_pixels=64, requant_lanes=6,
+                                     conv_engine="winograd-4x2", weight_group=1),
+}
+
+
+@pytest.mark.parametrize("design", list(WEIGHT_GROUP_DESIGNS))
+@pytest.mark.parametrize("batch", [(0, 1), (4, 5), (13, None), (22, 23)], ids=batch_id)
+def test_weight_group_designs_bit_exact(design, batch, toolchain, references, network96):
+    from zynqyolo.hls.csim import CsimAccelerator
+
+    cfg = WEIGHT_GROUP_DESIGNS[design]
+    rule = blocks.WeightBuffer.group(HwConfig(**{**cfg.to_dict(), "weight_group": 0}))
+    assert blocks.WeightBuffer.group(cfg) == cfg.weight_group != rule
+    acc = CsimAccelerator(cfg, True)
+    model, layers, codes = references[cfg.bits]
+    run_batch(acc, network96, model, layers, codes, batch)
+
+
 @pytest.mark.parametrize("bits", [16, pytest.param(8, marks=pytest.mark.slow)])
 def test_full_size_network_bit_exact(bits, toolchain, model_files, photos):
     """Every layer batch at 416x416 on the default design point (about 10 s per precision)."""

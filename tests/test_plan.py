@@ -33,6 +33,14 @@ def test_hwconfig_validation_and_round_trip(tmp_path):
         HwConfig(bits=12)
     with pytest.raises(ValueError, match="stage3_lanes"):
         HwConfig(stage3_lanes=5)
+    # weight_group: 0 (the block-RAM rule) or a divisor of the slice's p_oc p_ic / lanes_per_word bank
+    # words (24 x 8 at 16 bits: 48) up to 4
+    for bad in (5, 8, -1):
+        with pytest.raises(ValueError, match="weight_group"):
+            HwConfig(weight_group=bad)
+    with pytest.raises(ValueError, match="weight_group"):
+        HwConfig(p_oc=8, p_ic=4, weight_group=3)  # 8 bank words
+    assert HwConfig(weight_group=3).weight_group == 3
     cfg = HwConfig(p_oc=16, p_ic=4, tile_pixels=512)
     path = cfg.save(tmp_path / "d.json")
     assert HwConfig.load(path) == cfg
