@@ -42,6 +42,8 @@ def acc_bits(bits: int) -> int:
         return ACC_BITS_BY_PRECISION[bits]
     except KeyError:
         raise ValueError(f"no accumulator width for {bits}-bit codes; supported: {sorted(ACC_BITS_BY_PRECISION)}") from None
+
+
 MAX_KSIZE = 3  # the largest convolution kernel (1 and 3 are supported)
 MAX_WEIGHT_GROUP = 4  # weight-buffer bank words a memory word may hold: bounds the loaders' registers
 SIGNED_REGISTERS = frozenset({"yolo_shift"})  # every other register field is unsigned
