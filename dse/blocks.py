@@ -265,9 +265,9 @@ SRL_MAX_DEPTH = 32  # UG474: one SRLC32E holds 32 bits of a shift register
 
 
 def fifo(width: int, depth: int) -> Resources:
-    """An ``hls::stream`` of ``depth`` items of ``width`` bits as a shift-register FIFO (UG1399
-    ``config_storage fifo -auto_srl_max_depth``): one LUT per bit per 32 items, plus read/write
-    pointers and flags (a few FFs)."""
+    """An ``hls::stream`` of ``depth`` items of ``width`` bits as a shift-register FIFO (zy_accel.h binds
+    each to SRLs, BIND_STORAGE type=fifo impl=srl, UG1399): one LUT per bit per 32 items, plus
+    read/write pointers and flags (a few FFs)."""
     return Resources(lut=width * ceil_div(depth, SRL_MAX_DEPTH), ff=2 * 8)
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from zynqyolo.dse import blocks
 from zynqyolo.dse.hwconfig import HwConfig
 from zynqyolo.errors import ZynqyoloError
 
@@ -170,8 +171,9 @@ def test_threaded_full_frame_416(model_files, photos, require_csim):
 
 
 def test_depths_are_one_table_used_by_pragmas_and_fifos():
-    """Every internal FIFO's STREAM pragma and threaded depth come from the header's macro, and the
-    table names exactly the channels zy_accel.h declares."""
+    """Every internal FIFO's STREAM pragma and threaded depth come from the header's macro, the table
+    names exactly the channels zy_accel.h declares, and each is bound to shift registers (what
+    dse.blocks.fifo charges; Vitis HLS's own choice would leave SRLs past 1024 bits)."""
     from zynqyolo.hls import HLS_DIR
     from zynqyolo.hls.header import FIFO_DEPTHS, depth_macro, render_header
 
@@ -183,6 +185,8 @@ def test_depths_are_one_table_used_by_pragmas_and_fifos():
         assert depth >= 2, f"{name}: a depth of {depth} halves the hand-off throughput"
         macro = depth_macro(name)
         assert f"ZY_PRAGMA(HLS STREAM variable={name} depth={macro})" in source
+        assert f"ZY_PRAGMA(HLS BIND_STORAGE variable={name} type=fifo impl=srl)" in source
+        assert depth <= blocks.SRL_MAX_DEPTH  # one SRLC32E a bit, as fifo() charges
         assert f"{name}.set_depth({macro});" in source
         assert f"#define {macro} {depth}\n" in header
 

@@ -19,7 +19,10 @@
 //   lockstep, and no depth is needed for freedom from deadlock (the one pair of paths, conv_stage to
 //   accumulate_stage through `params` and `psum`, is read in the order it is written: stage 2 reads
 //   the whole preamble before any partial sum). The threaded simulation shows it: every frame
-//   completes bit-exact with all five channels at depth 1 (tests/test_threaded_csim.py).
+//   completes bit-exact with all five channels at depth 1 (tests/test_threaded_csim.py). Every channel
+//   is bound to shift registers (BIND_STORAGE impl=srl, UG1399): Vitis HLS's own choice keeps SRLs
+//   only up to auto_srl_max_bits (1024 by default) and the psum channel alone is p_oc x acc_bits x 2
+//   bits; dse.blocks.fifo charges them as SRLs.
 // - C simulation, two flavours. Sequential: the processes run one after the other over unbounded
 //   FIFOs, and the csim build checks that every internal FIFO is empty at the end (a mismatch
 //   would deadlock the hardware). Threaded (ZYNQYOLO_THREADED_CSIM, hls/sim/zy_threaded.h): each
@@ -46,16 +49,22 @@ void accel(hls::stream<axis_word_t<C> >& in, hls::stream<axis_word_t<C> >& wts, 
 #pragma HLS DATAFLOW
     chan<pixel_t<C> > pix("pix");
     ZY_PRAGMA(HLS STREAM variable=pix depth=ZY_DEPTH_PIX)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=pix type=fifo impl=srl)
     chan<psum_t<C> > psum("psum");
     ZY_PRAGMA(HLS STREAM variable=psum depth=ZY_DEPTH_PSUM)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=psum type=fifo impl=srl)
     chan<param_t<C> > params("params");
     ZY_PRAGMA(HLS STREAM variable=params depth=ZY_DEPTH_PARAMS)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=params type=fifo impl=srl)
     chan<pixel_t<C> > acc_out("acc_out");
     ZY_PRAGMA(HLS STREAM variable=acc_out depth=ZY_DEPTH_ACC_OUT)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=acc_out type=fifo impl=srl)
     chan<pixel_t<C> > raster("raster");
     ZY_PRAGMA(HLS STREAM variable=raster depth=ZY_DEPTH_RASTER)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=raster type=fifo impl=srl)
     chan<pixel_t<C> > s3_out("s3_out");
     ZY_PRAGMA(HLS STREAM variable=s3_out depth=ZY_DEPTH_S3_OUT)
+    ZY_PRAGMA(HLS BIND_STORAGE variable=s3_out type=fifo impl=srl)
 
     // A Winograd call's 2x2 stride-2 max-pool is done by detile: stage 3 bypasses the pooled map.
     registers r3 = r;
