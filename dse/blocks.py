@@ -255,12 +255,15 @@ def memory(depth: int, width: int, banks: int = 1) -> Resources:
 
 # Depths, in items, of the internal FIFOs of the DATAFLOW region (hls/include/zy_accel.h), by channel
 # name; the generated header carries them (ZY_DEPTH_<NAME>) to the STREAM pragmas and the threaded C
-# simulation. 2 for every channel (hls::stream's default): each stage moves at most one item per
-# cycle, and two slots let the writer fill one while the reader drains the other; no process needs
+# simulation. 2 for every channel but psum (hls::stream's default): each stage moves at most one item
+# per cycle, and two slots let the writer fill one while the reader drains the other; no process needs
 # more for freedom from deadlock (stage 2 reads the whole `params` preamble before its first partial
-# sum; tests/test_threaded_csim.py runs whole frames at depth 1).
+# sum; tests/test_threaded_csim.py runs whole frames at depth 1). psum holds a tile's 8 pixels: an
+# F(4x2) tile sends the previous tile's in bursts (WinogradEngine.EMIT4: 8 in 12 iterations), which a
+# 2-deep FIFO turns into stage-1 stalls wherever stage 2 takes more than a cycle a pixel; as SRLs (the
+# kernel binds every channel to them) depth 8 costs what depth 2 does.
 # ``raster`` (detile -> stage 3, every design) carries pixels in raster order like ``acc_out``.
-FIFO_DEPTHS = {"pix": 2, "psum": 2, "params": 2, "acc_out": 2, "raster": 2, "s3_out": 2}
+FIFO_DEPTHS = {"pix": 2, "psum": 8, "params": 2, "acc_out": 2, "raster": 2, "s3_out": 2}
 SRL_MAX_DEPTH = 32  # UG474: one SRLC32E holds 32 bits of a shift register
 
 

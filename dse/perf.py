@@ -457,8 +457,8 @@ def _walk(shape: CallShape, config: HwConfig) -> tuple[dict[str, int], float]:
         if wino:
             # a tile reads up to 4 pixels, and sends the previous tile's 4 to stage 2, at its iterations
             # 0, 4, 8, 12 (paired: 0, 2, 4, 6; F(4x2): 8 read one every 3, 8 sent at EMIT4): through the
-            # 2-deep FIFOs a partner slower than that stretches the tile; the last tile row reads the
-            # next block's first rows (at that block's pace)
+            # FIFOs (FIFO_DEPTHS) a partner slower than that stretches the tile; the last tile row reads
+            # the next block's first rows (at that block's pace)
             wpp_next = c.next_lanes / lpw * c_in
             stream_cycles += c.prefill_next * wpp_next
             g2 = AccumulateTile.requant_groups(rl, c.out_lanes) if c.last_fold else 1

@@ -185,6 +185,13 @@ def test_burst_stall_and_detile_row_stall_by_hand():
     for pace, stall in ((3.0, 0.0), (6.0, 0.0), (12.0, 0.0), (15.0, 3.0)):
         assert blocks.WinogradEngine.burst_stall(pace, 2) == stall
     assert blocks.WinogradEngine.burst_stall(40.0, 3) == 0.0  # 3 deep: the burst is buffered whole
+    # F(4x2)'s psum burst: 8 pixels at iterations 0, 1, 4, 5, 6, 7, 10, 11; against 4 cycles a pixel a
+    # 2-deep FIFO makes the last (pixel 7, there (7 - 2) x 4 = 20 cycles in) wait 9; 8 deep holds it whole
+    assert blocks.WinogradEngine.burst_stall(4.0, 2, tw=4, out=True) == 9.0
+    assert blocks.WinogradEngine.burst_stall(4.0, 8, tw=4, out=True) == 0.0
+    assert blocks.WinogradEngine.burst_stall(1.0, 2, tw=4, out=True) == 0.0
+    assert blocks.WinogradEngine.burst_stall(4.0, 2, tw=4) == 0.0  # its pix reads: one every 3 iterations
+    assert blocks.FIFO_DEPTHS["psum"] >= blocks.WinogradEngine.burst(4)
     # a stored row of 26 pixels at stage 3's 3 cycles each, against a tile of 48 cycles: 30 cycles lost
     assert blocks.Detile.row_stall(26, 3.0, 48) == 30.0 and blocks.Detile.row_stall(13, 3.0, 48) == 0.0
 

@@ -15,7 +15,8 @@
 //   pool/upsample geometry. With conv_enable = 0 stages 1 and 2 forward pixels.
 // - FIFO depths: ZY_DEPTH_* of the generated header (zynqyolo.hls.header.FIFO_DEPTHS), used by
 //   the STREAM pragmas (through ZY_PRAGMA, so the preprocessor expands the macro) and by the
-//   threaded C simulation alike. Every channel is 2 deep, for throughput only: the stages run in
+//   threaded C simulation alike. Every channel is 2 deep but psum (8: an F(4x2) tile's pixels leave
+//   in bursts), for throughput only: the stages run in
 //   lockstep, and no depth is needed for freedom from deadlock (the one pair of paths, conv_stage to
 //   accumulate_stage through `params` and `psum`, is read in the order it is written: stage 2 reads
 //   the whole preamble before any partial sum). The threaded simulation shows it: every frame
