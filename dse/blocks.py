@@ -439,6 +439,7 @@ class WinogradEngine:
     # F(4x2): the iterations of a tile at which the previous tile's 8 pixels leave (zy_winograd.h
     # wino4_across_step: each once it is complete, before the tile's last span restarts it)
     EMIT4 = (0, 1, 4, 5, 6, 7, 10, 11)
+    DRAIN4 = EMIT4[-1] + 1  # WINO_DRAIN of an F(4x2) block: the across half's iterations that emit them
     LOOPS_PER_BLOCK = 5  # pipelined loops a winograd block enters: LINE_FILL, WINO_PRELOAD, CONV_WINO, WINO_DRAIN, ACC
 
     @staticmethod
@@ -505,7 +506,7 @@ class WinogradEngine:
         """WINO_DRAIN of one block: the pixels of its last tile inside the band and the image (F(4x2):
         the 12 iterations of the across half that emit them, whichever are real)."""
         if tw == 4:
-            return WinogradEngine.EMIT4[-1] + 1
+            return WinogradEngine.DRAIN4
         ty, tx = WinogradEngine.tiles(rows, width)
         return min(2, rows - 2 * (ty - 1)) * min(2, width - 2 * (tx - 1))
 
@@ -1008,7 +1009,7 @@ class LoopLogic:
             paired = [p, p, p] if cfg.wino_pair else []
             # F(4x2): the input pixel slot and its phase (8 x 3), and WINO_DRAIN's 12 iterations
             slots = [8, 3] if cfg.wino_tile_w == 4 else []
-            drain = WinogradEngine.drain_pixels(0, 0, 4) if cfg.wino_tile_w == 4 else 4
+            drain = WinogradEngine.DRAIN4 if cfg.wino_tile_w == 4 else 4
             tiles = tiles + slots
             loops.update({
                 # sub-fold, position, tile column/row, window load, emit, line writer, loader

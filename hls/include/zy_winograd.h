@@ -449,7 +449,7 @@ void wino_fetch(typename C::data_t line[C::line_rows][C::max_width][C::p_oc],
 // yet restarted then): Y / 16 (Y = 48 x the direct partial sum: 3 x the pixel, stage 2 divides a call's
 // sum by 3), if it is inside the band (rows2) and the image (cols).
 template <class C>
-void wino4_across_step(chan<psum_t<C> >& psum, const typename C::wy_t zr5[2][C::p_oc],
+void wino4_across_step(chan<psum_t<C> >& psum, const typename C::wy_t zr[2][6][C::p_oc],
                        typename C::wy_t ych[2][4][C::p_oc], int i, int jp, bool last, bool after, bool rows2,
                        int cols) {
 #pragma HLS INLINE
@@ -473,7 +473,7 @@ void wino4_across_step(chan<psum_t<C> >& psum, const typename C::wy_t zr5[2][C::
         for (int oc = 0; oc < C::p_oc; oc++) {
 #pragma HLS UNROLL
             const wy_t base = restart ? wy_t(0) : ych[r][0][oc];
-            const wy_t y = act ? wy_t(base + a4_term<wy_t>(zr5[r][oc], i, j)) : base;
+            const wy_t y = act ? wy_t(base + a4_term<wy_t>(zr[r][5][oc], i, j)) : base;
             for (int q = 0; q < 3; q++) {
 #pragma HLS UNROLL
                 ych[r][q][oc] = ych[r][q + 1][oc];
@@ -754,16 +754,7 @@ BLOCKS:
                 // restarted at the tile's first sub-fold and rotated at the column's last row (i = 3); a full
                 // span turns it once, so every sub-fold adds to the same columns, and the completed column
                 // waits in the tail (index 5) for the across half during the next column's four rows.
-                wy_t zr5[2][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=zr5 complete dim=0
-                for (int r = 0; r < 2; r++) {
-#pragma HLS UNROLL
-                    for (int oc = 0; oc < C::p_oc; oc++) {
-#pragma HLS UNROLL
-                        zr5[r][oc] = zr[r][5][oc];
-                    }
-                }
-                wino4_across_step<C>(psum, zr5, ych, ei, ej, s == S - 1, s == 0 && e_valid, e_rows2, e_cols);
+                wino4_across_step<C>(psum, zr, ych, ei, ej, s == S - 1, s == 0 && e_valid, e_rows2, e_cols);
                 for (int r = 0; r < 2; r++) {
 #pragma HLS UNROLL
                     const int coef = at_coef(r, ei);
@@ -848,16 +839,7 @@ BLOCKS:
 #pragma HLS PIPELINE II=1
             ZY_COUNT(WINO_DRAIN);
             if (TW == 4) {
-                wy_t zr5[2][C::p_oc];
-#pragma HLS ARRAY_PARTITION variable=zr5 complete dim=0
-                for (int r = 0; r < 2; r++) {
-#pragma HLS UNROLL
-                    for (int oc = 0; oc < C::p_oc; oc++) {
-#pragma HLS UNROLL
-                        zr5[r][oc] = zr[r][5][oc];
-                    }
-                }
-                wino4_across_step<C>(psum, zr5, ych, i & 3, i >> 2, false, true, e_rows2, e_cols);
+                wino4_across_step<C>(psum, zr, ych, i & 3, i >> 2, false, true, e_rows2, e_cols);
             } else {
                 const int q = emit_cols1 ? i << 1 : i;
                 psum_t<C> ps;
